@@ -1,0 +1,3 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({ test: { name: 'examples', include: ['**/*.test.ts'], exclude: ['**/node_modules/**'], testTimeout: 120_000 } });

@@ -1,0 +1,11 @@
+export { DataError, formatProvenance, isDataError, type Provenance, type OnError } from './errors.ts';
+export { StageStats, type StageContext } from './stats.ts';
+export {
+  defineStage, pipe, fromIterable, collect, map, filter, batch, unbatch, tap,
+  type Stage, type CountedStage, type Source,
+} from './stage.ts';
+export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
+export { Progress, type ProgressOptions } from './progress.ts';
+export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
+export { mapConcurrent } from './concurrent.ts';
+export { pythonSortKey, comparePython } from './pysort.ts';
