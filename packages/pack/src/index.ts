@@ -1,1 +1,2 @@
 export { registerCommands } from './cli.ts';
+export { RandomState, shuffledArange } from './mt19937.ts';
