@@ -1,0 +1,158 @@
+import { DataError, IGNORE_INDEX, type Pack } from '@weft/core';
+import { RandomState } from './mt19937.ts';
+
+/** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
+export interface Piece {
+  sample: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * The pack boundaries of one dataset under xtuner's length-seeded packing
+ * (`PackedDataset`, xtuner-data.md section 3). Needs only the sample lengths; memory is
+ * 12 bytes per sample (the shuffled order and the running length sum), never the tokens.
+ *
+ * @example
+ * const plan = new LengthSeededPlan(Int32Array.of(5, 3, 9), 4, 1024);
+ * plan.numPacks;   // 4 (17 tokens // 4; the tail is dropped)
+ * plan.pieces(1);  // [{sample, start, end}, ...] covering tokens [4, 8) of the shuffled stream
+ */
+export class LengthSeededPlan {
+  /** Shuffled sample order: `perm[k]` is the k-th sample of the token stream. */
+  readonly perm: Int32Array;
+  /** Inclusive running sum of the shuffled lengths (float64: sums pass 2**31). */
+  readonly acc: Float64Array;
+  readonly numPacks: number;
+  readonly numTokens: number;
+
+  constructor(lengths: ArrayLike<number>, readonly packedLength: number, readonly seed = 1024) {
+    if (!Number.isInteger(packedLength) || packedLength < 1) throw new RangeError(`packedLength must be a positive integer, got ${packedLength}`);
+    const n = lengths.length;
+    const perm = new Int32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    new RandomState(seed).shuffle(perm);
+    const acc = new Float64Array(n);
+    let s = 0;
+    for (let k = 0; k < n; k++) {
+      const len = lengths[perm[k]!]!;
+      if (!(len >= 0)) throw new RangeError(`sample ${perm[k]} has a negative length ${len}`);
+      s += len;
+      acc[k] = s;
+    }
+    this.perm = perm;
+    this.acc = acc;
+    this.numTokens = s;
+    this.numPacks = Math.floor(s / packedLength);
+  }
+
+  /** numpy's `searchsorted(acc, x, side="left")`: the first k with acc[k] >= x. */
+  private searchLeft(x: number): number {
+    let lo = 0, hi = this.acc.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.acc[mid]! < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private len(k: number): number {
+    return this.acc[k]! - (k > 0 ? this.acc[k - 1]! : 0);
+  }
+
+  /**
+   * The pieces of pack `p`, in order, with sample indices in the dataset's own numbering.
+   * Mirrors xtuner's `mapping` + `build_pack` literally, including its quirk that an empty
+   * sample inside a pack becomes an empty piece (a repeated `cumulative_len` entry).
+   */
+  pieces(p: number): Piece[] {
+    if (!Number.isInteger(p) || p < 0 || p >= this.numPacks) throw new RangeError(`pack ${p} out of range [0, ${this.numPacks})`);
+    const L = this.packedLength;
+    let b = 0, bt = 0;
+    if (p > 0) {
+      b = this.searchLeft(p * L);
+      bt = this.len(b) - (this.acc[b]! - p * L);
+      if (bt === this.len(b)) {
+        b++;
+        bt = 0;
+      }
+    }
+    const e = this.searchLeft((p + 1) * L);
+    const et = this.len(e) - (this.acc[e]! - (p + 1) * L);
+    const out: Piece[] = [];
+    for (; b < e; b++, bt = 0) out.push({ sample: this.perm[b]!, start: bt, end: this.len(b) });
+    out.push({ sample: this.perm[e]!, start: bt, end: et });
+    return out;
+  }
+}
+
+/**
+ * Assemble a pack from its pieces and the raw tokens of each piece's sample
+ * (InternLM `.bin` tokens: negative = no loss).
+ * xtuner drops token 0 from the loss too: labels keep t > 0 only, input_ids are abs(t).
+ */
+export function assemblePack(packedLength: number, pieces: readonly Piece[], tokens: readonly Int32Array[]): Pack {
+  const input_ids = new Int32Array(packedLength);
+  const labels = new Int32Array(packedLength);
+  const position_ids = new Int32Array(packedLength);
+  const cumulative_len = new Int32Array(pieces.length + 1);
+  let at = 0;
+  for (let k = 0; k < pieces.length; k++) {
+    const { start, end } = pieces[k]!;
+    const t = tokens[k]!;
+    for (let i = start; i < end; i++, at++) {
+      const v = t[i]!;
+      input_ids[at] = v < 0 ? -v : v;
+      labels[at] = v > 0 ? v : IGNORE_INDEX;
+      position_ids[at] = i - start;
+    }
+    cumulative_len[k + 1] = at;
+  }
+  if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
+  return { input_ids, labels, cumulative_len, position_ids };
+}
+
+/** A dataset whose sample lengths are known up front and whose tokens are read by index. */
+export interface LengthSource {
+  /** A name for errors (the file). */
+  readonly name: string;
+  /** Token count of every sample (after any min-length filter). */
+  readonly lengths: ArrayLike<number>;
+  /** Raw tokens of sample i; must have `lengths[i]` tokens. */
+  read(i: number): Int32Array | Promise<Int32Array>;
+}
+
+/**
+ * Length-seeded packing of one dataset: each pack is built on demand, reading only its samples.
+ *
+ * @example
+ * const ds = packLengthSeeded(source, { packedLength: 8192, seed: 1024 });
+ * const first = await ds.get(0); // Pack of 8192 tokens
+ */
+export function packLengthSeeded(source: LengthSource, options: { packedLength: number; seed?: number }): PackedFile {
+  return new PackedFile(source, new LengthSeededPlan(source.lengths, options.packedLength, options.seed ?? 1024));
+}
+
+/** The packed view of one source (see {@link packLengthSeeded}). */
+export class PackedFile {
+  constructor(readonly source: LengthSource, readonly plan: LengthSeededPlan) {}
+
+  get length(): number {
+    return this.plan.numPacks;
+  }
+
+  async get(p: number): Promise<Pack> {
+    const pieces = this.plan.pieces(p);
+    const tokens: Int32Array[] = [];
+    for (const pc of pieces) {
+      const t = await this.source.read(pc.sample);
+      const want = this.source.lengths[pc.sample]!;
+      if (t.length !== want) {
+        throw new DataError(`sample ${pc.sample} has ${t.length} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
+      }
+      tokens.push(t);
+    }
+    return assemblePack(this.plan.packedLength, pieces, tokens);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Pack } from '@weft/core';
+import { packLengthSeeded, type LengthSource, type PackedFile } from './length-seeded.ts';
+
+/** Options of {@link PackedDataset}. */
+export interface PackedDatasetOptions {
+  /** Tokens per pack. Larger: fewer, longer sequences (more memory per step). */
+  packedLength: number;
+  /** Shuffle seed of the per-file packing (xtuner's default 1024). */
+  seed?: number;
+}
+
+/**
+ * xtuner's tokenized InternLM dataset: every source file packed on its own with the
+ * length-seeded packer, the packed files concatenated in data order. Sources with no
+ * samples are skipped (as xtuner skips them).
+ *
+ * @example
+ * const ds = PackedDataset.fromSources(sources, { packedLength: 8192 });
+ * for (let i = 0; i < ds.length; i++) use(await ds.get(i));
+ */
+export class PackedDataset {
+  readonly files: PackedFile[];
+  /** `starts[f]` = index of file f's first pack; `starts[files.length]` = length. */
+  private readonly starts: number[];
+
+  protected constructor(files: PackedFile[]) {
+    this.files = files;
+    this.starts = [0];
+    for (const f of files) this.starts.push(this.starts[this.starts.length - 1]! + f.length);
+  }
+
+  static fromSources(sources: readonly LengthSource[], options: PackedDatasetOptions): PackedDataset {
+    const files = sources.filter((s) => s.lengths.length > 0).map((s) => packLengthSeeded(s, options));
+    return new PackedDataset(files);
+  }
+
+  /** Number of packs over all files. */
+  get length(): number {
+    return this.starts[this.starts.length - 1]!;
+  }
+
+  /** Which file holds pack i, and its index there. */
+  locate(i: number): { file: number; pack: number } {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`pack ${i} out of range [0, ${this.length})`);
+    let lo = 0, hi = this.files.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.starts[mid]! <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file: lo, pack: i - this.starts[lo]! };
+  }
+
+  async get(i: number): Promise<Pack> {
+    const { file, pack } = this.locate(i);
+    return this.files[file]!.get(pack);
+  }
+
+  /** All packs in order, as a source stage. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Pack> {
+    for (const f of this.files) for (let p = 0; p < f.length; p++) yield await f.get(p);
+  }
+}
