@@ -4,3 +4,6 @@ export { LengthSeededPlan, PackedFile, assemblePack, packLengthSeeded, type Leng
 export { PackedDataset, type PackedDatasetOptions } from './packed-dataset.ts';
 export { InternRepoSampler, type SamplerCursor } from './sampler.ts';
 export { packStreaming, type StreamingPackOptions } from './streaming.ts';
+export { ArrowDatasetWriter, hfSchema, type ArrowDatasetWriterOptions } from './arrow-writer.ts';
+export { ArrowDataset } from './arrow-reader.ts';
+export { datasetDictJson, shardName } from './hf-json.ts';

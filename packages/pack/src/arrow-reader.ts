@@ -1,0 +1,149 @@
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Message, MessageHeader, tableFromIPC, type Table } from 'apache-arrow';
+import { DataError } from '@weft/core';
+
+interface BatchRef {
+  shard: number;
+  /** Byte offset of the message (its continuation marker) and its full length, body included. */
+  offset: number;
+  length: number;
+  rows: number;
+  firstRow: number;
+}
+
+interface Shard {
+  path: string;
+  fh: FileHandle;
+  schemaMessage: Uint8Array;
+}
+
+const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
+
+/** Read one encapsulated IPC message header at `offset`: its metadata and total length. */
+async function readMessageAt(fh: FileHandle, offset: number, size: number, path: string): Promise<{ message: Message; length: number } | undefined> {
+  if (offset + 4 > size) return undefined;
+  const pre = Buffer.alloc(8);
+  await fh.read(pre, 0, Math.min(8, size - offset), offset);
+  let metaLen = pre.readInt32LE(0), prefix = 4;
+  if (metaLen === -1) {
+    metaLen = pre.readInt32LE(4);
+    prefix = 8;
+  }
+  if (metaLen === 0) return undefined;
+  if (metaLen < 0 || offset + prefix + metaLen > size) throw new DataError(`truncated Arrow IPC message (metadata length ${metaLen})`, { file: path, offset }, { reason: 'truncated' });
+  const meta = Buffer.alloc(metaLen);
+  await fh.read(meta, 0, metaLen, offset + prefix);
+  let message: Message;
+  try {
+    message = Message.decode(meta);
+  } catch (e) {
+    throw new DataError(`corrupt Arrow IPC message: ${(e as Error).message}`, { file: path, offset }, { reason: 'corrupt', cause: e });
+  }
+  const length = prefix + metaLen + Number(message.bodyLength);
+  if (offset + length > size) throw new DataError(`truncated Arrow IPC message body`, { file: path, offset }, { reason: 'truncated' });
+  return { message, length };
+}
+
+/**
+ * Random access by row to a HF `datasets` folder (what `save_to_disk` writes, or weft's
+ * {@link ArrowDatasetWriter}). Opening scans message headers only; a row read loads one record
+ * batch (the last one is kept for sequential reads).
+ *
+ * @example
+ * const ds = await ArrowDataset.open('out/packed');
+ * ds.length;                 // rows
+ * (await ds.get(0)).input_ids; // Int32Array
+ * for await (const row of ds.rows()) use(row);
+ */
+export class ArrowDataset {
+  private cached: { batch: number; table: Table } | undefined;
+
+  private constructor(readonly dir: string, readonly columns: string[], private readonly shards: Shard[], private readonly batches: BatchRef[], readonly length: number) {}
+
+  static async open(dir: string): Promise<ArrowDataset> {
+    const statePath = join(dir, 'state.json');
+    if (!existsSync(statePath)) {
+      const hint = existsSync(join(dir, 'dataset_dict.json')) ? ' (it is a DatasetDict: open one of its splits, see dataset_dict.json)' : '';
+      throw new DataError(`no state.json: not a datasets folder${hint}`, { file: dir }, { reason: 'not_dataset' });
+    }
+    let files: string[];
+    try {
+      const state = JSON.parse(await readFile(statePath, 'utf8')) as { _data_files: { filename: string }[] };
+      files = state._data_files.map((f) => f.filename);
+    } catch (e) {
+      throw new DataError(`unreadable state.json: ${(e as Error).message}`, { file: statePath }, { reason: 'invalid', cause: e });
+    }
+    const shards: Shard[] = [];
+    const batches: BatchRef[] = [];
+    let columns: string[] = [];
+    let rows = 0;
+    for (const [k, f] of files.entries()) {
+      const path = join(dir, f);
+      const size = (await stat(path)).size;
+      const fh = await open(path, 'r');
+      let offset = 0, schemaMessage: Uint8Array | undefined;
+      for (;;) {
+        const m = await readMessageAt(fh, offset, size, path);
+        if (!m) break;
+        if (m.message.headerType === MessageHeader.Schema) {
+          schemaMessage = Buffer.alloc(m.length);
+          await fh.read(schemaMessage, 0, m.length, offset);
+          if (k === 0) columns = m.message.header().fields.map((x) => x.name);
+        } else if (m.message.headerType === MessageHeader.RecordBatch) {
+          const n = m.message.header().length;
+          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows });
+          rows += n;
+        } else {
+          throw new DataError('dictionary batches are not supported', { file: path, offset }, { reason: 'unsupported' });
+        }
+        offset += m.length;
+      }
+      if (!schemaMessage) throw new DataError('no Arrow schema message: not an IPC stream', { file: path, offset: 0 }, { reason: 'corrupt' });
+      shards.push({ path, fh, schemaMessage });
+    }
+    return new ArrowDataset(dir, columns, shards, batches, rows);
+  }
+
+  private async table(b: number): Promise<Table> {
+    if (this.cached?.batch === b) return this.cached.table;
+    const ref = this.batches[b]!;
+    const shard = this.shards[ref.shard]!;
+    const buf = Buffer.alloc(shard.schemaMessage.length + ref.length + EOS.length);
+    buf.set(shard.schemaMessage, 0);
+    await shard.fh.read(buf, shard.schemaMessage.length, ref.length, ref.offset);
+    buf.set(EOS, shard.schemaMessage.length + ref.length);
+    const table = tableFromIPC(buf);
+    this.cached = { batch: b, table };
+    return table;
+  }
+
+  /** Row i as column name → Int32Array (list<int32> columns). */
+  async get(i: number): Promise<Record<string, Int32Array>> {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`row ${i} out of range [0, ${this.length})`);
+    let lo = 0, hi = this.batches.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.batches[mid]!.firstRow <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    const t = await this.table(lo);
+    const r = i - this.batches[lo]!.firstRow;
+    const out: Record<string, Int32Array> = {};
+    for (const c of this.columns) {
+      const v = t.getChild(c)!.get(r) as { toArray(): Int32Array } | null;
+      out[c] = v ? Int32Array.from(v.toArray()) : new Int32Array(0);
+    }
+    return out;
+  }
+
+  /** Every row in order: a source stage. */
+  async *rows(): AsyncIterable<Record<string, Int32Array>> {
+    for (let i = 0; i < this.length; i++) yield await this.get(i);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.shards) await s.fh.close();
+  }
+}

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { Field, Int32, List, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, type Data } from 'apache-arrow';
+import { AtomicFile, writeFileAtomic } from '@weft/core';
+import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from './hf-json.ts';
+
+/** Options of {@link ArrowDatasetWriter}. */
+export interface ArrowDatasetWriterOptions {
+  /** Column names, each a list of int32 (e.g. input_ids, labels, cumulative_len, position_ids). */
+  columns: readonly string[];
+  /** Start a new shard past this many bytes. HF uses about 500 MB. Smaller: more files, less per file. */
+  maxShardBytes?: number;
+  /** Rows per record batch at most (HF writes 1000). */
+  batchRows?: number;
+  /** Bytes per record batch at most, so huge rows do not make huge batches. Larger: fewer batches, more memory. */
+  batchBytes?: number;
+}
+
+/** The Arrow schema `save_to_disk` gives list-of-int32 columns (child field `item`, nullable). */
+export function hfSchema(columns: readonly string[]): Schema {
+  const list = () => new List(new Field('item', new Int32(), true));
+  return new Schema(columns.map((c) => new Field(c, list(), true)), new Map([['huggingface', huggingfaceSchemaMetadata(columns)]]));
+}
+
+/** The schema message's byte length at the head of an encapsulated IPC stream. */
+function firstMessageLength(bytes: Uint8Array): number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return dv.getInt32(0, true) === -1 ? 8 + dv.getInt32(4, true) : 4 + dv.getInt32(0, true);
+}
+
+const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
+
+/**
+ * Writes a HF `datasets` folder (`Dataset.save_to_disk` layout) row by row with bounded memory:
+ * Arrow IPC stream shards, `dataset_info.json`, `state.json`. Everything goes to a temp folder
+ * beside `dir`, renamed onto `dir` by {@link finish}: the folder appears whole or not at all.
+ * The fingerprint is a hash of the shard bytes, so reruns give identical files.
+ *
+ * @example
+ * const w = await ArrowDatasetWriter.create('out/packed', { columns: ['input_ids', 'labels'] });
+ * await w.write({ input_ids, labels });
+ * await w.finish();
+ */
+export class ArrowDatasetWriter {
+  readonly schema: Schema;
+  private readonly maxShardBytes: number;
+  private readonly batchRows: number;
+  private readonly batchBytes: number;
+  private pending: Record<string, Int32Array>[] = [];
+  private pendingBytes = 0;
+  private shard: AtomicFile | undefined;
+  private shardTmpNames: string[] = [];
+  private readonly hash = createHash('sha256');
+  rows = 0;
+  bytes = 0;
+
+  private constructor(readonly dir: string, readonly tmpDir: string, readonly columns: readonly string[], opts: ArrowDatasetWriterOptions) {
+    this.schema = hfSchema(columns);
+    this.maxShardBytes = opts.maxShardBytes ?? 500 << 20;
+    this.batchRows = opts.batchRows ?? 1000;
+    this.batchBytes = opts.batchBytes ?? 16 << 20;
+  }
+
+  static async create(dir: string, opts: ArrowDatasetWriterOptions): Promise<ArrowDatasetWriter> {
+    if (opts.columns.length === 0) throw new RangeError('ArrowDatasetWriter needs at least one column');
+    const tmpDir = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(tmpDir, { recursive: true });
+    return new ArrowDatasetWriter(dir, tmpDir, opts.columns, opts);
+  }
+
+  async write(row: Record<string, Int32Array>): Promise<void> {
+    let b = 0;
+    for (const c of this.columns) {
+      const v = row[c];
+      if (!(v instanceof Int32Array)) throw new TypeError(`row is missing column ${c} (an Int32Array)`);
+      b += v.byteLength + 4;
+    }
+    this.pending.push(row);
+    this.pendingBytes += b;
+    this.rows++;
+    if (this.pending.length >= this.batchRows || this.pendingBytes >= this.batchBytes) await this.flushBatch();
+  }
+
+  private buildBatch(rows: Record<string, Int32Array>[]): RecordBatch {
+    const children: Data[] = this.columns.map((c, ci) => {
+      let total = 0;
+      for (const r of rows) total += r[c]!.length;
+      const values = new Int32Array(total);
+      const offsets = new Int32Array(rows.length + 1);
+      let at = 0;
+      rows.forEach((r, i) => {
+        values.set(r[c]!, at);
+        at += r[c]!.length;
+        offsets[i + 1] = at;
+      });
+      const type = this.schema.fields[ci]!.type as List<Int32>;
+      const child = makeData({ type: new Int32(), length: total, nullCount: 0, data: values });
+      return makeData({ type, length: rows.length, nullCount: 0, valueOffsets: offsets, child });
+    });
+    const struct = makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children });
+    return new RecordBatch(this.schema, struct);
+  }
+
+  private async flushBatch(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const stream = RecordBatchStreamWriter.writeAll([this.buildBatch(this.pending)]).toUint8Array(true);
+    this.pending = [];
+    this.pendingBytes = 0;
+    const head = firstMessageLength(stream);
+    if (!this.shard) {
+      const name = join(this.tmpDir, `shard-${this.shardTmpNames.length}`);
+      this.shardTmpNames.push(name);
+      this.shard = await AtomicFile.create(name);
+      await this.out(stream.subarray(0, head));
+    }
+    await this.out(stream.subarray(head, stream.length - EOS.length));
+    if (this.shard.bytes >= this.maxShardBytes) await this.closeShard();
+  }
+
+  private async out(b: Uint8Array): Promise<void> {
+    this.hash.update(b);
+    this.bytes += b.length;
+    await this.shard!.write(b);
+  }
+
+  private async closeShard(): Promise<void> {
+    if (!this.shard) return;
+    await this.out(EOS);
+    await this.shard.commit();
+    this.shard = undefined;
+  }
+
+  /** Write the last batch and the JSON files, then move the folder onto `dir` (replacing it). */
+  async finish(): Promise<{ rows: number; shards: string[]; fingerprint: string }> {
+    await this.flushBatch();
+    if (this.shardTmpNames.length === 0) {
+      // An empty dataset still has one shard: the schema and the end-of-stream marker.
+      const stream = RecordBatchStreamWriter.writeAll([this.buildBatch([])]).toUint8Array(true);
+      const name = join(this.tmpDir, 'shard-0');
+      this.shardTmpNames.push(name);
+      this.shard = await AtomicFile.create(name);
+      await this.out(stream.subarray(0, firstMessageLength(stream)));
+    }
+    await this.closeShard();
+    const n = this.shardTmpNames.length;
+    const shards = this.shardTmpNames.map((_, k) => shardName(k, n));
+    for (let k = 0; k < n; k++) await rename(this.shardTmpNames[k]!, join(this.tmpDir, shards[k]!));
+    this.hash.update(JSON.stringify(this.columns));
+    const fingerprint = this.hash.digest('hex').slice(0, 16);
+    await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns));
+    await writeFileAtomic(join(this.tmpDir, 'state.json'), stateJson(shards, fingerprint));
+    await rm(this.dir, { recursive: true, force: true });
+    await mkdir(dirname(this.dir), { recursive: true });
+    await rename(this.tmpDir, this.dir);
+    return { rows: this.rows, shards, fingerprint };
+  }
+
+  /** Drop everything written (the temp folder). */
+  async abort(): Promise<void> {
+    if (this.shard) await this.shard.abort();
+    await rm(this.tmpDir, { recursive: true, force: true });
+  }
+}
