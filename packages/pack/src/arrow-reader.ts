@@ -90,9 +90,9 @@ export class ArrowDataset {
         if (m.message.headerType === MessageHeader.Schema) {
           schemaMessage = Buffer.alloc(m.length);
           await fh.read(schemaMessage, 0, m.length, offset);
-          if (k === 0) columns = m.message.header().fields.map((x) => x.name);
+          if (k === 0) columns = (m.message as Message<MessageHeader.Schema>).header().fields.map((x) => x.name);
         } else if (m.message.headerType === MessageHeader.RecordBatch) {
-          const n = m.message.header().length;
+          const n = (m.message as Message<MessageHeader.RecordBatch>).header().length;
           batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows });
           rows += n;
         } else {
