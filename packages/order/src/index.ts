@@ -5,3 +5,4 @@ export {
   readBinMeta, metaFromNpy, BinFile, internlmBinReader, readInternlmBin,
   type BinMeta, type TokenRecord, type BinReadOptions,
 } from './internlm-bin.ts';
+export { dataOrder, writeDataOrder, readDataOrder, formatDataOrder, type DataOrderOptions } from './data-order.ts';
