@@ -7,3 +7,4 @@ export { packStreaming, type StreamingPackOptions } from './streaming.ts';
 export { ArrowDatasetWriter, hfSchema, type ArrowDatasetWriterOptions } from './arrow-writer.ts';
 export { ArrowDataset } from './arrow-reader.ts';
 export { datasetDictJson, shardName } from './hf-json.ts';
+export { BinSource, binSources, type BinSourceOptions } from './bin-source.ts';

@@ -121,6 +121,8 @@ export interface LengthSource {
   readonly lengths: ArrayLike<number>;
   /** Raw tokens of sample i; must have `lengths[i]` tokens. */
   read(i: number): Int32Array | Promise<Int32Array>;
+  /** Release what `read` opened (files). */
+  close?(): Promise<void>;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Pack } from '@weft/core';
 import { packLengthSeeded, type LengthSource, type PackedFile } from './length-seeded.ts';
+import { binSources, type BinSourceOptions } from './bin-source.ts';
 
 /** Options of {@link PackedDataset}. */
 export interface PackedDatasetOptions {
@@ -34,6 +35,16 @@ export class PackedDataset {
     return new PackedDataset(files);
   }
 
+  /**
+   * Pack a folder of InternLM `.bin` files (with `.bin.meta`) as xtuner's tokenized loader does.
+   *
+   * @example
+   * const ds = await PackedDataset.fromBinFolder('data/tokenized', { packedLength: 8192, seed: 1024, minLength: 50 });
+   */
+  static async fromBinFolder(folder: string, options: PackedDatasetOptions & BinSourceOptions): Promise<PackedDataset> {
+    return PackedDataset.fromSources(await binSources(folder, options), options);
+  }
+
   /** Number of packs over all files. */
   get length(): number {
     return this.starts[this.starts.length - 1]!;
@@ -51,13 +62,25 @@ export class PackedDataset {
     return { file: lo, pack: i - this.starts[lo]! };
   }
 
+  private open = -1;
+
   async get(i: number): Promise<Pack> {
     const { file, pack } = this.locate(i);
+    // Keep one source open at a time: folders may hold more files than the fd limit.
+    if (this.open !== file && this.open >= 0) await this.files[this.open]!.source.close?.();
+    this.open = file;
     return this.files[file]!.get(pack);
   }
 
   /** All packs in order, as a source stage. */
   async *[Symbol.asyncIterator](): AsyncIterator<Pack> {
-    for (const f of this.files) for (let p = 0; p < f.length; p++) yield await f.get(p);
+    for (let i = 0; i < this.length; i++) yield await this.get(i);
+    await this.close();
+  }
+
+  /** Release open files. */
+  async close(): Promise<void> {
+    if (this.open >= 0) await this.files[this.open]!.source.close?.();
+    this.open = -1;
   }
 }
