@@ -1,6 +1,84 @@
 import type { Command } from 'commander';
+import type { OnError } from '@weft/core';
+import { FORMATS, type DatasetFormat } from './formats.ts';
+import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
+import { PROMPT_TEMPLATES } from './templates.ts';
+import { loadTokenizer, type Backend } from './tokenizer.ts';
+
+function printSummary(s: BinSummary): void {
+  const skipped = Object.entries(s.skipped).map(([k, v]) => `${k}: ${v}`).join(', ');
+  process.stdout.write(`${s.path}: ${s.lines} lines, ${s.tokens} tokens, ${s.bytes} bytes${skipped ? ` (skipped/dropped — ${skipped})` : ''}\n`);
+}
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
-  void program;
+  program
+    .command('list-formats')
+    .description('List the dataset formats weft reads, with an example line each')
+    .action(() => {
+      for (const f of FORMATS) process.stdout.write(`${f.name}\n  ${f.description}\n  e.g. ${f.example}\n`);
+    });
+
+  program
+    .command('list-templates')
+    .description("List xtuner's prompt templates (use with --template; 'chat_template' uses the tokenizer's own Jinja template)")
+    .option('--json', 'print the templates as JSON')
+    .action((o: { json?: boolean }) => {
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(PROMPT_TEMPLATES, null, 2)}\n`);
+        return;
+      }
+      for (const [name, t] of Object.entries(PROMPT_TEMPLATES)) {
+        process.stdout.write(`${name}\n  INSTRUCTION ${JSON.stringify(t.INSTRUCTION)}\n`);
+        if (t.SYSTEM !== undefined) process.stdout.write(`  SYSTEM ${JSON.stringify(t.SYSTEM)}\n`);
+        if (t.SUFFIX) process.stdout.write(`  SUFFIX ${JSON.stringify(t.SUFFIX)}  SUFFIX_AS_EOS ${t.SUFFIX_AS_EOS ?? false}\n`);
+        if (t.SEP) process.stdout.write(`  SEP ${JSON.stringify(t.SEP)}\n`);
+      }
+      process.stdout.write("chat_template\n  the tokenizer's own Jinja chat_template (assistant replies get the loss)\n");
+    });
+
+  program
+    .command('tokenize')
+    .description(
+      "InternLM tools/tokenizer.py: text (.txt/.json/.jsonl) → <root>/<cn|en|code|ja|ar|kaoshi>/<name>.bin + .bin.meta (BOS+EOS per document). " +
+      "With --format (ftdp, openai, alpaca, conversation, pretrain): templated samples with loss masks as negative tokens; " +
+      "with --split-ratio, alpaca_tokenizer.py's train/ and valid/ sets under the output folder.",
+    )
+    .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)')
+    .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
+    .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
+    .option('--backend <b>', 'auto | native | js', 'auto')
+    .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
+    .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
+    .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`)
+    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
+    .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', (v) => Number.parseInt(v, 10))
+    .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
+    .option('--workers <n>', 'encoding worker threads (0: in this thread); output is identical for any count', (v) => Number.parseInt(v, 10), 0)
+    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
+    .action(async (o: {
+      textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
+    }) => {
+      if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
+      if (!['auto', 'native', 'js'].includes(o.backend)) throw new Error(`--backend must be auto, native or js, got ${o.backend}`);
+      const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
+      const onError = o.onError as OnError;
+      const progress = process.stderr.isTTY;
+      if (o.format) {
+        if (!FORMATS.some((f) => f.name === o.format)) throw new Error(`unknown --format ${o.format}; see weft list-formats`);
+        const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress };
+        if (o.maxLength !== undefined) opts.maxLength = o.maxLength;
+        if (o.splitRatio !== undefined) opts.splitRatio = o.splitRatio;
+        for (const s of await datasetToBin(o.textInputPath, o.binOutputPath, opts)) printSummary(s);
+        return;
+      }
+      if (o.splitRatio !== undefined) throw new Error('--split-ratio needs --format (e.g. --format alpaca)');
+      const warn = dataKindWarning(o.binOutputPath);
+      if (warn) process.stderr.write(`${warn}\n`);
+      const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress };
+      if (o.internlmCompat) opts.internlmCompat = true;
+      printSummary(await textToBin(o.textInputPath, o.binOutputPath, opts));
+      process.stdout.write(`${o.binOutputPath}: written atomically (replaced, not appended as InternLM's tool does)\n`);
+    });
 }

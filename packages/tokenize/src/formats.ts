@@ -1,0 +1,173 @@
+import { DataError, defineStage, type Conversation, type CountedStage, type Message, type OnError, type Provenance, type TextDoc } from '@weft/core';
+import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
+import { ALPACA_SYSTEM } from './templates.ts';
+
+/** The dataset formats weft reads. */
+export type DatasetFormat = 'ftdp' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
+
+/** A format: how one JSON record (or text line) becomes a Conversation or TextDoc. */
+export interface FormatInfo {
+  name: DatasetFormat;
+  description: string;
+  /** One input line, as it appears in a file. */
+  example: string;
+}
+
+/** What `weft list-formats` prints. */
+export const FORMATS: readonly FormatInfo[] = [
+  {
+    name: 'ftdp',
+    description: 'InternLM ftdp: each line of a .json file is a JSON array of {role, content, loss?} messages (loss false: no loss on that reply)',
+    example: '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", "loss": true}]',
+  },
+  {
+    name: 'openai',
+    description: 'OpenAI chat: {"messages": [{role, content, loss?}, ...]} per JSON line (or a .json array of such records)',
+    example: '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}',
+  },
+  {
+    name: 'alpaca',
+    description: 'Alpaca: {instruction, input, output}; xtuner alpaca_map_fn: system = SYSTEM_TEMPLATE.alpaca, user = instruction + "\\n" + input; output "<nooutput>" is dropped',
+    example: '{"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"}',
+  },
+  {
+    name: 'conversation',
+    description: 'xtuner conversation: {"conversation": [{system?, input, output, loss?}, ...]} per JSON line',
+    example: '{"conversation": [{"system": "Be brief.", "input": "Hi", "output": "Hello!"}]}',
+  },
+  {
+    name: 'pretrain',
+    description: 'Pretraining text: a .txt file (one document per line) or JSON lines with a "text" field (xtuner pretrain_map_fn: stripped, no EOS)',
+    example: '{"text": "The quick brown fox jumps over the lazy dog."}',
+  },
+];
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+function asObject(v: unknown, what: string, src: Provenance): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DataError(`expected ${what} to be a JSON object`, src, { reason: 'bad-record' });
+  return v as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, key: string, src: Provenance, where: string, optional = false): string {
+  const v = o[key];
+  if (v === undefined || v === null) {
+    if (optional) return '';
+    throw new DataError(`${where}: missing "${key}"`, src, { reason: `missing-${key}` });
+  }
+  if (typeof v !== 'string') throw new DataError(`${where}: "${key}" must be a string, got ${Array.isArray(v) ? 'array' : typeof v}`, src, { reason: `bad-${key}` });
+  return v;
+}
+
+/** ftdp/openai `loss`: a boolean, or a string compared as `str(loss).lower() == "true"`; default true. */
+function lossFlag(v: unknown, src: Provenance, where: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') return v.toLowerCase() === 'true';
+  throw new DataError(`${where}: "loss" must be true/false or "true"/"false", got ${JSON.stringify(v)}`, src, { reason: 'bad-loss' });
+}
+
+/** Validate a list of chat messages: known roles, string content. */
+export function parseMessages(v: unknown, src: Provenance): Message[] {
+  if (!Array.isArray(v)) throw new DataError('expected an array of messages', src, { reason: 'bad-record' });
+  return v.map((m, i) => {
+    const where = `message ${i}`;
+    const o = asObject(m, where, src);
+    const role = str(o, 'role', src, where);
+    if (!ROLES.has(role)) throw new DataError(`${where}: unknown role "${role}" (expected system, user or assistant)`, src, { reason: 'unknown-role' });
+    const msg: Message = { role, content: str(o, 'content', src, where) };
+    const loss = lossFlag(o.loss, src, where);
+    if (loss !== undefined) msg.loss = loss;
+    return msg;
+  });
+}
+
+/** Map one parsed record of `format` to a Conversation or TextDoc; `null` means "nothing to train on" (counted). */
+export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance): Conversation | TextDoc | null {
+  switch (format) {
+    case 'ftdp':
+      return { messages: parseMessages(rec, source), source };
+    case 'openai':
+      return { messages: parseMessages(asObject(rec, 'record', source).messages, source), source };
+    case 'conversation': {
+      const turns = asObject(rec, 'record', source).conversation;
+      if (!Array.isArray(turns)) throw new DataError('missing "conversation" array', source, { reason: 'missing-conversation' });
+      const messages: Message[] = [];
+      turns.forEach((t, i) => {
+        const where = `turn ${i}`;
+        const o = asObject(t, where, source);
+        const system = str(o, 'system', source, where, true);
+        if (system !== '') messages.push({ role: 'system', content: system });
+        messages.push({ role: 'user', content: str(o, 'input', source, where, true) });
+        const m: Message = { role: 'assistant', content: str(o, 'output', source, where) };
+        const loss = lossFlag(o.loss ?? o.output_with_loss, source, where);
+        if (loss !== undefined) m.loss = loss;
+        messages.push(m);
+      });
+      return { messages, source };
+    }
+    case 'alpaca': {
+      const o = asObject(rec, 'record', source);
+      const output = str(o, 'output', source, 'record');
+      if (output === '<nooutput>') return null;
+      const user = `${str(o, 'instruction', source, 'record')}\n${str(o, 'input', source, 'record', true)}`;
+      return { messages: [{ role: 'system', content: ALPACA_SYSTEM }, { role: 'user', content: user }, { role: 'assistant', content: output }], source };
+    }
+    case 'pretrain': {
+      const text = typeof rec === 'string' ? rec : str(asObject(rec, 'record', source), 'text', source, 'record');
+      return { text, source };
+    }
+  }
+}
+
+/** Options for {@link readDataset}. */
+export interface ReadDatasetOptions {
+  onError?: OnError;
+}
+
+/**
+ * Read a dataset file as Conversations (chat formats) or TextDocs (pretrain), with provenance.
+ * Bad records raise a DataError naming file and line, or are counted under `stats` with
+ * `onError: 'skip'`; records with nothing to train on (alpaca `<nooutput>`) are counted as dropped.
+ *
+ * @example
+ * for await (const c of readDataset('data/sample/ftdp/a.json', 'ftdp')) console.log(c.messages.length);
+ */
+export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): AsyncIterable<Conversation | TextDoc> & { stats: CountedStage<unknown, unknown>['stats'] } {
+  if (!FORMATS.some((f) => f.name === format)) throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
+  const stage = defineStage<RawRecord, Conversation | TextDoc>(`read:${format}`, async function* (src, ctx) {
+    for await (const r of src) {
+      try {
+        const rec = r.parse();
+        const item = recordToItem(format, rec, r.source);
+        if (item === null) ctx.drop('no-output');
+        else yield item;
+      } catch (e) {
+        if (e instanceof DataError) ctx.fail(e);
+        else throw e;
+      }
+    }
+  }, { onError: options.onError ?? 'fail' });
+  const it = stage(rawRecords(file, format));
+  return Object.assign(it, { stats: stage.stats });
+}
+
+interface RawRecord {
+  source: Provenance;
+  parse: () => unknown;
+}
+
+async function* rawRecords(file: string, format: DatasetFormat): AsyncIterable<RawRecord> {
+  const lower = file.toLowerCase();
+  if (format !== 'ftdp' && lower.endsWith('.json')) {
+    const arr = await readJsonArray(file);
+    for (let i = 0; i < arr.length; i++) yield { source: { file, line: i + 1 }, parse: () => arr[i] };
+    return;
+  }
+  const txt = format === 'pretrain' && lower.endsWith('.txt');
+  for await (const l of readLines(file)) {
+    if (l.text.trim() === '') continue; // blank lines hold no record
+    const source = { file, line: l.line, offset: l.offset };
+    yield { source, parse: txt ? () => l.text : () => parseJsonLine(l, file) };
+  }
+}

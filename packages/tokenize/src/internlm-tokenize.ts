@@ -1,0 +1,195 @@
+import { basename, dirname, join } from 'node:path';
+import { batch, DataError, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
+import { BinWriter, signedTokens } from './bin-writer.ts';
+import { keepAlive } from './keep-alive.ts';
+import type { DatasetFormat } from './formats.ts';
+import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
+import { pyJsonDumps } from './py-json.ts';
+import { pyStrip } from './template-map.ts';
+import { tokenizeFile } from './tokenize-file.ts';
+import type { Tokenizer } from './tokenizer.ts';
+import { validIndices } from './split.ts';
+
+/** The data-kind folders InternLM puts `.bin` files in. */
+export const DATA_KINDS = ['cn', 'en', 'code', 'ja', 'ar', 'kaoshi'];
+
+/** Options for {@link textToBin}. */
+export interface TextToBinOptions {
+  tokenizer: Tokenizer;
+  /** JSON field holding the text of `.json`/`.jsonl` records (ignored with `internlmCompat`). */
+  textField?: string;
+  /**
+   * Reproduce InternLM tokenizer.py exactly: `.json` records are re-serialised with
+   * `json.dumps(record)` and that whole text is tokenized; `.jsonl` lines are tokenized raw,
+   * trailing newline included (blank lines too).
+   */
+  internlmCompat?: boolean;
+  workers?: number;
+  onError?: OnError;
+  progress?: boolean;
+}
+
+/** What a write produced. */
+export interface BinSummary {
+  path: string;
+  lines: number;
+  tokens: number;
+  bytes: number;
+  skipped: Record<string, number>;
+}
+
+interface Doc { text: string; source: Provenance }
+
+/** The documents of an input file, as InternLM's tokenizer.py (or weft's field mode) sees them. */
+export async function* internlmDocs(file: string, opts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped?: Record<string, number> }): AsyncIterable<Doc> {
+  const ext = file.split('.').pop()!.toLowerCase();
+  const field = opts.textField ?? 'text';
+  const skipped = opts.skipped ?? {};
+  const bad = (e: DataError): void => {
+    if ((opts.onError ?? 'fail') === 'fail') throw e;
+    skipped[e.reason] = (skipped[e.reason] ?? 0) + 1;
+  };
+  const fieldOf = (rec: unknown, source: Provenance): string | undefined => {
+    const v = rec !== null && typeof rec === 'object' && !Array.isArray(rec) ? (rec as Record<string, unknown>)[field] : undefined;
+    if (typeof v === 'string') return v;
+    bad(new DataError(`record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`, source, { reason: 'missing-text' }));
+    return undefined;
+  };
+  if (ext === 'txt') {
+    for await (const l of readLines(file)) {
+      // Python's text mode also ends lines at a lone \r (universal newlines).
+      for (const part of l.text.split('\r')) {
+        const text = pyStrip(part);
+        if (text) yield { text, source: { file, line: l.line, offset: l.offset } };
+      }
+    }
+  } else if (ext === 'json') {
+    const arr = await readJsonArray(file);
+    for (let i = 0; i < arr.length; i++) {
+      const source = { file, line: i + 1 };
+      if (opts.internlmCompat) yield { text: pyJsonDumps(arr[i]), source };
+      else {
+        const t = fieldOf(arr[i], source);
+        if (t !== undefined) yield { text: t, source };
+      }
+    }
+  } else if (ext === 'jsonl') {
+    for await (const l of readLines(file)) {
+      const source = { file, line: l.line, offset: l.offset };
+      if (opts.internlmCompat) {
+        for (const piece of l.raw.replace(/\r\n?/g, '\n').split(/(?<=\n)/)) if (piece) yield { text: piece, source };
+        continue;
+      }
+      if (l.text.trim() === '') continue;
+      let rec: unknown;
+      try {
+        rec = parseJsonLine(l, file);
+      } catch (e) {
+        if (e instanceof DataError) { bad(e); continue; }
+        throw e;
+      }
+      const t = fieldOf(rec, source);
+      if (t !== undefined) yield { text: t, source };
+    }
+  } else {
+    throw new Error(`${file}: unsupported input type .${ext} (InternLM's tool reads .txt, .json and .jsonl)`);
+  }
+}
+
+/**
+ * InternLM `tools/tokenizer.py`: every document becomes BOS + tokens + EOS, one `.bin` line each,
+ * and `<bin>.meta` holds (offset, count) as int32. Written atomically (InternLM appends).
+ *
+ * @example
+ * await textToBin('raw/a.txt', 'data/en/a.bin', { tokenizer: await loadTokenizer('default') });
+ */
+export async function textToBin(input: string, binPath: string, opts: TextToBinOptions): Promise<BinSummary> {
+  const skipped: Record<string, number> = {};
+  const docOpts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped: Record<string, number> } = { skipped };
+  if (opts.textField !== undefined) docOpts.textField = opts.textField;
+  if (opts.internlmCompat !== undefined) docOpts.internlmCompat = opts.internlmCompat;
+  if (opts.onError !== undefined) docOpts.onError = opts.onError;
+  const docs = internlmDocs(input, docOpts);
+  const encodeBatches = parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
+    module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers: opts.workers ?? 0,
+  });
+  const texts = async function* (): AsyncIterable<string> {
+    for await (const d of docs) yield d.text;
+  };
+  const writer = await BinWriter.create(binPath);
+  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'docs', enabled: opts.progress ?? false });
+  try {
+    for await (const out of keepAlive(encodeBatches(batch<string>(512)(texts())))) {
+      for (const ids of out) await writer.write(ids);
+      progress.tick(out.length);
+    }
+    await writer.close();
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  } finally {
+    progress.done();
+  }
+  return { path: binPath, lines: writer.lines, tokens: writer.tokens, bytes: writer.bytes, skipped };
+}
+
+/** Options for {@link datasetToBin}. */
+export interface DatasetToBinOptions {
+  format: DatasetFormat;
+  tokenizer: Tokenizer;
+  template?: string;
+  maxLength?: number;
+  workers?: number;
+  onError?: OnError;
+  /** Split like InternLM's alpaca_tokenizer.py: `np.random.seed(0); np.random.choice(range(n), int(n * ratio))`. */
+  splitRatio?: number;
+  progress?: boolean;
+}
+
+/** Tokens with loss masks folded in (negative = no loss), per sample. */
+async function signedLines(input: string, opts: DatasetToBinOptions): Promise<{ lines: Int32Array[]; skipped: Record<string, number> }> {
+  const o: Parameters<typeof tokenizeFile>[1] = { format: opts.format, tokenizer: opts.tokenizer, workers: opts.workers ?? 0 };
+  if (opts.template !== undefined) o.template = opts.template;
+  if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
+  if (opts.onError !== undefined) o.onError = opts.onError;
+  const samples = tokenizeFile(input, o);
+  const lines: Int32Array[] = [];
+  for await (const s of samples as AsyncIterable<Sample>) lines.push(signedTokens(s.input_ids, s.labels));
+  const skipped: Record<string, number> = {};
+  for (const st of samples.stats) for (const [k, v] of st.rejected) skipped[k] = (skipped[k] ?? 0) + v;
+  return { lines, skipped };
+}
+
+/**
+ * A chat/instruction dataset → InternLM `.bin`/`.meta` with loss masks as negative tokens. With
+ * `splitRatio`, InternLM's alpaca_tokenizer.py layout: `<out>/train/en/dataset.bin` and
+ * `<out>/valid/en/dataset.bin`, metas as int64 (what its `np.save` of a Python list writes);
+ * else one `.bin` at `out` with an int32 meta.
+ *
+ * @example
+ * await datasetToBin('alpaca.json', 'out', { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok, splitRatio: 0.1 });
+ */
+export async function datasetToBin(input: string, out: string, opts: DatasetToBinOptions): Promise<BinSummary[]> {
+  const { lines, skipped } = await signedLines(input, opts);
+  if (opts.splitRatio === undefined) {
+    const w = await BinWriter.create(out);
+    for (const l of lines) await w.write(l);
+    await w.close();
+    return [{ path: out, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped }];
+  }
+  if (!(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  const valid = validIndices(lines.length, opts.splitRatio, 0);
+  const train = await BinWriter.create(join(out, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  const val = await BinWriter.create(join(out, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  for (let i = 0; i < lines.length; i++) await (valid.has(i) ? val : train).write(lines[i]!);
+  await train.close();
+  await val.close();
+  return [train, val].map((w) => ({ path: w.path, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped }));
+}
+
+/** Warn when a `.bin` path is not under one of InternLM's data-kind folders. */
+export function dataKindWarning(binPath: string): string | undefined {
+  const kind = basename(dirname(binPath));
+  if (DATA_KINDS.includes(kind)) return undefined;
+  return `note: ${binPath} is not under a data-kind folder (${DATA_KINDS.join(', ')}); InternLM expects <root>/<kind>/<name>.bin`;
+}

