@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePipeline } from '../nx-plugin/pipeline-config.ts';
-import { pipelineTargets } from '../nx-plugin/targets.ts';
+import { pipelineTargets, type StageName } from '../nx-plugin/targets.ts';
 
 const ROOT = '/ws';
 const FILE = 'pipelines/demo/weft.pipeline.json';
+const BOTH = { stages: ['order', 'process'] as StageName[] };
 const chat = { source: '../../data/sample/ftdp', format: 'ftdp', template: 'internlm2_chat' };
 
 describe('pipeline config', () => {
@@ -34,7 +35,7 @@ describe('pipeline config', () => {
 
 describe('inferred targets', () => {
   it('chains order -> process with the data order, and hashes the sources, config and weft code', () => {
-    const t = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, pack: { packedLength: 64, seed: 7 } }));
+    const t = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, pack: { packedLength: 64, seed: 7 } }), BOTH);
     expect(Object.keys(t)).toEqual(['order', 'process']);
     expect(t.process.dependsOn).toEqual(['order']);
     expect(t.process.options.command).toBe('node packages/cli/bin/weft.mjs process data/sample/ftdp --format ftdp --template internlm2_chat'
@@ -51,16 +52,16 @@ describe('inferred targets', () => {
   });
 
   it('hashes a local tokenizer folder, and only the HF cache location for a hub id', () => {
-    const local = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: '../../models/tok' }));
+    const local = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: '../../models/tok' }), BOTH);
     expect(local.process.inputs).toContainEqual({ fileset: '{workspaceRoot}/models/tok/**/*' });
     expect(local.process.options.command).toContain('--tokenizer models/tok');
-    const hub = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: 'internlm/internlm2-chat-7b' }));
+    const hub = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: 'internlm/internlm2-chat-7b' }), BOTH);
     expect(hub.process.inputs).toContainEqual({ env: 'HF_HOME' });
   });
 
   it('packs a tokenized .bin folder with weft pack, and quotes odd paths for the shell', () => {
     const t = pipelineTargets(resolvePipeline(ROOT, "pipelines/it's/weft.pipeline.json",
-      { source: '../../data/sample/tokenized', format: 'internlm', pack: { packedLength: 32 }, name: 'bin' }));
+      { source: '../../data/sample/tokenized', format: 'internlm', pack: { packedLength: 32 }, name: 'bin' }), BOTH);
     expect(t.process.options.command).toBe("node packages/cli/bin/weft.mjs pack data/sample/tokenized --packed-length 32"
       + " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process'");
   });
