@@ -1,7 +1,7 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Message, MessageHeader, tableFromIPC, type Table } from 'apache-arrow';
+import { Message, MessageHeader, tableFromIPC, Type, type Int, type Table } from 'apache-arrow';
 import { DataError } from '@weft/core';
 
 interface BatchRef {
@@ -11,6 +11,9 @@ interface BatchRef {
   length: number;
   rows: number;
   firstRow: number;
+  /** File offset of the body, and per column the (offsets, values) buffer positions in it; absent when the fast path cannot read this batch. */
+  body: number;
+  direct: { offsets: number; values: number }[] | undefined;
 }
 
 interface Shard {
@@ -22,7 +25,7 @@ interface Shard {
 const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
 
 /** Read one encapsulated IPC message header at `offset`: its metadata and total length. */
-async function readMessageAt(fh: FileHandle, offset: number, size: number, path: string): Promise<{ message: Message; length: number } | undefined> {
+async function readMessageAt(fh: FileHandle, offset: number, size: number, path: string): Promise<{ message: Message; length: number; body: number } | undefined> {
   if (offset + 4 > size) return undefined;
   const pre = Buffer.alloc(8);
   await fh.read(pre, 0, Math.min(8, size - offset), offset);
@@ -43,7 +46,19 @@ async function readMessageAt(fh: FileHandle, offset: number, size: number, path:
   }
   const length = prefix + metaLen + Number(message.bodyLength);
   if (offset + length > size) throw new DataError(`truncated Arrow IPC message body`, { file: path, offset }, { reason: 'truncated' });
-  return { message, length };
+  return { message, length, body: offset + prefix + metaLen };
+}
+
+/**
+ * Where each list<int32> column's offsets and values sit in a batch body, when the batch is
+ * uncompressed, has no nulls and only list<int32> columns: then one row is two small reads per
+ * column instead of decoding the batch (rows read in shuffled order stay cheap).
+ */
+function directLayout(message: Message<MessageHeader.RecordBatch>, ncols: number, allListInt32: boolean): BatchRef['direct'] {
+  const h = message.header();
+  if (!allListInt32 || h.compression || h.nodes.length !== 2 * ncols || h.buffers.length !== 4 * ncols) return undefined;
+  if (h.nodes.some((n) => Number(n.nullCount) !== 0)) return undefined;
+  return Array.from({ length: ncols }, (_, c) => ({ offsets: Number(h.buffers[4 * c + 1]!.offset), values: Number(h.buffers[4 * c + 3]!.offset) }));
 }
 
 /**
@@ -78,6 +93,7 @@ export class ArrowDataset {
     const shards: Shard[] = [];
     const batches: BatchRef[] = [];
     let columns: string[] = [];
+    let allListInt32 = false;
     let rows = 0;
     for (const [k, f] of files.entries()) {
       const path = join(dir, f);
@@ -90,10 +106,16 @@ export class ArrowDataset {
         if (m.message.headerType === MessageHeader.Schema) {
           schemaMessage = Buffer.alloc(m.length);
           await fh.read(schemaMessage, 0, m.length, offset);
-          if (k === 0) columns = (m.message as Message<MessageHeader.Schema>).header().fields.map((x) => x.name);
+          if (k === 0) {
+            const fields = (m.message as Message<MessageHeader.Schema>).header().fields;
+            columns = fields.map((x) => x.name);
+            allListInt32 = fields.every((f) => f.type.typeId === Type.List && f.type.children[0]?.type.typeId === Type.Int
+              && (f.type.children[0].type as Int).bitWidth === 32 && (f.type.children[0].type as Int).isSigned);
+          }
         } else if (m.message.headerType === MessageHeader.RecordBatch) {
-          const n = (m.message as Message<MessageHeader.RecordBatch>).header().length;
-          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows });
+          const msg = m.message as Message<MessageHeader.RecordBatch>;
+          const n = msg.header().length;
+          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows, body: m.body, direct: directLayout(msg, columns.length, allListInt32) });
           rows += n;
         } else {
           throw new DataError('dictionary batches are not supported', { file: path, offset }, { reason: 'unsupported' });
@@ -128,12 +150,44 @@ export class ArrowDataset {
       if (this.batches[mid]!.firstRow <= i) lo = mid;
       else hi = mid - 1;
     }
-    const t = await this.table(lo);
-    const r = i - this.batches[lo]!.firstRow;
+    const ref = this.batches[lo]!;
+    const r = i - ref.firstRow;
     const out: Record<string, Int32Array> = {};
+    if (ref.direct) {
+      const fh = this.shards[ref.shard]!.fh;
+      const pair = new Int32Array(2);
+      for (const [c, name] of this.columns.entries()) {
+        const d = ref.direct[c]!;
+        await fh.read(new Uint8Array(pair.buffer), 0, 8, ref.body + d.offsets + 4 * r);
+        const v = new Int32Array(pair[1]! - pair[0]!);
+        if (v.length > 0) await fh.read(new Uint8Array(v.buffer), 0, v.byteLength, ref.body + d.values + 4 * pair[0]!);
+        out[name] = v;
+      }
+      return out;
+    }
+    const t = await this.table(lo);
     for (const c of this.columns) {
       const v = t.getChild(c)!.get(r) as { toArray(): Int32Array } | null;
       out[c] = v ? Int32Array.from(v.toArray()) : new Int32Array(0);
+    }
+    return out;
+  }
+
+  /** Length of `column` in every row (from the list offsets only). */
+  async lengths(column = 'input_ids'): Promise<Int32Array> {
+    const c = this.columns.indexOf(column);
+    if (c < 0) throw new Error(`${this.dir}: no column ${column} (columns: ${this.columns.join(', ')})`);
+    const out = new Int32Array(this.length);
+    for (const [b, ref] of this.batches.entries()) {
+      if (ref.direct) {
+        const offs = new Int32Array(ref.rows + 1);
+        await this.shards[ref.shard]!.fh.read(new Uint8Array(offs.buffer), 0, offs.byteLength, ref.body + ref.direct[c]!.offsets);
+        for (let r = 0; r < ref.rows; r++) out[ref.firstRow + r] = offs[r + 1]! - offs[r]!;
+      } else {
+        const t = await this.table(b);
+        const col = t.getChild(column)!;
+        for (let r = 0; r < ref.rows; r++) out[ref.firstRow + r] = (col.get(r) as { length: number } | null)?.length ?? 0;
+      }
     }
     return out;
   }

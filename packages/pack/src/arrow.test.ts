@@ -71,6 +71,7 @@ describe('Arrow dataset folder', () => {
       expect(Array.from(r.input_ids!)).toEqual(Array.from(row(i).input_ids));
       expect(Array.from(r.labels!)).toEqual(Array.from(row(i).labels));
     }
+    expect(Array.from(await ds.lengths('labels'))).toEqual(Array.from({ length: 40 }, (_, k) => row(k).labels.length));
     let i = 0;
     for await (const r of ds.rows()) expect(Array.from(r.labels!)).toEqual(Array.from(row(i++).labels));
     await ds.close();

@@ -1,4 +1,4 @@
-import { DataError, IGNORE_INDEX, type Pack } from '@weft/core';
+import { DataError, IGNORE_INDEX, type Pack, type Sample } from '@weft/core';
 import { RandomState } from './mt19937.ts';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
@@ -87,12 +87,19 @@ export class LengthSeededPlan {
   }
 }
 
+/** A sample's content as a source gives it: raw InternLM tokens (negative = no loss) or a tokenized Sample. */
+export type SampleTokens = Int32Array | Sample;
+
+function sampleLength(t: SampleTokens): number {
+  return t instanceof Int32Array ? t.length : t.input_ids.length;
+}
+
 /**
- * Assemble a pack from its pieces and the raw tokens of each piece's sample
- * (InternLM `.bin` tokens: negative = no loss).
- * xtuner drops token 0 from the loss too: labels keep t > 0 only, input_ids are abs(t).
+ * Assemble a pack from its pieces and the content of each piece's sample.
+ * Raw InternLM tokens: xtuner drops token 0 from the loss too (labels keep t > 0 only), input_ids are abs(t).
+ * A Sample's input_ids and labels are copied as they are (xtuner's HF-dataset path).
  */
-export function assemblePack(packedLength: number, pieces: readonly Piece[], tokens: readonly Int32Array[]): Pack {
+export function assemblePack(packedLength: number, pieces: readonly Piece[], tokens: readonly SampleTokens[]): Pack {
   const input_ids = new Int32Array(packedLength);
   const labels = new Int32Array(packedLength);
   const position_ids = new Int32Array(packedLength);
@@ -101,11 +108,17 @@ export function assemblePack(packedLength: number, pieces: readonly Piece[], tok
   for (let k = 0; k < pieces.length; k++) {
     const { start, end } = pieces[k]!;
     const t = tokens[k]!;
-    for (let i = start; i < end; i++, at++) {
-      const v = t[i]!;
-      input_ids[at] = v < 0 ? -v : v;
-      labels[at] = v > 0 ? v : IGNORE_INDEX;
-      position_ids[at] = i - start;
+    if (t instanceof Int32Array) {
+      for (let i = start; i < end; i++, at++) {
+        const v = t[i]!;
+        input_ids[at] = v < 0 ? -v : v;
+        labels[at] = v > 0 ? v : IGNORE_INDEX;
+        position_ids[at] = i - start;
+      }
+    } else {
+      input_ids.set(t.input_ids.subarray(start, end), at);
+      labels.set(t.labels.subarray(start, end), at);
+      for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
     }
     cumulative_len[k + 1] = at;
   }
@@ -119,8 +132,8 @@ export interface LengthSource {
   readonly name: string;
   /** Token count of every sample (after any min-length filter). */
   readonly lengths: ArrayLike<number>;
-  /** Raw tokens of sample i; must have `lengths[i]` tokens. */
-  read(i: number): Int32Array | Promise<Int32Array>;
+  /** Sample i (raw signed tokens, or input_ids + labels); must have `lengths[i]` tokens. */
+  read(i: number): SampleTokens | Promise<SampleTokens>;
   /** Release what `read` opened (files). */
   close?(): Promise<void>;
 }
@@ -146,12 +159,12 @@ export class PackedFile {
 
   async get(p: number): Promise<Pack> {
     const pieces = this.plan.pieces(p);
-    const tokens: Int32Array[] = [];
+    const tokens: SampleTokens[] = [];
     for (const pc of pieces) {
       const t = await this.source.read(pc.sample);
       const want = this.source.lengths[pc.sample]!;
-      if (t.length !== want) {
-        throw new DataError(`sample ${pc.sample} has ${t.length} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
+      if (sampleLength(t) !== want || (!(t instanceof Int32Array) && t.labels.length !== want)) {
+        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
       }
       tokens.push(t);
     }
