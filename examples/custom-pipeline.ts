@@ -8,11 +8,10 @@
  *
  * prints one JSON summary: packs, tokens, and what each stage saw, emitted and rejected.
  */
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IGNORE_INDEX, collect, comparePython, defineStage, fromIterable, map, pipe, type Pack, type Sample } from '@weft/core';
-import { internlmBinReader, type TokenRecord } from '@weft/order';
+import { IGNORE_INDEX, collect, defineStage, fromIterable, map, pipe, type Pack, type Sample } from '@weft/core';
+import { dataOrder, internlmBinReader, type TokenRecord } from '@weft/order';
 import { packStreaming } from '@weft/pack';
 
 export interface CustomPipelineOptions {
@@ -28,17 +27,6 @@ export interface CustomPipelineResult {
   packs: Pack[];
   /** Per-stage counters, in pipeline order. */
   stats: { name: string; seen: number; emitted: number; rejected: Record<string, number> }[];
-}
-
-/**
- * The `.bin` files of a folder in xtuner's data order: a directory's own files first, sorted the
- * way Python sorts strings, then its subdirectories one after another.
- */
-export function binFiles(dir: string): string[] {
-  const names = readdirSync(dir).sort(comparePython);
-  const files = names.filter((n) => n.endsWith('.bin') && statSync(join(dir, n)).isFile()).map((n) => join(dir, n));
-  const dirs = names.filter((n) => statSync(join(dir, n)).isDirectory());
-  return [...files, ...dirs.flatMap((d) => binFiles(join(dir, d)))];
 }
 
 /** InternLM marks no-loss tokens by negating them: split a line into ids and labels. */
@@ -73,7 +61,8 @@ export async function customPipeline(opts: CustomPipelineOptions): Promise<Custo
   const read = internlmBinReader({ minLength: opts.minLength ?? 0 });
   const noLoss = dropNoLoss();
   const packs = await collect(pipe(
-    fromIterable(binFiles(opts.dataDir)),
+    // xtuner's data order: a directory's own files (sorted as Python sorts), then its subdirectories.
+    fromIterable((await dataOrder(opts.dataDir, { fileType: '.bin' })).map((f) => join(opts.dataDir, f))),
     read,
     toSample,
     noLoss,
