@@ -1,0 +1,62 @@
+import { DataError, defineStage, type OnError, type StageStats } from '@weft/core';
+import { openInputs, type InputOptions, type Inputs } from './inputs.ts';
+import { lineText, splitLines, type RawLine } from './lines.ts';
+
+/** A reader's output: records, plus the counters of what it read (seen = emitted + rejected). */
+export type CountedSource<T> = AsyncIterable<T> & { readonly stats: StageStats };
+
+/** Options shared by every reader. */
+export interface ReadOptions extends InputOptions {
+  /** 'fail' (default): stop at the first bad line with a DataError. 'skip': count it and go on. */
+  onError?: OnError;
+}
+
+/** What a line parser returns: a record, or `undefined` to drop the line (counted under `reason`). */
+export type LineParser<R> = (text: string, raw: RawLine) => R | undefined;
+
+/**
+ * Build a counted reader over text lines: opens the inputs (files or URLs), splits lines, checks
+ * UTF-8 and hands each line's text to `parse`, which throws a DataError for a bad line. One
+ * counted item per line; an input that cannot be opened counts as one rejected item.
+ *
+ * @example
+ * const read = lineReader('read-text', (t) => t === '' ? undefined : t, 'empty');
+ * const lines = read(['a.txt'], { onError: 'skip' });
+ */
+export function lineReader<R>(name: string, parse: LineParser<R>, dropReason = 'empty') {
+  return (inputs: Inputs, options: ReadOptions = {}): CountedSource<R> => {
+    const stage = defineStage<RawLine | DataError, R>(name, async function* (src, ctx) {
+      for await (const item of src) {
+        if (item instanceof DataError) { ctx.fail(item); continue; }
+        let rec: R | undefined;
+        try {
+          rec = parse(lineText(item), item);
+        } catch (e) {
+          if (!(e instanceof DataError)) throw e;
+          ctx.fail(e);
+          continue;
+        }
+        if (rec === undefined) ctx.drop(dropReason);
+        else yield rec;
+      }
+    }, { onError: options.onError ?? 'fail' });
+    return Object.assign(stage(linesOf(inputs, options)), { stats: stage.stats });
+  };
+}
+
+/** Every line of every input in order; inputs that failed to open become DataError items. */
+export async function* linesOf(inputs: Inputs, options: InputOptions = {}): AsyncIterable<RawLine | DataError> {
+  for await (const inp of openInputs(inputs, options)) {
+    if ('error' in inp) { yield inp.error; continue; }
+    for await (const batch of splitLines(inp.chunks, inp.file)) yield* batch;
+  }
+}
+
+/** Parse JSON text, turning a syntax error into a DataError at the line. */
+export function parseJsonLine(text: string, raw: RawLine): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new DataError(`malformed JSON: ${(e as Error).message}`, { file: raw.file, line: raw.line, offset: raw.offset }, { reason: 'malformed-json' });
+  }
+}
