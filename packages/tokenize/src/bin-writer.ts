@@ -34,7 +34,8 @@ export interface BinWriterOptions {
 /**
  * Writes an InternLM `.bin` (JSON lines of tokens) and its `.bin.meta` (np.save of an (N, 2)
  * array: byte offset, token count). Both appear atomically on `close()`; an existing pair is
- * replaced, never appended to (InternLM's tool appends).
+ * replaced, never appended to (InternLM's tool appends). An empty `.bin` gets a (0, 2) meta where
+ * InternLM's `np.array([])` gives shape (0,), which xtuner's reader cannot index.
  *
  * @example
  * const w = await BinWriter.create('out/en/a.bin');

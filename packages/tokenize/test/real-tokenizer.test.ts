@@ -1,0 +1,79 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { collect } from '@weft/core';
+import { loadTokenizer, tokenizeFile, type Tokenizer } from '../src/index.ts';
+import { FIXTURES, REPO } from './helpers.ts';
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).sort().flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? walk(p) : /\.(jsonl?|txt)$/.test(n) ? [p] : [];
+  });
+}
+
+function strings(v: unknown, out: string[]): void {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) strings(x, out);
+  else if (v && typeof v === 'object') for (const x of Object.values(v)) strings(x, out);
+}
+
+/** Every text of the shipped corpus: string leaves of JSON records, and txt lines, whatever the format. */
+function corpusTexts(files: string[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    const body = readFileSync(f, 'utf8');
+    if (f.endsWith('.txt')) out.push(...body.split('\n'));
+    else {
+      try {
+        strings(JSON.parse(body), out);
+      } catch {
+        for (const line of body.split('\n')) if (line.trim()) strings(JSON.parse(line), out);
+      }
+    }
+  }
+  return out;
+}
+
+describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokenizers', () => {
+  let native: Tokenizer;
+  let js: Tokenizer;
+  beforeAll(async () => {
+    native = await loadTokenizer('default', { backend: 'native' });
+    js = await loadTokenizer('default', { backend: 'js' });
+  });
+
+  it('auto picks the native binding; both agree on BOS/EOS/vocab (Qwen: no BOS)', async () => {
+    expect((await loadTokenizer('default')).backend).toBe('native');
+    expect(native.bosIds).toEqual([]);
+    expect(native.eosIds).toEqual([native.tokenToId('<|im_end|>')]);
+    expect(js.eosIds).toEqual(native.eosIds);
+    expect(js.vocabSize).toBe(native.vocabSize);
+  });
+
+  it('same ids on every text of the shipped corpus (fixtures and data/sample)', async () => {
+    const files = [...walk(FIXTURES), ...walk(join(REPO, 'data', 'sample'))];
+    const texts = corpusTexts(files);
+    texts.push('<|im_start|>user\nhi<|im_end|>\n', '', ' ', '\n\n', '😀👍🏽', 'ｆｕｌｌｗｉｄｔｈ', 'a\u0000b');
+    const a = await native.encodeBatch(texts);
+    const b = await js.encodeBatch(texts);
+    expect(texts.length).toBeGreaterThan(40);
+    for (let i = 0; i < texts.length; i++) expect(Array.from(a[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(b[i]!));
+    expect(await native.decode(a[0]!)).toBe(texts[0]);
+  });
+
+  it('tokenizeFile gives the same samples for 0, 1 and 2 workers, and for either backend', async () => {
+    const run = async (tok: Tokenizer, workers: number): Promise<number[][]> => {
+      const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', workers, batchSize: 2 });
+      const out = await collect(s);
+      expect(s.stats[2]!.seen).toBe(5);
+      return out.flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
+    };
+    const base = await run(native, 0);
+    expect(base.length).toBe(10);
+    expect(await run(native, 1)).toEqual(base);
+    expect(await run(native, 2)).toEqual(base);
+    expect(await run(js, 2)).toEqual(base);
+  });
+});
