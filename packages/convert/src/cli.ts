@@ -1,6 +1,53 @@
 import type { Command } from 'commander';
+import { inspectCheckpoint } from './inspect.ts';
+import { pthToHf } from './pth-to-hf.ts';
+import type { DType } from './tensor.ts';
+
+const DTYPES: Record<string, DType> = { bf16: 'BF16', fp16: 'F16', fp32: 'F32', bfloat16: 'BF16', float16: 'F16', float32: 'F32' };
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
-  void program;
+  const convert = program.command('convert').description('convert checkpoints: pth-to-hf, inspect');
+  convert
+    .command('pth-to-hf')
+    .description('training checkpoint (.pth, DeepSpeed folder, xtuner, LoRA) → Hugging Face safetensors folder')
+    .argument('<base>', 'base model: HF model folder, its config.json, or an xtuner config .py')
+    .argument('<pth>', 'checkpoint: .pth/.pt file or DeepSpeed checkpoint folder')
+    .argument('<out>', 'output folder')
+    .option('--max-shard-size <size>', 'largest safetensors shard (e.g. 2GB, 500MB, 4GiB)', '2GB')
+    .option('--dtype <dtype>', 'cast float weights: bf16, fp16 or fp32 (default: keep)')
+    .option('--lora-alpha <n>', 'LoRA checkpoints: lora_alpha of the training config', Number)
+    .option('--lora-dropout <p>', 'LoRA checkpoints: lora_dropout for adapter_config.json', Number)
+    .option('--quiet', 'no progress bar')
+    .action(async (base: string, pth: string, out: string, o: { maxShardSize: string; dtype?: string; loraAlpha?: number; loraDropout?: number; quiet?: boolean }) => {
+      let dtype: DType | undefined;
+      if (o.dtype !== undefined) {
+        dtype = DTYPES[o.dtype.toLowerCase()];
+        if (!dtype) throw new Error(`--dtype ${o.dtype}: use bf16, fp16 or fp32`);
+      }
+      const r = await pthToHf({ base, pth, out, maxShardSize: o.maxShardSize, dtype, loraAlpha: o.loraAlpha, loraDropout: o.loraDropout, progress: !o.quiet });
+      const lines = [
+        `${r.kind}${r.lora ? ' (LoRA adapter)' : ''}: wrote ${r.tensors} tensors, ${r.totalSize} bytes in ${r.files.length} file(s) to ${out}`,
+        r.copied.length ? `copied from the base model: ${r.copied.join(', ')}` : 'copied nothing from the base model (no config.json / tokenizer files found)',
+      ];
+      if (r.dropped.length) lines.push(`left out ${r.dropped.length} tensor(s) outside the language model: ${r.dropped.slice(0, 5).join(', ')}${r.dropped.length > 5 ? ', ...' : ''}`);
+      if (r.skipped.length) lines.push(`skipped ${r.skipped.length} non-tensor entr${r.skipped.length === 1 ? 'y' : 'ies'} of the state dict`);
+      process.stderr.write(`${lines.join('\n')}\n`);
+    });
+  convert
+    .command('inspect')
+    .description('list the tensors (name, dtype, shape, bytes) of a .pth/.pt, safetensors file/folder, or DeepSpeed folder')
+    .argument('<file>', 'checkpoint file or folder')
+    .option('--json', 'print JSON')
+    .action((file: string, o: { json?: boolean }) => {
+      const r = inspectCheckpoint(file);
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const out = [`# ${r.kind}${r.path ? ` (state dict under "${r.path}")` : ''}: ${r.tensors.length} tensors, ${r.totalBytes} bytes`];
+      for (const t of r.tensors) out.push(`${t.name}\t${t.dtype}\t[${t.shape.join(', ')}]\t${t.bytes}${t.strides ? `\tstrides [${t.strides.join(', ')}]` : ''}`);
+      if (r.skipped.length) out.push(`# not tensors: ${r.skipped.join(', ')}`);
+      process.stdout.write(`${out.join('\n')}\n`);
+    });
 }

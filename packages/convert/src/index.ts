@@ -4,3 +4,12 @@ export { readSafetensors, readSafetensorsHeader, safetensorsFiles, MAX_HEADER_SI
 export { writeSafetensors, safetensorsHeader, type WriteSafetensorsOptions, type WrittenSafetensors } from './safetensors-write.ts';
 export { castBytes, f32BitsToBf16, f32BitsToF16, f16BitsToF32, CASTABLE } from './cast.ts';
 export { parseSize } from './size.ts';
+export { ZipArchive, looksLikeZip, type ZipEntry } from './zip.ts';
+export { unpickle, PyGlobal, PyObject, type PickleHandlers, type UnpickleOptions } from './pickle.ts';
+export { readTorchFile, TorchTensor, TorchStorage, type TorchFile } from './pth.ts';
+export { findStateDict, type FoundStateDict } from './state-dict.ts';
+export { zero3Records } from './zero3.ts';
+export { openCheckpoint, type Checkpoint } from './checkpoint.ts';
+export { mapXtunerKeys, peftAdapterKeys, isLoraStateDict, loraAdapterConfig, type MappedKeys } from './keys.ts';
+export { pthToHf, baseModelDir, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';
+export { inspectCheckpoint, type TensorInfo } from './inspect.ts';

@@ -1,0 +1,213 @@
+"""Make the checkpoints weft's converter tests read, with the PyTorch that CI installs
+(Debian python3-torch). Run at test time:
+
+    /usr/bin/python3 make_fixtures.py OUT_DIR
+
+Writes, for a tiny llama and a tiny internlm2 in fp32/bf16/fp16:
+  <arch>_<dtype>.pth                 plain state dict, with a tied (shared) tensor and
+                                     non-contiguous views (a transpose, a strided slice)
+  <arch>_<dtype>.expected.pth        the same tensors under their HF names, contiguous
+  xtuner_<arch>.pth                  {"state_dict": {"llm."+k}, "meta": ..., "message_hub": <object>}
+  ds_zero2/                          DeepSpeed folder: latest, global_step7/mp_rank_00_model_states.pt
+  ds_zero3/                          ZeRO-3 folder: per-rank model states + fp32 flat partitions
+  zero3.expected.pth                 what zero_to_fp32 would reconstruct from ds_zero3
+  objects.pth                        torch.save of a dict holding arbitrary Python objects
+  lora.pth / lora.expected.pth       xtuner LoRA state dict and PEFT's names for it
+  legacy.pth                         the pre-1.6 non-zip format
+  evil.pth                           a torch zip whose data.pkl calls os.system
+  dotdot.pth                         a torch zip with an entry named archive/../evil
+"""
+import argparse
+import collections
+import io
+import math
+import os
+import pickle
+import sys
+import zipfile
+
+import numpy as np
+import torch
+
+OUT = sys.argv[1]
+os.makedirs(OUT, exist_ok=True)
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+H, FF, V, L = 16, 24, 32, 2
+
+
+def llama(dtype, g):
+    sd = collections.OrderedDict()
+    sd["model.embed_tokens.weight"] = torch.randn(V, H, generator=g)
+    for i in range(L):
+        p = f"model.layers.{i}."
+        for n in "qkvo":
+            sd[p + f"self_attn.{n}_proj.weight"] = torch.randn(H, H, generator=g)
+        sd[p + "mlp.gate_proj.weight"] = torch.randn(FF, H, generator=g)
+        # non-contiguous: stored as the transpose of a (H, FF) tensor
+        sd[p + "mlp.down_proj.weight"] = torch.randn(FF, H, generator=g).t()
+        # non-contiguous: every other row of a bigger tensor, at a storage offset
+        sd[p + "mlp.up_proj.weight"] = torch.randn(2 * FF + 1, H, generator=g)[1::2]
+        sd[p + "input_layernorm.weight"] = torch.ones(H) + 0.01 * torch.randn(H, generator=g)
+        sd[p + "post_attention_layernorm.weight"] = torch.ones(H)
+    sd["model.norm.weight"] = torch.ones(H)
+    sd = collections.OrderedDict((k, v.to(dtype)) for k, v in sd.items())
+    sd["lm_head.weight"] = sd["model.embed_tokens.weight"]  # tied: one shared storage
+    return sd
+
+
+def internlm2(dtype, g):
+    sd = collections.OrderedDict()
+    sd["model.tok_embeddings.weight"] = torch.randn(V, H, generator=g)
+    for i in range(L):
+        p = f"model.layers.{i}."
+        sd[p + "attention.wqkv.weight"] = torch.randn(3 * H, H, generator=g)
+        sd[p + "attention.wo.weight"] = torch.randn(H, H, generator=g).t()
+        sd[p + "feed_forward.w1.weight"] = torch.randn(FF, H, generator=g)
+        sd[p + "feed_forward.w3.weight"] = torch.randn(FF, H, generator=g)
+        sd[p + "feed_forward.w2.weight"] = torch.randn(H, FF, generator=g)
+        sd[p + "attention_norm.weight"] = torch.ones(H)
+        sd[p + "ffn_norm.weight"] = torch.ones(H)
+    sd["model.norm.weight"] = torch.ones(H)
+    sd["output.weight"] = torch.randn(V, H, generator=g)
+    # views of one storage: wqkv split into three views that share it
+    w = sd["model.layers.0.attention.wqkv.weight"]
+    sd["model.layers.0.attention.wqkv_parts.q"] = w[:H]
+    sd["model.layers.0.attention.wqkv_parts.k"] = w[H:2 * H]
+    return collections.OrderedDict((k, v.to(dtype)) for k, v in sd.items())
+
+
+def save_expected(sd, path):
+    torch.save(collections.OrderedDict((k, v.clone().contiguous()) for k, v in sd.items()), path)
+
+
+class MessageHub:
+    """Stands in for mmengine's MessageHub: an object of a class the reader cannot know."""
+
+    def __init__(self):
+        self.log = {"loss": [1.0, 0.5]}
+        self.runtime = argparse.Namespace(iter=7, lr=1e-4)
+
+
+g = torch.Generator().manual_seed(0)
+for dt_name, dt in DTYPES.items():
+    for arch, fn in (("llama", llama), ("internlm2", internlm2)):
+        sd = fn(dt, g)
+        torch.save(sd, f"{OUT}/{arch}_{dt_name}.pth")
+        save_expected(sd, f"{OUT}/{arch}_{dt_name}.expected.pth")
+
+# xtuner / mmengine: {"meta", "state_dict" with llm. prefixes, "message_hub", optimizer...}
+sd = llama(torch.bfloat16, g)
+torch.save({
+    "meta": {"cfg": "model = dict(type='SupervisedFinetune')", "seed": 1024, "epoch": 1, "iter": 7},
+    "state_dict": collections.OrderedDict(("llm." + k, v) for k, v in sd.items()),
+    "message_hub": MessageHub(),
+    "numpy_scalar": np.float32(0.25),
+    "np_array": np.arange(3),
+}, f"{OUT}/xtuner_llama.pth")
+save_expected(sd, f"{OUT}/xtuner_llama.expected.pth")
+
+# DeepSpeed ZeRO-1/2 folder, as xtuner's DeepSpeed strategy leaves it
+sd = internlm2(torch.bfloat16, g)
+os.makedirs(f"{OUT}/ds_zero2/global_step7", exist_ok=True)
+with open(f"{OUT}/ds_zero2/latest", "w") as f:
+    f.write("global_step7")
+torch.save({
+    "module": collections.OrderedDict(("module." + k, v) for k, v in sd.items()),
+    "buffer_names": [], "optimizer": None, "param_shapes": [collections.OrderedDict((k, v.shape) for k, v in sd.items())],
+    "ds_config": {"zero_optimization": {"stage": 2}}, "ds_version": "0.12.0", "global_steps": 7,
+    "args": argparse.Namespace(lr=1e-4),
+}, f"{OUT}/ds_zero2/global_step7/mp_rank_00_model_states.pt")
+save_expected(sd, f"{OUT}/ds_zero2.expected.pth")
+
+# DeepSpeed ZeRO-3: each rank holds ceil(numel/world) elements of every parameter (padded),
+# concatenated into flat fp32 groups; param_shapes in rank 0's model states give the order.
+world = 2
+full = collections.OrderedDict()
+full["model.embed_tokens.weight"] = torch.randn(V, H, generator=g)
+full["model.layers.0.self_attn.q_proj.weight"] = torch.randn(H, H, generator=g)
+full["model.layers.0.odd.bias"] = torch.randn(7, generator=g)  # 7 % 2 != 0: padded
+full["model.norm.weight"] = torch.randn(H, generator=g)
+full["lm_head.weight"] = torch.randn(V, 3, generator=g)
+groups = [["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.odd.bias"],
+          ["model.norm.weight", "lm_head.weight"]]
+buffers = collections.OrderedDict([("model.rotary.inv_freq", torch.arange(4, dtype=torch.float32))])
+os.makedirs(f"{OUT}/ds_zero3/global_step3", exist_ok=True)
+with open(f"{OUT}/ds_zero3/latest", "w") as f:
+    f.write("global_step3")
+for r in range(world):
+    flat_groups = []
+    for names in groups:
+        parts = []
+        for n in names:
+            t = full[n].flatten()
+            per = math.ceil(t.numel() / world)
+            t = torch.cat([t, torch.zeros(per * world - t.numel())])
+            parts.append(t[r * per:(r + 1) * per])
+        flat_groups.append(torch.cat(parts))
+    module = collections.OrderedDict((n, torch.empty(0, dtype=torch.bfloat16)) for n in full)
+    module.update((k, v) for k, v in buffers.items())
+    torch.save({
+        "module": module, "buffer_names": list(buffers),
+        "param_shapes": [collections.OrderedDict((n, full[n].shape) for n in names) for names in groups],
+        "shared_params": [], "ds_version": "0.12.0",
+    }, f"{OUT}/ds_zero3/global_step3/zero_pp_rank_{r}_mp_rank_00_model_states.pt")
+    torch.save({
+        "optimizer_state_dict": {"zero_stage": 3, "partition_count": world, "fp32_flat_groups": flat_groups,
+                                 "loss_scaler": MessageHub()},
+        "ds_version": "0.12.0",
+    }, f"{OUT}/ds_zero3/global_step3/bf16_zero_pp_rank_{r}_mp_rank_00_optim_states.pt")
+exp = collections.OrderedDict(buffers)
+exp.update(full)
+save_expected(exp, f"{OUT}/zero3.expected.pth")
+
+# arbitrary Python objects around tensors
+torch.save({
+    "weight": torch.arange(6, dtype=torch.float32).reshape(2, 3),
+    "ids": torch.tensor([1, 2, 3], dtype=torch.int64),
+    "mask": torch.tensor([True, False]),
+    "ns": argparse.Namespace(a=1, b="x"),
+    "hub": MessageHub(),
+    "np": np.float64(1.5),
+    "set": {1, 2},
+    "bytes": b"\x00\xff",
+    "big": 2 ** 70,
+    "device": torch.device("cpu"),
+    "dtype": torch.bfloat16,
+    "size": torch.Size([2, 3]),
+    "nested": collections.OrderedDict(a=[1, (2, 3)], b=None),
+}, f"{OUT}/objects.pth")
+
+# xtuner LoRA: get_peft_model_state_dict names under llm.
+lora = collections.OrderedDict()
+r_ = 4
+for i in range(L):
+    for n in ("q_proj", "v_proj"):
+        p = f"llm.base_model.model.model.layers.{i}.self_attn.{n}."
+        lora[p + "lora_A.weight"] = torch.randn(r_, H, generator=g).bfloat16()
+        lora[p + "lora_B.weight"] = torch.randn(H, r_, generator=g).bfloat16()
+torch.save({"state_dict": lora, "meta": {}}, f"{OUT}/lora.pth")
+save_expected(collections.OrderedDict((k[len("llm."):], v) for k, v in lora.items()), f"{OUT}/lora.expected.pth")
+
+# the pre-1.6 format
+torch.save({"w": torch.ones(2)}, f"{OUT}/legacy.pth", _use_new_zipfile_serialization=False)
+
+
+# hostile: data.pkl calls os.system when unpickled by pickle.load
+class Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.path.abspath(OUT)}/PWNED",))
+
+
+buf = io.BytesIO()
+torch.save({"w": torch.ones(2)}, buf)
+with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(f"{OUT}/evil.pth", "w") as dst:
+    for info in src.infolist():
+        data = src.read(info)
+        if info.filename.endswith("data.pkl"):
+            data = pickle.dumps({"w": Evil()}, protocol=2)
+        dst.writestr(info, data)
+with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(f"{OUT}/dotdot.pth", "w") as dst:
+    for info in src.infolist():
+        dst.writestr(info, src.read(info))
+    dst.writestr("archive/../evil", b"x")
+print("ok")
