@@ -1,6 +1,45 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
-  void program;
+  program
+    .command('train')
+    .description('Train on packed data with PyTorch workers (one per GPU, or per CPU process with gloo)')
+    .argument('<config>', 'config file (.ts/.js with a default export), or a name from `weft list-cfg`')
+    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else one per GPU, else 1)', (v) => Number.parseInt(v, 10))
+    .option('--resume [path]', 'continue from a checkpoint (iter_N.pth) or "auto" (the newest in work_dir)')
+    .option('--python <path>', 'Python with PyTorch for the workers (default: $WEFT_PYTHON, else auto-detected)')
+    .option('--work-dir <dir>', 'override the config\'s workDir')
+    .option('--total-steps <n>', 'override the config\'s totalSteps', (v) => Number.parseInt(v, 10))
+    .action(async (configArg: string, opts: { nprocPerNode?: number; resume?: string | boolean; python?: string; workDir?: string; totalSteps?: number }) => {
+      const { loadConfig } = await import('./config.ts');
+      const { namedConfigPath } = await import('./named-configs.ts');
+      const { train } = await import('./train.ts');
+      const file = existsSync(configArg) ? configArg : namedConfigPath(configArg);
+      if (!file) throw new Error(`${configArg}: no such file, and not a named config (see \`weft list-cfg\`)`);
+      const config = await loadConfig(file);
+      if (opts.workDir) config.workDir = opts.workDir;
+      if (opts.totalSteps) config.totalSteps = opts.totalSteps;
+      const resume = opts.resume === true ? 'auto' : opts.resume || undefined;
+      await train(config, { nprocPerNode: opts.nprocPerNode, resume, python: opts.python });
+    });
+
+  program
+    .command('list-cfg')
+    .description('List the named training configs')
+    .action(async () => {
+      const { listConfigs } = await import('./named-configs.ts');
+      for (const c of listConfigs()) process.stdout.write(`${c.name.padEnd(48)} ${c.summary}\n`);
+    });
+
+  program
+    .command('copy-cfg')
+    .description('Copy a named training config into a folder, to edit')
+    .argument('<name>', 'a name from `weft list-cfg`')
+    .argument('<dir>', 'destination folder')
+    .action(async (name: string, dir: string) => {
+      const { copyConfig } = await import('./named-configs.ts');
+      process.stdout.write(`${copyConfig(name, dir)}\n`);
+    });
 }

@@ -1,0 +1,224 @@
+"""Llama-family decoder (llama, mistral, qwen2 with qkv bias, internlm2 with packed wqkv) built from
+an HF config.json; state dicts load from and save to the HF key names of the model's own family."""
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import attention
+
+
+@dataclass
+class ModelConfig:
+    model_type: str
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 10000.0
+    tie_word_embeddings: bool = False
+    qkv_bias: bool = False
+    head_dim: int = 0
+
+    @staticmethod
+    def from_hf(cfg):
+        mt = cfg.get('model_type', 'llama')
+        if mt not in ('llama', 'mistral', 'qwen2', 'internlm2'):
+            raise ValueError(f'model_type {mt!r} is not supported (llama, mistral, qwen2, internlm2)')
+        heads = cfg['num_attention_heads']
+        return ModelConfig(
+            model_type=mt, vocab_size=cfg['vocab_size'], hidden_size=cfg['hidden_size'],
+            intermediate_size=cfg['intermediate_size'], num_hidden_layers=cfg['num_hidden_layers'],
+            num_attention_heads=heads, num_key_value_heads=cfg.get('num_key_value_heads') or heads,
+            rms_norm_eps=cfg.get('rms_norm_eps', 1e-6), rope_theta=cfg.get('rope_theta', 10000.0),
+            tie_word_embeddings=cfg.get('tie_word_embeddings', False),
+            qkv_bias=mt == 'qwen2' or bool(cfg.get('attention_bias', False)) or (mt == 'internlm2' and bool(cfg.get('bias', False))),
+            head_dim=cfg.get('head_dim') or cfg['hidden_size'] // heads)
+
+    @staticmethod
+    def from_folder(folder):
+        with open(os.path.join(folder, 'config.json')) as f:
+            return ModelConfig.from_hf(json.load(f))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.to(x.dtype)
+
+
+def rope(x, cos, sin):
+    """Rotate-half rotary embedding (the HF llama layout); x: [T, H, D], cos/sin: [T, D]."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos[:, None, :] + rotated * sin[:, None, :]
+
+
+class Attention(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        d = c.head_dim
+        self.q_proj = nn.Linear(c.hidden_size, c.num_attention_heads * d, bias=c.qkv_bias)
+        self.k_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * d, bias=c.qkv_bias)
+        self.v_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * d, bias=c.qkv_bias)
+        self.o_proj = nn.Linear(c.num_attention_heads * d, c.hidden_size, bias=False)
+
+    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
+        t, d = x.shape[0], self.c.head_dim
+        q = rope(self.q_proj(x).view(t, -1, d), cos, sin)
+        k = rope(self.k_proj(x).view(t, -1, d), cos, sin)
+        v = self.v_proj(x).view(t, -1, d)
+        return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl).reshape(t, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.gate_proj = nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(c.hidden_size, c.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(c.intermediate_size, c.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.input_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        self.self_attn = Attention(c)
+        self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        self.mlp = MLP(c)
+
+    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cu_seqlens, max_seqlen, impl)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Decoder(nn.Module):
+    """Tokens [T] (all packs of a micro batch end to end) -> logits [T, vocab]."""
+
+    def __init__(self, c, attn_impl='math'):
+        super().__init__()
+        self.c = c
+        self.attn_impl = attn_impl
+        self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.layers = nn.ModuleList(Block(c) for _ in range(c.num_hidden_layers))
+        self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        self.lm_head = nn.Linear(c.hidden_size, c.vocab_size, bias=False)
+        if c.tie_word_embeddings:
+            self.lm_head.weight = self.embed_tokens.weight
+        inv = 1.0 / (c.rope_theta ** (torch.arange(0, c.head_dim, 2, dtype=torch.float32) / c.head_dim))
+        self.register_buffer('inv_freq', inv, persistent=False)
+
+    def init_weights(self, seed, std=0.02):
+        """Random init (normal(0, std) linears/embeddings, ones for norms), reproducible from `seed`."""
+        g = torch.Generator().manual_seed(seed)
+        for name, p in self.named_parameters():
+            with torch.no_grad():
+                if name.endswith('norm.weight'):
+                    p.fill_(1.0)
+                elif name.endswith('.bias'):
+                    p.zero_()
+                else:
+                    p.copy_(torch.randn(p.shape, generator=g) * std)
+
+    def forward(self, input_ids, position_ids, cu_seqlens, max_seqlen):
+        freqs = position_ids.float()[:, None] * self.inv_freq[None, :]
+        emb = torch.cat((freqs, freqs), dim=-1)
+        x = self.embed_tokens(input_ids)
+        cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        for layer in self.layers:
+            x = layer(x, cos, sin, cu_seqlens, max_seqlen, self.attn_impl)
+        return self.lm_head(self.norm(x))
+
+    def num_params(self, embeddings=True):
+        n = sum(p.numel() for p in self.parameters())
+        return n if embeddings else n - self.embed_tokens.weight.numel()
+
+
+# ---- HF key names -------------------------------------------------------------------------------
+
+def _internlm2_key(k):
+    k = k.replace('embed_tokens', 'tok_embeddings').replace('self_attn.o_proj', 'attention.wo')
+    k = k.replace('mlp.gate_proj', 'feed_forward.w1').replace('mlp.up_proj', 'feed_forward.w3')
+    k = k.replace('mlp.down_proj', 'feed_forward.w2').replace('input_layernorm', 'attention_norm')
+    return k.replace('post_attention_layernorm', 'ffn_norm')
+
+
+def to_hf(state, c):
+    """Our state dict -> the HF checkpoint keys of `c.model_type` (what `pth-to-hf` expects)."""
+    out = {}
+    for k, v in state.items():
+        if k == 'lm_head.weight':
+            if not c.tie_word_embeddings:
+                out['output.weight' if c.model_type == 'internlm2' else 'lm_head.weight'] = v
+            continue
+        if c.model_type != 'internlm2':
+            out[f'model.{k}'] = v
+            continue
+        if '.self_attn.' in k and k.split('.')[-2] in ('q_proj', 'k_proj', 'v_proj'):
+            if k.endswith('q_proj.weight') or k.endswith('q_proj.bias'):
+                prefix, suffix = k.split('.self_attn.')[0], k.rsplit('.', 1)[1]
+                q, kk, vv = (state[f'{prefix}.self_attn.{p}_proj.{suffix}'] for p in 'qkv')
+                out[f'model.{prefix}.attention.wqkv.{suffix}'] = pack_wqkv(q, kk, vv, c)
+            continue
+        out[f'model.{_internlm2_key(k)}'] = v
+    return out
+
+
+def from_hf(hf, c):
+    """HF checkpoint keys -> our state dict (inverse of `to_hf`)."""
+    out = {}
+    for k, v in hf.items():
+        if k in ('lm_head.weight', 'output.weight'):
+            out['lm_head.weight'] = v
+            continue
+        if not k.startswith('model.'):
+            continue
+        k = k[len('model.'):]
+        if c.model_type == 'internlm2':
+            if '.attention.wqkv.' in k:
+                prefix, suffix = k.split('.attention.wqkv.')
+                for name, t in zip('qkv', unpack_wqkv(v, c)):
+                    out[f'{prefix}.self_attn.{name}_proj.{suffix}'] = t
+                continue
+            for ours, theirs in (('embed_tokens', 'tok_embeddings'), ('self_attn.o_proj', 'attention.wo'),
+                                 ('mlp.gate_proj', 'feed_forward.w1'), ('mlp.up_proj', 'feed_forward.w3'),
+                                 ('mlp.down_proj', 'feed_forward.w2'), ('post_attention_layernorm', 'ffn_norm'),
+                                 ('input_layernorm', 'attention_norm')):
+                k = k.replace(theirs, ours)
+        out[k] = v
+    if c.tie_word_embeddings:
+        out['lm_head.weight'] = out['embed_tokens.weight']
+    return out
+
+
+def unpack_wqkv(w, c):
+    """InternLM2's wqkv groups rows per KV head: [q * (heads/kv), k, v] x kv_heads."""
+    g, d = c.num_attention_heads // c.num_key_value_heads, c.head_dim
+    x = w.reshape(c.num_key_value_heads, g + 2, d, *w.shape[1:])
+    q = x[:, :g].reshape(c.num_attention_heads * d, *w.shape[1:])
+    return q, x[:, g].reshape(-1, *w.shape[1:]), x[:, g + 1].reshape(-1, *w.shape[1:])
+
+
+def pack_wqkv(q, k, v, c):
+    g, d = c.num_attention_heads // c.num_key_value_heads, c.head_dim
+    rest = q.shape[1:]
+    q = q.reshape(c.num_key_value_heads, g, d, *rest)
+    k = k.reshape(c.num_key_value_heads, 1, d, *rest)
+    v = v.reshape(c.num_key_value_heads, 1, d, *rest)
+    return torch.cat((q, k, v), dim=1).reshape(-1, *rest)

@@ -1,0 +1,293 @@
+"""The training recipe, top to bottom: set up ranks, model, optimizer, feed; loop; checkpoint.
+
+Run by `weft train` as `python -m weft_worker.train --config worker.json [--resume iter_N.pth]`,
+one process per rank with RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT set, and
+WEFT_FEED naming the feed. Rank 0 prints one `@weft-metrics {json}` line per step for the launcher.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from . import checkpoint
+from .attention import pick_impl
+from .feed import Prefetcher, open_feed
+from .model import Decoder, ModelConfig, from_hf, to_hf
+from .safetensors_io import load_folder
+
+IGNORE_INDEX = -100
+
+
+def lr_at(step, cfg):
+    """Linear warmup to lr, then cosine to eta_min; `step` counts from 1."""
+    total, lr, eta_min = cfg['total_steps'], cfg['lr'], cfg['eta_min']
+    warm = round(cfg['warmup_ratio'] * total)
+    if warm > 0 and step <= warm:
+        return lr * step / warm
+    progress = (step - warm) / max(1, total - warm)
+    return eta_min + (lr - eta_min) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def collate(packs, device, into_one):
+    """Lay the micro batch's packs end to end; targets are next tokens within the same document."""
+    import numpy as np
+    ids = np.concatenate([p.input_ids for p in packs])
+    labels = np.concatenate([p.labels for p in packs])
+    pos = np.concatenate([p.position_ids for p in packs])
+    cu, off = [0], 0
+    for p in packs:
+        bounds = [0, len(p.input_ids)] if into_one else p.cumulative_len.tolist()
+        cu.extend(off + b for b in bounds[1:])
+        off += len(p.input_ids)
+    if into_one:  # attention across the whole pack: positions run on too (InternLM's pack_sample_into_one)
+        pos = np.concatenate([np.arange(len(p.input_ids), dtype=np.int32) for p in packs])
+    target = np.full_like(labels, IGNORE_INDEX)
+    target[:-1] = labels[1:]
+    target[np.asarray(cu[1:], dtype=np.int64) - 1] = IGNORE_INDEX  # no prediction across a boundary
+    docs = np.diff(np.asarray(cu))
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device, non_blocking=True)
+    return {'input_ids': t(ids), 'target': t(target), 'position_ids': t(pos),
+            'cu_seqlens': torch.tensor(cu, dtype=torch.int32, device=device),
+            'max_seqlen': int(docs.max()), 'docs': docs}
+
+
+def cursor_after(length, world, samples):
+    """The sampler cursor after `samples` positions (the TS side checks it on resume)."""
+    per_epoch = length // world
+    return {'epoch': samples // per_epoch, 'consumed': (samples % per_epoch) * world}
+
+
+@torch.no_grad()
+def validate(model, cfg, rank, world, device, autocast):
+    """Mean loss over this run's validation packs (a fresh feed stream each time)."""
+    stream = Prefetcher(open_feed(os.environ['WEFT_FEED'], rank, world, stream=1), depth=4, where=f'rank {rank} valid feed')
+    total, n = torch.zeros(2, dtype=torch.float64, device=device), 0
+    while n < cfg['valid_micro_num']:
+        packs, _ = stream.take(cfg['micro_batch_size'])
+        if not packs:
+            break
+        b = collate(packs, device, cfg.get('pack_sample_into_one', False))
+        with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
+            logits = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'])
+        total[0] += F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX, reduction='sum').double()
+        total[1] += (b['target'] != IGNORE_INDEX).sum()
+        n += 1
+    if world > 1:
+        dist.all_reduce(total)
+    return (total[0] / total[1].clamp(min=1)).item()
+
+
+def setup_dist():
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    rank = int(os.environ.get('RANK', '0'))
+    local = int(os.environ.get('LOCAL_RANK', '0'))
+    use_cuda = torch.cuda.is_available() and os.environ.get('WEFT_DEVICE', 'auto') != 'cpu'
+    device = torch.device('cuda', local) if use_cuda else torch.device('cpu')
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group('nccl' if use_cuda else 'gloo')
+    return rank, world, device
+
+
+def build_model(cfg, device):
+    m = cfg['model']
+    if m.get('path'):
+        mc = ModelConfig.from_folder(m['path'])
+    else:
+        mc = ModelConfig.from_hf(m['config'])
+    impl = cfg.get('attn_impl') or 'auto'
+    model = Decoder(mc, pick_impl(device) if impl == 'auto' else impl)
+    if m.get('path'):
+        model.load_state_dict(from_hf(load_folder(m['path']), mc), strict=True)
+    else:
+        model.init_weights(cfg['seed'])
+    return model
+
+
+def wrap(model, cfg, world, device):
+    """FSDP2 on GPUs (bf16 compute, fp32 master weights); DDP on CPU; nothing for one CPU rank."""
+    model.to(device)
+    if device.type == 'cuda':
+        if cfg.get('compile'):
+            for i, block in enumerate(model.layers):
+                model.layers[i] = torch.compile(block)
+        try:
+            from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+        except ImportError:
+            fully_shard = None
+        if fully_shard is not None and world > 1:
+            mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+            for block in model.layers:
+                fully_shard(block, mp_policy=mp)
+            fully_shard(model, mp_policy=mp)
+            return model, 'fsdp2'
+        if world > 1:
+            return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]), 'ddp+autocast'
+        return model, 'autocast'
+    if world > 1:
+        return torch.nn.parallel.DistributedDataParallel(model), 'ddp'
+    return model, 'single'
+
+
+def unwrap(model):
+    return model.module if hasattr(model, 'module') else model
+
+
+def full_state(model, optimizer, mode, want_optim):
+    if mode == 'fsdp2':
+        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
+                                                             get_optimizer_state_dict)
+        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        ms = get_model_state_dict(model, options=opts)
+        os_ = get_optimizer_state_dict(model, optimizer, options=opts) if want_optim else None
+        return ms, os_
+    ms = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
+    return ms, (optimizer.state_dict() if want_optim else None)
+
+
+def load_full_state(model, optimizer, mode, ms, os_):
+    if mode == 'fsdp2':
+        from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
+                                                             set_optimizer_state_dict)
+        opts = StateDictOptions(full_state_dict=True)
+        set_model_state_dict(model, ms, options=opts)
+        set_optimizer_state_dict(model, optimizer, os_, options=opts)
+        return
+    unwrap(model).load_state_dict(ms)
+    optimizer.load_state_dict(os_)
+
+
+def emit(record):
+    sys.stdout.write('@weft-metrics ' + json.dumps(record, separators=(',', ':')) + '\n')
+    sys.stdout.flush()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description='weft training worker (started by `weft train`)')
+    ap.add_argument('--config', required=True)
+    ap.add_argument('--resume', default=None)
+    args = ap.parse_args(argv)
+    with open(args.config) as f:
+        cfg = json.load(f)
+
+    rank, world, device = setup_dist()
+    torch.manual_seed(cfg['seed'])
+    model = build_model(cfg, device)
+    mc = model.c
+    flops_params = model.num_params(embeddings=False)
+    model, mode = wrap(model, cfg, world, device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg['lr'], betas=tuple(cfg['betas']),
+                                  weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8))
+    start_step, consumed_tokens = 0, 0
+    if args.resume:
+        ms, os_, ts = checkpoint.load(args.resume)
+        if ts['world_size'] != world:
+            raise SystemExit(f'{args.resume}: saved with {ts["world_size"]} ranks, this run has {world}; '
+                             'exact resume needs the same world size')
+        load_full_state(model, optimizer, mode, from_hf(ms, mc), os_)
+        start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
+        checkpoint.set_rng_state(ts['rng'])
+
+    micro, accum = cfg['micro_batch_size'], cfg['accumulative_counts']
+    feed = Prefetcher(open_feed(os.environ['WEFT_FEED'], rank, world), depth=2 * micro * accum,
+                      where=f'rank {rank} feed')
+    autocast = mode in ('autocast', 'ddp+autocast')
+    crash_after = int(os.environ.get('WEFT_DEBUG_CRASH_AFTER_STEP', '0'))
+    step = start_step
+    if rank == 0:
+        emit({'event': 'start', 'mode': mode, 'attn': unwrap(model).attn_impl if hasattr(unwrap(model), 'attn_impl') else '',
+              'device': str(device), 'world_size': world, 'params': flops_params, 'start_step': start_step})
+
+    while step < cfg['total_steps']:
+        t0 = time.perf_counter()
+        wait, tokens, loss_sum, flops, lens, digest = 0.0, 0, 0.0, 0.0, [], 0
+        lr = lr_at(step + 1, cfg)
+        for g in optimizer.param_groups:
+            g['lr'] = lr
+        batches = []
+        for _ in range(accum):
+            packs, w = feed.take(micro)
+            wait += w
+            if len(packs) < micro:
+                break
+            batches.append(packs)
+        if len(batches) < accum:
+            break  # the feed ended: the sampler has no more data
+        for i, packs in enumerate(batches):
+            b = collate(packs, device, cfg.get('pack_sample_into_one', False))
+            digest = (digest * 1000003 + sum(p.index * 7919 + p.epoch for p in packs)) % (1 << 61)
+            lens.extend(int(x) for x in b['docs'])
+            tokens += b['input_ids'].numel()
+            flops += 6 * flops_params * b['input_ids'].numel() + 6 * mc.hidden_size * mc.num_hidden_layers * float((b['docs'].astype('float64') ** 2).sum())
+            sync = i == len(batches) - 1 or mode not in ('ddp', 'ddp+autocast')
+            ctx = model.no_sync() if not sync else _null()
+            with ctx:
+                with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
+                    logits = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'])
+                loss = F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX)
+                (loss / accum).backward()
+            loss_sum += loss.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
+                             torch.tensor(float(tokens), dtype=torch.float64, device=device),
+                             torch.tensor(wait, dtype=torch.float64, device=device)])
+        if world > 1:
+            dist.all_reduce(stats)
+            stats[0] /= world
+            stats[2] /= world
+        step += 1
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        consumed_tokens += int(stats[1].item())
+        if hasattr(grad_norm, 'full_tensor'):
+            grad_norm = grad_norm.full_tensor()
+        if rank == 0:
+            emit({'step': step, 'loss': stats[0].item(), 'lr': lr, 'grad_norm': float(grad_norm),
+                  'tgs': tokens / dt, 'tflops': flops / dt / 1e12, 'num_consumed_tokens': consumed_tokens,
+                  'largest_seq': max(lens), 'smallest_seq': min(lens), 'data_wait_s': stats[2].item(),
+                  'step_time_s': dt, 'batch_digest': digest})
+        if cfg['checkpoint_every'] > 0 and (step % cfg['checkpoint_every'] == 0 or step == cfg['total_steps']):
+            ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'])
+            if rank == 0:
+                checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, {
+                    'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
+                    'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
+                    'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
+                    'rng': checkpoint.rng_state()}, cfg['max_keep_ckpts'])
+                emit({'event': 'checkpoint', 'step': step, 'path': os.path.join(cfg['work_dir'], f'iter_{step}.pth')})
+            if world > 1:
+                dist.barrier()
+        if cfg.get('valid_every') and step % cfg['valid_every'] == 0:
+            vl = validate(model, cfg, rank, world, device, autocast)
+            if rank == 0:
+                emit({'event': 'valid', 'step': step, 'valid_loss': vl, 'valid_ppl': math.exp(min(vl, 50))})
+        if crash_after and step == crash_after and rank == world - 1:
+            sys.stderr.write(f'rank {rank}: WEFT_DEBUG_CRASH_AFTER_STEP={crash_after}: exiting on purpose\n')
+            sys.stderr.flush()
+            os._exit(3)
+    if rank == 0:
+        emit({'event': 'end', 'step': step})
+    if world > 1:
+        dist.destroy_process_group()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,28 @@
+// InternLM2-7B full fine-tune, one epoch over a custom dataset that `weft process` tokenized and
+// the trainer packs to 32k: xtuner's internlm2_7b_full_finetune_custom_dataset_e1 (lr 2e-5, warmup 3%).
+import type { TrainConfig } from '@weft/trainer';
+
+export default {
+  model: { path: 'internlm/internlm2-7b' },
+  maxLength: 32768,
+  packToMaxLength: true,
+  useVarlenAttn: true,
+  packSampleIntoOne: false,
+  dataset: { kind: 'internlm', path: 'data/custom_tokenized' },
+  packedLength: 32768,
+  seed: 1024,
+  microBatchSize: 1,
+  accumulativeCounts: 1,
+  lr: 2e-5,
+  betas: [0.9, 0.95],
+  weightDecay: 0,
+  warmupRatio: 0.03,
+  etaMin: 0,
+  maxNorm: 1,
+  epochs: 1,
+  checkpointEvery: 1000,
+  maxKeepCkpts: 2,
+  saveOptimizer: true,
+  workDir: 'work_dirs/internlm2_7b_full_finetune_custom_dataset_e1',
+  compile: true,
+} satisfies TrainConfig;

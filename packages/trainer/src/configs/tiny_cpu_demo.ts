@@ -1,0 +1,37 @@
+// A tiny CPU demo: a 2-layer, hidden-64 Llama with the default tokenizer's vocabulary (Qwen3,
+// 151669 tokens), trained for a few steps by 2 gloo workers. Data: the packs `weft process`
+// wrote (set WEFT_DEMO_DATA to that folder), else built-in synthetic documents.
+import type { TrainConfig } from '@weft/trainer';
+
+const data = process.env.WEFT_DEMO_DATA;
+
+export default {
+  model: {
+    config: {
+      model_type: 'llama', vocab_size: 151669, hidden_size: 64, intermediate_size: 128,
+      num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
+      rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true,
+    },
+  },
+  maxLength: 256,
+  packToMaxLength: true,
+  useVarlenAttn: true,
+  packSampleIntoOne: false,
+  dataset: data ? { kind: 'internlm', path: data } : { kind: 'synthetic', numPacks: 256, vocabSize: 151669, meanDocLength: 48, seed: 1 },
+  packedLength: 256,
+  seed: 1024,
+  microBatchSize: 1,
+  accumulativeCounts: 2,
+  lr: 3e-3,
+  betas: [0.9, 0.95],
+  weightDecay: 0.01,
+  warmupRatio: 0.1,
+  etaMin: 3e-4,
+  maxNorm: 1,
+  totalSteps: 30,
+  checkpointEvery: 10,
+  maxKeepCkpts: 2,
+  saveOptimizer: true,
+  workDir: 'work_dirs/tiny_cpu_demo',
+  validation: { dataset: { kind: 'synthetic', numPacks: 8, vocabSize: 151669, meanDocLength: 48, seed: 2 }, validEvery: 10, validMicroNum: 2 },
+} satisfies TrainConfig;

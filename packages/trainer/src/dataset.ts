@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import type { Pack } from '@weft/core';
+import { BinFile, dataOrder, readDataOrder } from '@weft/order';
+import { PackedDataset, type LengthSource } from '@weft/pack';
+import type { DatasetSpec } from './config.ts';
+
+/** Packs by index: what the sampler needs to hand each rank its share in any order. */
+export interface RandomAccessPacks {
+  readonly length: number;
+  get(i: number): Promise<Pack> | Pack;
+  close?(): Promise<void>;
+}
+
+/**
+ * Resolve a dataset spec to random-access packs of `packedLength` tokens.
+ *
+ * @example
+ * const ds = await openDataset({ kind: 'internlm', path: 'out/tokenized' }, { packedLength: 2048, seed: 1024 });
+ * const first = await ds.get(0);
+ */
+export async function openDataset(spec: DatasetSpec, o: { packedLength: number; seed: number; maxLength?: number; dataOrderPath?: string }): Promise<RandomAccessPacks> {
+  switch (spec.kind) {
+    case 'internlm': {
+      const files = o.dataOrderPath ? await readDataOrder(o.dataOrderPath, spec.path) : await dataOrder(spec.path);
+      if (files.length === 0) throw new Error(`${spec.path}: no .bin files (run \`weft process\` to make them)`);
+      const bins = await Promise.all(files.map((f) => BinFile.open(join(spec.path, f))));
+      const sources: LengthSource[] = bins.map((b) => ({ name: b.path, lengths: b.meta.lengths, read: (i: number) => b.read(i) }));
+      const ds = PackedDataset.fromSources(sources, { packedLength: o.packedLength, seed: o.seed });
+      return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(bins.map((b) => b.close())); } };
+    }
+    case 'untokenized':
+      throw new Error(`dataset ${spec.path}: untokenized data is tokenized by \`weft process\` first; point the config at its output with { kind: 'internlm', path: <output folder> }`);
+    case 'synthetic':
+      return syntheticPacks({ ...spec, packedLength: o.packedLength });
+    case 'packs': {
+      const src = (await spec.load()) as RandomAccessPacks | AsyncIterable<Pack> | Iterable<Pack>;
+      if (src && typeof (src as RandomAccessPacks).get === 'function') return src as RandomAccessPacks;
+      const all: Pack[] = [];
+      for await (const p of src as AsyncIterable<Pack>) all.push(p);
+      return { length: all.length, get: (i) => all[i]! };
+    }
+  }
+}
+
+/** mulberry32: a tiny seeded PRNG, enough for reproducible synthetic data. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Synthetic packs whose documents are strings of a few fixed "phrases" (so there is something to
+ * learn and the loss falls), with exponential-ish document lengths around `meanDocLength`.
+ * Deterministic: pack i depends only on (seed, i); the phrase book is the same for every seed.
+ */
+export function syntheticPacks(o: { numPacks: number; vocabSize: number; meanDocLength: number; packedLength: number; seed?: number }): RandomAccessPacks {
+  const base = rng(0x5eed); // the phrase book is shared by every seed, so a validation set matches training
+  const phrases = Array.from({ length: 16 }, () => Int32Array.from({ length: 8 }, () => 1 + Math.floor(base() * Math.min(o.vocabSize - 1, 4096))));
+  return {
+    length: o.numPacks,
+    get(i: number): Pack {
+      const r = rng(((o.seed ?? 1) * 1000003 + i * 7919) >>> 0);
+      const L = o.packedLength;
+      const input_ids = new Int32Array(L), labels = new Int32Array(L), position_ids = new Int32Array(L);
+      const cum = [0];
+      let at = 0;
+      while (at < L) {
+        const len = Math.min(L - at, Math.max(2, Math.round(-o.meanDocLength * Math.log(1 - r()))));
+        for (let j = 0; j < len; j++) position_ids[at + j] = j;
+        // Fill each 8-token run with one phrase: its first token picks it, the rest follow it.
+        for (let j = 0; j < len; j += 8) {
+          const ph = phrases[Math.floor(r() * phrases.length)]!;
+          for (let k = 0; k < 8 && j + k < len; k++) input_ids[at + j + k] = ph[k]!;
+        }
+        at += len;
+        cum.push(at);
+      }
+      labels.set(input_ids);
+      return { input_ids, labels, cumulative_len: Int32Array.from(cum), position_ids };
+    },
+  };
+}
