@@ -14,3 +14,4 @@ export { readFtdp } from './ftdp.ts';
 export { readText } from './text.ts';
 export { readJsonArray, type JsonArrayRecord } from './json-array.ts';
 export { shard, type ShardOptions } from './shard.ts';
+export { scanSources, detectKind, readSource, type SourceKind, type SourceSummary } from './sources.ts';

@@ -1,0 +1,37 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { detectKind, scanSources } from './sources.ts';
+import { python } from '../test/python.ts';
+
+const sample = resolve(dirname(fileURLToPath(import.meta.url)), '../../../data/sample');
+
+describe('scanSources over the shipped sample', () => {
+  it('classifies files and counts records as Python counts them', async () => {
+    expect(await detectKind(`${sample}/ftdp/chat_en.json`)).toBe('ftdp');
+    expect(await detectKind(`${sample}/alpaca/alpaca.json`)).toBe('json-array');
+    expect(await detectKind(`${sample}/tokenized/en/part-000.bin.meta`)).toBeUndefined();
+    const scan = await scanSources(sample, { read: true });
+    const py = JSON.parse(python(`
+import glob, json, os, sys
+import numpy as np
+root = sys.argv[1]
+def rel(p): return os.path.relpath(p, root)
+g = lambda pat: sorted(glob.glob(os.path.join(root, pat), recursive=True))
+bins = g('**/*.bin')
+lines = lambda fs: sum(1 for f in fs for l in open(f, encoding='utf-8') if l.strip())
+out = {
+  'internlm-bin': [len(bins), int(sum(len(np.load(f + '.meta')) for f in bins)), int(sum(np.load(f + '.meta')[:, 1].sum() for f in bins))],
+  'ftdp': [len(g('ftdp/**/*.json')), lines(g('ftdp/**/*.json'))],
+  'jsonl': [len(g('**/*.jsonl')), lines(g('**/*.jsonl'))],
+  'json-array': [1, len(json.load(open(os.path.join(root, 'alpaca/alpaca.json'))))],
+  'text': [len(g('**/*.txt')), lines(g('**/*.txt'))],
+}
+sys.stdout.write(json.dumps(out))
+`, [sample]).toString()) as Record<string, number[]>;
+    const got = Object.fromEntries(scan.map((s) => [s.kind, s.kind === 'internlm-bin' ? [s.files.length, s.records, s.tokens] : [s.files.length, s.records]]));
+    expect(got).toEqual(py);
+    for (const s of scan) expect(s.rejected).toEqual({});
+    expect(scan.find((s) => s.kind === 'ftdp')!.files).toEqual(['ftdp/chat_cn.json', 'ftdp/chat_en.json', 'ftdp/code/code_mixed.json']);
+  });
+});
