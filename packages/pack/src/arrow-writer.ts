@@ -132,8 +132,11 @@ export class ArrowDatasetWriter {
     this.shard = undefined;
   }
 
-  /** Write the last batch and the JSON files, then move the folder onto `dir` (replacing it). */
-  async finish(): Promise<{ rows: number; shards: string[]; fingerprint: string }> {
+  /**
+   * Write the last batch and the JSON files, then move the folder onto `dir` (replacing it).
+   * `extra` files (name → text) are committed with the folder, e.g. a record of how it was made.
+   */
+  async finish(extra: Record<string, string> = {}): Promise<{ rows: number; shards: string[]; fingerprint: string }> {
     await this.flushBatch();
     if (this.shardTmpNames.length === 0) {
       // An empty dataset still has one shard: the schema and the end-of-stream marker.
@@ -151,6 +154,7 @@ export class ArrowDatasetWriter {
     const fingerprint = this.hash.digest('hex').slice(0, 16);
     await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns));
     await writeFileAtomic(join(this.tmpDir, 'state.json'), stateJson(shards, fingerprint));
+    for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(this.tmpDir, name), text);
     await rm(this.dir, { recursive: true, force: true });
     await mkdir(dirname(this.dir), { recursive: true });
     await rename(this.tmpDir, this.dir);

@@ -17,8 +17,8 @@ export interface BinSourceOptions {
 export class BinSource implements LengthSource {
   private bin: Promise<BinFile> | undefined;
 
-  /** `rows[k]` = the `.bin` line of sample k (lines shorter than minLength are skipped). */
-  constructor(readonly name: string, readonly lengths: Int32Array, readonly rows: Int32Array) {}
+  /** `rows[k]` = the `.bin` line of sample k (lines shorter than minLength are skipped); `lines` = lines in the meta. */
+  constructor(readonly name: string, readonly lengths: Int32Array, readonly rows: Int32Array, readonly lines = rows.length) {}
 
   static async open(path: string, minLength = 0): Promise<BinSource> {
     const meta = await readBinMeta(path);
@@ -32,7 +32,7 @@ export class BinSource implements LengthSource {
         rows[k++] = i;
       }
     }
-    return new BinSource(path, lengths, rows);
+    return new BinSource(path, lengths, rows, meta.count);
   }
 
   async read(i: number): Promise<Int32Array> {

@@ -1,6 +1,82 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
-/** Add this package's subcommands to the `weft` program. */
+function int(name: string, min = 0): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+/** Add this package's subcommands (`pack`, `process`, `inspect`) to the `weft` program. */
 export function registerCommands(program: Command): void {
-  void program;
+  program
+    .command('pack')
+    .description('Pack a folder of InternLM tokenized .bin/.bin.meta files as xtuner does (length-seeded, per file, in data order) into an Arrow datasets folder with input_ids, labels, cumulative_len, position_ids (one row per pack)')
+    .argument('<bin-folder>', 'folder of .bin files with their .bin.meta')
+    .requiredOption('--packed-length <n>', 'tokens per pack', int('--packed-length', 1))
+    .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
+    .option('--min-length <n>', 'drop samples with fewer tokens (xtuner min_length)', int('--min-length'), 0)
+    .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)')
+    .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
+    .option('--quiet', 'no progress bar')
+    .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; quiet?: boolean; out: string }) => {
+      const { PackedDataset } = await import('./packed-dataset.ts');
+      const { writePackedDataset } = await import('./pack-job.ts');
+      const ds = await PackedDataset.fromBinFolder(folder, {
+        packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+      });
+      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
+      process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
+    });
+
+  program
+    .command('process')
+    .description('The offline job: read, template and tokenize every file (or read tokenized .bin), write a DatasetDict of samples (<out>/samples, one split per file) and optionally the xtuner-packed dataset (<out>/packed); resumable: rerun after a crash to finish, with identical bytes')
+    .argument('<folder>', 'input folder (files taken in data order) or one file')
+    .addOption(new Option('--format <name>', 'input format').choices(['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain']).makeOptionMandatory())
+    .option('--tokenizer <dir|id>', "tokenizer: 'default' (embedded), a folder, or a hub id", 'default')
+    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", 'internlm2_chat')
+    .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), 32768)
+    .option('--pack', 'also write the length-seeded packed dataset')
+    .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
+    .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
+    .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
+    .option('--workers <n>', 'encoder threads (output identical for any count)', int('--workers'), 0)
+    .addOption(new Option('--on-error <mode>', 'bad records: fail, or skip and count them').choices(['fail', 'skip']).default('fail'))
+    .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
+    .option('--data-order <file>', 'data_order.txt listing the input files')
+    .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
+    .option('--quiet', 'no progress bar')
+    .requiredOption('--out <dir>', 'output folder')
+    .action(async (folder: string, o: Record<string, unknown>) => {
+      const { runProcess } = await import('./process.ts');
+      const summary = await runProcess({
+        input: folder, format: o.format as never, tokenizer: o.tokenizer as string, template: o.template as string, maxLength: o.maxLength as number,
+        pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
+        workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
+        progress: !o.quiet,
+        ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
+      });
+      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    });
+
+  program
+    .command('inspect')
+    .description('Show a pack or sample of an Arrow datasets folder or a .bin folder, loss-masked tokens marked (grey on a TTY, [brackets] otherwise), with a length histogram and pack utilisation')
+    .argument('<path>', 'Arrow datasets folder (Dataset or DatasetDict) or folder of .bin files')
+    .option('--index <n>', 'row / sample to show', int('--index'), 0)
+    .option('--split <name>', 'DatasetDict split (default: the first)')
+    .option('--tokenizer <dir|id>', 'decode tokens with this tokenizer')
+    .option('--packed-length <n>', '.bin folders: pack length for the utilisation figure', int('--packed-length', 1), 8192)
+    .option('--max-tokens <n>', 'show at most this many tokens', int('--max-tokens', 1), 400)
+    .option('--no-color', 'brackets instead of colour even on a TTY')
+    .action(async (path: string, o: { index: number; split?: string; tokenizer?: string; packedLength: number; maxTokens: number; color: boolean }) => {
+      const { inspect } = await import('./inspect.ts');
+      process.stdout.write(await inspect(path, {
+        index: o.index, packedLength: o.packedLength, maxTokens: o.maxTokens, color: o.color && Boolean(process.stdout.isTTY),
+        ...(o.split ? { split: o.split } : {}), ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+      }));
+    });
 }

@@ -8,3 +8,7 @@ export { ArrowDatasetWriter, hfSchema, type ArrowDatasetWriterOptions } from './
 export { ArrowDataset } from './arrow-reader.ts';
 export { datasetDictJson, shardName } from './hf-json.ts';
 export { BinSource, binSources, type BinSourceOptions } from './bin-source.ts';
+export { ArrowSource } from './arrow-source.ts';
+export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type WritePackedOptions } from './pack-job.ts';
+export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
+export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';

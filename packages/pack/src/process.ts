@@ -1,0 +1,258 @@
+import { readdir, rm } from 'node:fs/promises';
+import { existsSync, statSync, createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, join, relative } from 'node:path';
+import { writeFileAtomic, Progress, type OnError, type StageStats, type Sample } from '@weft/core';
+import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
+import { ArrowDatasetWriter } from './arrow-writer.ts';
+import { ArrowSource } from './arrow-source.ts';
+import { datasetDictJson } from './hf-json.ts';
+import { PackedDataset } from './packed-dataset.ts';
+import { BinSource } from './bin-source.ts';
+import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
+
+/** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
+export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
+
+/** The file suffix each format is looked for with, unless `fileType` says otherwise. */
+export const DEFAULT_FILE_TYPE: Record<ProcessFormat, string> = {
+  ftdp: '.json', internlm: '.bin', openai: '.jsonl', alpaca: '.json', conversation: '.jsonl', pretrain: '.txt',
+};
+
+/** Options of {@link runProcess} (the `weft process` command). */
+export interface ProcessOptions {
+  /** A folder (walked in data order) or one file. */
+  input: string;
+  format: ProcessFormat;
+  /** 'default' (embedded), a folder, or a hub id. Not needed for `internlm`. */
+  tokenizer?: string;
+  template?: string;
+  /** Truncate each sample to this many tokens (xtuner's max_length). */
+  maxLength?: number;
+  /** Also write the length-seeded packed dataset (`<out>/packed`). */
+  pack?: boolean;
+  packedLength?: number;
+  seed?: number;
+  /** Drop samples shorter than this before packing (tokenized input: from the meta). */
+  minLength?: number;
+  /** Encoder threads; any count gives the same bytes. */
+  workers?: number;
+  onError?: OnError;
+  fileType?: string;
+  dataOrderPath?: string;
+  out: string;
+  /** Shard size bound of the Arrow files. */
+  maxShardBytes?: number;
+  /** Progress bars on stderr (default: on). */
+  progress?: boolean;
+}
+
+/** Per input file: what went in and what came out. */
+export interface FileStats {
+  file: string;
+  read: number;
+  kept: number;
+  skipped: Record<string, number>;
+  tokens: number;
+  loss_tokens: number;
+}
+
+/** The JSON summary `weft process` prints and writes to `<out>/summary.json`. */
+export interface ProcessSummary {
+  input: string;
+  format: ProcessFormat;
+  files: number;
+  /** Records read from the inputs. */
+  read: number;
+  /** Samples written (read - skipped). */
+  kept: number;
+  skipped: Record<string, number>;
+  /** Tokens of the kept samples. */
+  tokens: number;
+  loss_tokens: number;
+  samples_dir: string | null;
+  packed_dir: string | null;
+  packs: number | null;
+  packed_length: number | null;
+  pack_tokens: number | null;
+  /** Tail tokens that did not fill a pack (dropped, as xtuner does), and samples under min_length. */
+  waste_tokens: number | null;
+  padding_tokens: number | null;
+  /** pack_tokens / tokens. */
+  utilisation: number | null;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Remove temp files and folders that a killed run left behind (they never carry a final name). */
+async function removeStale(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const e of await readdir(dir)) if (/^\..*\.tmp-\d+/.test(e)) await rm(join(dir, e), { recursive: true, force: true });
+}
+
+function mergeRejected(into: Record<string, number>, stats: readonly StageStats[]): void {
+  for (const s of stats) for (const [k, v] of s.rejected) into[k] = (into[k] ?? 0) + v;
+}
+
+async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: string[] }> {
+  if (!existsSync(opts.input)) throw new Error(`input ${opts.input} does not exist`);
+  if (statSync(opts.input).isFile()) return { root: dirname(opts.input), files: [basename(opts.input)] };
+  const fileType = opts.fileType ?? DEFAULT_FILE_TYPE[opts.format];
+  const files = opts.dataOrderPath ? await readDataOrder(opts.dataOrderPath, opts.input) : await dataOrder(opts.input, { fileType });
+  if (files.length === 0) throw new Error(`no ${fileType} files under ${opts.input} (use --file-type to pick another suffix)`);
+  return { root: opts.input, files };
+}
+
+/** Samples of one input file, with the counters of the stages that made them. */
+async function fileSamples(path: string, opts: ProcessOptions): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+  if (opts.format === 'internlm') {
+    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
+    async function* toSamples(): AsyncIterable<Sample> {
+      for await (const { tokens } of r) {
+        const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
+        for (let i = 0; i < tokens.length; i++) {
+          const t = tokens[i]!;
+          input_ids[i] = t < 0 ? -t : t;
+          labels[i] = t > 0 ? t : -100; // xtuner: token 0 never has a loss
+        }
+        yield { input_ids, labels };
+      }
+    }
+    return { samples: toSamples(), stats: () => [r.stats] };
+  }
+  const { loadTokenizer, tokenizeFile } = await import('@weft/tokenize');
+  const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
+  const s = tokenizeFile(path, {
+    format: opts.format, tokenizer, template: opts.template ?? 'internlm2_chat', workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
+    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+  });
+  return { samples: s, stats: () => s.stats };
+}
+
+/**
+ * The offline job: every input file → one split of a DatasetDict of tokenized samples
+ * (`<out>/samples/0`, `1`, ... as xtuner's process_untokenized_datasets saves), then optionally
+ * the length-seeded packed dataset (`<out>/packed`). Each split and the packed folder are
+ * committed whole (temp + rename); a rerun reuses what a previous run finished with the same
+ * inputs and settings, so a killed job resumes and ends with the same bytes.
+ *
+ * @example
+ * const summary = await runProcess({ input: 'data/sample/ftdp', format: 'ftdp', tokenizer: 'default',
+ *   template: 'internlm2_chat', maxLength: 32768, pack: true, packedLength: 8192, out: 'out/demo' });
+ */
+export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> {
+  const { root, files } = await inputFiles(opts);
+  const tokenized = opts.format === 'internlm';
+  const packDirect = tokenized && opts.pack;
+  const samplesDir = join(opts.out, 'samples');
+  const packedDir = join(opts.out, 'packed');
+  await removeStale(opts.out);
+  await removeStale(samplesDir);
+  const showProgress = opts.progress ?? true;
+  const baseConfig = {
+    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
+    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
+  };
+  const summary: ProcessSummary = {
+    input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
+    samples_dir: null, packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
+  };
+  const splitDigests: string[] = [];
+  if (!packDirect) {
+    const bar: Progress = new Progress({
+      label: 'process', unit: 'samples', enabled: showProgress,
+      extra: (): string => `${(summary.tokens / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+    });
+    const t0 = Date.now();
+    const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+    for (const [k, rel] of files.entries()) {
+      const path = join(root, rel);
+      const digest = await sha256File(path);
+      splitDigests.push(digest);
+      const config = { ...baseConfig, file: rel, sha256: digest };
+      const dir = join(samplesDir, String(k));
+      let st = reusableStats<FileStats>(dir, config);
+      if (!st) {
+        const { samples, stats } = await fileSamples(path, opts);
+        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+        const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
+        try {
+          for await (const s of samples) {
+            await w.write({ input_ids: s.input_ids, labels: s.labels });
+            fs.kept++;
+            fs.tokens += s.input_ids.length;
+            for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) fs.loss_tokens++;
+            bar.tick();
+            if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
+          }
+        } catch (e) {
+          await w.abort();
+          throw e;
+        }
+        const all = stats();
+        fs.read = all[0]?.seen ?? fs.kept;
+        mergeRejected(fs.skipped, all);
+        // The encoder's "empty" drops are records too; everything read is kept or counted.
+        await w.finish({ 'weft_stats.json': JSON.stringify({ config, stats: fs }, null, 2) });
+        st = fs;
+      }
+      summary.read += st.read;
+      summary.kept += st.kept;
+      summary.tokens += st.tokens;
+      summary.loss_tokens += st.loss_tokens;
+      for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
+    }
+    bar.done();
+    await writeFileAtomic(join(samplesDir, 'dataset_dict.json'), datasetDictJson(files.map((_, k) => String(k))));
+    summary.samples_dir = relative(opts.out, samplesDir) || '.';
+  }
+
+  if (opts.pack) {
+    const packedLength = opts.packedLength ?? 8192;
+    const seed = opts.seed ?? 1024;
+    let ps: PackStats | undefined;
+    if (packDirect) {
+      const digests: string[] = [];
+      for (const rel of files) digests.push(await sha256File(join(root, rel)));
+      const config = { ...baseConfig, packed_length: packedLength, seed, files, sha256: digests };
+      ps = reusableStats<PackStats>(packedDir, config);
+      if (!ps) {
+        const sources: BinSource[] = [];
+        for (const rel of files) sources.push(await BinSource.open(join(root, rel), opts.minLength ?? 0));
+        const lines = sources.reduce((a, s) => a + s.lines, 0), kept = sources.reduce((a, s) => a + s.lengths.length, 0);
+        const ds = PackedDataset.fromSources(sources, { packedLength, seed });
+        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes });
+      }
+      // Tokenized input: read/kept come from the metas (min_length drops count as "short").
+      summary.read = ps.lines ?? 0;
+      summary.kept = ps.kept ?? 0;
+      if (summary.read > summary.kept) summary.skipped.short = summary.read - summary.kept;
+      summary.tokens = ps.tokens;
+      summary.loss_tokens = ps.loss_tokens;
+    } else {
+      const config = { ...baseConfig, packed_length: packedLength, seed, splits: splitDigests };
+      ps = reusableStats<PackStats>(packedDir, config);
+      if (!ps) {
+        const sources = await Promise.all(files.map((_, k) => ArrowSource.open(join(samplesDir, String(k)))));
+        try {
+          ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes });
+        } finally {
+          for (const s of sources) await s.dispose();
+        }
+      }
+    }
+    summary.packed_dir = relative(opts.out, packedDir);
+    summary.packs = ps.packs;
+    summary.packed_length = packedLength;
+    summary.pack_tokens = ps.pack_tokens;
+    summary.waste_tokens = ps.waste_tokens;
+    summary.padding_tokens = ps.padding_tokens;
+    summary.utilisation = ps.tokens > 0 ? Number((ps.pack_tokens / ps.tokens).toFixed(6)) : 0;
+  }
+  await writeFileAtomic(join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  return summary;
+}
