@@ -16,6 +16,8 @@ Writes, for a tiny llama and a tiny internlm2 in fp32/bf16/fp16:
   legacy.pth                         the pre-1.6 non-zip format
   evil.pth                           a torch zip whose data.pkl calls os.system
   dotdot.pth                         a torch zip with an entry named archive/../evil
+  deflated.pth                       a torch zip re-compressed (tensor data deflated)
+  evil_p0..5.pkl                     a pickle calling os.system, in protocols 0 to 5
 """
 import argparse
 import collections
@@ -210,4 +212,12 @@ with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(f"{OUT}
     for info in src.infolist():
         dst.writestr(info, src.read(info))
     dst.writestr("archive/../evil", b"x")
+# a torch zip re-compressed by a zip tool: tensor data is no longer stored
+with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(f"{OUT}/deflated.pth", "w", zipfile.ZIP_DEFLATED) as dst:
+    for info in src.infolist():
+        dst.writestr(info.filename, src.read(info))
+# the hostile pickle alone, in every protocol, for the pickle VM tests
+for proto in range(6):
+    with open(f"{OUT}/evil_p{proto}.pkl", "wb") as f:
+        f.write(pickle.dumps({"x": Evil(), "y": [1, 2.5, "s", b"b", None, True, 2 ** 80, (1,)]}, protocol=proto))
 print("ok")

@@ -109,20 +109,20 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   };
   const intFromLE = (b: Uint8Array): number | bigint => {
     if (b.length === 0) return 0;
-    let v = 0n;
-    for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    let v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
     if (b[b.length - 1]! & 0x80) v -= 1n << BigInt(8 * b.length);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   const parseIntText = (s: string): number | bigint => {
     const t = s.endsWith('L') ? s.slice(0, -1) : s;
-    if (!/^[+-]?\d+$/.test(t)) fail(`bad integer text ${JSON.stringify(s.slice(0, 40))}`);
+    if (!/^[+-]?\d+$/.test(t) || t.length > 4300) fail(`bad integer text ${JSON.stringify(s.slice(0, 40))}`);
     const v = BigInt(t);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   };
   const call = (callable: unknown, args: unknown): unknown => {
     if (callable instanceof PyGlobal) {
-      const h = ownHandler(handlers, callable.qualname);
+      // protocols ≤ 2 name builtins by their Python 2 module, __builtin__
+      const h = ownHandler(handlers, callable.module === '__builtin__' ? `builtins.${callable.name}` : callable.qualname);
       if (h) {
         try {
           return h(Array.isArray(args) ? args : [], opAt);

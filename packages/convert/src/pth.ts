@@ -137,6 +137,7 @@ export function readTorchFile(file: string): TorchFile {
     if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !isIntList(shape) || !isIntList(stride) || shape.length !== stride.length) bad('tensor with bad offset, size or stride', at);
     const st = storage as TorchStorage;
     const sh = shape as number[], sd = stride as number[];
+    if (numel(sh) > st.numel) bad(`tensor of ${numel(sh)} elements over a storage of ${st.numel}: expanded (overlapping) views are not supported; save tensor.contiguous() instead`, at);
     if (numel(sh) > 0) {
       let last = offset as number;
       for (let i = 0; i < sh.length; i++) last += (sh[i]! - 1) * sd[i]!;
