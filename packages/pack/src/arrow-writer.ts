@@ -59,7 +59,8 @@ export class ArrowDatasetWriter {
     this.schema = hfSchema(columns);
     this.maxShardBytes = opts.maxShardBytes ?? 500 << 20;
     this.batchRows = opts.batchRows ?? 1000;
-    this.batchBytes = opts.batchBytes ?? 16 << 20;
+    // A shard is cut between batches, so a batch never outgrows the shard bound.
+    this.batchBytes = Math.min(opts.batchBytes ?? 16 << 20, this.maxShardBytes);
   }
 
   static async create(dir: string, opts: ArrowDatasetWriterOptions): Promise<ArrowDatasetWriter> {
