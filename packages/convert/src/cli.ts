@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { inspectCheckpoint } from './inspect.ts';
 import { pthToHf } from './pth-to-hf.ts';
 import type { DType } from './tensor.ts';
+import { registerTurbomind } from './turbomind/cli.ts';
 
 const DTYPES: Record<string, DType> = { bf16: 'BF16', fp16: 'F16', fp32: 'F32', bfloat16: 'BF16', float16: 'F16', float32: 'F32' };
 
@@ -50,4 +51,5 @@ export function registerCommands(program: Command): void {
       if (r.skipped.length) out.push(`# not tensors: ${r.skipped.join(', ')}`);
       process.stdout.write(`${out.join('\n')}\n`);
     });
+  registerTurbomind(convert);
 }
