@@ -56,7 +56,7 @@ export async function renderTokens(inputIds: Int32Array, labels: Int32Array, cut
     const text = decode ? JSON.stringify(await decode(ids)).slice(1, -1) : Array.from(ids).join(' ');
     if (masked) out += color ? `${DIM}${text}${RESET}` : `[${text}]`;
     else out += color ? `${GREEN}${text}${RESET}` : text;
-    if (!decode && j < n) out += ' ';
+    if (!decode && j < n && !bounds.has(j)) out += ' ';
     i = j;
   }
   if (inputIds.length > n) out += ` … (${inputIds.length - n} more tokens)`;
