@@ -8,20 +8,20 @@ function aligned(bytes: Uint8Array): Uint8Array {
 }
 
 /**
- * fp32 bits → bf16 bits, round to nearest even. NaN becomes 0xFFFF, which is what torch's
- * vectorised CPU path writes (its scalar path writes 0x7FC0; either is a NaN).
+ * fp32 bits → bf16 bits, round to nearest even. NaN becomes `nan`: torch's vectorised CPU
+ * path (fp32/fp64 → bf16) writes 0xFFFF, its scalar path (fp16 → bf16) 0x7FC0.
  */
-export function f32BitsToBf16(bits: number): number {
-  if ((bits & 0x7fffffff) > 0x7f800000) return 0xffff;
+export function f32BitsToBf16(bits: number, nan = 0xffff): number {
+  if ((bits & 0x7fffffff) > 0x7f800000) return nan;
   return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-/** fp32 bits → fp16 bits, round to nearest even with subnormals; NaN is quieted keeping sign and top payload bits, as F16C's vcvtps2ph (torch's vectorised path) does. */
+/** fp32 bits → fp16 bits, round to nearest even with subnormals; NaN keeps its sign and becomes 0x7E00, as torch's c10::Half does. */
 export function f32BitsToF16(bits: number): number {
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
   const mant = bits & 0x7fffff;
-  if (exp === 0xff) return sign | (mant ? 0x7e00 | (mant >>> 13) : 0x7c00);
+  if (exp === 0xff) return sign | (mant ? 0x7e00 : 0x7c00);
   const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
@@ -72,7 +72,7 @@ function toF32Bits(bytes: Uint8Array, from: DType): Uint32Array {
 
 /**
  * Cast a float tensor's bytes between F64/F32/BF16/F16 the way torch's `.to(dtype)` does
- * (round to nearest even; bf16 NaN → 0xFFFF). Same dtype returns the input.
+ * (round to nearest even, NaNs as torch's CPU kernels write them). Same dtype returns the input.
  *
  * @example
  * const bf16 = castBytes(f32bytes, 'F32', 'BF16');
@@ -87,7 +87,8 @@ export function castBytes(bytes: Uint8Array, from: DType, to: DType): Uint8Array
   const bits = toF32Bits(bytes, from);
   if (to === 'F32') return new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
   const out = new Uint16Array(bits.length);
-  if (to === 'BF16') for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16(bits[i]!);
+  const nan = from === 'F16' ? 0x7fc0 : 0xffff;
+  if (to === 'BF16') for (let i = 0; i < bits.length; i++) out[i] = f32BitsToBf16(bits[i]!, nan);
   else for (let i = 0; i < bits.length; i++) out[i] = f32BitsToF16(bits[i]!);
   return new Uint8Array(out.buffer);
 }
