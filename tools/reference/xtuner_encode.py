@@ -120,9 +120,8 @@ def openai_map_fn(messages):
         elif msg['role'] == 'user':
             inp += msg['content']
         elif msg['role'] == 'assistant':
-            loss = msg.get('loss', True)
-            if isinstance(loss, str):
-                loss = loss.lower() == 'true'
+            # xtuner's InternLM loader: str(loss).lower() == "true", default true.
+            loss = str(msg.get('loss', True)).lower() == 'true'
             conversation.append({'system': system, 'input': inp, 'output': msg['content'], 'output_with_loss': loss})
             system, inp = '', ''
         else:

@@ -1,5 +1,5 @@
-import { DataError, defineStage, type Conversation, type CountedStage, type Message, type OnError, type Provenance, type TextDoc } from '@weft/core';
-import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
+import { DataError, defineStage, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
+import { readJsonArray, readJsonl, readText } from '@weft/order';
 import { ALPACA_SYSTEM } from './templates.ts';
 
 /** The dataset formats weft reads. */
@@ -59,12 +59,14 @@ function str(o: Record<string, unknown>, key: string, src: Provenance, where: st
   return v;
 }
 
-/** ftdp/openai `loss`: a boolean, or a string compared as `str(loss).lower() == "true"`; default true. */
-function lossFlag(v: unknown, src: Provenance, where: string): boolean | undefined {
+/**
+ * ftdp/openai `loss`, read as xtuner's InternLM loader does: `str(loss).lower() == "true"`, default
+ * true. So `true` and `"True"` train, while `false`, `"no"`, `1` and `null` do not.
+ */
+function lossFlag(v: unknown): boolean | undefined {
   if (v === undefined) return undefined;
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'string') return v.toLowerCase() === 'true';
-  throw new DataError(`${where}: "loss" must be true/false or "true"/"false", got ${JSON.stringify(v)}`, src, { reason: 'bad-loss' });
+  const py = v === true ? 'True' : v === false ? 'False' : v === null ? 'None' : typeof v === 'string' ? v : JSON.stringify(v);
+  return py.toLowerCase() === 'true';
 }
 
 /** Validate a list of chat messages: known roles, string content. */
@@ -76,7 +78,7 @@ export function parseMessages(v: unknown, src: Provenance): Message[] {
     const role = str(o, 'role', src, where);
     if (!ROLES.has(role)) throw new DataError(`${where}: unknown role "${role}" (expected system, user or assistant)`, src, { reason: 'unknown-role' });
     const msg: Message = { role, content: str(o, 'content', src, where) };
-    const loss = lossFlag(o.loss, src, where);
+    const loss = lossFlag(o.loss);
     if (loss !== undefined) msg.loss = loss;
     return msg;
   });
@@ -100,7 +102,7 @@ export function recordToItem(format: DatasetFormat, rec: unknown, source: Proven
         if (system !== '') messages.push({ role: 'system', content: system });
         messages.push({ role: 'user', content: str(o, 'input', source, where, true) });
         const m: Message = { role: 'assistant', content: str(o, 'output', source, where) };
-        const loss = lossFlag(o.loss ?? o.output_with_loss, source, where);
+        const loss = lossFlag(o.loss ?? o.output_with_loss);
         if (loss !== undefined) m.loss = loss;
         messages.push(m);
       });
@@ -125,49 +127,53 @@ export interface ReadDatasetOptions {
   onError?: OnError;
 }
 
+/** A dataset stream: records, the mapping stage's counters, and the file reader's (bad JSON, blank lines). */
+export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly stats: StageStats; readonly readerStats: StageStats };
+
 /**
- * Read a dataset file as Conversations (chat formats) or TextDocs (pretrain), with provenance.
- * Bad records raise a DataError naming file and line, or are counted under `stats` with
- * `onError: 'skip'`; records with nothing to train on (alpaca `<nooutput>`) are counted as dropped.
+ * Read a dataset file as Conversations (chat formats) or TextDocs (pretrain), with provenance,
+ * through `@weft/order`'s readers (JSON lines, JSON arrays, text). Bad records raise a DataError
+ * naming file and line, or are counted with `onError: 'skip'`; records with nothing to train on
+ * (alpaca `<nooutput>`) are counted as dropped.
  *
  * @example
  * for await (const c of readDataset('data/sample/ftdp/a.json', 'ftdp')) console.log(c.messages.length);
  */
-export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): AsyncIterable<Conversation | TextDoc> & { stats: CountedStage<unknown, unknown>['stats'] } {
+export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): DatasetStream {
   if (!FORMATS.some((f) => f.name === format)) throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
-  const stage = defineStage<RawRecord, Conversation | TextDoc>(`read:${format}`, async function* (src, ctx) {
+  const onError = options.onError ?? 'fail';
+  const raw = rawRecords(file, format, onError);
+  const stage = defineStage<RawRecord, Conversation | TextDoc>(`map:${format}`, async function* (src, ctx) {
     for await (const r of src) {
       try {
-        const rec = r.parse();
-        const item = recordToItem(format, rec, r.source);
+        const item = recordToItem(format, r.value, r.source);
         if (item === null) ctx.drop('no-output');
         else yield item;
       } catch (e) {
-        if (e instanceof DataError) ctx.fail(e);
-        else throw e;
+        if (!(e instanceof DataError)) throw e;
+        ctx.fail(r.index === undefined ? e : new DataError(`record ${r.index}: ${e.detail}`, e.source, { reason: e.reason }));
       }
     }
-  }, { onError: options.onError ?? 'fail' });
-  const it = stage(rawRecords(file, format));
-  return Object.assign(it, { stats: stage.stats });
+  }, { onError });
+  return Object.assign(stage(raw), { stats: stage.stats, readerStats: raw.stats });
 }
 
 interface RawRecord {
+  value: unknown;
   source: Provenance;
-  parse: () => unknown;
+  /** Position in a JSON array document (its records have no line of their own). */
+  index?: number;
 }
 
-async function* rawRecords(file: string, format: DatasetFormat): AsyncIterable<RawRecord> {
+function rawRecords(file: string, format: DatasetFormat, onError: OnError): AsyncIterable<RawRecord> & { stats: StageStats } {
   const lower = file.toLowerCase();
-  if (format !== 'ftdp' && lower.endsWith('.json')) {
-    const arr = await readJsonArray(file);
-    for (let i = 0; i < arr.length; i++) yield { source: { file, line: i + 1 }, parse: () => arr[i] };
-    return;
+  if (format !== 'ftdp' && lower.endsWith('.json')) return readJsonArray(file, { onError });
+  if (format === 'pretrain' && lower.endsWith('.txt')) {
+    const docs = readText(file, { onError });
+    const it = (async function* () {
+      for await (const d of docs) yield { value: d.text, source: d.source };
+    })();
+    return Object.assign(it, { stats: docs.stats });
   }
-  const txt = format === 'pretrain' && lower.endsWith('.txt');
-  for await (const l of readLines(file)) {
-    if (l.text.trim() === '') continue; // blank lines hold no record
-    const source = { file, line: l.line, offset: l.offset };
-    yield { source, parse: txt ? () => l.text : () => parseJsonLine(l, file) };
-  }
+  return readJsonl(file, { onError });
 }

@@ -146,17 +146,29 @@ export interface DatasetToBinOptions {
   progress?: boolean;
 }
 
-/** Tokens with loss masks folded in (negative = no loss), per sample. */
-async function signedLines(input: string, opts: DatasetToBinOptions): Promise<{ lines: Int32Array[]; skipped: Record<string, number> }> {
+/** Tokens with loss masks folded in (negative = no loss), per sample, streamed in order. */
+function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIterable<Int32Array>; skipped: () => Record<string, number> } {
   const o: Parameters<typeof tokenizeFile>[1] = { format: opts.format, tokenizer: opts.tokenizer, workers: opts.workers ?? 0 };
   if (opts.template !== undefined) o.template = opts.template;
   if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
   if (opts.onError !== undefined) o.onError = opts.onError;
   const samples = tokenizeFile(input, o);
-  const lines: Int32Array[] = [];
-  for await (const s of samples as AsyncIterable<Sample>) lines.push(signedTokens(s.input_ids, s.labels));
-  const skipped: Record<string, number> = {};
-  for (const st of samples.stats) for (const [k, v] of st.rejected) skipped[k] = (skipped[k] ?? 0) + v;
+  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'samples', enabled: opts.progress ?? false });
+  const lines = (async function* () {
+    try {
+      for await (const s of samples as AsyncIterable<Sample>) {
+        progress.tick();
+        yield signedTokens(s.input_ids, s.labels);
+      }
+    } finally {
+      progress.done();
+    }
+  })();
+  const skipped = (): Record<string, number> => {
+    const out: Record<string, number> = {};
+    for (const st of samples.stats) for (const [k, v] of st.rejected) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
   return { lines, skipped };
 }
 
@@ -170,14 +182,23 @@ async function signedLines(input: string, opts: DatasetToBinOptions): Promise<{ 
  * await datasetToBin('alpaca.json', 'out', { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok, splitRatio: 0.1 });
  */
 export async function datasetToBin(input: string, out: string, opts: DatasetToBinOptions): Promise<BinSummary[]> {
-  const { lines, skipped } = await signedLines(input, opts);
+  if (opts.splitRatio !== undefined && !(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  const { lines: stream, skipped: skippedNow } = signedLines(input, opts);
   if (opts.splitRatio === undefined) {
     const w = await BinWriter.create(out);
-    for (const l of lines) await w.write(l);
-    await w.close();
-    return [{ path: out, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped }];
+    try {
+      for await (const l of stream) await w.write(l);
+      await w.close();
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    return [{ path: out, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped: skippedNow() }];
   }
-  if (!(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  // The split needs the sample count first (seed 0 draws over range(n)), so samples are held, as the seeds' tool does.
+  const lines: Int32Array[] = [];
+  for await (const l of stream) lines.push(l);
+  const skipped = skippedNow();
   const valid = validIndices(lines.length, opts.splitRatio, 0);
   const train = await BinWriter.create(join(out, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
   const val = await BinWriter.create(join(out, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });

@@ -21,7 +21,7 @@ export interface TokenizeFileOptions {
   onError?: OnError;
 }
 
-/** The samples of one file, with the counters of every stage (read, template, encode). */
+/** The samples of one file, with the counters of every stage (read lines, map format, template, encode). */
 export type TokenizedStream = AsyncIterable<Sample> & { readonly stats: StageStats[] };
 
 /**
@@ -57,5 +57,5 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
     }
   }, { onError });
   const samples = enc(batch<Prepared>(options.batchSize ?? 256)(mapStage(read)));
-  return Object.assign(samples, { stats: [read.stats, mapStage.stats, enc.stats] });
+  return Object.assign(samples, { stats: [read.readerStats, read.stats, mapStage.stats, enc.stats] });
 }

@@ -67,7 +67,7 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
     const run = async (tok: Tokenizer, workers: number): Promise<number[][]> => {
       const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', workers, batchSize: 2 });
       const out = await collect(s);
-      expect(s.stats[2]!.seen).toBe(5);
+      expect(s.stats[3]!.seen).toBe(5);
       return out.flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
     };
     const base = await run(native, 0);
