@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { comparePython, DataError, writeFileAtomic } from '@weft/core';
 
 /** Options of {@link dataOrder}. */
@@ -104,7 +104,8 @@ export async function readDataOrder(file: string, root: string): Promise<string[
     // xtuner strips each line; keep inner spaces, which file names may have.
     const p = lines[i]!.replace(/\r$/, '');
     if (p.trim() === '') continue;
-    const full = join(root, p);
+    // Like Python's os.path.join (xtuner): an absolute path in the list stands on its own.
+    const full = isAbsolute(p) ? p : join(root, p);
     if (!existsSync(full) || !statSync(full).isFile()) {
       throw new DataError(`listed file ${full} does not exist (or is not a file): regenerate the order with \`weft order ${root}\` or restore the file`, { file, line: i + 1 }, { reason: 'missing-file' });
     }

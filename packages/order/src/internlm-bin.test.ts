@@ -124,6 +124,12 @@ describe('InternLM .bin reading', () => {
     expect(recs.map((r) => Array.from(r.tokens))).toEqual([[1, 2], [3, 4]]);
     expect(src.stats.toJSON().rejected).toEqual({ schema: 2 });
     await expect(collect(readInternlmBin(bin))).rejects.toThrow(/b\.bin: line 2 \(byte 19\): expected "tokens" array/);
+    const lone = join(dir, 'lone.bin');
+    writeFileSync(lone, '{"tokens": [1]}\n');
+    await expect(collect(readInternlmBin(lone))).rejects.toThrow(/lone\.bin: missing .*lone\.bin\.meta/);
+    await expect(readBinMeta(lone)).rejects.toThrow(/lone\.bin: missing .*lone\.bin\.meta/);
+    writeFileSync(join(dir, 'gone.bin.meta'), encodeNpy(Int32Array.from([0, 1]), [1, 2]));
+    await expect(collect(readInternlmBin(join(dir, 'gone.bin')))).rejects.toThrow(/gone\.bin: cannot open the \.bin/);
     writeFileSync(`${bin}.meta`, encodeNpy(Int32Array.from(rows), [8]));
     await expect(readBinMeta(bin)).rejects.toThrow(/shape is \(8\), expected \(N, 2\)/);
   });

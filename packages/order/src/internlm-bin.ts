@@ -188,7 +188,11 @@ type BinLine =
   | { kind: 'line'; bytes: Uint8Array; start: number; end: number; expected: number; source: Provenance }
   | { kind: 'error'; error: DataError };
 
-/** Split `.bin` files into lines paired with their meta rows; disagreements become error items. */
+/**
+ * Split `.bin` files into lines paired with their meta rows; disagreements become error items.
+ * A line item points into the read buffer, which the next read reuses: consume it before
+ * pulling the next item (the reader stage parses each line at once).
+ */
 async function* binLines(files: AsyncIterable<string>, chunkSize: number, onError: OnError): AsyncIterable<BinLine> {
   for await (const file of files) {
     let meta: BinMeta;
@@ -202,7 +206,13 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
       if (onError === 'skip' && e instanceof DataError) { yield { kind: 'error', error: e }; continue; }
       throw e;
     }
-    const fh = await open(file, 'r');
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'r');
+    } catch {
+      yield { kind: 'error', error: new DataError('cannot open the .bin (does it exist?)', { file }, { reason: 'missing-file' }) };
+      continue;
+    }
     try {
       let buf = Buffer.allocUnsafe(chunkSize);
       let have = 0; // valid bytes in buf
