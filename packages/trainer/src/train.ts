@@ -113,7 +113,13 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   let lastStep = startStep;
   const onLine = (rank: number, line: string, stream: 'stdout' | 'stderr'): void => {
     if (rank === 0 && line.startsWith(METRICS_PREFIX)) {
-      const m = JSON.parse(line.slice(METRICS_PREFIX.length)) as Record<string, unknown>;
+      let m: Record<string, unknown>;
+      try {
+        m = JSON.parse(line.slice(METRICS_PREFIX.length)) as Record<string, unknown>;
+      } catch {
+        process.stderr.write(`[rank 0] unreadable metrics line: ${line}\n`);
+        return;
+      }
       if (m.event === undefined) {
         sink.step(m as unknown as StepMetrics);
         lastStep = m.step as number;

@@ -165,7 +165,8 @@ def load_full_state(model, optimizer, mode, ms, os_):
 
 
 def emit(record):
-    sys.stdout.write('@weft-metrics ' + json.dumps(record, separators=(',', ':')) + '\n')
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+    sys.stdout.write('@weft-metrics ' + json.dumps(clean, separators=(',', ':')) + '\n')
     sys.stdout.flush()
 
 
@@ -231,7 +232,9 @@ def main(argv=None):
             with ctx:
                 with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
                     logits = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'])
-                loss = F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX)
+                # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
+                n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
+                loss = F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX, reduction='sum') / n_lab
                 (loss / accum).backward()
             loss_sum += loss.detach()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))

@@ -1,9 +1,10 @@
 // A tiny CPU demo: a 2-layer, hidden-64 Llama with the default tokenizer's vocabulary (Qwen3,
-// 151669 tokens), trained for a few steps by 2 gloo workers. Data: the packs `weft process`
-// wrote (set WEFT_DEMO_DATA to that folder), else built-in synthetic documents.
+// 151669 tokens), trained for a few steps by 2 gloo workers on the shipped tokenized sample
+// (data/sample/tokenized, run from the repository root), or on the folder WEFT_DEMO_DATA names
+// (e.g. what `weft process` wrote).
 import type { TrainConfig } from '@weft/trainer';
 
-const data = process.env.WEFT_DEMO_DATA;
+const data = process.env.WEFT_DEMO_DATA ?? 'data/sample/tokenized';
 
 export default {
   model: {
@@ -17,7 +18,7 @@ export default {
   packToMaxLength: true,
   useVarlenAttn: true,
   packSampleIntoOne: false,
-  dataset: data ? { kind: 'internlm', path: data } : { kind: 'synthetic', numPacks: 256, vocabSize: 151669, meanDocLength: 48, seed: 1 },
+  dataset: { kind: 'internlm', path: data },
   packedLength: 256,
   seed: 1024,
   microBatchSize: 1,
@@ -33,5 +34,6 @@ export default {
   maxKeepCkpts: 2,
   saveOptimizer: true,
   workDir: 'work_dirs/tiny_cpu_demo',
-  validation: { dataset: { kind: 'synthetic', numPacks: 8, vocabSize: 151669, meanDocLength: 48, seed: 2 }, validEvery: 10, validMicroNum: 2 },
+  // Held-in for the demo (the sample is small): the same folder, first packs, no shuffle.
+  validation: { dataset: { kind: 'internlm', path: data }, validEvery: 10, validMicroNum: 2 },
 } satisfies TrainConfig;

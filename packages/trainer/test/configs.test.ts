@@ -1,0 +1,31 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { copyConfig, listConfigs, loadConfig, validateConfig } from '@weft/trainer';
+
+const NAMES = ['internlm2_7b_w_tokenized_dataset', 'internlm2_7b_w_untokenized_dataset', 'internlm_7b_full_intern_repo_dataset_template',
+  'internlm2_7b_full_finetune_custom_dataset_e1', 'tiny_cpu_demo'];
+
+describe('named configs', () => {
+  it('list-cfg names the five starting configs, and each loads and validates', async () => {
+    expect(listConfigs().map((c) => c.name)).toEqual([...NAMES].sort());
+    const dir = mkdtempSync(join(tmpdir(), 'weft-cfg-'));
+    for (const name of NAMES) {
+      const file = copyConfig(name, dir);
+      expect(readFileSync(file, 'utf8')).toContain('satisfies TrainConfig');
+      const c = await loadConfig(file);
+      expect(c.workDir).toContain(name);
+    }
+    expect(() => copyConfig('tiny_cpu_demo', dir)).toThrow(/exists/);
+    expect(() => copyConfig('nope', dir)).toThrow(/no config named nope/);
+    expect(existsSync(join(dir, 'tiny_cpu_demo.ts'))).toBe(true);
+  });
+
+  it('names the bad field', async () => {
+    const c = await loadConfig(copyConfig('tiny_cpu_demo', mkdtempSync(join(tmpdir(), 'weft-cfg-'))));
+    expect(() => validateConfig({ ...c, microBatchSize: 0 })).toThrow(/microBatchSize must be a positive integer/);
+    expect(() => validateConfig({ ...c, totalSteps: undefined, epochs: undefined })).toThrow(/totalSteps/);
+    expect(() => validateConfig({ ...c, etaMin: 1 })).toThrow(/etaMin/);
+  });
+});

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { PY_TESTS, runPython } from './helpers.ts';
+
+describe('python worker', () => {
+  it('varlen (block-diagonal) attention equals attention computed per document', () => {
+    const r = JSON.parse(runPython([`${PY_TESTS}check_attention.py`, 'math', 'cpu'])) as { max_abs_diff: number; max_abs_diff_unmasked: number };
+    expect(r.max_abs_diff).toBeLessThan(1e-5);
+    expect(r.max_abs_diff_unmasked).toBeGreaterThan(0.1); // the reference would catch a missing mask
+  });
+
+  it('model: packed forward equals each document alone; HF keys, wqkv layout, safetensors, weights-only refusal', () => {
+    const r = JSON.parse(runPython([`${PY_TESTS}check_model.py`])) as {
+      packed_vs_alone: number; unmasked_vs_alone: number;
+      roundtrips: Record<string, { keys_equal: boolean; max_diff: number; wqkv_matches_reference?: boolean; has_qkv_bias?: boolean; sample_keys: string[] }>;
+      safetensors_same: boolean; safetensors_truncated_error: string; weights_only_error: string;
+    };
+    expect(r.packed_vs_alone).toBeLessThan(1e-4);
+    expect(r.unmasked_vs_alone).toBeGreaterThan(0.1);
+    for (const mt of ['llama', 'qwen2', 'internlm2']) {
+      expect(r.roundtrips[mt]!.keys_equal).toBe(true);
+      expect(r.roundtrips[mt]!.max_diff).toBe(0);
+    }
+    expect(r.roundtrips.internlm2!.wqkv_matches_reference).toBe(true);
+    expect(r.roundtrips.internlm2!.sample_keys).toContain('model.layers.0.attention.wqkv.weight');
+    expect(r.roundtrips.qwen2!.has_qkv_bias).toBe(true);
+    expect(r.safetensors_same).toBe(true);
+    expect(r.safetensors_truncated_error).toMatch(/outside the file/);
+    expect(r.weights_only_error).toMatch(/weights only\) and cannot be resumed/);
+  });
+});
