@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { dataOrder, writeDataOrder } from './data-order.ts';
+import { scanSources } from './sources.ts';
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
@@ -17,5 +18,24 @@ export function registerCommands(program: Command): void {
       await writeDataOrder(file, order);
       if (opts.print) process.stdout.write(order.map((p) => `${p}\n`).join(''));
       process.stderr.write(`weft order: ${order.length} ${opts.fileType} file(s) -> ${file}\n`);
+    });
+
+  program
+    .command('scan')
+    .description('List the data files under a folder by kind (InternLM .bin, ftdp, jsonl, JSON array, text) in data order, and count their records.')
+    .argument('<folder>', 'the data folder')
+    .option('--no-read', 'only list files, do not read them')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (folder: string, opts: { read: boolean; json?: boolean }) => {
+      const scan = await scanSources(folder, { read: opts.read });
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(scan, null, 2)}\n`);
+        return;
+      }
+      for (const s of scan) {
+        const counts = s.records === undefined ? '' : `  ${s.records} records${s.tokens === undefined ? '' : `, ${s.tokens} tokens`}`;
+        const bad = s.rejected && Object.keys(s.rejected).length > 0 ? `  rejected ${JSON.stringify(s.rejected)}` : '';
+        process.stdout.write(`${s.kind.padEnd(13)} ${String(s.files.length).padStart(4)} file(s) ${(s.bytes / 1e3).toFixed(1).padStart(9)} kB${counts}${bad}\n`);
+      }
     });
 }

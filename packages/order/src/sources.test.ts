@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { detectKind, scanSources } from './sources.ts';
@@ -34,4 +35,12 @@ sys.stdout.write(json.dumps(out))
     for (const s of scan) expect(s.rejected).toEqual({});
     expect(scan.find((s) => s.kind === 'ftdp')!.files).toEqual(['ftdp/chat_cn.json', 'ftdp/chat_en.json', 'ftdp/code/code_mixed.json']);
   });
+
+  it('weft scan --json prints the same summary', () => {
+    const r = spawnSync('node', [join(sample, '../../packages/cli/bin/weft.mjs'), 'scan', sample, '--json'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { kind: string; records: number; files: string[] }[];
+    expect(out.map((s) => s.kind)).toEqual(['internlm-bin', 'ftdp', 'jsonl', 'json-array', 'text']);
+    expect(out[0]!.files).toEqual(['tokenized/cn/part-000.bin', 'tokenized/cn/wiki/part-000.bin', 'tokenized/en/part-000.bin', 'tokenized/en/part-001.bin']);
+  }, 30_000);
 });
