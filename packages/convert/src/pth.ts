@@ -1,6 +1,6 @@
 import { DataError } from '@weft/core';
 import { PyGlobal, unpickle, type PickleHandlers } from './pickle.ts';
-import { DTYPE_SIZE, numel, readRange, type DType, type TensorRecord } from './tensor.ts';
+import { DTYPE_SIZE, numel, readRange, streamRange, type DType, type TensorRecord } from './tensor.ts';
 import { ZipArchive, looksLikeZip, type ZipEntry } from './zip.ts';
 
 const STORAGE_DTYPES: Record<string, DType> = {
@@ -74,11 +74,14 @@ export class TorchTensor {
 
   /** As a tensor record named `name`. */
   record(name: string): TensorRecord {
-    return {
+    const offset = this.storage.archive.storedOffset(this.storage.entry) + this.storageOffset * DTYPE_SIZE[this.dtype];
+    const rec: TensorRecord = {
       name, dtype: this.dtype, shape: this.shape, strides: this.strides, nbytes: this.nbytes,
-      source: { file: this.storage.archive.file, offset: this.storage.archive.storedOffset(this.storage.entry) + this.storageOffset * DTYPE_SIZE[this.dtype] },
+      source: { file: this.storage.archive.file, offset },
       read: async () => this.read(),
     };
+    if (this.contiguous) rec.stream = (chunk?: number) => streamRange(this.storage.archive.file, offset, this.nbytes, chunk);
+    return rec;
   }
 }
 

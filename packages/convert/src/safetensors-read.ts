@@ -1,7 +1,7 @@
 import { openSync, readSync, closeSync, fstatSync, statSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '@weft/core';
-import { DTYPE_SIZE, isDType, numel, readRange, type DType, type TensorRecord } from './tensor.ts';
+import { DTYPE_SIZE, isDType, numel, readRange, streamRange, type DType, type TensorRecord } from './tensor.ts';
 
 /** The reference reader (safetensors' `tensor.rs`) refuses headers larger than this. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -113,6 +113,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
     name: e.name, dtype: e.dtype, shape: e.shape, nbytes: e.end - e.begin,
     source: { file, offset: dataStart + e.begin },
     read: async () => readRange(file, dataStart + e.begin, e.end - e.begin),
+    stream: (chunk?: number) => streamRange(file, dataStart + e.begin, e.end - e.begin, chunk),
   }));
   return { file, metadata, dataStart, tensors };
 }

@@ -106,13 +106,24 @@ export async function writeSafetensors(
     try {
       await file.write(safetensorsHeader(ordered.map(({ t, dtype }) => ({ name: t.name, dtype, shape: t.shape })), metadata));
       for (const { t, dtype } of ordered) {
-        const raw = await t.read();
-        if (raw.length !== t.nbytes) throw new Error(`${t.name}: read ${raw.length} bytes, expected ${t.nbytes}`);
-        const bytes = castBytes(raw, t.dtype, dtype);
-        await file.write(bytes);
+        let n = 0;
+        if (dtype === t.dtype && t.stream) {
+          // no cast: copy in chunks, so memory stays at one chunk whatever the tensor size
+          for await (const chunk of t.stream()) {
+            await file.write(chunk);
+            n += chunk.length;
+          }
+        } else {
+          const raw = await t.read();
+          if (raw.length !== t.nbytes) throw new Error(`${t.name}: read ${raw.length} bytes, expected ${t.nbytes}`);
+          const bytes = castBytes(raw, t.dtype, dtype);
+          await file.write(bytes);
+          n = bytes.length;
+        }
+        if (n !== numel(t.shape) * DTYPE_SIZE[dtype]) throw new Error(`${t.name}: wrote ${n} bytes, expected ${numel(t.shape) * DTYPE_SIZE[dtype]}`);
         weightMap[t.name] = fileNames[s]!;
-        totalSize += bytes.length;
-        options.onTensor?.(t, bytes.length);
+        totalSize += n;
+        options.onTensor?.(t, n);
       }
       await file.commit();
     } catch (e) {

@@ -37,6 +37,12 @@ export interface TensorRecord {
   nbytes: number;
   /** The tensor's bytes: C order, contiguous, little-endian. Each call reads again. */
   read(): Promise<Uint8Array>;
+  /**
+   * Optional: the same bytes in pieces, for sinks that do not need the whole tensor at once
+   * (a sink copying without a cast keeps memory at one chunk). A chunk is only valid until the
+   * next one is requested: the buffer is reused.
+   */
+  stream?(chunkBytes?: number): AsyncIterable<Uint8Array>;
   /** Strides (in elements) of the stored view, when the source had them (PyTorch). */
   strides?: number[];
   /** Where the bytes live, for messages and inspection. */
@@ -81,4 +87,31 @@ export function readRange(file: string, offset: number, length: number): Uint8Ar
 /** Same record under another name (key mapping stages use this). */
 export function renameTensor(t: TensorRecord, name: string): TensorRecord {
   return { ...t, name };
+}
+
+/**
+ * Stream `length` bytes at `offset` of `file` in chunks through one reused buffer.
+ *
+ * @example
+ * for await (const chunk of streamRange('a.pth', 4096, 1 << 30)) await out.write(chunk);
+ */
+export async function* streamRange(file: string, offset: number, length: number, chunkBytes = 16 << 20): AsyncGenerator<Uint8Array> {
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, length)));
+  const fd = openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < length) {
+      const want = Math.min(buf.length, length - done);
+      let got = 0;
+      while (got < want) {
+        const n = readSync(fd, buf, got, want - got, offset + done + got);
+        if (n === 0) throw new DataError(`file ends before ${length} bytes could be read`, { file, offset: offset + done + got }, { reason: 'truncated' });
+        got += n;
+      }
+      done += want;
+      yield buf.subarray(0, want);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -86,6 +86,20 @@ function rankName(name: string, r: number): string {
   return `${name.slice(0, dot)}.${r}${name.slice(dot)}`;
 }
 
+/** Embedding, final norm and lm head (one vocab-sized tensor in memory at a time unless tied). */
+async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) => TensorRecord, put: (n: string, d: Uint16Array) => void, to: 'F16' | 'BF16'): Promise<void> {
+  const { hidden: H, tp: T } = info;
+  const all = iota(H);
+  let emb: Uint16Array | undefined = await load(get(N.emb), [info.vocab, H], to);
+  const embRows = paddedRange(0, info.vocabPadded, info.vocab);
+  for (let r = 0; r < T; r++) put(rankName('tok_embeddings.weight', r), gather(emb, H, embRows, iota(H / T, (r * H) / T), false));
+  if (N.out !== N.emb) emb = undefined; // one vocab-sized tensor in memory at a time
+  const lm = emb ?? await load(get(N.out), [info.vocab, H], to);
+  const vs = info.vocabPadded / T;
+  for (let r = 0; r < T; r++) put(rankName('output.weight', r), gather(lm, H, all, paddedRange(r * vs, vs, info.vocab), true));
+  put('norm.weight', await load(get(N.norm), [H], to));
+}
+
 /**
  * Sink: write an lmdeploy v0.9.2 Turbomind workspace (`<dstDir>/triton_models/weights/` with
  * config.yaml and raw weight files, tokenizer files at the top) from an HF model's tensors.
@@ -131,14 +145,9 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
     const progress = new Progress({ label: 'hf-to-turbomind', total: info.numLayer + 1, unit: 'layers', enabled: opts.progress ?? false });
     const all = iota(H);
 
-    // embedding: vocab rows padded, split by hidden columns; lm head: padded, transposed, split by vocab columns
-    const emb = await load(get(N.emb), [info.vocab, H], to);
-    const embRows = paddedRange(0, info.vocabPadded, info.vocab);
-    for (let r = 0; r < T; r++) put(rankName('tok_embeddings.weight', r), gather(emb, H, embRows, iota(H / T, (r * H) / T), false));
-    const lm = N.out === N.emb ? emb : await load(get(N.out), [info.vocab, H], to);
-    const vs = info.vocabPadded / T;
-    for (let r = 0; r < T; r++) put(rankName('output.weight', r), gather(lm, H, all, paddedRange(r * vs, vs, info.vocab), true));
-    put('norm.weight', await load(get(N.norm), [H], to));
+    // embedding: vocab rows padded, split by hidden columns; lm head: padded, transposed, split by vocab columns.
+    // In a function of its own so neither vocab-sized tensor outlives it.
+    await writeMisc(info, N, get, put, to);
     progress.tick();
 
     const qDim = headNum * D, kvDim = kvHeadNum * D;

@@ -1,0 +1,86 @@
+/**
+ * pth → safetensors throughput and memory: generate a bf16 `.pth` of about `--gb` GB with
+ * PyTorch (cached in bench/.data/), copy it with `cp` (and `cp` + fsync, since weft fsyncs
+ * its output), then convert it with weft in a child process, all in the same run, and print
+ * GB/s, the ratios, and the child's peak RSS beside the largest tensor.
+ *
+ *   npx tsx bench/convert.ts [--gb 2] [--tensor-mb 128]
+ *
+ * Goal (issue 6): ≥ 50% of cp speed; peak RSS ≤ largest tensor + 256 MiB.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
+
+if (args[0] === '--child') {
+  // the conversion itself, measured from outside
+  const { writeSafetensors, openCheckpoint } = await import('@weft/convert');
+  const t0 = performance.now();
+  const r = await writeSafetensors(args[2]!, openCheckpoint(args[1]!).tensors, { maxShardSize: '2GB' });
+  const secs = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ secs, bytes: r.totalSize, files: r.files.length, maxRssKiB: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
+
+const gb = opt('--gb', 2);
+const tensorMb = opt('--tensor-mb', 128);
+const dir = join(fileURLToPath(new URL('.', import.meta.url)), '.data');
+mkdirSync(dir, { recursive: true });
+const src = join(dir, `convert-${gb}gb.pth`);
+const side = Math.round(Math.sqrt((tensorMb * 2 ** 20) / 2));
+const count = Math.max(1, Math.round((gb * 1e9) / (side * side * 2)));
+if (!existsSync(src)) {
+  console.log(`generating ${src}: ${count} bf16 tensors of [${side}, ${side}] with torch ...`);
+  const py = `
+import torch, collections, sys
+sd = collections.OrderedDict()
+for i in range(${count}):
+    sd[f"model.layers.{i}.mlp.weight"] = torch.full((${side}, ${side}), float(i) + 0.5, dtype=torch.bfloat16)
+sd["model.norm.weight"] = torch.ones(${side}, dtype=torch.bfloat16)
+torch.save(sd, sys.argv[1])
+`;
+  const g = spawnSync('/usr/bin/python3', ['-c', py, src], { stdio: 'inherit' });
+  if (g.status !== 0) throw new Error('generating the checkpoint failed (needs /usr/bin/python3 with torch)');
+}
+const size = statSync(src).size;
+const largest = side * side * 2;
+spawnSync('cat', [src], { stdio: ['ignore', 'ignore', 'inherit'] }); // warm the page cache for both contenders
+
+const time = (fn: () => void) => {
+  const t0 = performance.now();
+  fn();
+  return (performance.now() - t0) / 1000;
+};
+const copy = join(dir, 'cp-copy.pth');
+const cpSecs = time(() => spawnSync('cp', [src, copy]));
+rmSync(copy, { force: true });
+const cpSyncSecs = time(() => {
+  spawnSync('cp', [src, copy]);
+  spawnSync('sync', [copy]);
+});
+rmSync(copy, { force: true });
+
+const out = join(dir, 'convert-out');
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out);
+const child = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out], { encoding: 'utf8' });
+if (child.status !== 0) throw new Error(`conversion failed:\n${child.stderr}`);
+const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as { secs: number; bytes: number; files: number; maxRssKiB: number };
+const timeRss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(child.stderr)?.[1] ?? NaN);
+const wallMatch = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)/.exec(child.stderr);
+const wall = wallMatch ? Number(wallMatch[1] ?? 0) * 3600 + Number(wallMatch[2]) * 60 + Number(wallMatch[3]) : NaN;
+rmSync(out, { recursive: true, force: true });
+
+const gbps = (bytes: number, s: number) => (bytes / 1e9 / s).toFixed(2);
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+console.log(`file ${(size / 1e9).toFixed(2)} GB, ${count + 1} tensors, largest ${mib(largest)} MiB`);
+console.log(`cp           ${cpSecs.toFixed(2)} s  ${gbps(size, cpSecs)} GB/s`);
+console.log(`cp + fsync   ${cpSyncSecs.toFixed(2)} s  ${gbps(size, cpSyncSecs)} GB/s`);
+console.log(`weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${res.files} file(s), fsynced`);
+console.log(`ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   (goal ≥ 0.50)`);
+const rss = (Number.isNaN(timeRss) ? res.maxRssKiB : timeRss) * 1024;
+console.log(`peak RSS ${mib(rss)} MiB (time -v; process says ${mib(res.maxRssKiB * 1024)} MiB); budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`);
