@@ -19,7 +19,7 @@ export interface PluginOptions {
  * Stages wired to an existing `weft` subcommand. A stage whose CLI has not landed yet is left out
  * rather than inferred as a target that can only fail.
  */
-export const WIRED_STAGES: readonly StageName[] = ['order'];
+export const WIRED_STAGES: readonly StageName[] = ['order', 'process'];
 
 /**
  * The weft packages whose code decides each stage's output. Their sources (not their tests or
