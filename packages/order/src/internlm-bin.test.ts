@@ -47,9 +47,11 @@ describe('InternLM .bin reading', () => {
       const meta = await readBinMeta(bin);
       expect(meta.count).toBe(docs.length);
       expect(Array.from(meta.lengths)).toEqual(docs.map((d) => d.length));
-      const f = await BinFile.open(bin);
-      for (const i of [5, 0, 39, 3, 17]) expect(Array.from(await f.read(i))).toEqual(docs[i]);
-      await f.close();
+      for (const inMemory of [false, true]) {
+        const f = await BinFile.open(bin, { inMemory });
+        for (const i of [5, 0, 39, 3, 17]) expect(Array.from(await f.read(i))).toEqual(docs[i]);
+        await f.close();
+      }
       const recs = await collect(readInternlmBin(bin));
       expect(recs.map((r) => Array.from(r.tokens))).toEqual(docs);
       expect(recs[2]!.source).toEqual({ file: bin, line: 3, offset: meta.offsets[2] });
@@ -88,10 +90,12 @@ describe('InternLM .bin reading', () => {
     data[2 * 10] = data[2 * 10]! + 3; // row 10's offset points 3 bytes into its line
     writeFileSync(`${bin}.meta`, encodeNpy(data, arr.shape));
     await expect(collect(readInternlmBin(bin))).rejects.toThrow(/a\.bin: line 11 \(byte \d+\): line starts at byte \d+ but the \.meta says \d+/);
-    const f = await BinFile.open(bin);
-    await expect(f.read(9)).rejects.toThrow(/line 10 .*next line at/);
-    await expect(f.read(10)).rejects.toThrow(DataError);
-    await f.close();
+    for (const inMemory of [false, true]) {
+      const f = await BinFile.open(bin, { inMemory });
+      await expect(f.read(9)).rejects.toThrow(/line 10 .*next line at/);
+      await expect(f.read(10)).rejects.toThrow(DataError);
+      await f.close();
+    }
     const src = readInternlmBin(bin, { onError: 'skip' });
     expect((await collect(src)).length).toBe(docs.length - 1);
     expect(src.stats.toJSON().rejected).toEqual({ 'meta-mismatch': 1 });
