@@ -159,14 +159,14 @@ export class PackedFile {
 
   async get(p: number): Promise<Pack> {
     const pieces = this.plan.pieces(p);
-    const tokens: SampleTokens[] = [];
-    for (const pc of pieces) {
-      const t = await this.source.read(pc.sample);
+    // All reads of a pack are issued together: async sources overlap their I/O.
+    const tokens = await Promise.all(pieces.map((pc) => this.source.read(pc.sample)));
+    for (const [k, pc] of pieces.entries()) {
+      const t = tokens[k]!;
       const want = this.source.lengths[pc.sample]!;
       if (sampleLength(t) !== want || (!(t instanceof Int32Array) && t.labels.length !== want)) {
         throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
       }
-      tokens.push(t);
     }
     return assemblePack(this.plan.packedLength, pieces, tokens);
   }

@@ -72,10 +72,34 @@ export class PackedDataset {
     return this.files[file]!.get(pack);
   }
 
-  /** All packs in order, as a source stage. */
+  /**
+   * All packs in order, as a source stage. A few packs are read ahead (`readAhead`) so that
+   * file reads overlap parsing; memory stays a few packs.
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<Pack> {
-    for (let i = 0; i < this.length; i++) yield await this.get(i);
-    await this.close();
+    yield* this.packs();
+  }
+
+  /** All packs from `start` on, reading `readAhead` packs ahead of the consumer. */
+  async *packs(start = 0, readAhead = 4): AsyncIterable<Pack> {
+    const queue: Promise<Pack>[] = [];
+    let next = start;
+    try {
+      for (let f = 0; f < this.files.length; f++) {
+        const file = this.files[f]!;
+        const first = Math.max(0, next - this.starts[f]!);
+        for (let p = first; p < file.length; p++) {
+          queue.push(file.get(p));
+          if (queue.length > readAhead) yield await queue.shift()!;
+        }
+        // Drain this file before closing it and opening the next one.
+        while (queue.length > 0) yield await queue.shift()!;
+        await file.source.close?.();
+        next = this.starts[f + 1]!;
+      }
+    } finally {
+      await Promise.allSettled(queue);
+    }
   }
 
   /** Release open files. */

@@ -27,7 +27,7 @@ function readFolder(dir: string): Record<string, number[][]> {
 }
 
 describe('weft pack', () => {
-  for (const ci of [1, 3, 5]) {
+  for (const ci of [1, 5]) {
     it(`writes golden case ${ci} as an Arrow folder, one row per pack in pack order`, () => {
       const c = packingCases[ci]!;
       const base = mkdtempSync(join(tmpdir(), 'weft-cli-pack-'));
