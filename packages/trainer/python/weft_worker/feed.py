@@ -72,8 +72,8 @@ def end_frame():
 
 def open_feed(address, rank, world, stream=0):
     """Connect to `unix:/path`, `tcp:host:port` or `file:/path` (a recorded stream, for replay)."""
-    if address.startswith('file:'):
-        return open(address[5:], 'rb')
+    if address.startswith('file:'):  # `{rank}` in the path picks a per-rank recording
+        return open(address[5:].replace('{rank}', str(rank)), 'rb')
     if address.startswith('unix:'):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(address[5:])

@@ -78,9 +78,10 @@ class Attention(nn.Module):
 
     def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
         t, d = x.shape[0], self.c.head_dim
-        q = rope(self.q_proj(x).view(t, -1, d), cos, sin)
-        k = rope(self.k_proj(x).view(t, -1, d), cos, sin)
         v = self.v_proj(x).view(t, -1, d)
+        # Under autocast v is bf16 while the rotation ran in fp32: flash kernels want one dtype.
+        q = rope(self.q_proj(x).view(t, -1, d), cos, sin).to(v.dtype)
+        k = rope(self.k_proj(x).view(t, -1, d), cos, sin).to(v.dtype)
         return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl).reshape(t, -1))
 
 
@@ -126,15 +127,17 @@ class Decoder(nn.Module):
 
     def init_weights(self, seed, std=0.02):
         """Random init (normal(0, std) linears/embeddings, ones for norms), reproducible from `seed`."""
-        g = torch.Generator().manual_seed(seed)
+        g = None
         for name, p in self.named_parameters():
+            if g is None:
+                g = torch.Generator(device=p.device).manual_seed(seed)
             with torch.no_grad():
                 if name.endswith('norm.weight'):
                     p.fill_(1.0)
                 elif name.endswith('.bias'):
                     p.zero_()
                 else:
-                    p.copy_(torch.randn(p.shape, generator=g) * std)
+                    p.copy_(torch.randn(p.shape, generator=g, device=p.device) * std)
 
     def forward(self, input_ids, position_ids, cu_seqlens, max_seqlen):
         freqs = position_ids.float()[:, None] * self.inv_freq[None, :]

@@ -103,7 +103,9 @@ def build_model(cfg, device):
     else:
         mc = ModelConfig.from_hf(m['config'])
     impl = cfg.get('attn_impl') or 'auto'
-    model = Decoder(mc, pick_impl(device) if impl == 'auto' else impl)
+    # Build straight on the GPU where PyTorch allows it (a 1B model's CPU init takes a while).
+    with device if device.type == 'cuda' and hasattr(device, '__enter__') else _null():
+        model = Decoder(mc, pick_impl(device) if impl == 'auto' else impl)
     if m.get('path'):
         model.load_state_dict(from_hf(load_folder(m['path']), mc), strict=True)
     else:
@@ -116,8 +118,12 @@ def wrap(model, cfg, world, device):
     model.to(device)
     if device.type == 'cuda':
         if cfg.get('compile'):
-            for i, block in enumerate(model.layers):
-                model.layers[i] = torch.compile(block)
+            # Compile the fixed-shape parts (norms, MLP); attention stays eager, since its
+            # document boundaries change shape from batch to batch.
+            # (Compiling `forward` rather than wrapping the module keeps state-dict keys unchanged.)
+            for block in model.layers:
+                for m in (block.mlp, block.input_layernorm, block.post_attention_layernorm):
+                    m.forward = torch.compile(m.forward)
         try:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
         except ImportError:
@@ -184,8 +190,9 @@ def main(argv=None):
     mc = model.c
     flops_params = model.num_params(embeddings=False)
     model, mode = wrap(model, cfg, world, device)
+    extra = {'fused': True} if device.type == 'cuda' and mode != 'fsdp2' else {}
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg['lr'], betas=tuple(cfg['betas']),
-                                  weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8))
+                                  weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8), **extra)
     start_step, consumed_tokens = 0, 0
     if args.resume:
         ms, os_, ts = checkpoint.load(args.resume)
@@ -258,7 +265,8 @@ def main(argv=None):
             emit({'step': step, 'loss': stats[0].item(), 'lr': lr, 'grad_norm': float(grad_norm),
                   'tgs': tokens / dt, 'tflops': flops / dt / 1e12, 'num_consumed_tokens': consumed_tokens,
                   'largest_seq': max(lens), 'smallest_seq': min(lens), 'data_wait_s': stats[2].item(),
-                  'step_time_s': dt, 'batch_digest': digest})
+                  'step_time_s': dt, 'batch_digest': digest,
+                  'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
         if cfg['checkpoint_every'] > 0 and (step % cfg['checkpoint_every'] == 0 or step == cfg['total_steps']):
             ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'])
             if rank == 0:
