@@ -13,6 +13,7 @@ Writes, for a tiny llama and a tiny internlm2 in fp32/bf16/fp16:
   zero3.expected.pth                 what zero_to_fp32 would reconstruct from ds_zero3
   objects.pth                        torch.save of a dict holding arbitrary Python objects
   lora.pth / lora.expected.pth       xtuner LoRA state dict and PEFT's names for it
+  llama_zip64.pth                    llama_fp32.pth rewritten with zip64 sizes and offsets
   legacy.pth                         the pre-1.6 non-zip format
   evil.pth                           a torch zip whose data.pkl calls os.system
   dotdot.pth                         a torch zip with an entry named archive/../evil
@@ -220,4 +221,37 @@ with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(f"{OUT}
 for proto in range(6):
     with open(f"{OUT}/evil_p{proto}.pkl", "wb") as f:
         f.write(pickle.dumps({"x": Evil(), "y": [1, 2.5, "s", b"b", None, True, 2 ** 80, (1,)]}, protocol=proto))
+
+
+def write_zip64(src_path, dst_path):
+    """Rewrite a torch zip so every size and offset goes through zip64 fields (as torch.save does for files over 4 GB)."""
+    import struct
+    import zlib
+    with zipfile.ZipFile(src_path) as src:
+        entries = [(i.filename, src.read(i)) for i in src.infolist()]
+    out = bytearray()
+    central = bytearray()
+    for name, data in entries:
+        nb = name.encode()
+        crc = zlib.crc32(data)
+        off = len(out)
+        extra = struct.pack("<HHQQ", 1, 16, len(data), len(data))
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(nb), len(extra)) + nb + extra + data
+        cextra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), off)
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45, 0, 0, 0, 0, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                               len(nb), len(cextra), 0, 0, 0, 0, 0xFFFFFFFF) + nb + cextra
+    cd_off = len(out)
+    out += central
+    eocd64 = len(out)
+    out += struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, len(entries), len(entries), len(central), cd_off)
+    out += struct.pack("<IIQI", 0x07064B50, 0, eocd64, 1)
+    out += struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    with open(dst_path, "wb") as f:
+        f.write(out)
+    with zipfile.ZipFile(dst_path) as check:  # Python's zipfile must agree it is a valid zip64 archive
+        assert [(i.filename, check.read(i)) for i in check.infolist()] == entries
+
+
+write_zip64(f"{OUT}/llama_fp32.pth", f"{OUT}/llama_zip64.pth")
+assert torch.equal(torch.load(f"{OUT}/llama_zip64.pth")["model.norm.weight"], torch.load(f"{OUT}/llama_fp32.pth")["model.norm.weight"])
 print("ok")

@@ -31,6 +31,12 @@ describe('pth-to-hf equals the original tensors bit for bit (stdlib Python reade
     }
   }
 
+  it('zip64 container (sizes and offsets in zip64 fields, as torch writes past 4 GB)', async () => {
+    const out = tmp();
+    await pthToHf({ base, pth: join(fx, 'llama_zip64.pth'), out, progress: false });
+    expect(compare(join(fx, 'llama_fp32.expected.pth'), out).problems).toEqual([]);
+  });
+
   it('casts with --dtype exactly like torch .to() (fp32→bf16, fp32→fp16, bf16→fp16, fp16→fp32)', async () => {
     for (const [src, to, dtype] of [['fp32', 'bf16', 'BF16'], ['fp32', 'fp16', 'F16'], ['bf16', 'fp16', 'F16'], ['fp16', 'fp32', 'F32']] as const) {
       const out = tmp();
