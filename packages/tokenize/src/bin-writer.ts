@@ -9,9 +9,8 @@ import { encodeNpy } from '@weft/order';
  * tokensLine(Int32Array.of(1, -2, 3)); // '{"tokens": [1, -2, 3]}\n'
  */
 export function tokensLine(ids: ArrayLike<number>): string {
-  let s = '{"tokens": [';
-  for (let i = 0; i < ids.length; i++) s += i === 0 ? String(ids[i]) : `, ${ids[i]}`;
-  return `${s}]}\n`;
+  const list = ids instanceof Int32Array ? ids.join(', ') : Array.from(ids).join(', ');
+  return `{"tokens": [${list}]}\n`;
 }
 
 /** Tokens of a sample as InternLM stores them: the id where there is loss, its negation where not. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe, type Sample } from '@weft/core';
 import { encode, PROMPT_TEMPLATES, readDataset, templateMap, type DatasetFormat } from '../src/index.ts';
-import { charTokenizer, FIXTURES, python } from './helpers.ts';
+import { charTokenizer, FIXTURES, python, REPO } from './helpers.ts';
 
 type RefSample = { input_ids: number[]; labels: number[] } | { dropped: string };
 
@@ -44,6 +44,25 @@ describe('char-tokenizer parity with the Python reference (tools/reference/xtune
         }
       });
     }
+  }
+});
+
+describe('char-tokenizer parity on the shipped corpus (data/sample)', () => {
+  const SAMPLE: [DatasetFormat, string][] = [
+    ['ftdp', 'ftdp/chat_cn.json'], ['ftdp', 'ftdp/chat_en.json'], ['ftdp', 'ftdp/code/code_mixed.json'], ['openai', 'openai/chat.jsonl'],
+    ['alpaca', 'alpaca/alpaca.json'], ['pretrain', 'pretrain/mixed.jsonl'], ['pretrain', 'pretrain/cn.txt'], ['pretrain', 'pretrain/en.txt'],
+  ];
+  for (const [format, name] of SAMPLE) {
+    it(`${name} (${format})`, async () => {
+      const file = join(REPO, 'data', 'sample', name);
+      const templates = format === 'pretrain' ? ['default'] : ['internlm2_chat', 'default', 'llama3_chat', 'chatglm2'];
+      const ref = reference(format, file, templates, 2048, true);
+      for (const t of templates) {
+        const got = await weft(format, file, t, 2048, true);
+        expect(got.samples.length, t).toBeGreaterThan(20);
+        expect(got.samples.map(plain), t).toEqual(ref[t]!.filter((s) => !('dropped' in s)));
+      }
+    });
   }
 });
 

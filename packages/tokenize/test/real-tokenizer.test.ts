@@ -63,6 +63,21 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
     expect(await native.decode(a[0]!)).toBe(texts[0]);
   });
 
+  it('templated samples of every shipped chat/pretrain file: native = js', async () => {
+    const files: [string, 'ftdp' | 'openai' | 'alpaca' | 'pretrain'][] = [
+      ['ftdp/chat_cn.json', 'ftdp'], ['ftdp/chat_en.json', 'ftdp'], ['ftdp/code/code_mixed.json', 'ftdp'], ['openai/chat.jsonl', 'openai'],
+      ['alpaca/alpaca.json', 'alpaca'], ['pretrain/mixed.jsonl', 'pretrain'], ['pretrain/cn.txt', 'pretrain'], ['pretrain/en.txt', 'pretrain'],
+    ];
+    for (const [name, format] of files) {
+      const run = async (tok: Tokenizer): Promise<number[][]> =>
+        (await collect(tokenizeFile(join(REPO, 'data', 'sample', name), { format, tokenizer: tok, template: 'internlm2_chat' })))
+          .flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
+      const a = await run(native);
+      expect(a.length, name).toBeGreaterThan(40);
+      expect(await run(js), name).toEqual(a);
+    }
+  });
+
   it('tokenizeFile gives the same samples for 0, 1 and 2 workers, and for either backend', async () => {
     const run = async (tok: Tokenizer, workers: number): Promise<number[][]> => {
       const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', workers, batchSize: 2 });
