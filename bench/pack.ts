@@ -8,7 +8,7 @@
  * 2. Packs all of it with weft's length-seeded packer (PackedDataset over lazily read samples),
  *    and the first `--ref-packs` packs with the numpy reference of the same algorithm
  *    (tools/reference/pack_ref.py, python3 + numpy), in the same run; prints both tokens/s, the
- *    ratio, and checks that both give the same checksum over those packs.
+ *    ratio, and checks that both give the same checksum over those packs; once more with 2 worker threads.
  * 3. `--rss 1,4`: peak RSS of `weft process --format internlm --pack` on generated inputs of 1 and
  *    4 GB of `.bin` (output written and deleted): flat in input size is the goal.
  * Data is deleted at the end unless --keep.
@@ -87,11 +87,11 @@ function dirBytes(dir: string): number {
 }
 
 /** The checksum pack_ref.py prints, over the first `limit` packs (all when 0). */
-async function weftPack(dir: string, limit: number): Promise<{ packs: number; tokens: number; seconds: number; checksum: number }> {
+async function weftPack(dir: string, limit: number, workers = 0): Promise<{ packs: number; tokens: number; seconds: number; checksum: number }> {
   const t0 = performance.now();
   const ds = await PackedDataset.fromBinFolder(dir, { packedLength: L, seed: 1024 });
   let packs = 0, tokens = 0, checksum = 0;
-  for await (const p of ds) {
+  for await (const p of ds.packs(0, 4, workers)) {
     let s = 0;
     for (let i = 0; i < p.input_ids.length; i++) s += p.input_ids[i]! + 3 * p.labels[i]!;
     checksum = (((checksum + s + 7 * p.cumulative_len.length) % 2147483648) + 2147483648) % 2147483648;
@@ -110,11 +110,14 @@ console.log(`input: ${(dirBytes(dir) / 1e9).toFixed(2)} GB of .bin`);
 
 const full = await weftPack(dir, 0);
 console.log(`weft : ${full.packs} packs, ${(full.tokens / 1e6).toFixed(1)}M tokens in ${full.seconds.toFixed(2)} s = ${(full.tokens / full.seconds / 1e6).toFixed(2)}M tokens/s`);
+const par = await weftPack(dir, 0, 2);
+console.log(`weft, 2 worker threads: ${(par.tokens / par.seconds / 1e6).toFixed(2)}M tokens/s (same checksum: ${par.checksum === full.checksum ? 'yes' : 'NO'})`);
 const weftPrefix = await weftPack(dir, refPacks);
 const ref = JSON.parse(execFileSync('python3', [join(repo, 'tools/reference/pack_ref.py'), dir, '--packed-length', String(L), '--seed', '1024', '--max-packs', String(refPacks)], { encoding: 'utf8', maxBuffer: 1 << 26 })) as typeof full;
 console.log(`numpy: ${ref.packs} packs, ${(ref.tokens / 1e6).toFixed(1)}M tokens in ${ref.seconds.toFixed(2)} s = ${(ref.tokens / ref.seconds / 1e6).toFixed(2)}M tokens/s (first ${refPacks} packs)`);
 console.log(`same packs as numpy (checksum over the first ${refPacks}): ${weftPrefix.checksum === ref.checksum ? 'yes' : `NO (${weftPrefix.checksum} vs ${ref.checksum})`}`);
-console.log(`ratio weft/numpy: ${((full.tokens / full.seconds) / (ref.tokens / ref.seconds)).toFixed(1)}x  (weft on the same prefix: ${(weftPrefix.tokens / weftPrefix.seconds / 1e6).toFixed(2)}M tokens/s)`);
+const refRate = ref.tokens / ref.seconds;
+console.log(`ratio weft/numpy: ${((full.tokens / full.seconds) / refRate).toFixed(1)}x one thread, ${((par.tokens / par.seconds) / refRate).toFixed(1)}x with 2 workers  (weft on the same prefix: ${(weftPrefix.tokens / weftPrefix.seconds / 1e6).toFixed(2)}M tokens/s)`);
 
 for (const gb of rssSizes) {
   const d = join(data, `rss-${gb}GB`);

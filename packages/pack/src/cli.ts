@@ -19,15 +19,16 @@ export function registerCommands(program: Command): void {
     .option('--min-length <n>', 'drop samples with fewer tokens (xtuner min_length)', int('--min-length'), 0)
     .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)')
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
+    .option('--workers <n>', 'threads building packs (output identical for any count)', int('--workers'), 0)
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; quiet?: boolean; out: string }) => {
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; quiet?: boolean; out: string }) => {
       const { PackedDataset } = await import('./packed-dataset.ts');
       const { writePackedDataset } = await import('./pack-job.ts');
       const ds = await PackedDataset.fromBinFolder(folder, {
         packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
       });
-      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
+      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
       process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
     });
 
@@ -43,7 +44,7 @@ export function registerCommands(program: Command): void {
     .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
     .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder threads (output identical for any count)', int('--workers'), 0)
+    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', int('--workers'), 0)
     .addOption(new Option('--on-error <mode>', 'bad records: fail, or skip and count them').choices(['fail', 'skip']).default('fail'))
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files')

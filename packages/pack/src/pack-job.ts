@@ -34,6 +34,8 @@ export interface WritePackedOptions {
   progress?: boolean;
   /** A record of the inputs/settings, stored in `weft_stats.json`; a later run reuses the folder only when it is equal. */
   config?: unknown;
+  /** Worker threads building packs (`.bin` datasets); the bytes are the same for any count. */
+  workers?: number;
   /** Counts known to the caller, stored and returned with the stats. */
   extraStats?: Partial<PackStats>;
 }
@@ -63,7 +65,7 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
   });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   try {
-    for await (const p of ds) {
+    for await (const p of ds.packs(0, 4, options.workers ?? 0)) {
       const lab = p.labels;
       for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
       await w.write(p as unknown as Record<string, Int32Array>);

@@ -1,6 +1,7 @@
-import type { Pack } from '@weft/core';
+import { parallelMap, type Pack } from '@weft/core';
+import type { PackWorkerInit } from './pack-worker.ts';
 import { packLengthSeeded, type LengthSource, type PackedFile } from './length-seeded.ts';
-import { binSources, type BinSourceOptions } from './bin-source.ts';
+import { binSources, type BinSource, type BinSourceOptions } from './bin-source.ts';
 
 /** Options of {@link PackedDataset}. */
 export interface PackedDatasetOptions {
@@ -42,8 +43,21 @@ export class PackedDataset {
    * const ds = await PackedDataset.fromBinFolder('data/tokenized', { packedLength: 8192, seed: 1024, minLength: 50 });
    */
   static async fromBinFolder(folder: string, options: PackedDatasetOptions & BinSourceOptions): Promise<PackedDataset> {
-    return PackedDataset.fromSources(await binSources(folder, options), options);
+    return PackedDataset.fromBinSources(await binSources(folder, options), options);
   }
+
+  /** Pack opened `.bin` sources (made with the same `minLength`); packs can then be built on worker threads. */
+  static fromBinSources(sources: readonly BinSource[], options: PackedDatasetOptions & { minLength?: number }): PackedDataset {
+    const ds = PackedDataset.fromSources(sources, options);
+    ds.workerInit = {
+      files: ds.files.map((f) => f.source.name), minLength: options.minLength ?? 0,
+      packedLength: options.packedLength, seed: options.seed ?? 1024,
+    };
+    return ds;
+  }
+
+  /** Set when the sources are `.bin` files that worker threads can reopen by path. */
+  private workerInit: PackWorkerInit | undefined;
 
   /** Number of packs over all files. */
   get length(): number {
@@ -80,8 +94,20 @@ export class PackedDataset {
     yield* this.packs();
   }
 
-  /** All packs from `start` on, reading `readAhead` packs ahead of the consumer. */
-  async *packs(start = 0, readAhead = 4): AsyncIterable<Pack> {
+  /**
+   * All packs from `start` on, reading `readAhead` packs ahead of the consumer. With `workers` > 0
+   * (datasets made by {@link fromBinFolder}) packs are built on worker threads, still in order.
+   */
+  async *packs(start = 0, readAhead = 4, workers = 0): AsyncIterable<Pack> {
+    if (workers > 0 && this.workerInit) {
+      const jobs = function* (this: PackedDataset) {
+        for (let i = start; i < this.length; i++) yield this.locate(i);
+      }.call(this);
+      yield* parallelMap<{ file: number; pack: number }, Pack, PackWorkerInit>({
+        module: new URL('./pack-worker.ts', import.meta.url), name: 'createPackBuilder', init: this.workerInit, workers, inFlightPerWorker: readAhead,
+      })((async function* () { yield* jobs; })());
+      return;
+    }
     const queue: Promise<Pack>[] = [];
     let next = start;
     try {

@@ -224,8 +224,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         const sources: BinSource[] = [];
         for (const rel of files) sources.push(await BinSource.open(join(root, rel), opts.minLength ?? 0));
         const lines = sources.reduce((a, s) => a + s.lines, 0), kept = sources.reduce((a, s) => a + s.lengths.length, 0);
-        const ds = PackedDataset.fromSources(sources, { packedLength, seed });
-        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes });
+        const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
+        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0 });
       }
       // Tokenized input: read/kept come from the metas (min_length drops count as "short").
       summary.read = ps.lines ?? 0;

@@ -24,6 +24,12 @@ describe('golden/packing.json through real .bin/.meta files', () => {
         i++;
       }
       expect(i).toBe(c.packs.length);
+      if (ci === 1) {
+        // Built on 2 worker threads: same packs, same order.
+        let j = 0;
+        for await (const p of ds.packs(0, 2, 2)) expect(Array.from(p.input_ids), `worker pack ${j}`).toEqual(c.packs[j++]!.input_ids);
+        expect(j).toBe(c.packs.length);
+      }
       const s = new InternRepoSampler(ds.length, { worldSize: c.sampler.world_size, seed: c.sampler.seed });
       for (const [epoch, ranks] of Object.entries(c.sampler.epochs)) {
         ranks.forEach((want, r) => expect(Array.from(s.rankIndices(Number(epoch), r)), `epoch ${epoch} rank ${r}`).toEqual(want));
