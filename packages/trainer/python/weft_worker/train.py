@@ -301,4 +301,7 @@ class _null:
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C reaches every rank; the launcher reports it once
+        sys.exit(130)
