@@ -110,6 +110,8 @@ export class ArrowDatasetWriter {
     this.pending = [];
     this.pendingBytes = 0;
     const head = firstMessageLength(stream);
+    // Start a new shard rather than let this batch push the current one past the bound.
+    if (this.shard && this.shard.bytes + stream.length - head > this.maxShardBytes) await this.closeShard();
     if (!this.shard) {
       const name = join(this.tmpDir, `shard-${this.shardTmpNames.length}`);
       this.shardTmpNames.push(name);
@@ -117,7 +119,6 @@ export class ArrowDatasetWriter {
       await this.out(stream.subarray(0, head));
     }
     await this.out(stream.subarray(head, stream.length - EOS.length));
-    if (this.shard.bytes >= this.maxShardBytes) await this.closeShard();
   }
 
   private async out(b: Uint8Array): Promise<void> {

@@ -23,6 +23,8 @@ describe('Arrow dataset folder', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
     const res = await writeRows(dir, 50, { maxShardBytes: 1500, batchRows: 8 });
     expect(res.shards.length).toBeGreaterThan(1);
+    // Rows here are < 110 bytes: each shard stays within the bound plus one row.
+    for (const s of res.shards) expect(readFileSync(join(dir, s)).length).toBeLessThanOrEqual(1500 + 110);
     expect(readdirSync(dir).sort()).toEqual([...res.shards, 'dataset_info.json', 'state.json'].sort());
     expect(res.shards[0]).toBe(`data-00000-of-0000${res.shards.length}.arrow`);
     // Hand-written from formats.md, not from the code.
