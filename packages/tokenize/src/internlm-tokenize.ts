@@ -1,7 +1,8 @@
 import { basename, dirname, join } from 'node:path';
-import { batch, DataError, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
+import { batch, DataError, mapConcurrent, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
 import { BinWriter, signedTokens } from './bin-writer.ts';
 import { keepAlive } from './keep-alive.ts';
+import { encodeDocs } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
 import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
 import { pyJsonDumps } from './py-json.ts';
@@ -110,9 +111,12 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
   if (opts.internlmCompat !== undefined) docOpts.internlmCompat = opts.internlmCompat;
   if (opts.onError !== undefined) docOpts.onError = opts.onError;
   const docs = internlmDocs(input, docOpts);
-  const encodeBatches = parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
-    module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers: opts.workers ?? 0,
-  });
+  const workers = opts.workers ?? 0;
+  const encodeBatches = workers === 0
+    ? mapConcurrent((texts: string[]) => encodeDocs(opts.tokenizer, texts), { concurrency: 2 })
+    : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
+      module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers,
+    });
   const texts = async function* (): AsyncIterable<string> {
     for await (const d of docs) yield d.text;
   };

@@ -1,4 +1,5 @@
-import { batch, defineStage, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import { batch, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import { encodePrepared } from './encode.ts';
 import type { EncodeWorkerInit } from './encode-worker.ts';
 import { keepAlive } from './keep-alive.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
@@ -14,7 +15,10 @@ export interface TokenizeFileOptions {
   /** A PROMPT_TEMPLATE name or object, or 'chat_template' for the tokenizer's own Jinja template. */
   template?: string | PromptTemplate;
   maxLength?: number;
-  /** Worker threads that encode; 0 encodes in this thread. Output is the same for any count. */
+  /**
+   * Worker threads that encode; 0 encodes in this thread (no tokenizer reload; the native backend
+   * still uses its own threads). Output is the same for any count.
+   */
   workers?: number;
   /** Records per batch handed to a worker: larger amortises messaging, costs memory. */
   batchSize?: number;
@@ -44,9 +48,13 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   const init: EncodeWorkerInit = { spec: options.tokenizer.spec };
   if (options.maxLength !== undefined) init.maxLength = options.maxLength;
   const workers = options.workers ?? 0;
-  const encodeBatches = parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
-    module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
-  });
+  const tok = options.tokenizer;
+  // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
+  const encodeBatches = workers === 0
+    ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
+    : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
+      module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
+    });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
     for await (const out of keepAlive(encodeBatches(src))) {
       ctx.stats.seen += out.length - 1; // counted per record, not per batch
