@@ -7,6 +7,7 @@ Writes, for a tiny llama and a tiny internlm2 in fp32/bf16/fp16:
   <arch>_<dtype>.pth                 plain state dict, with a tied (shared) tensor and
                                      non-contiguous views (a transpose, a strided slice)
   <arch>_<dtype>.expected.pth        the same tensors under their HF names, contiguous
+  weft_work_dir/                     weft trainer output: iter_2.pth, iter_3.pth, last_checkpoint
   xtuner_<arch>.pth                  {"state_dict": {"llm."+k}, "meta": ..., "message_hub": <object>}
   ds_zero2/                          DeepSpeed folder: latest, global_step7/mp_rank_00_model_states.pt
   ds_zero3/                          ZeRO-3 folder: per-rank model states + fp32 flat partitions
@@ -97,6 +98,15 @@ for dt_name, dt in DTYPES.items():
         sd = fn(dt, g)
         torch.save(sd, f"{OUT}/{arch}_{dt_name}.pth")
         save_expected(sd, f"{OUT}/{arch}_{dt_name}.expected.pth")
+
+# weft trainer work dir: iter_<N>.pth (HF-keyed state dict) + last_checkpoint naming the newest
+os.makedirs(f"{OUT}/weft_work_dir/iter_3.state", exist_ok=True)
+torch.save(llama(torch.bfloat16, g), f"{OUT}/weft_work_dir/iter_2.pth")
+sd = llama(torch.bfloat16, g)
+torch.save(sd, f"{OUT}/weft_work_dir/iter_3.pth")
+with open(f"{OUT}/weft_work_dir/last_checkpoint", "w") as f:
+    f.write("iter_3.pth\n")
+save_expected(sd, f"{OUT}/weft_work_dir.expected.pth")
 
 # xtuner / mmengine: {"meta", "state_dict" with llm. prefixes, "message_hub", optimizer...}
 sd = llama(torch.bfloat16, g)

@@ -36,7 +36,8 @@ function deepspeedDir(dir: string): string | undefined {
 
 /**
  * Open any supported checkpoint as lazy tensor records: a torch.save file (plain state dict,
- * `{state_dict}` / `{module}` wrappers), a DeepSpeed folder (ZeRO-1/2 model states, ZeRO-3
+ * `{state_dict}` / `{module}` wrappers), a work dir whose `last_checkpoint` names one (weft trainer,
+ * mmengine), a DeepSpeed folder (ZeRO-1/2 model states, ZeRO-3
  * partitions consolidated), or safetensors (file, folder, index).
  *
  * @example
@@ -44,6 +45,13 @@ function deepspeedDir(dir: string): string | undefined {
  */
 export function openCheckpoint(path: string): Checkpoint {
   if (statSync(path).isDirectory()) {
+    // a weft (or mmengine) work dir: `last_checkpoint` names the newest iter_<N>.pth
+    const last = join(path, 'last_checkpoint');
+    if (existsSync(last)) {
+      const name = readFileSync(last, 'utf8').trim();
+      const file = name.startsWith('/') ? name : join(path, name);
+      if (existsSync(file) && statSync(file).isFile()) return fromTorch(file, 'pth');
+    }
     const ds = deepspeedDir(path);
     if (ds) {
       const mp = join(ds, 'mp_rank_00_model_states.pt');

@@ -53,6 +53,17 @@ describe('pth-to-hf equals the original tensors bit for bit (stdlib Python reade
     expect(compare(join(fx, 'xtuner_llama.expected.pth'), out).problems).toEqual([]);
   });
 
+  it('weft trainer work dir: last_checkpoint → iter_3.pth', async () => {
+    const out = tmp();
+    const r = await pthToHf({ base, pth: join(fx, 'weft_work_dir'), out, progress: false });
+    expect(r.kind).toBe('pth');
+    expect(compare(join(fx, 'weft_work_dir.expected.pth'), out).problems).toEqual([]);
+    // and the file itself
+    const out2 = tmp();
+    await pthToHf({ base, pth: join(fx, 'weft_work_dir', 'iter_3.pth'), out: out2, progress: false });
+    expect(compare(join(fx, 'weft_work_dir.expected.pth'), out2).problems).toEqual([]);
+  });
+
   it('DeepSpeed ZeRO-2 folder (latest → global_step7/mp_rank_00_model_states.pt, module. prefixes)', async () => {
     const out = tmp();
     const r = await pthToHf({ base, pth: join(fx, 'ds_zero2'), out, progress: false });
