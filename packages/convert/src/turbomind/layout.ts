@@ -77,7 +77,11 @@ export function internlm2Rows(heads: number, kvHeads: number, d: number): { q: I
  * gives zero (padding).
  */
 export function gather(src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean): Uint16Array {
-  const out = new Uint16Array(rows.length * cols.length);
+  return gatherInto(new Uint16Array(rows.length * cols.length), src, srcCols, rows, cols, transpose);
+}
+
+/** {@link gather} into `out` (zeroed, `rows.length * cols.length` long): lets a caller write a big output in row chunks. */
+export function gatherInto(out: Uint16Array, src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean): Uint16Array {
   const nc = cols.length;
   if (transpose) {
     // a band of output columns at a time: each reads a few source rows front to back

@@ -1,9 +1,9 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, Progress } from '@weft/core';
+import { DataError, Progress, writeAllSync } from '@weft/core';
 import { castBytes, CASTABLE } from '../cast.ts';
-import type { TensorRecord } from '../tensor.ts';
-import { compose, gather, internlm2Rows, iota, paddedRange, qkvRank, repeatHeads, rotaryOrder } from './layout.ts';
+import { DTYPE_SIZE, numel, type TensorRecord } from '../tensor.ts';
+import { compose, gatherInto, internlm2Rows, iota, paddedRange, qkvRank, repeatHeads, rotaryOrder } from './layout.ts';
 import { turbomindConfig, turbomindModelInfo, type TurbomindDType, type TurbomindModelInfo } from './model-info.ts';
 import { safeDump } from './yaml.ts';
 
@@ -34,6 +34,8 @@ export interface WrittenTurbomind {
   unused: string[];
   info: TurbomindModelInfo;
 }
+
+type PutGather = (name: string, src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean) => void;
 
 interface Names {
   emb: string; norm: string; out: string;
@@ -69,17 +71,57 @@ function names(info: TurbomindModelInfo): Names {
   };
 }
 
-/** A source tensor cast to the weight type, as 16-bit elements. */
-async function load(t: TensorRecord, shape: number[], to: 'F16' | 'BF16'): Promise<Uint16Array> {
+/**
+ * A source tensor cast to the weight type, as 16-bit elements, into `dest` at element `at` (a new
+ * array when no `dest`). Streams the source in chunks when the record can, so an fp32 tensor
+ * never sits in memory beside its 16-bit copy.
+ */
+async function load(t: TensorRecord, shape: number[], to: 'F16' | 'BF16', dest?: Uint16Array, at = 0): Promise<Uint16Array> {
   const where = t.source ? { file: t.source.file, offset: t.source.offset } : { file: t.name };
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new DataError(`tensor ${t.name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`, where, { reason: 'shape' });
   }
   if (!CASTABLE.has(t.dtype)) throw new DataError(`tensor ${t.name} is ${t.dtype}; only float tensors can be converted`, where, { reason: 'dtype' });
-  let b = castBytes(await t.read(), t.dtype, to);
-  if (b.byteOffset % 2 !== 0) b = new Uint8Array(b);
-  return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+  const n = numel(shape);
+  const out = dest ?? new Uint16Array(n);
+  const fill = (bytes: Uint8Array): void => {
+    let b = castBytes(bytes, t.dtype, to);
+    if (b.byteOffset % 2 !== 0) b = new Uint8Array(b);
+    out.set(new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2), at);
+    at += b.byteLength / 2;
+  };
+  if (!t.stream) fill(await t.read());
+  else {
+    const es = DTYPE_SIZE[t.dtype];
+    let carry = new Uint8Array(0);
+    for await (const chunk of t.stream(8 << 20)) {
+      const joined = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+      const whole = joined.length - (joined.length % es);
+      fill(joined.subarray(0, whole));
+      carry = new Uint8Array(joined.subarray(whole)); // copy: stream chunks may reuse their buffer
+    }
+  }
+  return out;
 }
+
+/**
+ * One reusable buffer for the tensor being converted: every step's source is dead before the
+ * next one is loaded, and reusing the memory keeps the peak at the largest tensor instead of
+ * waiting for the garbage collector to return the previous one.
+ */
+class Scratch {
+  private buf = new Uint16Array(0);
+  take(n: number): Uint16Array {
+    if (this.buf.length < n) {
+      this.buf = new Uint16Array(0);
+      this.buf = new Uint16Array(n);
+    }
+    return this.buf.subarray(0, n);
+  }
+}
+
+/** Rows of the gathered tensor a chunk of output holds (~4 MB), so no output is held whole. */
+const OUT_CHUNK_BYTES = 4 << 20;
 
 function rankName(name: string, r: number): string {
   const dot = name.lastIndexOf('.');
@@ -87,16 +129,16 @@ function rankName(name: string, r: number): string {
 }
 
 /** Embedding, final norm and lm head (one vocab-sized tensor in memory at a time unless tied). */
-async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) => TensorRecord, put: (n: string, d: Uint16Array) => void, to: 'F16' | 'BF16'): Promise<void> {
+async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) => TensorRecord, put: (n: string, d: Uint16Array) => void, putGather: PutGather, to: 'F16' | 'BF16', scratch: Scratch): Promise<void> {
   const { hidden: H, tp: T } = info;
   const all = iota(H);
-  let emb: Uint16Array | undefined = await load(get(N.emb), [info.vocab, H], to);
+  const emb = await load(get(N.emb), [info.vocab, H], to, scratch.take(info.vocab * H));
   const embRows = paddedRange(0, info.vocabPadded, info.vocab);
-  for (let r = 0; r < T; r++) put(rankName('tok_embeddings.weight', r), gather(emb, H, embRows, iota(H / T, (r * H) / T), false));
-  if (N.out !== N.emb) emb = undefined; // one vocab-sized tensor in memory at a time
-  const lm = emb ?? await load(get(N.out), [info.vocab, H], to);
+  for (let r = 0; r < T; r++) putGather(rankName('tok_embeddings.weight', r), emb, H, embRows, iota(H / T, (r * H) / T), false);
+  // the lm head reuses the embedding's memory (same tensor when tied)
+  const lm = N.out === N.emb ? emb : await load(get(N.out), [info.vocab, H], to, scratch.take(info.vocab * H));
   const vs = info.vocabPadded / T;
-  for (let r = 0; r < T; r++) put(rankName('output.weight', r), gather(lm, H, all, paddedRange(r * vs, vs, info.vocab), true));
+  for (let r = 0; r < T; r++) putGather(rankName('output.weight', r), lm, H, all, paddedRange(r * vs, vs, info.vocab), true);
   put('norm.weight', await load(get(N.norm), [H], to));
 }
 
@@ -138,6 +180,24 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
     writeFileSync(join(wdir, name), typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     files.push(`triton_models/weights/${name}`);
   };
+  /** Write `gather(src, ...)` to `name` a few MB of rows at a time. */
+  const putGather: PutGather = (name, src, srcCols, rows, cols, transpose) => {
+    const fd = openSync(join(wdir, name), 'w');
+    try {
+      const step = Math.max(1, Math.floor(OUT_CHUNK_BYTES / (2 * cols.length)));
+      const buf = new Uint16Array(Math.min(step, rows.length) * cols.length);
+      for (let a0 = 0; a0 < rows.length; a0 += step) {
+        const part = rows.subarray(a0, Math.min(a0 + step, rows.length));
+        const out = buf.subarray(0, part.length * cols.length);
+        out.fill(0);
+        gatherInto(out, src, srcCols, part, cols, transpose);
+        writeAllSync(fd, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    files.push(`triton_models/weights/${name}`);
+  };
   try {
     put('config.yaml', yaml);
     const N = names(info);
@@ -147,7 +207,8 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
 
     // embedding: vocab rows padded, split by hidden columns; lm head: padded, transposed, split by vocab columns.
     // In a function of its own so neither vocab-sized tensor outlives it.
-    await writeMisc(info, N, get, put, to);
+    const scratch = new Scratch();
+    await writeMisc(info, N, get, put, putGather, to, scratch);
     progress.tick();
 
     const qDim = headNum * D, kvDim = kvHeadNum * D;
@@ -167,27 +228,26 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
       let q = qMap, k = kMap, v = vMap;
       let kOff = qDim, vOff = qDim + kvDim;
       if (info.family === 'internlm2') {
-        stacked = await load(get(L.attn[0]!), [(headNum + 2 * kvHeadNum) * D, H], to);
+        stacked = await load(get(L.attn[0]!), [(headNum + 2 * kvHeadNum) * D, H], to, scratch.take((headNum + 2 * kvHeadNum) * D * H));
         const rows = internlm2Rows(headNum, kvHeadNum, D);
         q = compose(rows.q, qMap); k = compose(rows.k, kMap); v = compose(rows.v, vMap);
         kOff = 0; vOff = 0;
       } else {
-        stacked = new Uint16Array((qDim + 2 * kvDim) * H);
-        stacked.set(await load(get(L.attn[0]!), [qDim, H], to), 0);
-        stacked.set(await load(get(L.attn[1]!), [kvDim, H], to), qDim * H);
-        stacked.set(await load(get(L.attn[2]!), [kvDim, H], to), (qDim + kvDim) * H);
+        stacked = scratch.take((qDim + 2 * kvDim) * H);
+        await load(get(L.attn[0]!), [qDim, H], to, stacked, 0);
+        await load(get(L.attn[1]!), [kvDim, H], to, stacked, qDim * H);
+        await load(get(L.attn[2]!), [kvDim, H], to, stacked, (qDim + kvDim) * H);
       }
-      for (let r = 0; r < T; r++) put(`layers.${i}.attention.w_qkv.${r}.weight`, gather(stacked, H, all, qkvRank(q, k, v, T, r, kOff, vOff), true));
-      stacked = new Uint16Array(0);
-      const wo = await load(get(L.wo), [H, qDim], to);
+      for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.w_qkv.${r}.weight`, stacked, H, all, qkvRank(q, k, v, T, r, kOff, vOff), true);
+      const wo = await load(get(L.wo), [H, qDim], to, scratch.take(H * qDim));
       const woRows = qDim / T;
-      for (let r = 0; r < T; r++) put(`layers.${i}.attention.wo.${r}.weight`, gather(wo, qDim, iota(woRows, r * woRows), all, true));
+      for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.wo.${r}.weight`, wo, qDim, iota(woRows, r * woRows), all, true);
       if (L.bias.length > 0) {
         const bias = new Uint16Array(qDim + 2 * kvDim);
         bias.set(await load(get(L.bias[0]!), [qDim], to), 0);
         bias.set(await load(get(L.bias[1]!), [kvDim], to), qDim);
         bias.set(await load(get(L.bias[2]!), [kvDim], to), qDim + kvDim);
-        for (let r = 0; r < T; r++) put(`layers.${i}.attention.w_qkv.${r}.bias`, gather(bias, 1, qkvRank(qMap, kMap, vMap, T, r, qDim, qDim + kvDim), new Int32Array([0]), false));
+        for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.w_qkv.${r}.bias`, bias, 1, qkvRank(qMap, kMap, vMap, T, r, qDim, qDim + kvDim), new Int32Array([0]), false);
         // o_proj has no bias: lmdeploy writes zeros, whole on every rank (hidden long when KV heads are replicated, else q long)
         const zeros = new Uint16Array(kvRepeat > 1 ? H : qDim);
         for (let r = 0; r < T; r++) put(`layers.${i}.attention.wo.${r}.bias`, zeros);
@@ -195,11 +255,11 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
 
       const [w1n, w3n, w2n] = L.ffn;
       for (const [name, out] of [[w1n, 'w1'], [w3n, 'w3']] as const) {
-        const w = await load(get(name), [info.inter, H], to);
-        for (let r = 0; r < T; r++) put(`layers.${i}.feed_forward.${out}.${r}.weight`, gather(w, H, all, paddedRange(r * ip, ip, info.inter), true));
+        const w = await load(get(name), [info.inter, H], to, scratch.take(info.inter * H));
+        for (let r = 0; r < T; r++) putGather(`layers.${i}.feed_forward.${out}.${r}.weight`, w, H, all, paddedRange(r * ip, ip, info.inter), true);
       }
-      const w2 = await load(get(w2n), [H, info.inter], to);
-      for (let r = 0; r < T; r++) put(`layers.${i}.feed_forward.w2.${r}.weight`, gather(w2, info.inter, paddedRange(r * ip, ip, info.inter), all, true));
+      const w2 = await load(get(w2n), [H, info.inter], to, scratch.take(H * info.inter));
+      for (let r = 0; r < T; r++) putGather(`layers.${i}.feed_forward.w2.${r}.weight`, w2, info.inter, paddedRange(r * ip, ip, info.inter), all, true);
       progress.tick();
     }
     progress.done();
