@@ -207,6 +207,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
     }
     bar.done();
+    // Splits left by an earlier run over more files are not part of this output.
+    for (const e of await readdir(samplesDir)) if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });
     await writeFileAtomic(join(samplesDir, 'dataset_dict.json'), datasetDictJson(files.map((_, k) => String(k))));
     summary.samples_dir = relative(opts.out, samplesDir) || '.';
   }
