@@ -55,21 +55,7 @@ export class TorchTensor {
     let span = 1;
     for (let i = 0; i < this.shape.length; i++) span += (this.shape[i]! - 1) * this.strides[i]!;
     const src = readRange(archive.file, base + this.storageOffset * size, span * size);
-    const out = new Uint8Array(n * size);
-    const idx = new Array<number>(this.shape.length).fill(0);
-    const nd = this.shape.length;
-    let srcEl = 0;
-    for (let k = 0; k < n; k++) {
-      out.set(src.subarray(srcEl * size, srcEl * size + size), k * size);
-      for (let d = nd - 1; d >= 0; d--) {
-        idx[d]!++;
-        srcEl += this.strides[d]!;
-        if (idx[d]! < this.shape[d]!) break;
-        srcEl -= idx[d]! * this.strides[d]!;
-        idx[d] = 0;
-      }
-    }
-    return out;
+    return gather(src, this.shape, this.strides, size);
   }
 
   /** As a tensor record named `name`. */
@@ -83,6 +69,46 @@ export class TorchTensor {
     if (this.contiguous) rec.stream = (chunk?: number) => streamRange(this.storage.archive.file, offset, this.nbytes, chunk);
     return rec;
   }
+}
+
+/**
+ * Copy a strided view into C order. Elements move as whole words (1/2/4 bytes, or two 4-byte
+ * halves), so NaN payloads are never touched; a unit innermost stride copies rows at once.
+ */
+export function gather(src: Uint8Array, shape: number[], strides: number[], size: number): Uint8Array {
+  const n = numel(shape);
+  const out = new Uint8Array(n * size);
+  const nd = shape.length;
+  const inner = shape[nd - 1]!, innerStride = strides[nd - 1]!;
+  const rows = n / inner;
+  const s = src.byteOffset % 4 === 0 ? src : new Uint8Array(src);
+  const words = size === 8 ? 2 : 1;
+  const W = size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
+  const sv = new W(s.buffer as ArrayBuffer, s.byteOffset, Math.floor(s.byteLength / (size === 1 ? 1 : size === 2 ? 2 : 4)));
+  const ov = new W(out.buffer, 0, (n * size) / (size === 1 ? 1 : size === 2 ? 2 : 4));
+  const idx = new Array<number>(nd).fill(0);
+  let rowStart = 0; // element offset of the current row in src
+  for (let r = 0, o = 0; r < rows; r++) {
+    if (innerStride === 1) {
+      ov.set(sv.subarray(rowStart * words, (rowStart + inner) * words), o);
+      o += inner * words;
+    } else if (words === 1) {
+      for (let i = 0, e = rowStart; i < inner; i++, e += innerStride) ov[o++] = sv[e]!;
+    } else {
+      for (let i = 0, e = rowStart * 2; i < inner; i++, e += innerStride * 2) {
+        ov[o++] = sv[e]!;
+        ov[o++] = sv[e + 1]!;
+      }
+    }
+    for (let d = nd - 2; d >= 0; d--) {
+      idx[d]!++;
+      rowStart += strides[d]!;
+      if (idx[d]! < shape[d]!) break;
+      rowStart -= idx[d]! * strides[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
 }
 
 /** A parsed torch.save file: the unpickled object tree, whose tensors read their bytes lazily. */

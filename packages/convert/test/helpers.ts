@@ -10,7 +10,7 @@ export const TOOLS = fileURLToPath(new URL('../../../tools/convert/', import.met
 export const TORCH_PYTHON = '/usr/bin/python3';
 
 export function py(script: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(TORCH_PYTHON, [join(TOOLS, script), ...args], { encoding: 'utf8', input });
+  const r = spawnSync(TORCH_PYTHON, [script === '-' ? '-' : join(TOOLS, script), ...args], { encoding: 'utf8', input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
