@@ -1,4 +1,6 @@
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Pack } from '@weft/core';
 import { BinFile, dataOrder, readDataOrder } from '@weft/order';
 import { PackedDataset, type LengthSource } from '@weft/pack';
@@ -18,7 +20,7 @@ export interface RandomAccessPacks {
  * const ds = await openDataset({ kind: 'internlm', path: 'out/tokenized' }, { packedLength: 2048, seed: 1024 });
  * const first = await ds.get(0);
  */
-export async function openDataset(spec: DatasetSpec, o: { packedLength: number; seed: number; maxLength?: number; dataOrderPath?: string }): Promise<RandomAccessPacks> {
+export async function openDataset(spec: DatasetSpec, o: { packedLength: number; seed: number; maxLength?: number; dataOrderPath?: string; cacheDir?: string }): Promise<RandomAccessPacks> {
   switch (spec.kind) {
     case 'internlm': {
       const files = o.dataOrderPath ? await readDataOrder(o.dataOrderPath, spec.path) : await dataOrder(spec.path);
@@ -28,8 +30,11 @@ export async function openDataset(spec: DatasetSpec, o: { packedLength: number; 
       const ds = PackedDataset.fromSources(sources, { packedLength: o.packedLength, seed: o.seed });
       return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(bins.map((b) => b.close())); } };
     }
-    case 'untokenized':
-      throw new Error(`dataset ${spec.path}: untokenized data is tokenized by \`weft process\` first; point the config at its output with { kind: 'internlm', path: <output folder> }`);
+    case 'untokenized': {
+      if (!o.cacheDir) throw new Error(`dataset ${spec.path}: untokenized data needs a cache folder to tokenize into`);
+      const dir = await tokenizeToCache(spec, o.cacheDir, o.maxLength);
+      return openDataset({ kind: 'internlm', path: dir }, { ...o, dataOrderPath: undefined });
+    }
     case 'synthetic':
       return syntheticPacks({ ...spec, packedLength: o.packedLength });
     case 'packs': {
@@ -40,6 +45,32 @@ export async function openDataset(spec: DatasetSpec, o: { packedLength: number; 
       return { length: all.length, get: (i) => all[i]! };
     }
   }
+}
+
+/**
+ * Tokenize raw data once into `<cacheDir>/<hash of the spec>/` as InternLM `.bin` + `.meta`
+ * (loss masks as negative tokens), reusing it when the spec is unchanged.
+ */
+async function tokenizeToCache(spec: Extract<DatasetSpec, { kind: 'untokenized' }>, cacheDir: string, maxLength?: number): Promise<string> {
+  const key = createHash('sha256').update(JSON.stringify({ ...spec, maxLength })).digest('hex').slice(0, 16);
+  const dir = join(cacheDir, key);
+  if (existsSync(join(dir, 'DONE'))) return dir;
+  // @weft/tokenize sits above the trainer's declared dependencies in most installs; load it lazily.
+  const tk = (await import('@weft/tokenize')) as typeof import('@weft/tokenize');
+  const tokenizer = await tk.loadTokenizer(spec.tokenizer);
+  const files = statSync(spec.path).isDirectory()
+    ? (await dataOrder(spec.path, { fileType: '' })).filter((f) => /\.(jsonl?|txt)$/.test(f))
+    : [basename(spec.path)];
+  const root = statSync(spec.path).isDirectory() ? spec.path : dirname(spec.path);
+  if (files.length === 0) throw new Error(`${spec.path}: no .json/.jsonl/.txt files to tokenize`);
+  for (const f of files) {
+    const opts: Parameters<typeof tk.datasetToBin>[2] = { format: spec.format as never, tokenizer, progress: true };
+    if (spec.template !== undefined) opts.template = spec.template;
+    if (maxLength !== undefined) opts.maxLength = maxLength;
+    await tk.datasetToBin(join(root, f), join(dir, `${f}.bin`), opts);
+  }
+  writeFileSync(join(dir, 'DONE'), `${JSON.stringify(spec)}\n`);
+  return dir;
 }
 
 /** mulberry32: a tiny seeded PRNG, enough for reproducible synthetic data. */

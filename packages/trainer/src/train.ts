@@ -66,7 +66,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   // Data: packs by index, and the sampler that fixes every rank's share and order.
   const py = resolvePython(o.python);
   const topo = topologyFromEnv(process.env, o.nprocPerNode, py.cudaDevices || 1);
-  const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath };
+  const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);
   const valid = c.validation ? await openDataset(c.validation.dataset, packOpts) : undefined;
   const order = internRepoOrder(data.length, topo.worldSize, c.seed);

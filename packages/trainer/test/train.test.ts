@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pthToHf } from '@weft/convert';
 import { train, type StepMetrics, type TrainConfig } from '@weft/trainer';
 import { runPython } from './helpers.ts';
 
@@ -55,6 +56,17 @@ describe('weft train (2 gloo workers, tiny model, shipped sample data)', () => {
     const keys = JSON.parse(runPython(['-c', `import torch, json, sys; print(json.dumps(sorted(torch.load(sys.argv[1]).keys())))`, join(crashed, 'iter_4.pth')])) as string[];
     expect(keys).toContain('model.embed_tokens.weight');
     expect(keys).toContain('model.layers.1.self_attn.q_proj.weight');
+    // iter_N.pth -> `weft convert pth-to-hf` -> an HF folder the worker loads back to the same weights.
+    const base = join(root, 'base');
+    mkdirSync(base);
+    writeFileSync(join(base, 'config.json'), JSON.stringify(tinyConfig('').model.config));
+    await pthToHf({ base, pth: join(crashed, 'iter_4.pth'), out: join(root, 'hf') });
+    const same = runPython(['-c', `import sys, torch
+from weft_worker.model import ModelConfig, from_hf
+from weft_worker.safetensors_io import load_folder
+c = ModelConfig.from_folder(sys.argv[1]); a = from_hf(load_folder(sys.argv[1]), c); b = from_hf(torch.load(sys.argv[2]), c)
+print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join(root, 'hf'), join(crashed, 'iter_4.pth')]);
+    expect(same.trim()).toBe('True');
     const state = JSON.parse(readFileSync(join(crashed, 'iter_4.state', 'trainer_state.json'), 'utf8')) as Record<string, unknown>;
     expect(state).toMatchObject({ step: 4, world_size: 2, has_optimizer: true, cursor: { epoch: 0, consumed: 16 } });
     expect(readdirSync(join(crashed, 'logs')).some((f) => f.startsWith('events.out.tfevents.'))).toBe(true);

@@ -1,5 +1,5 @@
-// InternLM2-7B full fine-tune on raw chat data (ftdp/openai JSON), tokenized with the
-// internlm2_chat template by `weft process` first (the trainer reads its output), 32k packs with varlen attention: xtuner's
+// InternLM2-7B full fine-tune on raw chat data (openai messages JSONL), tokenized with the
+// internlm2_chat template into work_dir/tokenized on the first run, 32k packs, varlen attention: xtuner's
 // internlm2_7b_w_untokenized_dataset. Sized for 8 x 80 GB GPUs (FSDP2).
 import type { TrainConfig } from '@weft/trainer';
 
