@@ -108,11 +108,15 @@ export async function writeSafetensors(
       for (const { t, dtype } of ordered) {
         let n = 0;
         if (dtype === t.dtype && t.stream) {
-          // no cast: copy in chunks, so memory stays at one chunk whatever the tensor size
+          // no cast: copy in chunks, so memory stays at two chunks whatever the tensor size;
+          // chunk k is written while chunk k+1 is read (the stream alternates two buffers)
+          let pending: Promise<void> | undefined;
           for await (const chunk of t.stream()) {
-            await file.write(chunk);
+            await pending;
+            pending = file.write(chunk);
             n += chunk.length;
           }
+          await pending;
         } else {
           const raw = await t.read();
           if (raw.length !== t.nbytes) throw new Error(`${t.name}: read ${raw.length} bytes, expected ${t.nbytes}`);

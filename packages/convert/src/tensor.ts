@@ -39,8 +39,9 @@ export interface TensorRecord {
   read(): Promise<Uint8Array>;
   /**
    * Optional: the same bytes in pieces, for sinks that do not need the whole tensor at once
-   * (a sink copying without a cast keeps memory at one chunk). A chunk is only valid until the
-   * next one is requested: the buffer is reused.
+   * (a sink copying without a cast keeps memory at two chunks). Two buffers alternate: a chunk
+   * stays valid until the one after next is requested, so a sink may write chunk k while
+   * chunk k+1 is read.
    */
   stream?(chunkBytes?: number): AsyncIterable<Uint8Array>;
   /** Strides (in elements) of the stored view, when the source had them (PyTorch). */
@@ -90,17 +91,19 @@ export function renameTensor(t: TensorRecord, name: string): TensorRecord {
 }
 
 /**
- * Stream `length` bytes at `offset` of `file` in chunks through one reused buffer.
+ * Stream `length` bytes at `offset` of `file` in chunks through two alternating buffers.
  *
  * @example
  * for await (const chunk of streamRange('a.pth', 4096, 1 << 30)) await out.write(chunk);
  */
 export async function* streamRange(file: string, offset: number, length: number, chunkBytes = 16 << 20): AsyncGenerator<Uint8Array> {
-  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, length)));
+  const size = Math.max(1, Math.min(chunkBytes, length));
+  const bufs = [Buffer.allocUnsafe(size), length > size ? Buffer.allocUnsafe(size) : undefined];
   const fd = openSync(file, 'r');
   try {
     let done = 0;
-    while (done < length) {
+    for (let k = 0; done < length; k ^= 1) {
+      const buf = bufs[k]!;
       const want = Math.min(buf.length, length - done);
       let got = 0;
       while (got < want) {
