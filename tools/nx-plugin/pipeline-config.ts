@@ -38,7 +38,9 @@ export interface PipelineConfig {
   processArgs?: string[];
   /** Train on the packed output: a weft trainer config (TypeScript), relative to this folder. */
   train?: { config: string; args?: string[] };
-  /** Convert the last training checkpoint to a Hugging Face folder (needs `train`). */
+  /** Convert a training checkpoint to a Hugging Face folder (needs `train`): `model` is the base
+   * model folder (its config.json and tokenizer files are copied); `checkpoint` defaults to the
+   * newest one the trainer wrote. */
   convert?: { model: string; checkpoint?: string; args?: string[] };
 }
 
@@ -157,7 +159,8 @@ export function resolvePipeline(
     const v = c.convert as Record<string, unknown>;
     const model = str('convert.model', v?.model, false) as string;
     modelDir = inWorkspace('convert.model', model);
-    convert = { model, checkpoint: str('convert.checkpoint', v.checkpoint), args: strings('convert.args', v.args) };
+    const checkpoint = str('convert.checkpoint', v.checkpoint);
+    convert = { model, checkpoint: checkpoint && inWorkspace('convert.checkpoint', checkpoint), args: strings('convert.args', v.args) };
   }
 
   const name = str('name', c.name) ?? root.split('/').pop()!;

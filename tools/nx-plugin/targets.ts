@@ -19,7 +19,7 @@ export interface PluginOptions {
  * Stages wired to an existing `weft` subcommand. A stage whose CLI has not landed yet is left out
  * rather than inferred as a target that can only fail.
  */
-export const WIRED_STAGES: readonly StageName[] = ['order', 'process'];
+export const WIRED_STAGES: readonly StageName[] = ['order', 'process', 'train', 'convert'];
 
 /**
  * The weft packages whose code decides each stage's output. Their sources (not their tests or
@@ -95,25 +95,31 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
   }
 
   if (stages.has('train') && p.train && p.trainConfig) {
+    // The trainer config names its data (typically the process target's packs) and model; the
+    // work dir is pinned here so that nx knows where the checkpoints land.
     targets.train = target(
-      `${weft} ${['train', p.trainConfig, '--data', out('process'), '--work-dir', out('train'), ...(p.train.args ?? [])].map(q).join(' ')}`,
+      `${weft} ${['train', p.trainConfig, '--work-dir', out('train'), ...(p.train.args ?? [])].map(q).join(' ')}`,
       [...config, ...sourceFiles('**/*'), { fileset: `{workspaceRoot}/${p.trainConfig}` }, ...weftInputs('train'),
-        ...(p.modelDir ? [{ fileset: `{workspaceRoot}/${p.modelDir}/**/*` }] : [])],
+        ...(p.modelDir ? [{ fileset: `{workspaceRoot}/${p.modelDir}/**/*` }] : []), { env: 'WEFT_PYTHON' }, { env: 'NPROC_PER_NODE' }],
       [`{projectRoot}/${OUT.train}`],
       stages.has('process') ? ['process'] : [],
-      `Train with ${p.trainConfig} on ${OUT.process}; checkpoints in ${OUT.train}`,
+      `Train with ${p.trainConfig}; checkpoints, metrics and logs in ${OUT.train}`,
     );
   }
 
   if (stages.has('convert') && p.convert && p.modelDir) {
-    const ckpt = p.convert.checkpoint ?? `${out('train')}/latest.pth`;
+    // Without an explicit checkpoint: the newest one, which the trainer names in `last_checkpoint`.
+    const ckpt = p.convert.checkpoint
+      ? q(p.convert.checkpoint)
+      : `${q(out('train'))}/"$(cat ${q(`${out('train')}/last_checkpoint`)})"`;
     targets.convert = target(
-      `${weft} ${['convert', 'pth-to-hf', p.modelDir, ckpt, out('convert'), ...(p.convert.args ?? [])].map(q).join(' ')}`,
+      `${weft} convert pth-to-hf ${q(p.modelDir)} ${ckpt} ${[out('convert'), ...(p.convert.args ?? [])].map(q).join(' ')}`,
       [...config, ...sourceFiles('**/*'), ...(p.trainConfig ? [{ fileset: `{workspaceRoot}/${p.trainConfig}` }] : []),
-        { fileset: `{workspaceRoot}/${p.modelDir}/**/*` }, ...weftInputs('train'), ...weftInputs('convert')],
+        { fileset: `{workspaceRoot}/${p.modelDir}/**/*` }, ...weftInputs('train'), ...weftInputs('convert'),
+        { env: 'WEFT_PYTHON' }, { env: 'NPROC_PER_NODE' }],
       [`{projectRoot}/${OUT.convert}`],
-      stages.has('train') ? ['train'] : [],
-      `Convert the trained checkpoint to a Hugging Face folder in ${OUT.convert}`,
+      stages.has('train') && p.train ? ['train'] : [],
+      `Convert the last training checkpoint to a Hugging Face safetensors folder in ${OUT.convert}`,
     );
   }
   return targets;

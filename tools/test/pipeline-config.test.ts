@@ -65,4 +65,22 @@ describe('inferred targets', () => {
     expect(t.process.options.command).toBe("node packages/cli/bin/weft.mjs pack data/sample/tokenized --packed-length 32"
       + " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process'");
   });
+
+  it('continues with train and convert when the pipeline asks for them', () => {
+    const t = pipelineTargets(resolvePipeline(ROOT, FILE, {
+      ...chat, pack: { packedLength: 64 }, train: { config: 'train.config.ts', args: ['--total-steps', '2'] }, convert: { model: 'model' },
+    }));
+    expect(Object.keys(t)).toEqual(['order', 'process', 'train', 'convert']);
+    expect(t.train.dependsOn).toEqual(['process']);
+    expect(t.convert.dependsOn).toEqual(['train']);
+    expect(t.train.options.command).toBe('node packages/cli/bin/weft.mjs train pipelines/demo/train.config.ts --work-dir pipelines/demo/out/train --total-steps 2');
+    expect(t.convert.options.command).toBe('node packages/cli/bin/weft.mjs convert pth-to-hf pipelines/demo/model'
+      + ' pipelines/demo/out/train/"$(cat pipelines/demo/out/train/last_checkpoint)" pipelines/demo/out/hf');
+    expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/train.config.ts' });
+    expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/packages/trainer/**/*' });
+    expect(t.convert.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/model/**/*' });
+    expect(t.convert.outputs).toEqual(['{projectRoot}/out/hf']);
+    // Without train/convert in the config, only the data targets exist.
+    expect(Object.keys(pipelineTargets(resolvePipeline(ROOT, FILE, chat)))).toEqual(['order', 'process']);
+  });
 });

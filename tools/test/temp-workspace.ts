@@ -32,7 +32,7 @@ export function makeTempWorkspace(pipelines: string[]): string {
   }
 
   for (const p of pipelines) {
-    cpSync(join(REPO, p, 'weft.pipeline.json'), join(ws, p, 'weft.pipeline.json'));
+    cpSync(join(REPO, p), join(ws, p), { recursive: true, filter: (src) => basename(src) !== 'out' });
     const cfg = JSON.parse(readFileSync(join(REPO, p, 'weft.pipeline.json'), 'utf8')) as { source: string };
     const src = relative(REPO, resolve(REPO, p, cfg.source));
     cpSync(join(REPO, src), join(ws, src), { recursive: true });
