@@ -144,6 +144,8 @@ full["lm_head.weight"] = torch.randn(V, 3, generator=g)
 groups = [["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight", "model.layers.0.odd.bias"],
           ["model.norm.weight", "lm_head.weight"]]
 buffers = collections.OrderedDict([("model.rotary.inv_freq", torch.arange(4, dtype=torch.float32))])
+# a frozen (not trained) parameter: each rank's model states keep a bf16 fragment of it
+frozen = collections.OrderedDict([("model.frozen.weight", torch.randn(5, 3, generator=g).bfloat16())])
 os.makedirs(f"{OUT}/ds_zero3/global_step3", exist_ok=True)
 with open(f"{OUT}/ds_zero3/latest", "w") as f:
     f.write("global_step3")
@@ -159,8 +161,15 @@ for r in range(world):
         flat_groups.append(torch.cat(parts))
     module = collections.OrderedDict((n, torch.empty(0, dtype=torch.bfloat16)) for n in full)
     module.update((k, v) for k, v in buffers.items())
+    frags = collections.OrderedDict()
+    for n, t in frozen.items():
+        t = t.flatten()
+        per = math.ceil(t.numel() / world)
+        t = torch.cat([t, torch.zeros(per * world - t.numel(), dtype=t.dtype)])
+        frags[n] = t[r * per:(r + 1) * per].clone()
     torch.save({
         "module": module, "buffer_names": list(buffers),
+        "frozen_param_shapes": collections.OrderedDict((n, t.shape) for n, t in frozen.items()), "frozen_param_fragments": frags,
         "param_shapes": [collections.OrderedDict((n, full[n].shape) for n in names) for names in groups],
         "shared_params": [], "ds_version": "0.12.0",
     }, f"{OUT}/ds_zero3/global_step3/zero_pp_rank_{r}_mp_rank_00_model_states.pt")
@@ -170,6 +179,7 @@ for r in range(world):
         "ds_version": "0.12.0",
     }, f"{OUT}/ds_zero3/global_step3/bf16_zero_pp_rank_{r}_mp_rank_00_optim_states.pt")
 exp = collections.OrderedDict(buffers)
+exp.update(frozen)
 exp.update(full)
 save_expected(exp, f"{OUT}/zero3.expected.pth")
 

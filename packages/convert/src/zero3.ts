@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DataError } from '@weft/core';
 import { PyObject } from './pickle.ts';
 import { readTorchFile, TorchTensor } from './pth.ts';
-import { numel, type TensorRecord } from './tensor.ts';
+import { DTYPE_SIZE, numel, type TensorRecord } from './tensor.ts';
 
 const get = (m: unknown, k: string): unknown => (m instanceof Map ? m.get(k) : m instanceof PyObject ? m.dict.get(k) : undefined);
 
@@ -37,7 +37,8 @@ class FlatPartition {
  * ZeRO-3: rebuild full fp32 parameters from each rank's flat partitions, the way DeepSpeed's
  * `zero_to_fp32.py` does: parameters in `param_shapes` order, each split into
  * ceil(numel / world) elements per rank (the last rank padded), ranks concatenated, padding cut.
- * Lazy: each record reads only its own slices from every rank file.
+ * Frozen parameters come from every rank's `frozen_param_fragments`. Lazy: each record reads
+ * only its own slices from every rank file.
  *
  * @example
  * const records = zero3Records('ckpt/global_step3');
@@ -75,6 +76,44 @@ export function zero3Records(dir: string): TensorRecord[] {
   for (const name of Array.isArray(bufferNames) ? bufferNames : []) {
     const t = get(module, String(name));
     if (t instanceof TorchTensor) out.push(t.record(String(name)));
+  }
+  // frozen parameters (e.g. the base model under LoRA) are not in the optimizer: every rank's
+  // model states hold a fragment; concatenated in rank order, cut to numel (zero_to_fp32's merge)
+  const frozen = get(model, 'frozen_param_shapes');
+  if (frozen instanceof Map && frozen.size > 0) {
+    const fragments = Array.from({ length: world }, (_, r) => {
+      const f = join(dir, `zero_pp_rank_${r}_mp_rank_00_model_states.pt`);
+      if (!existsSync(f)) throw new DataError(`ZeRO-3 checkpoint has frozen parameters but no model states of rank ${r}`, { file: f });
+      return { file: f, frags: get(r === 0 ? model : readTorchFile(f).value, 'frozen_param_fragments') };
+    });
+    for (const [k, shape] of frozen) {
+      const name = String(k);
+      const sh = shape as number[];
+      const parts = fragments.map(({ file, frags }) => {
+        const t = get(frags, name);
+        if (!(t instanceof TorchTensor)) throw new DataError(`no frozen_param_fragments entry for ${name}`, { file });
+        return t;
+      });
+      const dtype = parts[0]!.dtype;
+      const size = DTYPE_SIZE[dtype];
+      const n = numel(sh);
+      if (parts.some((t) => t.dtype !== dtype) || parts.reduce((a, t) => a + numel(t.shape), 0) < n) throw new DataError(`frozen fragments of ${name} do not add up to ${JSON.stringify(sh)}`, { file: modelFile });
+      out.push({
+        name, dtype, shape: sh, nbytes: n * size,
+        read: async () => {
+          const buf = new Uint8Array(n * size);
+          let at = 0;
+          for (const t of parts) {
+            if (at >= buf.length) break;
+            const b = t.read();
+            const take = Math.min(b.length, buf.length - at);
+            buf.set(b.subarray(0, take), at);
+            at += take;
+          }
+          return buf;
+        },
+      });
+    }
   }
   let offset = 0;
   const byName = new Map<string, TensorRecord>();

@@ -29,7 +29,7 @@ describe('weft convert CLI', () => {
     expect(info.tensors).toHaveLength(21);
     expect(info.tensors.every((t: { dtype: string }) => t.dtype === 'F32')).toBe(true);
     const d = weft('convert', 'inspect', join(fx, 'ds_zero3'));
-    expect(d.stdout).toContain('# deepspeed-zero3: 6 tensors');
+    expect(d.stdout).toContain('# deepspeed-zero3: 7 tensors');
     expect(d.stdout).toMatch(/model\.layers\.0\.odd\.bias\tF32\t\[7\]\t28/);
   });
 

@@ -71,7 +71,7 @@ describe('pth-to-hf equals the original tensors bit for bit (stdlib Python reade
     expect(compare(join(fx, 'ds_zero2.expected.pth'), out).problems).toEqual([]);
   });
 
-  it('DeepSpeed ZeRO-3 folder: fp32 partitions consolidated as zero_to_fp32 does (padding, 2 groups, 2 ranks)', async () => {
+  it('DeepSpeed ZeRO-3 folder: fp32 partitions consolidated as zero_to_fp32 does (padding, 2 groups, 2 ranks, a frozen bf16 param)', async () => {
     const out = tmp();
     const r = await pthToHf({ base, pth: join(fx, 'ds_zero3'), out, progress: false });
     expect(r.kind).toBe('deepspeed-zero3');
