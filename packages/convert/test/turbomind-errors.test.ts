@@ -94,6 +94,26 @@ describe('writeTurbomind', () => {
     await expect(writeTurbomind(join(work, 'x'), intEmb, { config, modelName: 'm' })).rejects.toThrow(/is I32; only float tensors/);
   });
 
+  it('sources streamed in odd-sized chunks from a reused buffer give the same bytes', async () => {
+    const whole = join(work, 'whole');
+    await writeTurbomind(whole, readSafetensors(hf), { config, modelName: 'm', tp: 2 });
+    const odd = (await records()).map((t): TensorRecord => ({
+      ...t,
+      async *stream() {
+        const all = await t.read();
+        const buf = new Uint8Array(7); // 7 bytes: never a whole number of fp32 elements
+        for (let i = 0; i < all.length; i += 7) {
+          const n = Math.min(7, all.length - i);
+          buf.set(all.subarray(i, i + n));
+          yield buf.subarray(0, n);
+        }
+      },
+    }));
+    const chunked = join(work, 'chunked');
+    await writeTurbomind(chunked, odd, { config, modelName: 'm', tp: 2 });
+    expect(tree(chunked)).toEqual(tree(whole));
+  });
+
   it('a rerun gives identical bytes, replacing the old workspace', async () => {
     const dst = join(work, 'again');
     await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 });

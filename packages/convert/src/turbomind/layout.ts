@@ -30,6 +30,7 @@ export function compose(inner: Int32Array, order: Int32Array): Int32Array {
   return order.map((j) => inner[j]!);
 }
 
+/** `start, start + 1, ..., start + n - 1`. */
 export function iota(n: number, start = 0): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = start + i;
