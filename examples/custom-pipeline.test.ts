@@ -68,6 +68,13 @@ describe('examples/custom-pipeline.ts', () => {
     expect(noLoss.rejected['no-loss']).toBeGreaterThan(0);
   });
 
+  it('matches the reference on the shipped tokenized sample', async () => {
+    const sample = join(here, '../data/sample/tokenized');
+    const { packs } = await customPipeline({ dataDir: sample, packedLength: 512, minLength: 8 });
+    expect(packs.length).toBeGreaterThan(10);
+    expect(plain(packs)).toEqual(reference(sample, 512, 8));
+  });
+
   it('runs as a script and prints its summary', () => {
     const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'custom-pipeline.ts'), dir, '--packed-length', '64'], { cwd: here });
     const summary = JSON.parse(out.toString()) as { packs: number; tokens: number };
