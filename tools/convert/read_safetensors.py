@@ -23,26 +23,34 @@ def read_file(path):
     return out, meta, n
 
 
+def read_checked(path):
+    """read_file, asserting what transformers needs: {"format": "pt"} metadata and a data buffer on an 8-byte boundary."""
+    tensors, meta, n = read_file(path)
+    assert meta is not None and meta.get("format") == "pt", f"{path}: __metadata__ {meta}"
+    assert (8 + n) % 8 == 0, f"{path}: data starts at {8 + n}, not 8-byte aligned"
+    return tensors
+
+
 def read_any(path):
-    """A file, an index json, or a folder holding model.safetensors or an index."""
+    """A file, an index json, or a folder holding model.safetensors or an index (weft's output: checked)."""
     if os.path.isdir(path):
         idx = os.path.join(path, "model.safetensors.index.json")
         single = os.path.join(path, "model.safetensors")
         if os.path.exists(single):
-            return read_file(single)[0]
+            return read_checked(single)
         path = idx
     if path.endswith(".json"):
         with open(path) as f:
             index = json.load(f)
         out = {}
         for shard in sorted(set(index["weight_map"].values())):
-            tensors = read_file(os.path.join(os.path.dirname(path), shard))[0]
+            tensors = read_checked(os.path.join(os.path.dirname(path), shard))
             for k in tensors:
                 assert index["weight_map"][k] == shard, k
             out.update(tensors)
         assert set(out) == set(index["weight_map"])
         return out
-    return read_file(path)[0]
+    return read_checked(path)
 
 
 if __name__ == "__main__":
