@@ -76,13 +76,18 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * d, bias=c.qkv_bias)
         self.o_proj = nn.Linear(c.num_attention_heads * d, c.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
+    def qkv(self, x, cos, sin):
+        """Projections and rotary embedding: fixed shapes, so `train.py` may compile this part."""
         t, d = x.shape[0], self.c.head_dim
         v = self.v_proj(x).view(t, -1, d)
         # Under autocast v is bf16 while the rotation ran in fp32: flash kernels want one dtype.
         q = rope(self.q_proj(x).view(t, -1, d), cos, sin).to(v.dtype)
         k = rope(self.k_proj(x).view(t, -1, d), cos, sin).to(v.dtype)
-        return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl).reshape(t, -1))
+        return q, k, v
+
+    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
+        q, k, v = self.qkv(x, cos, sin)
+        return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl).reshape(x.shape[0], -1))
 
 
 class MLP(nn.Module):
@@ -139,14 +144,22 @@ class Decoder(nn.Module):
                 else:
                     p.copy_(torch.randn(p.shape, generator=g, device=p.device) * std)
 
-    def forward(self, input_ids, position_ids, cu_seqlens, max_seqlen):
+    def forward(self, input_ids, position_ids, cu_seqlens, max_seqlen, target=None):
+        """Logits [T, vocab]; or, given `target` (-100 = no loss), the summed cross-entropy."""
         freqs = position_ids.float()[:, None] * self.inv_freq[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         x = self.embed_tokens(input_ids)
         cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
         for layer in self.layers:
             x = layer(x, cos, sin, cu_seqlens, max_seqlen, self.attn_impl)
-        return self.lm_head(self.norm(x))
+        if target is None:
+            return self.lm_head(self.norm(x))
+        return self.loss_sum(x, target)
+
+    def loss_sum(self, x, target):
+        """Final norm, head and cross-entropy in one place (one compiled region on GPU)."""
+        logits = self.lm_head(self.norm(x))
+        return F.cross_entropy(logits.float(), target, ignore_index=-100, reduction='sum')
 
     def num_params(self, embeddings=True):
         n = sum(p.numel() for p in self.parameters())

@@ -13,7 +13,6 @@ import time
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from . import checkpoint
 from .attention import pick_impl
@@ -74,8 +73,7 @@ def validate(model, cfg, rank, world, device, autocast):
             break
         b = collate(packs, device, cfg.get('pack_sample_into_one', False))
         with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
-            logits = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'])
-        total[0] += F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX, reduction='sum').double()
+            total[0] += model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']).double()
         total[1] += (b['target'] != IGNORE_INDEX).sum()
         n += 1
     if world > 1:
@@ -118,12 +116,18 @@ def wrap(model, cfg, world, device):
     model.to(device)
     if device.type == 'cuda':
         if cfg.get('compile'):
-            # Compile the fixed-shape parts (norms, MLP); attention stays eager, since its
-            # document boundaries change shape from batch to batch.
-            # (Compiling `forward` rather than wrapping the module keeps state-dict keys unchanged.)
+            # Compile the fixed-shape parts (norms, MLP, projections + rotary, head + loss);
+            # attention stays eager, since document boundaries change shape from batch to batch.
+            # (Compiling methods rather than wrapping modules keeps state-dict keys unchanged.)
+            import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make `torch` local here)
+            for knob in ('recompile_limit', 'cache_size_limit'):  # one graph per layer must fit
+                if hasattr(dynamo.config, knob):
+                    setattr(dynamo.config, knob, max(64, getattr(dynamo.config, knob)))
             for block in model.layers:
                 for m in (block.mlp, block.input_layernorm, block.post_attention_layernorm):
-                    m.forward = torch.compile(m.forward)
+                    m.forward = _compiled(m.forward)
+                block.self_attn.qkv = _compiled(block.self_attn.qkv)
+            model.loss_sum = _compiled(model.loss_sum)
         try:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
         except ImportError:
@@ -140,6 +144,21 @@ def wrap(model, cfg, world, device):
     if world > 1:
         return torch.nn.parallel.DistributedDataParallel(model), 'ddp'
     return model, 'single'
+
+
+def _compiled(fn):
+    """torch.compile(fn), falling back to eager (once, with a warning) if compiling fails."""
+    compiled, state = torch.compile(fn), {'ok': True}
+
+    def call(*a, **k):
+        if state['ok']:
+            try:
+                return compiled(*a, **k)
+            except Exception as e:  # a compiler gap must not stop training
+                state['ok'] = False
+                sys.stderr.write(f'weft: torch.compile failed ({type(e).__name__}: {str(e)[:200]}); running eager\n')
+        return fn(*a, **k)
+    return call
 
 
 def unwrap(model):
@@ -237,11 +256,10 @@ def main(argv=None):
             sync = i == len(batches) - 1 or mode not in ('ddp', 'ddp+autocast')
             ctx = model.no_sync() if not sync else _null()
             with ctx:
-                with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
-                    logits = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'])
                 # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
                 n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
-                loss = F.cross_entropy(logits.float(), b['target'], ignore_index=IGNORE_INDEX, reduction='sum') / n_lab
+                with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
+                    loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
                 (loss / accum).backward()
             loss_sum += loss.detach()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
