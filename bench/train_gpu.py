@@ -183,7 +183,8 @@ def main():
             'node': subprocess.run(['sh', '-c', 'command -v node || true'], capture_output=True, text=True).stdout.strip() or None,
             'feed': 'recorded feed frames replayed from a file (WEFT_FEED=file:...), same bytes as the TypeScript feed'}
     print(json.dumps(info), flush=True)
-    n = 4 * (args.warmup + args.steps) + 2  # enough for the accumulation variant too
+    # enough for the accumulation variant too
+    n = max(args.warmup + args.steps, 4 * (max(3, args.warmup // 2) + max(4, args.steps // 2))) + 2
     packs_by_rank = [make_packs(n, seed=100 + r) for r in range(max(1, args.nproc))]
     for r, packs in enumerate(packs_by_rank):
         write_frames(packs, f'{tmp}/frames.rank{r}.bin')
