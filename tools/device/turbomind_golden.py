@@ -418,14 +418,57 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+# rope_scaling variants for config.yaml only (float fields written as float literals, so the
+# output does not depend on whether pydantic coerces ints)
+ROPE_VARIANTS = {
+    'llama3': dict(rope_theta=500000.0, max_position_embeddings=131072, rope_scaling={
+        'rope_type': 'llama3', 'factor': 8.0, 'low_freq_factor': 1.0, 'high_freq_factor': 4.0,
+        'original_max_position_embeddings': 8192}),
+    'yarn-orig': dict(max_position_embeddings=131072, rope_scaling={
+        'type': 'yarn', 'factor': 8.0, 'original_max_position_embeddings': 32768}),
+    'yarn': dict(max_position_embeddings=4096, rope_scaling={'rope_type': 'yarn', 'factor': 2.0, 'beta_fast': 16.0}),
+    'dynamic': dict(rope_scaling={'type': 'dynamic', 'factor': 2.0}),
+    'linear': dict(rope_theta=1000000.0, rope_scaling={'type': 'linear', 'factor': 4.0}),
+    'default': dict(rope_scaling={'rope_type': 'default'}),
+}
+
+
+def rope_cases(converter, work):
+    """config.yaml of a 1-layer llama for each rope_scaling variant."""
+    out = {}
+    for name, extra in ROPE_VARIANTS.items():
+        spec = dict(MODELS['llama'])
+        spec['config'] = dict(spec['config'], num_hidden_layers=1, **extra)
+        d = os.path.join(work, 'rope', name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, 'config.json'), 'w') as f:
+            json.dump(spec['config'], f, indent=2)
+        tok, tcfg = tokenizer_files()
+        with open(os.path.join(d, 'tokenizer.json'), 'w') as f:
+            json.dump(tok, f)
+        with open(os.path.join(d, 'tokenizer_config.json'), 'w') as f:
+            json.dump(tcfg, f)
+        save_safetensors(os.path.join(d, 'model.safetensors'), tensors_of('llama', spec))
+        dst = os.path.join(work, 'rope-tm', name)
+        converter.main(model_name='tiny-llama', model_path=d, dtype='bfloat16', chat_template='llama2', dst_path=dst, tp=1)
+        with open(os.path.join(dst, 'triton_models', 'weights', 'config.yaml')) as f:
+            out[name] = {'config': spec['config'], 'yaml': f.read()}
+    with open(os.path.join(work, 'rope-cases.json'), 'w') as f:
+        json.dump({'stubbed': STUBBED, 'cases': out}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--lmdeploy', required=True, help='folder holding the carried lmdeploy/ package')
     ap.add_argument('--work', required=True)
     ap.add_argument('--allow-cpu-stubs', action='store_true')
+    ap.add_argument('--rope-only', action='store_true', help='only the rope_scaling config.yaml cases')
     a = ap.parse_args()
     os.environ.setdefault('HF_HUB_OFFLINE', '1')
     os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+    if a.rope_only:
+        rope_cases(import_converter(os.path.abspath(a.lmdeploy), a.allow_cpu_stubs), a.work)
+        return
     make_models(a.work)
     converter = import_converter(os.path.abspath(a.lmdeploy), a.allow_cpu_stubs)
     manifest = {'lmdeploy': '0.9.2', 'torch': torch.__version__, 'stubbed': STUBBED, 'cases': {}}

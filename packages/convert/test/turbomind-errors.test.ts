@@ -42,7 +42,7 @@ describe('config checks', () => {
     ['tp and kv heads incompatible', { ...llama, hidden_size: 384, num_attention_heads: 6, num_key_value_heads: 3 }, 2, /num_key_value_heads 3: one must divide the other/],
     ['unknown architecture', { ...llama, architectures: ['GPT2LMHeadModel'] }, 1, /GPT2LMHeadModel is not supported/],
     ['no architectures', { ...llama, architectures: undefined }, 1, /no "architectures"/],
-    ['rope scaling', { ...llama, rope_scaling: { type: 'dynamic', factor: 2 } }, 1, /rope_scaling .* not supported/],
+    ['unknown rope scaling', { ...llama, rope_scaling: { type: 'su', factor: 2 } }, 1, /rope_scaling type "su" is not supported/],
     ['quantized', { ...llama, quantization_config: { quant_method: 'awq' } }, 1, /quantized models/],
     ['head size 32', { ...llama, hidden_size: 64 }, 1, /64 or 128 only/],
     ['internlm2 head size 64', { ...llama, architectures: ['InternLM2ForCausalLM'] }, 1, /internlm2 head size 64/],

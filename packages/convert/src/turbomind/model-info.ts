@@ -1,3 +1,4 @@
+import { ropeParam } from './rope.ts';
 import { pyFloat, type YamlValue } from './yaml.ts';
 
 /** The HF model families this writer converts, by `architectures[0]` of config.json. */
@@ -37,7 +38,8 @@ export interface TurbomindModelInfo {
   tieWordEmbeddings: boolean;
   weightType: 'float16' | 'bfloat16';
   normEps: number;
-  ropeTheta: number;
+  /** `attention_config.rope_param` of config.yaml. */
+  rope: { [k: string]: YamlValue };
   maxPositionEmbeddings: number;
   sessionLen: number;
 }
@@ -75,9 +77,6 @@ export function turbomindModelInfo(cfg: Record<string, unknown>, opts: { tp: num
   if (cfg['quantization_config'] !== undefined && cfg['quantization_config'] !== null) {
     throw new TurbomindConfigError('quantized models (quantization_config in config.json) are not supported; convert the unquantized model');
   }
-  if (cfg['rope_scaling'] !== undefined && cfg['rope_scaling'] !== null) {
-    throw new TurbomindConfigError(`rope_scaling ${JSON.stringify(cfg['rope_scaling'])} is not supported yet; only plain rotary embeddings`);
-  }
   const { tp, dtype } = opts;
   if (!Number.isSafeInteger(tp) || tp < 1 || (tp & (tp - 1)) !== 0) throw new TurbomindConfigError(`--tp must be a power of two (lmdeploy's rule), got ${tp}`);
   const numLayer = int(cfg, 'num_hidden_layers');
@@ -107,8 +106,13 @@ export function turbomindModelInfo(cfg: Record<string, unknown>, opts: { tp: num
   else throw new TurbomindConfigError(`--dtype must be auto, float16 or bfloat16 (got ${String(dtype)})`);
   const eps = cfg['rms_norm_eps'];
   if (typeof eps !== 'number') throw new TurbomindConfigError('config.json: "rms_norm_eps" must be a number');
-  const theta = cfg['rope_theta'] ?? 10000;
-  if (typeof theta !== 'number') throw new TurbomindConfigError('config.json: "rope_theta" must be a number');
+  const maxPositionEmbeddings = int(cfg, 'max_position_embeddings', 0);
+  let rope: { [k: string]: YamlValue };
+  try {
+    rope = ropeParam(cfg, headDim, maxPositionEmbeddings);
+  } catch (e) {
+    throw new TurbomindConfigError((e as Error).message);
+  }
   let sessionLen = Infinity;
   for (const k of SESSION_KEYS) {
     const v = cfg[k];
@@ -119,7 +123,7 @@ export function turbomindModelInfo(cfg: Record<string, unknown>, opts: { tp: num
     arch, family, numLayer, hidden, headNum, kvHeadNum, kvHeadNumOut: kvHeadNum * kvRepeat, kvRepeat, headDim, inter,
     interPadded: roundUp(inter, tp), vocab, vocabPadded: roundUp(vocab, tp), tp,
     attnBias: family === 'qwen2', tieWordEmbeddings: cfg['tie_word_embeddings'] === true, weightType,
-    normEps: eps, ropeTheta: theta, maxPositionEmbeddings: int(cfg, 'max_position_embeddings', 0), sessionLen: Math.floor(sessionLen),
+    normEps: eps, rope, maxPositionEmbeddings, sessionLen: Math.floor(sessionLen),
   };
 }
 
@@ -145,11 +149,7 @@ export function turbomindConfig(info: TurbomindModelInfo, o: { modelName: string
     },
     attention_config: {
       softmax_scale: 0, cache_block_seq_len: 64, use_logn_attn: 0, max_position_embeddings: info.maxPositionEmbeddings,
-      rope_param: {
-        type: 'default', base: pyFloat(info.ropeTheta), dim: info.headDim, factor: pyFloat(1),
-        max_position_embeddings: null, attention_factor: pyFloat(1), beta_fast: 32, beta_slow: 1,
-        low_freq_factor: null, high_freq_factor: null, original_max_position_embeddings: null, mrope_section: null,
-      },
+      rope_param: info.rope,
     },
     lora_config: { lora_policy: '', lora_r: 0, lora_scale: pyFloat(0), lora_max_wo_r: 0, lora_rank_pattern: '', lora_scale_pattern: '' },
   };
