@@ -3,6 +3,8 @@ export type DatasetSpec =
   /** A folder of InternLM-tokenized `.bin` + `.bin.meta` files (what `weft process` writes), packed
    * xtuner-style (length-seeded, per file, in data order). */
   | { kind: 'internlm'; path: string }
+  /** A packed Arrow datasets folder (what `weft pack` / `weft process --pack` write): one row per pack. */
+  | { kind: 'packed'; path: string }
   /** Raw text/chat data: tokenized and packed on the fly (needs `@weft/tokenize`; see README). */
   | { kind: 'untokenized'; path: string; format: string; template?: string; tokenizer: string }
   /** Deterministic synthetic documents with learnable structure: demos, tests, benchmarks. */

@@ -3,7 +3,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Pack } from '@weft/core';
 import { BinFile, dataOrder, readDataOrder } from '@weft/order';
-import { PackedDataset, type LengthSource } from '@weft/pack';
+import { ArrowDataset, PackedDataset, type LengthSource } from '@weft/pack';
 import type { DatasetSpec } from './config.ts';
 
 /** Packs by index: what the sampler needs to hand each rank its share in any order. */
@@ -29,6 +29,25 @@ export async function openDataset(spec: DatasetSpec, o: { packedLength: number; 
       const sources: LengthSource[] = bins.map((b) => ({ name: b.path, lengths: b.meta.lengths, read: (i: number) => b.read(i) }));
       const ds = PackedDataset.fromSources(sources, { packedLength: o.packedLength, seed: o.seed });
       return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(bins.map((b) => b.close())); } };
+    }
+    case 'packed': {
+      const ds = await ArrowDataset.open(spec.path);
+      const missing = ['input_ids', 'labels', 'cumulative_len', 'position_ids'].filter((c) => !ds.columns.includes(c));
+      if (missing.length) await ds.close();
+      if (missing.length) throw new Error(`${spec.path}: not a packed dataset (no ${missing.join(', ')} column); write one with \`weft pack\``);
+      if (ds.length > 0) {
+        const L = (await ds.get(0)).input_ids!.length;
+        if (L !== o.packedLength) await ds.close();
+        if (L !== o.packedLength) throw new Error(`${spec.path}: its packs hold ${L} tokens but the config says packedLength: ${o.packedLength}; set packedLength: ${L} (or repack)`);
+      }
+      return {
+        length: ds.length,
+        get: async (i) => {
+          const r = await ds.get(i);
+          return { input_ids: r.input_ids!, labels: r.labels!, cumulative_len: r.cumulative_len!, position_ids: r.position_ids! };
+        },
+        close: () => ds.close(),
+      };
     }
     case 'untokenized': {
       if (!o.cacheDir) throw new Error(`dataset ${spec.path}: untokenized data needs a cache folder to tokenize into`);

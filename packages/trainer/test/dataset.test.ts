@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,5 +33,22 @@ describe('datasets', () => {
     expect(p.cumulative_len[0]).toBe(0);
     expect(p.cumulative_len[p.cumulative_len.length - 1]).toBe(64);
     await ds.close?.();
+  });
+
+  it('a packed Arrow folder written by `weft pack` gives the same packs as packing the .bin folder here', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'weft-packed-')), 'packed');
+    const cli = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [cli, 'pack', join(DATA, 'tokenized'), '--packed-length', '64', '--out', out, '--quiet'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const packed = await openDataset({ kind: 'packed', path: out }, { packedLength: 64, seed: 1024 });
+    const direct = await openDataset({ kind: 'internlm', path: join(DATA, 'tokenized') }, { packedLength: 64, seed: 1024 });
+    expect(packed.length).toBe(direct.length);
+    for (const i of [0, 1, 17, packed.length - 1]) {
+      const [a, b] = [await packed.get(i), await direct.get(i)];
+      for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const) expect(Array.from(a[k])).toEqual(Array.from(b[k]));
+    }
+    await expect(openDataset({ kind: 'packed', path: out }, { packedLength: 128, seed: 1024 })).rejects.toThrow(/packs hold 64 tokens but the config says packedLength: 128/);
+    await packed.close?.();
+    await direct.close?.();
   });
 });
