@@ -1,6 +1,7 @@
 """Compare weft's safetensors output with expected tensors, bit for bit.
 
     /usr/bin/python3 compare.py expected.pth out_dir [--dtype bf16|fp16|fp32]
+    /usr/bin/python3 compare.py --batch < pairs.json
 
 expected.pth is a plain state dict (torch.save) with the final names; each tensor is cast
 with torch's own .to(dtype) when --dtype is given, then its bytes are compared with the bytes
@@ -27,9 +28,7 @@ def tensor_bytes(t):
     return t.numpy().tobytes()
 
 
-def main():
-    expected_path, out = sys.argv[1], sys.argv[2]
-    dtype = CAST[sys.argv[sys.argv.index("--dtype") + 1]] if "--dtype" in sys.argv else None
+def compare(expected_path, out, dtype):
     expected = torch.load(expected_path)
     got = read_any(out)
     problems = []
@@ -46,8 +45,24 @@ def main():
             problems.append(f"{name}: bytes differ")
     extra = sorted(set(got) - set(expected))
     problems += [f"unexpected {k}" for k in extra]
-    print(json.dumps({"tensors": len(expected), "problems": problems}))
-    sys.exit(1 if problems else 0)
+    return {"tensors": len(expected), "problems": problems}
+
+
+def main():
+    if sys.argv[1] == "--batch":
+        # stdin: [[expected, out, dtype or null], ...] -> stdout: one result per pair (one torch import for all)
+        results = []
+        for expected_path, out, dtype in json.load(sys.stdin):
+            try:
+                results.append(compare(expected_path, out, CAST[dtype] if dtype else None))
+            except Exception as e:  # a broken output is a finding, not a crash of the whole batch
+                results.append({"tensors": 0, "problems": [f"{type(e).__name__}: {e}"]})
+        print(json.dumps(results))
+        return
+    dtype = CAST[sys.argv[sys.argv.index("--dtype") + 1]] if "--dtype" in sys.argv else None
+    result = compare(sys.argv[1], sys.argv[2], dtype)
+    print(json.dumps(result))
+    sys.exit(1 if result["problems"] else 0)
 
 
 if __name__ == "__main__":

@@ -35,3 +35,10 @@ export function compare(expected: string, out: string, dtype?: string): { tensor
   if (r.status !== 0 && r.status !== 1) throw new Error(`compare.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { tensors: number; problems: string[] };
 }
+
+/** Many comparisons in one Python process (torch imports once): [expected, out, dtype?][] → results in order. */
+export function compareMany(pairs: [string, string, string | undefined][]): { tensors: number; problems: string[] }[] {
+  const r = py('compare.py', ['--batch'], JSON.stringify(pairs.map(([e, o, d]) => [e, o, d ?? null])));
+  if (r.status !== 0) throw new Error(`compare.py --batch failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { tensors: number; problems: string[] }[];
+}
