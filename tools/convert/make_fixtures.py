@@ -12,7 +12,7 @@ Writes, for a tiny llama and a tiny internlm2 in fp32/bf16/fp16:
   ds_zero2/                          DeepSpeed folder: latest, global_step7/mp_rank_00_model_states.pt
   ds_zero3/                          ZeRO-3 folder: per-rank model states + fp32 flat partitions
   zero3.expected.pth                 what zero_to_fp32 would reconstruct from ds_zero3
-  objects.pth                        torch.save of a dict holding arbitrary Python objects
+  objects.pth / objects.expected.pth torch.save of a dict holding arbitrary Python objects (+ its tensors)
   lora.pth / lora.expected.pth       xtuner LoRA state dict and PEFT's names for it
   llama_zip64.pth                    llama_fp32.pth rewritten with zip64 sizes and offsets
   legacy.pth                         the pre-1.6 non-zip format
@@ -184,10 +184,14 @@ exp.update(full)
 save_expected(exp, f"{OUT}/zero3.expected.pth")
 
 # arbitrary Python objects around tensors
+obj_tensors = collections.OrderedDict([
+    ("weight", torch.arange(6, dtype=torch.float32).reshape(2, 3)),
+    ("ids", torch.tensor([1, 2, 3], dtype=torch.int64)),
+    ("mask", torch.tensor([True, False])),
+])
+save_expected(obj_tensors, f"{OUT}/objects.expected.pth")
 torch.save({
-    "weight": torch.arange(6, dtype=torch.float32).reshape(2, 3),
-    "ids": torch.tensor([1, 2, 3], dtype=torch.int64),
-    "mask": torch.tensor([True, False]),
+    **obj_tensors,
     "ns": argparse.Namespace(a=1, b="x"),
     "hub": MessageHub(),
     "np": np.float64(1.5),

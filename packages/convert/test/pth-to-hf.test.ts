@@ -20,6 +20,7 @@ for (const [src, to, dtype] of [['fp32', 'bf16', 'BF16'], ['fp32', 'fp16', 'F16'
 }
 cases.push(
   { label: 'zip64', opts: () => ({ pth: join(fx, 'llama_zip64.pth') }), expected: 'llama_fp32.expected.pth' },
+  { label: 'objects', opts: () => ({ pth: join(fx, 'objects.pth') }), expected: 'objects.expected.pth' },
   { label: 'xtuner', opts: () => ({ pth: join(fx, 'xtuner_llama.pth') }), expected: 'xtuner_llama.expected.pth' },
   { label: 'work dir', opts: () => ({ pth: join(fx, 'weft_work_dir') }), expected: 'weft_work_dir.expected.pth' },
   { label: 'iter_3.pth', opts: () => ({ pth: join(fx, 'weft_work_dir', 'iter_3.pth') }), expected: 'weft_work_dir.expected.pth' },
@@ -75,6 +76,11 @@ describe('pth-to-hf equals the original tensors bit for bit (stdlib Python reade
       const { out } = ok(label);
       expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype).toBe(want);
     }
+  });
+
+  it('a torch.save of a dict of arbitrary Python objects: its tensors (F32, I64, BOOL) converted, objects skipped and reported', () => {
+    const { r } = ok('objects');
+    expect(r.skipped).toEqual(expect.arrayContaining(['ns', 'hub', 'np', 'set', 'bytes', 'big', 'device', 'dtype', 'size', 'nested']));
   });
 
   it('xtuner/mmengine wrapper: state_dict with llm. prefixes beside arbitrary objects', () => {
