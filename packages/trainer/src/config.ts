@@ -109,8 +109,11 @@ export function validateConfig(c: TrainConfig): TrainConfig {
 export async function loadConfig(file: string): Promise<TrainConfig> {
   const { pathToFileURL } = await import('node:url');
   const { resolve } = await import('node:path');
-  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: TrainConfig; config?: TrainConfig };
-  const c = mod.default ?? mod.config;
+  const url = pathToFileURL(resolve(file)).href;
+  // tsx's own import: a .ts config outside any `"type": "module"` package still loads as ESM.
+  const mod = (/\.[cm]?ts$/.test(file) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url)) as
+    { default?: TrainConfig & { default?: TrainConfig }; config?: TrainConfig };
+  const c = mod.default?.default ?? mod.default ?? mod.config;
   if (!c) throw new Error(`${file}: no default export (write \`export default { ... } satisfies TrainConfig\`)`);
   return validateConfig(c);
 }

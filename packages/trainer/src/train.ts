@@ -109,7 +109,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     run?.stop('feed error');
   });
 
-  const sink = await MetricsSink.open(workDir, { resumeStep: startStep, log });
+  // Rank 0 lives on node 0: only that node writes metrics (other nodes must not truncate a shared file).
+  const sink = topo.nodeRank === 0 ? await MetricsSink.open(workDir, { resumeStep: startStep, log }) : undefined;
   let lastStep = startStep;
   const onLine = (rank: number, line: string, stream: 'stdout' | 'stderr'): void => {
     if (rank === 0 && line.startsWith(METRICS_PREFIX)) {
@@ -121,12 +122,12 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
         return;
       }
       if (m.event === undefined) {
-        sink.step(m as unknown as StepMetrics);
+        sink?.step(m as unknown as StepMetrics);
         lastStep = m.step as number;
-      } else if (m.event === 'valid') sink.valid(m.step as number, m.valid_loss as number);
+      } else if (m.event === 'valid') sink?.valid(m.step as number, m.valid_loss as number);
       else if (m.event === 'checkpoint') {
         log(`checkpoint: ${m.path as string}`);
-        sink.flushPicture();
+        sink?.flushPicture();
       } else if (m.event === 'start') log(`workers up: ${m.mode as string} on ${m.device as string}, attention ${m.attn as string}, ${m.params as number} non-embedding params`);
       return;
     }
@@ -146,12 +147,16 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     }
   } finally {
     process.off('SIGINT', onSigint);
-    sink.flushPicture();
-    sink.close();
+    sink?.flushPicture();
+    sink?.close();
     await feed.close();
     await data.close?.();
     await valid?.close?.();
   }
+  if (!sink) {
+    log(`done: node ${topo.nodeRank}'s ranks finished (node 0 writes the metrics and checkpoints)`);
+    return { steps: lastStep, workDir, rows: [] };
+  }
   log(`done: ${lastStep} steps; metrics in ${join(workDir, 'metrics.jsonl')}, picture in ${join(workDir, 'run.html')}, TensorBoard: tensorboard --logdir ${join(workDir, 'logs')}`);
-  return { steps: lastStep, workDir, rows: sink.rows };
+  return { steps: lastStep, workDir, rows: sink?.rows ?? [] };
 }
