@@ -8,12 +8,12 @@ const DTYPES: Record<string, DType> = { bf16: 'BF16', fp16: 'F16', fp32: 'F32', 
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
-  const convert = program.command('convert').description('convert checkpoints: pth-to-hf, inspect');
+  const convert = program.command('convert').description('convert checkpoints: pth-to-hf, inspect, hf-to-turbomind');
   convert
     .command('pth-to-hf')
     .description('training checkpoint (.pth, DeepSpeed folder, xtuner, LoRA) → Hugging Face safetensors folder')
     .argument('<base>', 'base model: HF model folder, its config.json, or an xtuner config .py')
-    .argument('<pth>', 'checkpoint: .pth/.pt file or DeepSpeed checkpoint folder')
+    .argument('<pth>', 'checkpoint: .pth/.pt file, DeepSpeed checkpoint folder, or a work dir with last_checkpoint')
     .argument('<out>', 'output folder')
     .option('--max-shard-size <size>', 'largest safetensors shard (e.g. 2GB, 500MB, 4GiB)', '2GB')
     .option('--dtype <dtype>', 'cast float weights: bf16, fp16 or fp32 (default: keep)')
