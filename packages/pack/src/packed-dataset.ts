@@ -117,9 +117,11 @@ export class PackedDataset {
     }
     const queue: Promise<Pack>[] = [];
     let next = start;
+    let current: PackedFile | undefined;
     try {
       for (let f = 0; f < this.files.length; f++) {
         const file = this.files[f]!;
+        current = file;
         const first = Math.max(0, next - this.starts[f]!);
         for (let p = first; p < file.length; p++) {
           queue.push(file.get(p));
@@ -128,10 +130,13 @@ export class PackedDataset {
         // Drain this file before closing it and opening the next one.
         while (queue.length > 0) yield await queue.shift()!;
         await file.source.close?.();
+        current = undefined;
         next = this.starts[f + 1]!;
       }
     } finally {
+      // Also when the consumer stops early: let reads finish, then release the file.
       await Promise.allSettled(queue);
+      await current?.source.close?.();
     }
   }
 
