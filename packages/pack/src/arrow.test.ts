@@ -95,3 +95,23 @@ describe('Arrow dataset folder', () => {
     await expect(ArrowDataset.open(dir)).rejects.toThrow(/data-00000-of-00001\.arrow.*truncated/);
   });
 });
+
+describe('ArrowDataset on folders weft did not write', () => {
+  it('falls back to decoding batches with nulls and other column types', async () => {
+    const { vectorFromArray, Field, List, Int32, makeTable, tableToIPC } = await import('apache-arrow');
+    const { writeFileSync, mkdirSync } = await import('node:fs');
+    const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
+    mkdirSync(dir);
+    const ids = vectorFromArray([[1, 2], null, [3]], new List(new Field('item', new Int32(), true)));
+    const t = makeTable({ input_ids: ids.data[0]! } as never);
+    writeFileSync(join(dir, 'data-00000-of-00001.arrow'), tableToIPC(t, 'stream'));
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ _data_files: [{ filename: 'data-00000-of-00001.arrow' }] }));
+    const ds = await ArrowDataset.open(dir);
+    expect(ds.length).toBe(3);
+    expect(Array.from((await ds.get(0)).input_ids!)).toEqual([1, 2]);
+    expect(Array.from((await ds.get(1)).input_ids!)).toEqual([]);
+    expect(Array.from((await ds.get(2)).input_ids!)).toEqual([3]);
+    expect(Array.from(await ds.lengths())).toEqual([2, 0, 1]);
+    await ds.close();
+  });
+});
