@@ -34,7 +34,7 @@ export function histogram(lengths: ArrayLike<number>, width = 40): string {
   const max = Math.max(...buckets.values());
   return keys.map((b) => {
     const c = buckets.get(b)!;
-    const range = b === 0 ? '0' : `${b}-${2 * b - 1}`;
+    const range = b <= 1 ? String(b) : `${b}-${2 * b - 1}`;
     return `  ${range.padStart(13)} ${String(c).padStart(8)} ${'#'.repeat(Math.max(1, Math.round((c / max) * width)))}\n`;
   }).join('');
 }
