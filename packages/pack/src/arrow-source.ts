@@ -11,24 +11,29 @@ import type { LengthSource } from './length-seeded.ts';
  * const ds = PackedDataset.fromSources([src], { packedLength: 8192 });
  */
 export class ArrowSource implements LengthSource {
-  private constructor(readonly name: string, private readonly ds: ArrowDataset, readonly lengths: Int32Array) {}
+  private ds: Promise<ArrowDataset> | undefined;
 
+  private constructor(readonly name: string, readonly lengths: Int32Array) {}
+
+  /** Reads the lengths, then lets the files go: a folder of thousands of splits keeps one open at a time. */
   static async open(dir: string): Promise<ArrowSource> {
     const ds = await ArrowDataset.open(dir);
-    return new ArrowSource(dir, ds, await ds.lengths('input_ids'));
+    try {
+      return new ArrowSource(dir, await ds.lengths('input_ids'));
+    } finally {
+      await ds.close();
+    }
   }
 
   async read(i: number): Promise<Sample> {
-    const r = await this.ds.get(i);
+    this.ds ??= ArrowDataset.open(this.name);
+    const r = await (await this.ds).get(i);
     return { input_ids: r.input_ids!, labels: r.labels ?? r.input_ids! };
   }
 
   async close(): Promise<void> {
-    // Rows are read through handles the dataset keeps open; they are released at the end of the run.
-  }
-
-  /** Release the files. */
-  async dispose(): Promise<void> {
-    await this.ds.close();
+    const d = this.ds;
+    this.ds = undefined;
+    if (d) await (await d).close();
   }
 }

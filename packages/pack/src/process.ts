@@ -239,12 +239,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       const config = { ...baseConfig, packed_length: packedLength, seed, splits: splitDigests };
       ps = reusableStats<PackStats>(packedDir, config);
       if (!ps) {
-        const sources = await Promise.all(files.map((_, k) => ArrowSource.open(join(samplesDir, String(k)))));
-        try {
-          ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes });
-        } finally {
-          for (const s of sources) await s.dispose();
-        }
+        const sources: ArrowSource[] = [];
+        for (const k of files.keys()) sources.push(await ArrowSource.open(join(samplesDir, String(k))));
+        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes });
       }
     }
     summary.packed_dir = relative(opts.out, packedDir);
