@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseSize } from './size.ts';
 import { safetensorsHeader, writeSafetensors } from './safetensors-write.ts';
 import { tensorFromBytes } from './tensor.ts';
+import { castBytes } from './cast.ts';
+import { readSafetensors, readSafetensorsHeader } from './safetensors-read.ts';
 import { tmp } from '../test/helpers.ts';
 
 describe('writeSafetensors', () => {
@@ -36,6 +38,19 @@ describe('writeSafetensors', () => {
       weight_map: { a: 'model-00001-of-00004.safetensors', b: 'model-00001-of-00004.safetensors', big: 'model-00002-of-00004.safetensors', c: 'model-00003-of-00004.safetensors', d: 'model-00004-of-00004.safetensors' },
     });
     expect(r.totalSize).toBe(495);
+  });
+
+  it('casts while streaming: tiny chunks give the same bytes as casting whole tensors', async () => {
+    const src = tmp();
+    const f32 = new Float32Array(1001).map((_, i) => Math.sin(i) * 1e3 + (i % 7 === 0 ? 1 / 3 : 0));
+    await writeSafetensors(src, [tensorFromBytes('w', 'F32', [7, 143], new Uint8Array(f32.buffer))]);
+    for (const to of ['BF16', 'F16', 'F64'] as const) {
+      const out = tmp();
+      await writeSafetensors(out, readSafetensors(src), { dtype: to, chunkBytes: 24 });
+      const [t] = readSafetensorsHeader(join(out, 'model.safetensors')).tensors;
+      expect(t!.dtype).toBe(to);
+      expect(Buffer.from(await t!.read())).toEqual(Buffer.from(castBytes(new Uint8Array(f32.buffer), 'F32', to)));
+    }
   });
 
   it('refuses duplicate names', async () => {

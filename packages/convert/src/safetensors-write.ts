@@ -15,6 +15,8 @@ export interface WriteSafetensorsOptions {
   stem?: string;
   /** Called with the bytes of each tensor once written (for a progress bar). */
   onTensor?: (t: TensorRecord, bytes: number) => void;
+  /** Bytes per read when streaming a tensor (rounded down to a multiple of 8). Default 16 MiB. */
+  chunkBytes?: number;
   /** Extra `__metadata__` entries beside `format: pt`. */
   metadata?: Record<string, string>;
 }
@@ -107,14 +109,16 @@ export async function writeSafetensors(
       await file.write(safetensorsHeader(ordered.map(({ t, dtype }) => ({ name: t.name, dtype, shape: t.shape })), metadata));
       for (const { t, dtype } of ordered) {
         let n = 0;
-        if (dtype === t.dtype && t.stream) {
-          // no cast: copy in chunks, so memory stays at two chunks whatever the tensor size;
-          // chunk k is written while chunk k+1 is read (the stream alternates two buffers)
+        if (t.stream) {
+          // in chunks (a multiple of every element size), cast chunk by chunk: memory
+          // stays at a few chunks whatever the tensor size; chunk k is written while chunk k+1
+          // is read (the stream alternates two buffers)
           let pending: Promise<void> | undefined;
-          for await (const chunk of t.stream()) {
+          for await (const chunk of t.stream(Math.max(8, Math.floor((options.chunkBytes ?? 16 << 20) / 8) * 8))) {
+            const bytes = castBytes(chunk, t.dtype, dtype);
             await pending;
-            pending = file.write(chunk);
-            n += chunk.length;
+            pending = file.write(bytes);
+            n += bytes.length;
           }
           await pending;
         } else {
