@@ -4,7 +4,9 @@
  * its output), then convert it with weft in a child process, all in the same run, and print
  * GB/s, the ratios, and the child's peak RSS beside the largest tensor.
  *
- *   npx tsx bench/convert.ts [--gb 2] [--tensor-mb 128] [--runs 3]
+ *   npx tsx bench/convert.ts [--gb 2] [--tensor-mb 128] [--runs 3] [--dtype F16|F32]
+ *
+ * `--dtype` adds a cast on the way (bf16 → fp16 / fp32), which is CPU work rather than a copy.
  *
  * The contenders run interleaved `--runs` times and the medians are compared, so a burst of
  * load from other work on the machine hits both.
@@ -22,7 +24,8 @@ if (args[0] === '--child') {
   // the conversion itself, measured from outside
   const { writeSafetensors, openCheckpoint } = await import('@weft/convert');
   const t0 = performance.now();
-  const r = await writeSafetensors(args[2]!, openCheckpoint(args[1]!).tensors, { maxShardSize: '2GB' });
+  const dtype = args[3] === 'F16' || args[3] === 'F32' ? args[3] : undefined;
+  const r = await writeSafetensors(args[2]!, openCheckpoint(args[1]!).tensors, { maxShardSize: '2GB', dtype });
   const secs = (performance.now() - t0) / 1000;
   console.log(JSON.stringify({ secs, bytes: r.totalSize, files: r.files.length, maxRssKiB: process.resourceUsage().maxRSS }));
   process.exit(0);
@@ -30,6 +33,7 @@ if (args[0] === '--child') {
 
 const gb = opt('--gb', 2);
 const runs = Math.max(1, opt('--runs', 3));
+const castTo = args.includes('--dtype') ? args[args.indexOf('--dtype') + 1]! : '';
 const tensorMb = opt('--tensor-mb', 128);
 const dir = join(fileURLToPath(new URL('.', import.meta.url)), '.data');
 mkdirSync(dir, { recursive: true });
@@ -73,7 +77,7 @@ for (let run = 0; run < runs; run++) {
   rmSync(copy, { force: true });
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out);
-  const child = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out], { encoding: 'utf8' });
+  const child = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out, castTo], { encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`conversion failed:\n${child.stderr}`);
   const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as { secs: number; bytes: number; files: number; maxRssKiB: number };
   weftTimes.push(res.secs);
@@ -93,7 +97,7 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(0);
 console.log(`file ${(size / 1e9).toFixed(2)} GB, ${count + 1} tensors, largest ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`);
 console.log(`cp           ${cpSecs.toFixed(2)} s  ${gbps(size, cpSecs)} GB/s`);
 console.log(`cp + fsync   ${cpSyncSecs.toFixed(2)} s  ${gbps(size, cpSyncSecs)} GB/s`);
-console.log(`weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${files} file(s), fsynced`);
+console.log(`weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${files} file(s), fsynced${castTo ? `, cast to ${castTo}` : ''}`);
 console.log(`ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   (goal ≥ 0.50)`);
 const rss = Math.max(...rssKiB) * 1024;
 console.log(`peak RSS ${mib(rss)} MiB (max over runs, /usr/bin/time -v); budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`);

@@ -55,6 +55,25 @@ export function f16BitsToF32(h: number): number {
   return (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
 }
 
+// A 2-byte source has only 65536 values: cast through lookup tables built on first use.
+const tables = new Map<string, Uint16Array | Uint32Array>();
+function table(from: 'BF16' | 'F16', to: DType): Uint16Array | Uint32Array {
+  const key = `${from}>${to}`;
+  let t = tables.get(key);
+  if (!t) {
+    const f32 = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) f32[h] = from === 'BF16' ? (h << 16) >>> 0 : f16BitsToF32(h);
+    if (to === 'F32') t = f32;
+    else {
+      const nan = from === 'F16' ? 0x7fc0 : 0xffff;
+      t = new Uint16Array(65536);
+      for (let h = 0; h < 65536; h++) t[h] = to === 'BF16' ? f32BitsToBf16(f32[h]!, nan) : f32BitsToF16(f32[h]!);
+    }
+    tables.set(key, t);
+  }
+  return t;
+}
+
 /** The tensor's values as fp32 bits. */
 function toF32Bits(bytes: Uint8Array, from: DType): Uint32Array {
   const b = aligned(bytes);
@@ -64,9 +83,9 @@ function toF32Bits(bytes: Uint8Array, from: DType): Uint32Array {
     return new Uint32Array(Float32Array.from(src).buffer); // double → float rounds to nearest even, like torch's first step
   }
   const src = new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+  const lut = table(from as 'BF16' | 'F16', 'F32');
   const out = new Uint32Array(src.length);
-  if (from === 'BF16') for (let i = 0; i < src.length; i++) out[i] = (src[i]! << 16) >>> 0;
-  else for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]!);
+  for (let i = 0; i < src.length; i++) out[i] = lut[src[i]!]!;
   return out;
 }
 
@@ -83,6 +102,14 @@ export function castBytes(bytes: Uint8Array, from: DType, to: DType): Uint8Array
   if (to === 'F64') {
     const bits = toF32Bits(bytes, from);
     return new Uint8Array(Float64Array.from(new Float32Array(bits.buffer, bits.byteOffset, bits.length)).buffer);
+  }
+  if ((from === 'BF16' || from === 'F16') && (to === 'BF16' || to === 'F16')) {
+    const b = aligned(bytes);
+    const src = new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+    const lut = table(from, to) as Uint16Array;
+    const out = new Uint16Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = lut[src[i]!]!;
+    return new Uint8Array(out.buffer);
   }
   const bits = toF32Bits(bytes, from);
   if (to === 'F32') return new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength);
