@@ -26,3 +26,12 @@ describe('parallelMap', () => {
     expect(err.source).toEqual({ file: 'x.jsonl', line: 7 });
   });
 });
+
+describe('parallelMap keeps the process alive while it works', () => {
+  it('a script that only waits on the workers runs to the end', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const script = new URL('../test/fixtures/drain.ts', import.meta.url).pathname;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8' });
+    expect(out).toBe(`sum=${2 * ((299 * 300) / 2)}\n`);
+  });
+});

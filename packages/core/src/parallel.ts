@@ -68,6 +68,7 @@ export function parallelMap<I, O, A>(options: ParallelMapOptions<A>): Stage<I, O
         const job = pending.get(msg.id);
         if (!job) return;
         pending.delete(msg.id);
+        if (pending.size === 0) holdEventLoop(false);
         if (msg.ok) job.resolve(msg.value as O);
         else {
           const err = Object.assign(new Error(msg.error!.message), msg.error!.props ?? {});
@@ -80,9 +81,18 @@ export function parallelMap<I, O, A>(options: ParallelMapOptions<A>): Stage<I, O
         failure = e;
         for (const j of pending.values()) j.reject(e);
         pending.clear();
+        holdEventLoop(false);
       });
       worker.unref();
       pool.push(worker);
+    }
+    // Workers are referenced only while jobs are in flight: a consumer waiting on them keeps the
+    // process alive, and an abandoned iterator does not hold it open forever.
+    let held = false;
+    function holdEventLoop(on: boolean): void {
+      if (on === held) return;
+      held = on;
+      for (const w of pool) if (on) w.ref(); else w.unref();
     }
     const queue: Promise<O>[] = [];
     let next = 0;
@@ -91,6 +101,7 @@ export function parallelMap<I, O, A>(options: ParallelMapOptions<A>): Stage<I, O
       const p = new Promise<O>((resolve, reject) => {
         if (failure) return reject(failure);
         pending.set(id, { resolve, reject });
+        holdEventLoop(true);
       });
       p.catch(() => undefined); // observed later, in order
       pool[id % workers].postMessage({ id, item: x });

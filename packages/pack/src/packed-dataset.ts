@@ -103,16 +103,9 @@ export class PackedDataset {
       const jobs = function* (this: PackedDataset) {
         for (let i = start; i < this.length; i++) yield this.locate(i);
       }.call(this);
-      // core's parallelMap unrefs its workers: with nothing else pending, Node would exit (code 13)
-      // while waiting for them. A timer keeps the process alive until the last pack arrives.
-      const keepAlive = setInterval(() => undefined, 1 << 30);
-      try {
-        yield* parallelMap<{ file: number; pack: number }, Pack, PackWorkerInit>({
-          module: new URL('./pack-worker.ts', import.meta.url), name: 'createPackBuilder', init: this.workerInit, workers, inFlightPerWorker: readAhead,
-        })((async function* () { yield* jobs; })());
-      } finally {
-        clearInterval(keepAlive);
-      }
+      yield* parallelMap<{ file: number; pack: number }, Pack, PackWorkerInit>({
+        module: new URL('./pack-worker.ts', import.meta.url), name: 'createPackBuilder', init: this.workerInit, workers, inFlightPerWorker: readAhead,
+      })((async function* () { yield* jobs; })());
       return;
     }
     const queue: Promise<Pack>[] = [];
