@@ -6,6 +6,9 @@
  *
  *   npx tsx bench/convert.ts [--gb 2] [--tensor-mb 128] [--runs 3] [--dtype F16|F32]
  *
+ * A third reference, a plain Node read/write loop with fsync (16 MiB chunks), shows the floor
+ * for any converter that moves bytes through user space (cp copies inside the kernel).
+ *
  * `--dtype` adds a cast on the way (bf16 → fp16 / fp32), which is CPU work rather than a copy.
  *
  * The contenders run interleaved `--runs` times and the medians are compared, so a burst of
@@ -13,7 +16,7 @@
  * Goal (issue 6): ≥ 50% of cp speed; peak RSS ≤ largest tensor + 256 MiB.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,6 +68,21 @@ const time = (fn: () => void) => {
 const copy = join(dir, 'cp-copy.pth');
 const out = join(dir, 'convert-out');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The same bytes through user space: read 16 MiB, write it, fsync at the end. */
+function nodeCopy(from: string, to: string): void {
+  const buf = Buffer.allocUnsafe(16 << 20);
+  const a = openSync(from, 'r'), b = openSync(to, 'w');
+  for (let off = 0; ; ) {
+    const n = readSync(a, buf, 0, buf.length, off);
+    if (n === 0) break;
+    for (let w = 0; w < n; ) w += writeSync(b, buf, w, n - w);
+    off += n;
+  }
+  fsyncSync(b);
+  closeSync(a);
+  closeSync(b);
+}
+const nodeTimes: number[] = [];
 const cpTimes: number[] = [], cpSyncTimes: number[] = [], weftTimes: number[] = [], walls: number[] = [], rssKiB: number[] = [];
 let files = 0;
 for (let run = 0; run < runs; run++) {
@@ -74,6 +92,8 @@ for (let run = 0; run < runs; run++) {
     spawnSync('cp', [src, copy]);
     spawnSync('sync', [copy]);
   }));
+  rmSync(copy, { force: true });
+  nodeTimes.push(time(() => nodeCopy(src, copy)));
   rmSync(copy, { force: true });
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out);
@@ -86,7 +106,7 @@ for (let run = 0; run < runs; run++) {
   const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)/.exec(child.stderr);
   walls.push(w ? Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]) : NaN);
   rmSync(out, { recursive: true, force: true });
-  console.log(`run ${run + 1}: cp ${cpTimes[run]!.toFixed(2)} s, cp+fsync ${cpSyncTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s`);
+  console.log(`run ${run + 1}: cp ${cpTimes[run]!.toFixed(2)} s, cp+fsync ${cpSyncTimes[run]!.toFixed(2)} s, node loop ${nodeTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s`);
 }
 const cpSecs = median(cpTimes), cpSyncSecs = median(cpSyncTimes);
 const res = { secs: median(weftTimes) };
@@ -97,7 +117,8 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(0);
 console.log(`file ${(size / 1e9).toFixed(2)} GB, ${count + 1} tensors, largest ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`);
 console.log(`cp           ${cpSecs.toFixed(2)} s  ${gbps(size, cpSecs)} GB/s`);
 console.log(`cp + fsync   ${cpSyncSecs.toFixed(2)} s  ${gbps(size, cpSyncSecs)} GB/s`);
+console.log(`node loop    ${median(nodeTimes).toFixed(2)} s  ${gbps(size, median(nodeTimes))} GB/s (read/write/fsync in user space)`);
 console.log(`weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${files} file(s), fsynced${castTo ? `, cast to ${castTo}` : ''}`);
-console.log(`ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   (goal ≥ 0.50)`);
+console.log(`ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   vs node loop: ${(median(nodeTimes) / res.secs).toFixed(2)}   (goal ≥ 0.50 of cp)`);
 const rss = Math.max(...rssKiB) * 1024;
 console.log(`peak RSS ${mib(rss)} MiB (max over runs, /usr/bin/time -v); budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`);
