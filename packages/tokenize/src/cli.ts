@@ -54,7 +54,7 @@ export function registerCommands(program: Command): void {
     .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
     .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', (v) => Number.parseInt(v, 10))
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
-    .option('--workers <n>', 'encoding worker threads (0: in this thread); output is identical for any count', (v) => Number.parseInt(v, 10), 0)
+    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), 1)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
