@@ -57,46 +57,54 @@ export function parseTokensLine(bytes: Uint8Array, start: number, end: number): 
 
 let endPos = 0;
 
-/** Parse `int, int, ... ]` into `scratch`; returns the count (and sets `endPos` past `]`), or -1. */
+/**
+ * Parse `int, int, ... ]` into `scratch`; returns the count (and sets `endPos` past `]`), or -1.
+ * Tuned for what json.dumps writes (", " between numbers); anything else still parses or
+ * falls back. `(x - 0x30) >>> 0 <= 9` tests for a digit in one compare.
+ */
 function parseIntList(b: Uint8Array, i: number, end: number): number {
   let n = 0;
+  let out = scratch;
   while (i < end && isWs(b[i]!)) i++;
-  if (b[i] === 0x5d /* ] */) { endPos = i + 1; return 0; }
-  for (;;) {
+  if (i < end && b[i] === 0x5d /* ] */) { endPos = i + 1; return 0; }
+  while (i < end) {
     let neg = false;
-    if (b[i] === 0x2d /* - */) { neg = true; i++; }
-    let c = b[i]! - 0x30;
-    if (i >= end || c < 0 || c > 9) return -1;
-    // JSON forbids leading zeros ("01"); let the slow path report it.
-    if (c === 0 && i + 1 < end && b[i + 1]! >= 0x30 && b[i + 1]! <= 0x39) return -1;
-    let v = 0, digits = 0;
-    while (i < end && c >= 0 && c <= 9) {
-      v = v * 10 + c;
-      digits++;
-      i++;
-      c = b[i]! - 0x30;
+    let c = b[i]!;
+    if (c === 0x2d /* - */) { neg = true; if (++i >= end) return -1; c = b[i]!; }
+    let v = c - 0x30;
+    if (v >>> 0 > 9) return -1;
+    i++;
+    if (v === 0) {
+      // JSON forbids leading zeros ("01"); let the slow path report it.
+      if (i < end && (b[i]! - 0x30) >>> 0 <= 9) return -1;
+    } else {
+      const stop = Math.min(end, i + 9); // at most 10 digits: int32 range is checked below
+      let d: number;
+      while (i < stop && (d = b[i]! - 0x30) >>> 0 <= 9) { v = v * 10 + d; i++; }
+      if (i < end && (b[i]! - 0x30) >>> 0 <= 9) return -1; // 11+ digits
     }
-    if (digits > 10) return -1;
     if (neg) v = -v;
     if (v < INT32_MIN || v > INT32_MAX) return -1;
-    if (n === scratch.length) {
-      const bigger = new Int32Array(scratch.length * 2);
-      bigger.set(scratch);
-      scratch = bigger;
+    if (n === out.length) {
+      const bigger = new Int32Array(out.length * 2);
+      bigger.set(out);
+      scratch = out = bigger;
     }
-    scratch[n++] = v;
-    while (i < end && isWs(b[i]!)) i++;
-    const d = b[i];
-    if (d === 0x2c /* , */) {
+    out[n++] = v;
+    if (i >= end) return -1;
+    c = b[i]!;
+    if (c === 0x2c /* , */) {
       i++;
-      while (i < end && isWs(b[i]!)) i++;
-    } else if (d === 0x5d /* ] */) {
-      endPos = i + 1;
-      return n;
-    } else {
-      return -1;
+      if (i < end && b[i] === 0x20) i++;
+      else while (i < end && isWs(b[i]!)) i++;
+      continue;
     }
+    while (isWs(c) && ++i < end) c = b[i]!;
+    if (c === 0x5d /* ] */) { endPos = i + 1; return n; }
+    if (c === 0x2c) { i++; while (i < end && isWs(b[i]!)) i++; continue; }
+    return -1;
   }
+  return -1;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -120,6 +128,8 @@ function slowPath(bytes: Uint8Array, start: number, end: number): TokensParse {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, detail: 'expected a JSON object {"tokens": [...]}' };
   const t = (v as { tokens?: unknown }).tokens;
   if (!Array.isArray(t)) return { ok: false, detail: 'expected "tokens" array' };
+  // JSON.parse turns 1e3 and 2.0 into integers; Python's json (what xtuner reads with) gives floats.
+  if (/[0-9][.eE]/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) return { ok: false, detail: '"tokens" holds a number written as a float, expected integers' };
   const out = new Int32Array(t.length);
   for (let k = 0; k < t.length; k++) {
     const x = t[k];
