@@ -13,3 +13,4 @@ export { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 export { mapXtunerKeys, peftAdapterKeys, isLoraStateDict, loraAdapterConfig, type MappedKeys } from './keys.ts';
 export { pthToHf, baseModelDir, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';
 export { inspectCheckpoint, type TensorInfo } from './inspect.ts';
+export * from './turbomind/index.ts';
