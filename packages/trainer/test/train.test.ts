@@ -75,7 +75,7 @@ print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join
     const valid = readFileSync(join(crashed, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('valid_loss')).map((l) => JSON.parse(l) as { step: number; valid_loss: number });
     expect(valid.map((v) => v.step)).toEqual([2, 4]);
     expect(valid[1]!.valid_loss).toBeLessThan(valid[0]!.valid_loss);
-  });
+  }, 400_000); // three short runs of two ranks: about a minute on an idle 2-core box
 
   it('refuses to resume from a weights-only checkpoint, saying why', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-train-'));

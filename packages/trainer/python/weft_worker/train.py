@@ -195,11 +195,27 @@ def emit(record):
     sys.stdout.flush()
 
 
+def exit_with_launcher():
+    """Leave when the launcher (our parent) is gone, instead of waiting forever on a peer or the feed."""
+    import threading
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                sys.stderr.write('weft worker: the launcher went away; exiting\n')
+                os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description='weft training worker (started by `weft train`)')
     ap.add_argument('--config', required=True)
     ap.add_argument('--resume', default=None)
     args = ap.parse_args(argv)
+    if os.environ.get('WEFT_FEED', '').startswith(('unix:', 'tcp:')):
+        exit_with_launcher()
     with open(args.config) as f:
         cfg = json.load(f)
 
@@ -304,10 +320,15 @@ def main(argv=None):
             sys.stderr.write(f'rank {rank}: WEFT_DEBUG_CRASH_AFTER_STEP={crash_after}: exiting on purpose\n')
             sys.stderr.flush()
             os._exit(3)
+    if world > 1:
+        dist.barrier()  # everyone is done with the feed and the checkpoints
     if rank == 0:
         emit({'event': 'end', 'step': step})
-    if world > 1:
-        dist.destroy_process_group()
+    # Leave at once: tearing down gloo and the feed threads at interpreter exit can hang
+    # (seen with torch 1.13), and there is nothing left to clean up.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 class _null:
