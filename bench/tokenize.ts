@@ -107,7 +107,7 @@ for (const r of rows) {
   const mbs = textMB / r.s;
   console.log(`| ${r.name} | ${r.s.toFixed(2)} | ${mbs.toFixed(2)} | ${Math.round(r.tokens / r.s).toLocaleString('en-US')} | ${((raw.s / r.s) * 100).toFixed(0)}% | ${r.cpu.toFixed(2)} | ${((raw.cpu / r.cpu) * 100).toFixed(0)}% |`);
 }
-console.log(`load average while running: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores ("vs raw (CPU)" is what the wall ratio becomes on an idle machine when both saturate the cores)`);
+console.log(`load average while running: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores (on a shared machine the CPU-time ratio is the steadier measure of the stage's own overhead)`);
 const identical = new Set(hashes.values()).size === 1;
 console.log(`\noutput identical for workers ${[...hashes.keys()].join(', ')}: ${identical ? 'yes' : 'NO'} (sha256 ${[...hashes.values()][0]!.slice(0, 16)}…)`);
 console.log('(MB/s counts message text for every row; the stage also tokenizes the template text, so the fair baseline is raw encodeBatch on the templated pieces)');
