@@ -1,3 +1,5 @@
+// InternLM2-7B full fine-tune on raw chat JSONL, tokenized on first run, 32k packs (xtuner config).
+//
 // InternLM2-7B full fine-tune on raw chat data (openai messages JSONL), tokenized with the
 // internlm2_chat template into work_dir/tokenized on the first run, 32k packs, varlen attention: xtuner's
 // internlm2_7b_w_untokenized_dataset. Sized for 8 x 80 GB GPUs (FSDP2).

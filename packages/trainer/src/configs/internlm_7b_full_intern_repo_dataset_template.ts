@@ -1,3 +1,5 @@
+// InternLM-7B full training on an intern-repo tokenized folder, 8k packs (xtuner config).
+//
 // InternLM-7B full training on an InternLM-tokenized repository dataset (a folder of .bin +
 // .bin.meta under data/, in data_order.txt order): xtuner's internlm_7b_full_intern_repo_dataset_template.
 // 8k packs; 8 x 80 GB GPUs.

@@ -1,3 +1,5 @@
+// Tiny CPU demo: 2-layer hidden-64 Llama, Qwen3 vocab, 2 gloo workers, shipped sample data.
+//
 // A tiny CPU demo: a 2-layer, hidden-64 Llama with the default tokenizer's vocabulary (Qwen3,
 // 151669 tokens), trained for a few steps by 2 gloo workers on the shipped tokenized sample
 // (data/sample/tokenized, run from the repository root), or on the folder WEFT_DEMO_DATA names
