@@ -1,5 +1,5 @@
 export { registerCommands } from './cli.ts';
-export { RandomState, shuffledArange } from './mt19937.ts';
+export { RandomState, shuffledArange } from '@weft/core';
 export { LengthSeededPlan, PackedFile, assemblePack, packLengthSeeded, type LengthSource, type Piece } from './length-seeded.ts';
 export { PackedDataset, type PackedDatasetOptions } from './packed-dataset.ts';
 export { InternRepoSampler, type SamplerCursor } from './sampler.ts';

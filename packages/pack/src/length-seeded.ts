@@ -1,5 +1,5 @@
 import { DataError, IGNORE_INDEX, type Pack, type Sample } from '@weft/core';
-import { RandomState } from './mt19937.ts';
+import { RandomState } from '@weft/core';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
 export interface Piece {

@@ -1,4 +1,4 @@
-import { shuffledArange } from './mt19937.ts';
+import { shuffledArange } from '@weft/core';
 
 /** Where a run stands in the sampler's sequence: the epoch and the global samples consumed in it. */
 export interface SamplerCursor {

@@ -1,7 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import { batch, DataError, mapConcurrent, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
 import { BinWriter, signedTokens } from './bin-writer.ts';
-import { keepAlive } from './keep-alive.ts';
 import { encodeDocs } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
 import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
@@ -123,7 +122,7 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
   const writer = await BinWriter.create(binPath);
   const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'docs', enabled: opts.progress ?? false });
   try {
-    for await (const out of keepAlive(encodeBatches(batch<string>(512)(texts())))) {
+    for await (const out of encodeBatches(batch<string>(512)(texts()))) {
       for (const ids of out) await writer.write(ids);
       progress.tick(out.length);
     }

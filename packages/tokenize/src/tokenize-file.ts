@@ -1,7 +1,6 @@
 import { batch, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import { encodePrepared } from './encode.ts';
 import type { EncodeWorkerInit } from './encode-worker.ts';
-import { keepAlive } from './keep-alive.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
 import { chatTemplateMap } from './chat-template.ts';
 import { templateMap, type Prepared } from './template-map.ts';
@@ -56,7 +55,7 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
       module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
     });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
-    for await (const out of keepAlive(encodeBatches(src))) {
+    for await (const out of encodeBatches(src)) {
       ctx.stats.seen += out.length - 1; // counted per record, not per batch
       for (const s of out) {
         if (s) yield s;
