@@ -22,8 +22,8 @@ export interface PluginOptions {
 export const WIRED_STAGES: readonly StageName[] = ['order', 'process', 'train', 'convert'];
 
 /**
- * The weft packages whose code decides each stage's output. Their sources (not their tests or
- * docs) are hashed into the stage's inputs, so a change in the tokenizer code re-runs `process`
+ * The weft packages whose code decides each stage's output. Their sources (not their tests,
+ * docs or type-check settings) are hashed into the stage's inputs, so a change in the tokenizer code re-runs `process`
  * but a change in the converter does not.
  */
 const STAGE_PACKAGES: Record<StageName, string[]> = {
@@ -136,6 +136,7 @@ function weftInputs(stage: StageName): Input[] {
       { fileset: `!${dir}/**/*.test.ts` },
       { fileset: `!${dir}/**/*.md` },
       { fileset: `!${dir}/vitest.config.ts` },
+      { fileset: `!${dir}/tsconfig.json` }, // what tsc checks, not what runs
     );
   }
   // Versions of the libraries weft runs on (tokenizers, apache-arrow, the default tokenizer's package).
