@@ -2,6 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { runProcess } from '@weft/pack';
 
+/** Short packs keep the optional CPU training quick (the logits of a 151669-token vocabulary are large). */
+const DEMO_PACKED_LENGTH = 1024;
+
 /** The repository root (the demo data ships inside it). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -25,16 +28,22 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     template: 'internlm2_chat',
     maxLength: 32768,
     pack: true,
-    packedLength: 4096,
+    packedLength: DEMO_PACKED_LENGTH,
     seed: 1024,
     workers: opts.workers ?? 0,
     out: opts.out,
   });
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (opts.train) {
+    // The tiny CPU demo model (2 layers, hidden 64, Qwen3 vocabulary), trained on the packs just written.
     const { loadConfig, train } = await import('@weft/trainer');
     const config = await loadConfig(join(ROOT, 'packages/trainer/src/configs/tiny_cpu_demo.ts'));
-    config.workDir = join(opts.out, 'train');
-    await train(config, {});
+    const packed = { kind: 'packed' as const, path: join(opts.out, 'packed') };
+    Object.assign(config, {
+      dataset: packed, packedLength: DEMO_PACKED_LENGTH, maxLength: DEMO_PACKED_LENGTH,
+      accumulativeCounts: 1, totalSteps: 12, checkpointEvery: 12, workDir: join(opts.out, 'train'),
+      validation: { dataset: packed, validEvery: 6, validMicroNum: 2 },
+    });
+    await train(config, { nprocPerNode: 2 });
   }
 }
