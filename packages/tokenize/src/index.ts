@@ -4,6 +4,7 @@ export {
   type Tokenizer, type TokenizerSpec, type Backend,
 } from './tokenizer.ts';
 export { resolveHubTokenizer, hubCacheDir } from './hub.ts';
+export { sentencepieceTokenizer, parseSentencepieceModel, PIECE_TYPE, type SentencepieceModel } from './sentencepiece.ts';
 export { readDataset, recordToItem, parseMessages, FORMATS, type DatasetFormat, type FormatInfo, type ReadDatasetOptions } from './formats.ts';
 export { PROMPT_TEMPLATES, ALPACA_SYSTEM, getTemplate, pyFormat, type PromptTemplate } from './templates.ts';
 export {

@@ -3,12 +3,15 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
 
-/** Which implementation encodes: the Rust `tokenizers` N-API binding, or pure-JS `@huggingface/tokenizers`. */
-export type Backend = 'native' | 'js';
+/**
+ * Which implementation encodes: the Rust `tokenizers` N-API binding, pure-JS `@huggingface/tokenizers`
+ * (both read `tokenizer.json`), or sentencepiece in WebAssembly (`tokenizer.model`, see sentencepiece.ts).
+ */
+export type Backend = 'native' | 'js' | 'sentencepiece';
 
 /** How to load a tokenizer again (worker threads): plain data, structured-clone-able. */
 export interface TokenizerSpec {
-  /** The folder that holds `tokenizer.json` (already resolved from 'default' or a hub id). */
+  /** The folder that holds `tokenizer.json` or `tokenizer.model` (already resolved from 'default' or a hub id). */
   dir: string;
   backend: Backend;
 }
@@ -74,6 +77,9 @@ export async function resolveTokenizerDir(spec: string): Promise<string> {
 export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Backend } = {}): Promise<Tokenizer> {
   const dir = await resolveTokenizerDir(spec);
   const want = opts.backend ?? 'auto';
+  // Sentencepiece-only folders (InternLM, Llama-2 ship tokenizer.model without tokenizer.json).
+  const spmOnly = !existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer.model'));
+  if (want === 'sentencepiece' || (want === 'auto' && spmOnly)) return loadTokenizerFromSpec({ dir, backend: 'sentencepiece' });
   if (want === 'js') return loadTokenizerFromSpec({ dir, backend: 'js' });
   try {
     return await loadTokenizerFromSpec({ dir, backend: 'native' });
@@ -97,7 +103,8 @@ export function loadTokenizerFromSpec(spec: TokenizerSpec): Promise<Tokenizer> {
   return t;
 }
 
-interface TokenizerConfig {
+/** tokenizer_config.json (+ special_tokens_map.json, chat_template.jinja) as read here. */
+export interface TokenizerConfig {
   tokenizer_class?: string;
   bos_token?: string | { content: string } | null;
   eos_token?: string | { content: string } | null;
@@ -105,7 +112,7 @@ interface TokenizerConfig {
   [k: string]: unknown;
 }
 
-function readConfig(dir: string): TokenizerConfig {
+export function readConfig(dir: string): TokenizerConfig {
   const p = join(dir, 'tokenizer_config.json');
   const cfg: TokenizerConfig = existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as TokenizerConfig) : {};
   const sp = join(dir, 'special_tokens_map.json');
@@ -119,17 +126,23 @@ function readConfig(dir: string): TokenizerConfig {
   return cfg;
 }
 
-function tokenContent(t: TokenizerConfig['bos_token']): string | undefined {
+export function tokenContent(t: TokenizerConfig['bos_token']): string | undefined {
   if (t === null || t === undefined) return undefined;
   return typeof t === 'string' ? t : t.content;
 }
 
 async function build(spec: TokenizerSpec): Promise<Tokenizer> {
+  if (spec.backend === 'sentencepiece') {
+    // Loaded on demand: the WebAssembly build is a 4 MB module nobody else needs.
+    const { sentencepieceTokenizer } = await import('./sentencepiece.ts');
+    return sentencepieceTokenizer(spec);
+  }
   const jsonPath = join(spec.dir, 'tokenizer.json');
   if (!existsSync(jsonPath)) {
     if (existsSync(join(spec.dir, 'tokenizer.model'))) {
       throw new Error(
-        `${spec.dir} has only a sentencepiece tokenizer.model: weft needs tokenizer.json. Convert it once in Python ` +
+        `${spec.dir} has only a sentencepiece tokenizer.model, which the ${spec.backend} backend cannot read: ` +
+        "use backend 'sentencepiece' (or 'auto'), or convert it once in Python " +
         '(AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes tokenizer.json for fast-tokenizer models)',
       );
     }

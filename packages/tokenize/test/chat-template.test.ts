@@ -69,9 +69,10 @@ describe('tokenizer loading from the Hugging Face cache layout', () => {
     await expect(loadTokenizer('acme/missing')).rejects.toThrow(/not in the Hugging Face cache .*HF_HUB_OFFLINE/);
   });
 
-  it('a folder with only tokenizer.model says what to do', async () => {
+  it('a folder with only tokenizer.model goes to the sentencepiece backend (a bad file is named); native says what to do', async () => {
     const d = mkdtempSync(join(tmpdir(), 'weft-sp-'));
     writeFileSync(join(d, 'tokenizer.model'), 'x');
-    await expect(loadTokenizer(d)).rejects.toThrow(/sentencepiece tokenizer\.model.*tokenizer\.json/);
+    await expect(loadTokenizer(d)).rejects.toThrow(/tokenizer\.model: byte \d+: not a valid sentencepiece model/);
+    await expect(loadTokenizer(d, { backend: 'native' })).rejects.toThrow(/sentencepiece tokenizer\.model.*backend 'sentencepiece'.*tokenizer\.json/);
   });
 });
