@@ -8,7 +8,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import attention
+from .attention import attention, flex_block_mask
+from .loss import linear_cross_entropy
 
 
 @dataclass
@@ -85,9 +86,9 @@ class Attention(nn.Module):
         k = rope(self.k_proj(x).view(t, -1, d), cos, sin).to(v.dtype)
         return q, k, v
 
-    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
+    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl, block_mask=None):
         q, k, v = self.qkv(x, cos, sin)
-        return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl).reshape(x.shape[0], -1))
+        return self.o_proj(attention(q, k, v, cu_seqlens, max_seqlen, impl, block_mask).reshape(x.shape[0], -1))
 
 
 class MLP(nn.Module):
@@ -109,8 +110,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.mlp = MLP(c)
 
-    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cu_seqlens, max_seqlen, impl)
+    def forward(self, x, cos, sin, cu_seqlens, max_seqlen, impl, block_mask=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cu_seqlens, max_seqlen, impl, block_mask)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -121,6 +122,10 @@ class Decoder(nn.Module):
         super().__init__()
         self.c = c
         self.attn_impl = attn_impl
+        # Speed knobs that train.py sets on GPU (the defaults are the plain, any-device path):
+        self.ce_chunk = 0  # > 0: cross-entropy through loss.linear_cross_entropy, this many tokens at a time
+        self.max_seqlen_bound = False  # True: pass the micro batch length as varlen's max_seqlen (an upper
+        # bound, so a compiled block sees one constant instead of a new int every batch)
         self.embed_tokens = nn.Embedding(c.vocab_size, c.hidden_size)
         self.layers = nn.ModuleList(Block(c) for _ in range(c.num_hidden_layers))
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
@@ -150,14 +155,20 @@ class Decoder(nn.Module):
         emb = torch.cat((freqs, freqs), dim=-1)
         x = self.embed_tokens(input_ids)
         cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
+        # Once per micro batch, shared by all layers: flex's block mask; varlen's length bound.
+        block_mask = flex_block_mask(cu_seqlens, input_ids.shape[0]) if self.attn_impl == 'flex' else None
+        if self.max_seqlen_bound:
+            max_seqlen = int(input_ids.shape[0])
         for layer in self.layers:
-            x = layer(x, cos, sin, cu_seqlens, max_seqlen, self.attn_impl)
+            x = layer(x, cos, sin, cu_seqlens, max_seqlen, self.attn_impl, block_mask)
         if target is None:
             return self.lm_head(self.norm(x))
         return self.loss_sum(x, target)
 
     def loss_sum(self, x, target):
         """Final norm, head and cross-entropy in one place (one compiled region on GPU)."""
+        if self.ce_chunk > 0:
+            return linear_cross_entropy(self.norm(x), self.lm_head.weight, target, self.ce_chunk)
         logits = self.lm_head(self.norm(x))
         return F.cross_entropy(logits.float(), target, ignore_index=-100, reduction='sum')
 

@@ -15,9 +15,12 @@ import torch
 import torch.distributed as dist
 
 from . import checkpoint
-from .attention import pick_impl
+from .attention import pick_impl, varlen_setup
 from .feed import Prefetcher, open_feed
+from .loss import ce_chunk, set_chunk_fn
 from .model import Decoder, ModelConfig, from_hf, to_hf
+from .precision import MasterWeights
+from .profile import StepProfiler
 from .safetensors_io import load_folder
 
 IGNORE_INDEX = -100
@@ -112,22 +115,48 @@ def build_model(cfg, device):
 
 
 def wrap(model, cfg, world, device):
-    """FSDP2 on GPUs (bf16 compute, fp32 master weights); DDP on CPU; nothing for one CPU rank."""
+    """One GPU: bf16 parameters with fp32 master weights (`precision.py`; `precision: 'autocast'`
+    keeps fp32 parameters under bf16 autocast instead). Several GPUs: FSDP2 (bf16 compute, fp32
+    master weights). DDP on CPU; nothing for one CPU rank. Returns (model, mode, master or None)."""
     model.to(device)
+    master = None
     if device.type == 'cuda':
-        if cfg.get('compile'):
-            # Compile the fixed-shape parts (norms, MLP, projections + rotary, head + loss);
-            # attention stays eager, since document boundaries change shape from batch to batch.
-            # (Compiling methods rather than wrapping modules keeps state-dict keys unchanged.)
+        precision = cfg.get('precision') or 'auto'
+        ce = int(cfg.get('ce_chunk') or 0)
+        model.ce_chunk = ce
+        if world == 1 and precision != 'autocast':
+            master = MasterWeights(model)  # before compiling: the graphs are traced with bf16 weights
+        if model.attn_impl == 'varlen':
+            varlen_setup()  # import, signature and GQA probe now, not inside a compiled block
+        how = cfg.get('compile')
+        how = 'parts' if how is True else (how or None)
+        if how:
             import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make `torch` local here)
             for knob in ('recompile_limit', 'cache_size_limit'):  # one graph per layer must fit
                 if hasattr(dynamo.config, knob):
                     setattr(dynamo.config, knob, max(64, getattr(dynamo.config, knob)))
+        if how == 'block':
+            # Each whole decoder block is one graph, attention included: varlen_attn is a custom op
+            # that torch.compile traces through, and flex_attention is compile-native. Passing the
+            # micro batch length as max_seqlen (an upper bound) keeps that argument constant;
+            # cu_seqlens' length still changes, which dynamo handles as a dynamic dimension.
+            model.max_seqlen_bound = model.attn_impl == 'varlen'
+            for block in model.layers:
+                block.forward = _compiled(block.forward)
+        elif how:
+            # Compile the fixed-shape parts (norms, MLP, projections + rotary); attention and the
+            # residual adds stay eager. (Compiling methods keeps state-dict keys unchanged.)
             for block in model.layers:
                 for m in (block.mlp, block.input_layernorm, block.post_attention_layernorm):
                     m.forward = _compiled(m.forward)
                 block.self_attn.qkv = _compiled(block.self_attn.qkv)
-            model.loss_sum = _compiled(model.loss_sum)
+        if how and ce > 0:  # the chunk loop stays in Python; each chunk's softmax/gradient is fused
+            model.norm.forward = _compiled(model.norm.forward)
+            set_chunk_fn(_compiled(ce_chunk))
+        elif how:
+            model.loss_sum = _compiled(model.loss_sum)  # final norm, head and cross-entropy
+        if master is not None:
+            return model, 'bf16', master
         try:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
         except ImportError:
@@ -137,13 +166,13 @@ def wrap(model, cfg, world, device):
             for block in model.layers:
                 fully_shard(block, mp_policy=mp)
             fully_shard(model, mp_policy=mp)
-            return model, 'fsdp2'
+            return model, 'fsdp2', None
         if world > 1:
-            return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]), 'ddp+autocast'
-        return model, 'autocast'
+            return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]), 'ddp+autocast', None
+        return model, 'autocast', None
     if world > 1:
-        return torch.nn.parallel.DistributedDataParallel(model), 'ddp'
-    return model, 'single'
+        return torch.nn.parallel.DistributedDataParallel(model), 'ddp', None
+    return model, 'single', None
 
 
 def _compiled(fn):
@@ -165,7 +194,7 @@ def unwrap(model):
     return model.module if hasattr(model, 'module') else model
 
 
-def full_state(model, optimizer, mode, want_optim):
+def full_state(model, optimizer, mode, want_optim, master=None):
     if mode == 'fsdp2':
         from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
                                                              get_optimizer_state_dict)
@@ -173,11 +202,12 @@ def full_state(model, optimizer, mode, want_optim):
         ms = get_model_state_dict(model, options=opts)
         os_ = get_optimizer_state_dict(model, optimizer, options=opts) if want_optim else None
         return ms, os_
-    ms = {k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}
+    sd = master.state_dict() if master is not None else unwrap(model).state_dict()
+    ms = {k: v.detach().cpu() for k, v in sd.items()}
     return ms, (optimizer.state_dict() if want_optim else None)
 
 
-def load_full_state(model, optimizer, mode, ms, os_):
+def load_full_state(model, optimizer, mode, ms, os_, master=None):
     if mode == 'fsdp2':
         from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
                                                              set_optimizer_state_dict)
@@ -185,7 +215,10 @@ def load_full_state(model, optimizer, mode, ms, os_):
         set_model_state_dict(model, ms, options=opts)
         set_optimizer_state_dict(model, optimizer, os_, options=opts)
         return
-    unwrap(model).load_state_dict(ms)
+    if master is not None:
+        master.load_state_dict(ms)
+    else:
+        unwrap(model).load_state_dict(ms)
     optimizer.load_state_dict(os_)
 
 
@@ -224,9 +257,10 @@ def main(argv=None):
     model = build_model(cfg, device)
     mc = model.c
     flops_params = model.num_params(embeddings=False)
-    model, mode = wrap(model, cfg, world, device)
+    model, mode, master = wrap(model, cfg, world, device)
+    params = master.master if master is not None else list(model.parameters())
     extra = {'fused': True} if device.type == 'cuda' and mode != 'fsdp2' else {}
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg['lr'], betas=tuple(cfg['betas']),
+    optimizer = torch.optim.AdamW(params, lr=cfg['lr'], betas=tuple(cfg['betas']),
                                   weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8), **extra)
     start_step, consumed_tokens = 0, 0
     if args.resume:
@@ -234,7 +268,7 @@ def main(argv=None):
         if ts['world_size'] != world:
             raise SystemExit(f'{args.resume}: saved with {ts["world_size"]} ranks, this run has {world}; '
                              'exact resume needs the same world size')
-        load_full_state(model, optimizer, mode, from_hf(ms, mc), os_)
+        load_full_state(model, optimizer, mode, from_hf(ms, mc), os_, master)
         start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
         checkpoint.set_rng_state(ts['rng'])
 
@@ -246,9 +280,16 @@ def main(argv=None):
     step = start_step
     if rank == 0:
         emit({'event': 'start', 'mode': mode, 'attn': unwrap(model).attn_impl if hasattr(unwrap(model), 'attn_impl') else '',
-              'device': str(device), 'world_size': world, 'params': flops_params, 'start_step': start_step})
+              'device': str(device), 'world_size': world, 'compile': cfg.get('compile'), 'ce_chunk': cfg.get('ce_chunk', 0),
+              'native_gqa': varlen_setup()['native_gqa'] if device.type == 'cuda' and getattr(unwrap(model), 'attn_impl', '') == 'varlen' else None,
+              'params': flops_params, 'start_step': start_step})
 
+    profile_step = int(os.environ.get('WEFT_PROFILE_STEP', '0'))
     while step < cfg['total_steps']:
+        if device.type == 'cuda' and rank == 0 and step + 1 == profile_step:
+            torch.cuda.synchronize()
+        prof = StepProfiler(device.type == 'cuda' and rank == 0 and step + 1 == profile_step, step + 1)
+        prof.__enter__()
         t0 = time.perf_counter()
         wait, tokens, loss_sum, flops, lens, digest = 0.0, 0, 0.0, 0.0, [], 0
         lr = lr_at(step + 1, cfg)
@@ -277,10 +318,14 @@ def main(argv=None):
                 with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
                     loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
                 (loss / accum).backward()
+            if master is not None:
+                master.accumulate(first=i == 0)
             loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if master is not None:
+            master.publish()
         stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
                              torch.tensor(float(tokens), dtype=torch.float64, device=device),
                              torch.tensor(wait, dtype=torch.float64, device=device)])
@@ -292,6 +337,7 @@ def main(argv=None):
         if device.type == 'cuda':
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
+        prof.__exit__(None, None, None)
         consumed_tokens += int(stats[1].item())
         if hasattr(grad_norm, 'full_tensor'):
             grad_norm = grad_norm.full_tensor()
@@ -302,7 +348,7 @@ def main(argv=None):
                   'step_time_s': dt, 'batch_digest': digest,
                   'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
         if cfg['checkpoint_every'] > 0 and (step % cfg['checkpoint_every'] == 0 or step == cfg['total_steps']):
-            ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'])
+            ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
             if rank == 0:
                 checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, {
                     'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
