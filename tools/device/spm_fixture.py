@@ -14,6 +14,9 @@ expected.json:
   versions, per model {file, vocab_size, bos_id, eos_id, unk_id, pad_id, cases: [{text, ids, decoded?}] (decoded only when sp.decode(ids) != text),
   hf: {legacy_true: {...}, legacy_false: {...}}} where hf lists only the cases whose
   LlamaTokenizer(add_special_tokens=False) ids differ from sp.encode (plus an error when it fails).
+  Note: with transformers 5 (5.17 on the GPU box), LlamaTokenizer(vocab_file=...) is the
+  tokenizers-backed class and does not read the .model: it returned [] for every text, so the hf
+  records of the committed fixture carry no information (sentencepiece 0.2.2 ids are the reference).
 
 Usage: python3 tools/device/spm_fixture.py <out_dir>   (writes <out_dir>/spm/{bpe,unigram}.model, expected.json)
 """

@@ -3,6 +3,7 @@
 # sentencepiece's ids → $OUT/spm-fixture.tar.gz (spm/bpe.model, spm/unigram.model, spm/expected.json).
 # The lead unpacks it into packages/tokenize/test/fixtures/spm/:
 #   tar -xzf spm-fixture.tar.gz --strip-components=1 -C packages/tokenize/test/fixtures/spm
+#   gzip -9 -n packages/tokenize/test/fixtures/spm/expected.json   (the test reads expected.json.gz)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-$(mktemp -d)}"
