@@ -34,22 +34,20 @@ class MasterWeights:
                 if m.grad is None:
                     m.grad = torch.zeros_like(m)
             dst, src = [m.grad for m, _ in pairs], [g for _, g in pairs]
-            if first and hasattr(torch, '_foreach_copy_'):
-                torch._foreach_copy_(dst, src)
-            elif not first:
-                torch._foreach_add_(dst, src)
-            else:
+            try:  # one launch per group of tensors instead of one per parameter
+                (torch._foreach_copy_ if first else torch._foreach_add_)(dst, src)
+            except (AttributeError, RuntimeError):  # older PyTorch, or no mixed-dtype foreach
                 for d, g in zip(dst, src):
-                    d.copy_(g)
+                    d.copy_(g) if first else d.add_(g)
         for p in self.params:
             p.grad = None
 
     @torch.no_grad()
     def publish(self):
         """Copy the (just stepped) fp32 masters into the bf16 parameters."""
-        if hasattr(torch, '_foreach_copy_'):
+        try:
             torch._foreach_copy_(self.params, self.master)
-        else:
+        except (AttributeError, RuntimeError):
             for p, m in zip(self.params, self.master):
                 p.copy_(m)
 
