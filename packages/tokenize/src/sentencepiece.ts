@@ -193,6 +193,7 @@ export async function sentencepieceTokenizer(spec: TokenizerSpec): Promise<Token
   const addedById = new Map<number, string>();
   for (const a of added.values()) addedById.set(a.id, a.content);
   const addedList = [...added.values()].sort((a, b) => b.content.length - a.content.length);
+  const firstChars = new Set(addedList.map((a) => a.content[0]!));
 
   const spEncode = (text: string): number[] => {
     if (text === '') return [];
@@ -214,7 +215,7 @@ export async function sentencepieceTokenizer(spec: TokenizerSpec): Promise<Token
     const parts: (string | AddedToken)[] = [];
     let last = 0;
     for (let i = 0; i < text.length;) {
-      const hit = addedList.find((a) => text.startsWith(a.content, i));
+      const hit = firstChars.has(text[i]!) ? addedList.find((a) => text.startsWith(a.content, i)) : undefined;
       if (hit) {
         parts.push(text.slice(last, i), hit);
         i += hit.content.length;
