@@ -47,7 +47,7 @@ export function registerCommands(program: Command): void {
     .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)')
     .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
     .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
-    .option('--backend <b>', 'auto | native | js', 'auto')
+    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', 'auto')
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
     .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`)
@@ -61,7 +61,7 @@ export function registerCommands(program: Command): void {
       format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
     }) => {
       if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
-      if (!['auto', 'native', 'js'].includes(o.backend)) throw new Error(`--backend must be auto, native or js, got ${o.backend}`);
+      if (!['auto', 'native', 'js', 'sentencepiece'].includes(o.backend)) throw new Error(`--backend must be auto, native, js or sentencepiece, got ${o.backend}`);
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
       const progress = process.stderr.isTTY;
