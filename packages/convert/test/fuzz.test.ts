@@ -1,21 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDataError } from '@weft/core';
+import { isDataError, seededRandom } from '@weft/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findStateDict, readSafetensorsHeader, readTorchFile, TorchTensor, unpickle, writeSafetensors, ZipArchive, tensorFromBytes } from '../src/index.ts';
 import { fixtures, tmp } from './helpers.ts';
-
-/** mulberry32: a tiny seeded PRNG so every run mutates the same way. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One random corruption: flip, overwrite, insert, delete, truncate, duplicate, or a run of 0xff (huge lengths). */
 function mutate(src: Uint8Array, r: () => number, lo = 0, hi = src.length): Uint8Array {
@@ -54,7 +42,7 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
       zip.read(zip.entries.get('objects/data.pkl')!),
       ...[0, 2, 4, 5].map((p) => readFileSync(join(fx, `evil_p${p}.pkl`))),
     ];
-    const r = rng(1234);
+    const r = seededRandom(1234);
     const outcomes = { ok: 0, error: 0 };
     for (let i = 0; i < 1000; i++) {
       let b: Uint8Array = seeds[i % seeds.length]!;
@@ -71,7 +59,7 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
     const pkl = zip.entries.get('llama_bf16/data.pkl')!;
     const lo = zip.dataOffset(pkl), hi = lo + pkl.size;
     const dir = tmp();
-    const r = rng(99);
+    const r = seededRandom(99);
     const outcomes = { ok: 0, error: 0 };
     for (let i = 0; i < 500; i++) {
       // mutate in place (same length) so the zip stays readable and the pickle is what breaks
@@ -100,7 +88,7 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
     ]);
     const bytes = readFileSync(join(dir, 'model.safetensors'));
     const headerEnd = 8 + Number(bytes.readBigUInt64LE(0));
-    const r = rng(7);
+    const r = seededRandom(7);
     const outcomes = { ok: 0, error: 0 };
     for (let i = 0; i < 500; i++) {
       let b: Uint8Array = bytes;

@@ -11,3 +11,4 @@ export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
 export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sample, type Pack } from './records.ts';
 export { RandomState, shuffledArange } from './mt19937.ts';
+export { seededRandom } from './random.ts';

@@ -1,17 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
+import { seededRandom } from '@weft/core';
 import { parseTokensLine } from './tokens-line.ts';
 
-/** Deterministic PRNG for generated cases. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
-    return ((seed ^ (seed >>> 12)) >>> 0) / 2 ** 32;
-  };
-}
-
 it('agrees with Python json.loads on valid, odd and broken lines', () => {
-  const r = rng(7);
+  const r = seededRandom(7);
   const fixed = [
     '{"tokens": [1, -2, 3]}\n', '{"tokens":[1,2]}', '{"tokens": []}\n', '{ "tokens" : [ 0 , -0 , 7 ] }\n',
     '{"tokens": [2147483647, -2147483648]}\n', '{"tokens": [2147483648]}\n', '{"tokens": [-2147483649]}\n',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Pack } from '@weft/core';
+import { seededRandom, type Pack } from '@weft/core';
 import { BinFile, dataOrder, readDataOrder } from '@weft/order';
 import { ArrowDataset, PackedDataset, type LengthSource } from '@weft/pack';
 import type { DatasetSpec } from './config.ts';
@@ -92,30 +92,18 @@ async function tokenizeToCache(spec: Extract<DatasetSpec, { kind: 'untokenized' 
   return dir;
 }
 
-/** mulberry32: a tiny seeded PRNG, enough for reproducible synthetic data. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Synthetic packs whose documents are strings of a few fixed "phrases" (so there is something to
  * learn and the loss falls), with exponential-ish document lengths around `meanDocLength`.
  * Deterministic: pack i depends only on (seed, i); the phrase book is the same for every seed.
  */
 export function syntheticPacks(o: { numPacks: number; vocabSize: number; meanDocLength: number; packedLength: number; seed?: number }): RandomAccessPacks {
-  const base = rng(0x5eed); // the phrase book is shared by every seed, so a validation set matches training
+  const base = seededRandom(0x5eed); // the phrase book is shared by every seed, so a validation set matches training
   const phrases = Array.from({ length: 16 }, () => Int32Array.from({ length: 8 }, () => 1 + Math.floor(base() * Math.min(o.vocabSize - 1, 4096))));
   return {
     length: o.numPacks,
     get(i: number): Pack {
-      const r = rng(((o.seed ?? 1) * 1000003 + i * 7919) >>> 0);
+      const r = seededRandom(((o.seed ?? 1) * 1000003 + i * 7919) >>> 0);
       const L = o.packedLength;
       const input_ids = new Int32Array(L), labels = new Int32Array(L), position_ids = new Int32Array(L);
       const cum = [0];

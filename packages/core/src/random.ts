@@ -1,0 +1,18 @@
+/**
+ * mulberry32: a tiny seeded PRNG giving doubles in [0, 1), for reproducible synthetic data and
+ * fuzz mutations. Not numpy's generator (see `RandomState` for that).
+ *
+ * @example
+ * const r = seededRandom(7);
+ * r(); // the same sequence on every run and machine
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
