@@ -52,6 +52,8 @@ class StepProfiler:
             for e in self.prof.key_averages():
                 if not str(getattr(e, 'device_type', '')).endswith('CUDA'):
                     continue
+                if getattr(e, 'is_user_annotation', False) or '#' in e.key:  # e.g. the GPU range of
+                    continue  # 'Optimizer.step#AdamW.step': it spans kernels that are counted already
                 us = getattr(e, 'self_device_time_total', None)
                 if us is None:
                     us = getattr(e, 'self_cuda_time_total', 0)

@@ -129,7 +129,8 @@ def wrap(model, cfg, world, device):
         if model.attn_impl == 'varlen':
             varlen_setup()  # import, signature and GQA probe now, not inside a compiled block
         how = cfg.get('compile')
-        how = 'parts' if how is True else (how or None)
+        # true = whole blocks: fastest on the H100 benchmark (bench/RESULTS.md), 'parts' = run 2's pieces
+        how = 'block' if how is True else (how or None)
         if how:
             import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would make `torch` local here)
             for knob in ('recompile_limit', 'cache_size_limit'):  # one graph per layer must fit
