@@ -27,4 +27,17 @@ describe('python worker', () => {
     expect(r.safetensors_truncated_error).toMatch(/outside the file/);
     expect(r.weights_only_error).toMatch(/weights only\) and cannot be resumed/);
   });
+  it('bf16 master weights track an fp32 model; chunked cross-entropy equals F.cross_entropy', () => {
+    const r = JSON.parse(runPython([`${PY_TESTS}check_precision.py`])) as {
+      chunked_ce: { loss_rel_diff: number; grad_w_max_diff: number };
+      master_weights: { max_loss_rel_diff: number; param_dtype: string; inv_freq_dtype: string; checkpoint_dtypes: string[]; tied_keys_present: boolean };
+    };
+    expect(r.chunked_ce.loss_rel_diff).toBeLessThan(1e-6);
+    expect(r.chunked_ce.grad_w_max_diff).toBeLessThan(1e-4);
+    expect(r.master_weights.max_loss_rel_diff).toBeLessThan(5e-3);
+    expect(r.master_weights.param_dtype).toBe('torch.bfloat16');
+    expect(r.master_weights.inv_freq_dtype).toBe('torch.float32');
+    expect(r.master_weights.checkpoint_dtypes).toEqual(['torch.float32']);
+    expect(r.master_weights.tied_keys_present).toBe(true);
+  });
 });
