@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { runProcess } from '@weft/pack';
 
 /** Short packs keep the optional CPU training quick (the logits of a 151669-token vocabulary are large). */
@@ -22,7 +22,8 @@ export interface DemoOptions {
  */
 export async function runDemo(opts: DemoOptions): Promise<void> {
   const summary = await runProcess({
-    input: join(ROOT, 'data/sample/ftdp'),
+    // Relative to where the command runs, so that summary.json is the same bytes in every checkout.
+    input: relative(process.cwd(), join(ROOT, 'data/sample/ftdp')) || '.',
     format: 'ftdp',
     tokenizer: 'default',
     template: 'internlm2_chat',
