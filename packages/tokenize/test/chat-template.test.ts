@@ -4,14 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, fromIterable, pipe, type Conversation } from '@weft/core';
 import { chatTemplateMap, defaultTokenizerDir, encode, loadTokenizer, renderChatTemplate } from '../src/index.ts';
+import { TWO_TURN } from './helpers.ts';
 
-const conv = [
-  { role: 'system', content: 'SYS' },
-  { role: 'user', content: 'U1' },
-  { role: 'assistant', content: 'A1', loss: false },
-  { role: 'user', content: 'U2' },
-  { role: 'assistant', content: 'A2' },
-];
+const conv = TWO_TURN;
 
 describe("the tokenizer's own Jinja chat_template", () => {
   it('Qwen3 template: the string transformers renders, loss on the second reply and its <|im_end|> only', async () => {

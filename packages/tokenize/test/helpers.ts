@@ -23,3 +23,12 @@ export function charTokenizer(bos = true): Tokenizer {
 export function python(script: string, args: string[]): string {
   return execFileSync('python3', [`${REFERENCE}${script}`, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 }
+
+/** The issue's template case: a 2-turn conversation with a system message and a `loss: false` turn. */
+export const TWO_TURN = [
+  { role: 'system', content: 'SYS' },
+  { role: 'user', content: 'U1' },
+  { role: 'assistant', content: 'A1', loss: false },
+  { role: 'user', content: 'U2' },
+  { role: 'assistant', content: 'A2' },
+];

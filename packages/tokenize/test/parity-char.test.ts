@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe, type Sample } from '@weft/core';
 import { encode, PROMPT_TEMPLATES, readDataset, templateMap, type DatasetFormat } from '../src/index.ts';
-import { charTokenizer, FIXTURES, python, REPO } from './helpers.ts';
+import { charTokenizer, FIXTURES, python, REPO, TWO_TURN } from './helpers.ts';
 
 type RefSample = { input_ids: number[]; labels: number[] } | { dropped: string };
 
@@ -69,13 +69,7 @@ describe('char-tokenizer parity on the shipped corpus (data/sample)', () => {
 describe('every template renders a 2-turn conversation with system and a loss:false turn', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-tpl-'));
   const file = join(dir, 'two.json');
-  const conv = [
-    { role: 'system', content: 'SYS' },
-    { role: 'user', content: 'U1' },
-    { role: 'assistant', content: 'A1', loss: false },
-    { role: 'user', content: 'U2' },
-    { role: 'assistant', content: 'A2' },
-  ];
+  const conv = TWO_TURN;
   writeFileSync(file, `${JSON.stringify(conv)}\n`);
   const ref = reference('ftdp', file, TEMPLATES, 100000, true);
   const render = (ids: ArrayLike<number>, labels?: ArrayLike<number>): string =>
