@@ -71,6 +71,13 @@ export interface TrainConfig {
   attnImpl?: 'auto' | 'varlen' | 'flex' | 'math';
   /** torch.compile each decoder block (GPU, PyTorch 2): faster steps, a slower first step. */
   compile?: boolean;
+  /**
+   * One GPU: 'auto' keeps bf16 parameters with fp32 master weights in the optimizer (faster);
+   * 'autocast' keeps fp32 parameters under bf16 autocast (more memory, slower). Several ranks use FSDP2's own policy.
+   */
+  precision?: 'auto' | 'autocast';
+  /** Cross-entropy over this many tokens at a time (0: all at once). Larger vocabularies: less peak memory. */
+  ceChunk?: number;
 }
 
 /** Typed identity for config files: `export default defineConfig({ ... })`. */
@@ -102,6 +109,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) bad('checkpointEvery', 'must be an integer >= 0');
   if (!c.workDir) bad('workDir', 'is required');
   if (c.validation && (!(c.validation.validEvery > 0) || !(c.validation.validMicroNum > 0))) bad('validation', 'needs validEvery > 0 and validMicroNum > 0');
+  if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast') bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
+  if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0)) bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
   return c;
 }
 

@@ -92,7 +92,8 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     lr: c.lr, betas: c.betas, weight_decay: c.weightDecay, warmup_ratio: c.warmupRatio, eta_min: c.etaMin,
     max_norm: c.maxNorm, total_steps: totalSteps, checkpoint_every: c.checkpointEvery, max_keep_ckpts: c.maxKeepCkpts,
     save_optimizer: c.saveOptimizer, work_dir: workDir, pack_sample_into_one: c.packSampleIntoOne || !c.useVarlenAttn,
-    attn_impl: c.attnImpl ?? 'auto', compile: c.compile ?? false, dataset_length: data.length,
+    attn_impl: c.attnImpl ?? 'auto', compile: c.compile ?? false, precision: c.precision ?? 'auto', ce_chunk: c.ceChunk ?? 0,
+    dataset_length: data.length,
     valid_every: c.validation?.validEvery ?? 0, valid_micro_num: c.validation?.validMicroNum ?? 0,
   }, null, 1));
 

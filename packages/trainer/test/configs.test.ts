@@ -26,6 +26,8 @@ describe('named configs', () => {
     const c = await loadConfig(copyConfig('tiny_cpu_demo', mkdtempSync(join(tmpdir(), 'weft-cfg-'))));
     expect(() => validateConfig({ ...c, microBatchSize: 0 })).toThrow(/microBatchSize must be a positive integer/);
     expect(() => validateConfig({ ...c, totalSteps: undefined, epochs: undefined })).toThrow(/totalSteps/);
+    expect(() => validateConfig({ ...c, precision: 'fp8' as never })).toThrow(/precision must be 'auto' or 'autocast'/);
+    expect(() => validateConfig({ ...c, ceChunk: -1 })).toThrow(/ceChunk must be an integer >= 0/);
     expect(() => validateConfig({ ...c, etaMin: 1 })).toThrow(/etaMin/);
   });
 });
