@@ -4,24 +4,10 @@
 // Hugging Face folder with model/config.json. Paths are relative to the workspace root, where nx
 // runs the command.
 import { readFileSync } from 'node:fs';
-import type { Pack } from '@weft/core';
-import { ArrowDataset } from '@weft/pack';
 import { defineConfig } from '@weft/trainer';
 
+// The process target's packed Arrow dataset (one row per pack), read by row.
 const PACKED = 'pipelines/demo/out/process/packed';
-
-/** The process target's packed Arrow dataset, read by row: what the sampler hands each rank. */
-async function packs() {
-  const ds = await ArrowDataset.open(PACKED);
-  return {
-    length: ds.length,
-    async get(i: number): Promise<Pack> {
-      const r = await ds.get(i);
-      return { input_ids: r.input_ids!, labels: r.labels!, cumulative_len: r.cumulative_len!, position_ids: r.position_ids! };
-    },
-    close: () => ds.close(),
-  };
-}
 
 export default defineConfig({
   model: { config: JSON.parse(readFileSync('pipelines/demo/model/config.json', 'utf8')) as Record<string, unknown> },
@@ -29,7 +15,7 @@ export default defineConfig({
   packToMaxLength: true,
   useVarlenAttn: true,
   packSampleIntoOne: false,
-  dataset: { kind: 'packs', load: packs },
+  dataset: { kind: 'packed', path: PACKED },
   packedLength: 2048,
   seed: 1024,
   microBatchSize: 1,
