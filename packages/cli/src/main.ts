@@ -28,6 +28,11 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`weft: DataError: ${(e as Error).message}\n`);
       process.exit(2);
     }
+    // A refused output folder (and other user errors that say so) exits 2, like a data error.
+    if (e instanceof Error && (e as { exitCode?: unknown }).exitCode === 2) {
+      process.stderr.write(`weft: error: ${e.message}\n`);
+      process.exit(2);
+    }
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`weft: error: ${msg}\n`);
     if (process.env.WEFT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);

@@ -12,6 +12,8 @@ export interface DemoOptions {
   out: string;
   train?: boolean;
   workers?: number;
+  /** Replace an earlier weft output at `out` that was made otherwise. */
+  overwrite?: boolean;
 }
 
 /**
@@ -33,6 +35,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     seed: 1024,
     workers: opts.workers ?? 0,
     out: opts.out,
+    command: 'demo',
+    overwrite: opts.overwrite ?? false,
   });
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (opts.train) {

@@ -14,19 +14,20 @@ export function registerCommands(program: Command): void {
     .description('training checkpoint (.pth, DeepSpeed folder, xtuner, LoRA) → Hugging Face safetensors folder')
     .argument('<base>', 'base model: HF model folder, its config.json, or an xtuner config .py')
     .argument('<pth>', 'checkpoint: .pth/.pt file, DeepSpeed checkpoint folder, or a work dir with last_checkpoint')
-    .argument('<out>', 'output folder')
+    .argument('<out>', 'output folder (a new or empty folder)')
+    .option('--overwrite', 'replace an earlier weft output at <out> (never a folder weft did not write)')
     .option('--max-shard-size <size>', 'largest safetensors shard (e.g. 2GB, 500MB, 4GiB)', '2GB')
     .option('--dtype <dtype>', 'cast float weights: bf16, fp16 or fp32 (default: keep)')
     .option('--lora-alpha <n>', 'LoRA checkpoints: lora_alpha of the training config', Number)
     .option('--lora-dropout <p>', 'LoRA checkpoints: lora_dropout for adapter_config.json', Number)
     .option('--quiet', 'no progress bar')
-    .action(async (base: string, pth: string, out: string, o: { maxShardSize: string; dtype?: string; loraAlpha?: number; loraDropout?: number; quiet?: boolean }) => {
+    .action(async (base: string, pth: string, out: string, o: { maxShardSize: string; dtype?: string; loraAlpha?: number; loraDropout?: number; quiet?: boolean; overwrite?: boolean }) => {
       let dtype: DType | undefined;
       if (o.dtype !== undefined) {
         dtype = DTYPES[o.dtype.toLowerCase()];
         if (!dtype) throw new Error(`--dtype ${o.dtype}: use bf16, fp16 or fp32`);
       }
-      const r = await pthToHf({ base, pth, out, maxShardSize: o.maxShardSize, dtype, loraAlpha: o.loraAlpha, loraDropout: o.loraDropout, progress: !o.quiet });
+      const r = await pthToHf({ base, pth, out, maxShardSize: o.maxShardSize, dtype, loraAlpha: o.loraAlpha, loraDropout: o.loraDropout, progress: !o.quiet, overwrite: Boolean(o.overwrite) });
       const lines = [
         `${r.kind}${r.lora ? ' (LoRA adapter)' : ''}: wrote ${r.tensors} tensors, ${r.totalSize} bytes in ${r.files.length} file(s) to ${out}`,
         r.copied.length ? `copied from the base model: ${r.copied.join(', ')}` : 'copied nothing from the base model (no config.json / tokenizer files found)',

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors-read.ts';
 import { tokenizerSize, workspaceCopies, writeTurbomind } from '../src/turbomind/index.ts';
 import type { TurbomindDType } from '../src/turbomind/index.ts';
+import { OUTPUT_MARKER } from '@weft/core';
 
 const FIXTURE = process.env['WEFT_TURBOMIND_GOLDEN'] ?? join(import.meta.dirname, 'fixtures', 'turbomind');
 
@@ -37,6 +38,7 @@ function listFiles(dir: string): Record<string, { size: number; sha256: string }
   const walk = (d: string): void => {
     for (const n of readdirSync(d)) {
       const p = join(d, n);
+      if (n === OUTPUT_MARKER) continue; // weft's own mark of its output folder; lmdeploy writes none
       if (statSync(p).isDirectory()) walk(p);
       else {
         const b = readFileSync(p);

@@ -5,6 +5,12 @@ export {
   type Stage, type CountedStage, type Source,
 } from './stage.ts';
 export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
+export { tempPathFor, releaseTemp, parseTempName, isStaleTemp, removeStaleTemps, type TempName } from './stale-temps.ts';
+export {
+  OUTPUT_MARKER, OutputDirError, StagedOutputDir, checkOutputDir, checkOutputLocation, claimOutputDir, readOutputMarker, realPathOf,
+  type OutputMarker, type OutputDirOptions, type OutputDirState,
+} from './output-dir.ts';
+export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
 export { Progress, type ProgressOptions } from './progress.ts';
 export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';

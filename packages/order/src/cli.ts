@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { dataOrder, writeDataOrder } from './data-order.ts';
+import { checkOutputFile } from '@weft/core';
+import { dataOrder, formatDataOrder, writeDataOrder } from './data-order.ts';
 import { scanSources } from './sources.ts';
 
 /** Add this package's subcommands to the `weft` program. */
@@ -12,9 +13,12 @@ export function registerCommands(program: Command): void {
     .option('--file-type <suffix>', 'keep files whose name ends with this', '.bin')
     .option('--out <dir>', 'folder to write data_order.txt into (default: the data folder)')
     .option('--print', 'also print the order to stdout')
-    .action(async (folder: string, opts: { fileType: string; out?: string; print?: boolean }) => {
+    .option('--overwrite', 'replace an existing data_order.txt that lists another order (it may be hand-written)')
+    .action(async (folder: string, opts: { fileType: string; out?: string; print?: boolean; overwrite?: boolean }) => {
       const order = await dataOrder(folder, { fileType: opts.fileType });
       const file = join(opts.out ?? folder, 'data_order.txt');
+      // Nothing is removed; an existing data_order.txt is replaced only when it says the same or with --overwrite.
+      await checkOutputFile(file, { overwrite: Boolean(opts.overwrite), sameAs: formatDataOrder(order), option: 'data_order.txt at' });
       await writeDataOrder(file, order);
       if (opts.print) process.stdout.write(order.map((p) => `${p}\n`).join(''));
       process.stderr.write(`weft order: ${order.length} ${opts.fileType} file(s) -> ${file}\n`);

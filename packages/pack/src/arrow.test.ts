@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC, Type, type List } from 'apache-arrow';
+import { OUTPUT_MARKER } from '@weft/core';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowDataset } from './arrow-reader.ts';
 
@@ -25,7 +26,7 @@ describe('Arrow dataset folder', () => {
     expect(res.shards.length).toBeGreaterThan(1);
     // Rows here are < 110 bytes: each shard stays within the bound plus one row.
     for (const s of res.shards) expect(readFileSync(join(dir, s)).length).toBeLessThanOrEqual(1500 + 110);
-    expect(readdirSync(dir).sort()).toEqual([...res.shards, 'dataset_info.json', 'state.json'].sort());
+    expect(readdirSync(dir).sort()).toEqual([...res.shards, OUTPUT_MARKER, 'dataset_info.json', 'state.json'].sort());
     expect(res.shards[0]).toBe(`data-00000-of-0000${res.shards.length}.arrow`);
     // Hand-written from formats.md, not from the code.
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(

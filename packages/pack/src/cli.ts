@@ -21,14 +21,18 @@ export function registerCommands(program: Command): void {
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
     .option('--workers <n>', 'threads building packs (output identical for any count)', int('--workers'), 0)
     .option('--quiet', 'no progress bar')
-    .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; quiet?: boolean; out: string }) => {
+    .requiredOption('--out <dir>', 'the datasets folder to write (a new or empty folder)')
+    .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write)')
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; quiet?: boolean; out: string; overwrite?: boolean }) => {
+      const { checkOutputDir } = await import('@weft/core');
+      const output = { command: 'pack', inputs: [folder, o.dataOrder], overwrite: Boolean(o.overwrite) };
+      checkOutputDir(o.out, output); // before any work
       const { PackedDataset } = await import('./packed-dataset.ts');
       const { writePackedDataset } = await import('./pack-job.ts');
       const ds = await PackedDataset.fromBinFolder(folder, {
         packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
       });
-      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
+      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength }, output });
       process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
     });
 
@@ -50,14 +54,15 @@ export function registerCommands(program: Command): void {
     .option('--data-order <file>', 'data_order.txt listing the input files')
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
     .option('--quiet', 'no progress bar')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder (a new or empty folder, or an earlier process output to resume)')
+    .option('--overwrite', 'replace an earlier weft output at --out made with other settings (never a folder weft did not write)')
     .action(async (folder: string, o: Record<string, unknown>) => {
       const { runProcess } = await import('./process.ts');
       const summary = await runProcess({
         input: folder, format: o.format as never, tokenizer: o.tokenizer as string, template: o.template as string, maxLength: o.maxLength as number,
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
-        progress: !o.quiet,
+        progress: !o.quiet, overwrite: Boolean(o.overwrite),
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
       });
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

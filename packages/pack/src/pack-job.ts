@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Progress } from '@weft/core';
+import { Progress, type OutputDirOptions } from '@weft/core';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { PackedDataset } from './packed-dataset.ts';
 
@@ -38,6 +38,8 @@ export interface WritePackedOptions {
   workers?: number;
   /** Counts known to the caller, stored and returned with the stats. */
   extraStats?: Partial<PackStats>;
+  /** Who writes the folder, its inputs, and whether an earlier weft output may be replaced (`--overwrite`). */
+  output?: OutputDirOptions;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     pack_tokens: ds.length * packedLength, waste_tokens: tokens - ds.length * packedLength, padding_tokens: 0, loss_tokens: 0,
     ...options.extraStats,
   };
-  const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes });
+  const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' } });
   const t0 = Date.now();
   const bar: Progress = new Progress({
     label: 'pack', total: ds.length, unit: 'packs', enabled: options.progress ?? false,

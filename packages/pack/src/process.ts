@@ -8,6 +8,7 @@ import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowSource } from './arrow-source.ts';
 import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
+import { prepareProcessOutput } from './process-output.ts';
 import { BinSource } from './bin-source.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
 
@@ -45,6 +46,10 @@ export interface ProcessOptions {
   maxShardBytes?: number;
   /** Progress bars on stderr (default: on). */
   progress?: boolean;
+  /** Replace an earlier weft output at `out` made with other settings (`--overwrite`); equal settings resume without it. */
+  overwrite?: boolean;
+  /** The command recorded in the output marker (default `process`; the demo says `demo`). */
+  command?: string;
 }
 
 /** Per input file: what went in and what came out. */
@@ -86,12 +91,6 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
-}
-
-/** Remove temp files and folders that a killed run left behind (they never carry a final name). */
-async function removeStale(dir: string): Promise<void> {
-  if (!existsSync(dir)) return;
-  for (const e of await readdir(dir)) if (/^\..*\.tmp-\d+/.test(e)) await rm(join(dir, e), { recursive: true, force: true });
 }
 
 function mergeRejected(into: Record<string, number>, stats: readonly StageStats[]): void {
@@ -150,8 +149,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const packDirect = tokenized && opts.pack;
   const samplesDir = join(opts.out, 'samples');
   const packedDir = join(opts.out, 'packed');
-  await removeStale(opts.out);
-  await removeStale(samplesDir);
+  await prepareProcessOutput(opts, { samples: !packDirect, packed: Boolean(opts.pack) });
+  // The units below lie inside the folder this run owns: each may replace its earlier self.
+  const output = { command: opts.command ?? 'process', overwrite: true };
   const showProgress = opts.progress ?? true;
   const baseConfig = {
     format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
@@ -178,7 +178,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       let st = reusableStats<FileStats>(dir, config);
       if (!st) {
         const { samples, stats } = await fileSamples(path, opts);
-        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
         try {
           for await (const s of samples) {
@@ -227,7 +227,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         for (const rel of files) sources.push(await BinSource.open(join(root, rel), opts.minLength ?? 0));
         const lines = sources.reduce((a, s) => a + s.lines, 0), kept = sources.reduce((a, s) => a + s.lengths.length, 0);
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
-        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0 });
+        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
       }
       // Tokenized input: read/kept come from the metas (min_length drops count as "short").
       summary.read = ps.lines ?? 0;
@@ -241,7 +241,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       if (!ps) {
         const sources: ArrowSource[] = [];
         for (const k of files.keys()) sources.push(await ArrowSource.open(join(samplesDir, String(k))));
-        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes });
+        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes, output });
       }
     }
     summary.packed_dir = relative(opts.out, packedDir);

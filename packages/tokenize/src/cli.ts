@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { OnError } from '@weft/core';
+import { checkOutputDir, type OnError } from '@weft/core';
+import { checkBinOutput } from './bin-output.ts';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
 import { PROMPT_TEMPLATES } from './templates.ts';
@@ -56,18 +57,22 @@ export function registerCommands(program: Command): void {
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
     .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), 1)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
+    .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
-      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; overwrite?: boolean;
     }) => {
       if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
       if (!['auto', 'native', 'js', 'sentencepiece'].includes(o.backend)) throw new Error(`--backend must be auto, native, js or sentencepiece, got ${o.backend}`);
+      // The output is checked before any work (the tokenizer may take a while to load).
+      if (o.format && o.splitRatio !== undefined) checkOutputDir(o.binOutputPath, { command: 'tokenize', inputs: [o.textInputPath], overwrite: Boolean(o.overwrite), option: '--bin-output-path' });
+      else await checkBinOutput(o.textInputPath, o.binOutputPath, { overwrite: Boolean(o.overwrite) });
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
       const progress = process.stderr.isTTY;
       if (o.format) {
         if (!FORMATS.some((f) => f.name === o.format)) throw new Error(`unknown --format ${o.format}; see weft list-formats`);
-        const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress };
+        const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
         if (o.maxLength !== undefined) opts.maxLength = o.maxLength;
         if (o.splitRatio !== undefined) opts.splitRatio = o.splitRatio;
         for (const s of await datasetToBin(o.textInputPath, o.binOutputPath, opts)) printSummary(s);
@@ -76,9 +81,9 @@ export function registerCommands(program: Command): void {
       if (o.splitRatio !== undefined) throw new Error('--split-ratio needs --format (e.g. --format alpaca)');
       const warn = dataKindWarning(o.binOutputPath);
       if (warn) process.stderr.write(`${warn}\n`);
-      const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress };
+      const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
       if (o.internlmCompat) opts.internlmCompat = true;
       printSummary(await textToBin(o.textInputPath, o.binOutputPath, opts));
-      process.stdout.write(`${o.binOutputPath}: written atomically (replaced, not appended as InternLM's tool does)\n`);
+      process.stdout.write(`${o.binOutputPath}: written atomically (InternLM's tool would append to an existing one)\n`);
     });
 }

@@ -1,5 +1,6 @@
 import { basename, dirname, join } from 'node:path';
-import { batch, DataError, mapConcurrent, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
+import { batch, DataError, mapConcurrent, parallelMap, Progress, StagedOutputDir, type OnError, type Provenance, type Sample } from '@weft/core';
+import { checkBinOutput } from './bin-output.ts';
 import { BinWriter, signedTokens } from './bin-writer.ts';
 import { encodeDocs } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
@@ -27,6 +28,8 @@ export interface TextToBinOptions {
   workers?: number;
   onError?: OnError;
   progress?: boolean;
+  /** Replace an existing `.bin`/`.bin.meta` (`--overwrite`); without it an existing one is refused. */
+  overwrite?: boolean;
 }
 
 /** What a write produced. */
@@ -104,6 +107,7 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
  * await textToBin('raw/a.txt', 'data/en/a.bin', { tokenizer: await loadTokenizer('default') });
  */
 export async function textToBin(input: string, binPath: string, opts: TextToBinOptions): Promise<BinSummary> {
+  await checkBinOutput(input, binPath, { overwrite: opts.overwrite });
   const skipped: Record<string, number> = {};
   const docOpts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped: Record<string, number> } = { skipped };
   if (opts.textField !== undefined) docOpts.textField = opts.textField;
@@ -147,6 +151,11 @@ export interface DatasetToBinOptions {
   /** Split like InternLM's alpaca_tokenizer.py: `np.random.seed(0); np.random.choice(range(n), int(n * ratio))`. */
   splitRatio?: number;
   progress?: boolean;
+  /**
+   * Replace an existing output (`--overwrite`): a `.bin`/`.bin.meta`, or with `splitRatio` an
+   * earlier weft output folder (never a folder weft did not write).
+   */
+  overwrite?: boolean;
 }
 
 /** Tokens with loss masks folded in (negative = no loss), per sample, streamed in order. */
@@ -186,8 +195,12 @@ function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIt
  */
 export async function datasetToBin(input: string, out: string, opts: DatasetToBinOptions): Promise<BinSummary[]> {
   if (opts.splitRatio !== undefined && !(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  // Checked before any work: the split writes a folder (staged, marked), else one .bin.
+  const staged = opts.splitRatio === undefined
+    ? await checkBinOutput(input, out, { overwrite: opts.overwrite })
+    : await StagedOutputDir.create(out, { command: 'tokenize', inputs: [input], overwrite: opts.overwrite ?? false, option: '--bin-output-path' });
   const { lines: stream, skipped: skippedNow } = signedLines(input, opts);
-  if (opts.splitRatio === undefined) {
+  if (!staged) {
     const w = await BinWriter.create(out);
     try {
       for await (const l of stream) await w.write(l);
@@ -200,15 +213,29 @@ export async function datasetToBin(input: string, out: string, opts: DatasetToBi
   }
   // The split needs the sample count first (seed 0 draws over range(n)), so samples are held, as the seeds' tool does.
   const lines: Int32Array[] = [];
-  for await (const l of stream) lines.push(l);
+  try {
+    for await (const l of stream) lines.push(l);
+  } catch (e) {
+    await staged.abort();
+    throw e;
+  }
   const skipped = skippedNow();
-  const valid = validIndices(lines.length, opts.splitRatio, 0);
-  const train = await BinWriter.create(join(out, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
-  const val = await BinWriter.create(join(out, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });
-  for (let i = 0; i < lines.length; i++) await (valid.has(i) ? val : train).write(lines[i]!);
-  await train.close();
-  await val.close();
-  return [train, val].map((w) => ({ path: w.path, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped }));
+  const valid = validIndices(lines.length, opts.splitRatio!, 0);
+  const train = await BinWriter.create(join(staged.path, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  const val = await BinWriter.create(join(staged.path, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  try {
+    for (let i = 0; i < lines.length; i++) await (valid.has(i) ? val : train).write(lines[i]!);
+    await train.close();
+    await val.close();
+    await staged.commit();
+  } catch (e) {
+    await train.abort();
+    await val.abort();
+    await staged.abort();
+    throw e;
+  }
+  const summary = (w: BinWriter, part: string): BinSummary => ({ path: join(out, part, 'en', 'dataset.bin'), lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped });
+  return [summary(train, 'train'), summary(val, 'valid')];
 }
 
 /** Warn when a `.bin` path is not under one of InternLM's data-kind folders. */
