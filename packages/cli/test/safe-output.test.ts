@@ -128,26 +128,28 @@ describe('output folders: nothing outside weft\'s own output is ever removed', (
   for (const w of WRITERS) {
     it(`weft ${w.name}`, async () => {
       const prev = join(PREV, w.name.replace(/ /g, '_'));
-      // A new folder: written, marked as weft's.
-      expect(await runChecked(w.args(prev), prev, false)).toMatchObject({ ok: true });
-      expect(existsSync(join(prev, MARKER))).toBe(true);
       const refusals: [string, string, RegExp][] = [
         ['its input', w.input, /is the input/],
         ['the parent of its input', dirname(w.input), /contains the input/],
         ['.', '.', /is the working directory/],
         ['..', '..', /contains the working directory/],
         ['a folder of the user\'s', MINE, /not written by weft/],
-        ['an earlier weft output, without --overwrite', prev, /earlier output of weft .*pass --overwrite/],
       ];
+      const refused = async (what: string, args: string[], out: string, why: RegExp): Promise<void> => {
+        const r = await runChecked(args, out, false);
+        expect(r, `${w.name}: --out ${what} ${args.includes('--overwrite') ? '--overwrite' : ''}`).toMatchObject({ ok: false, exitCode: 2 });
+        expect(r.message, what).toMatch(why);
+        if (w.option) expect(r.message).toContain(w.option);
+      };
       for (const [what, out, why] of refusals) {
-        for (const extra of what.startsWith('an earlier') ? [[]] : [[], ['--overwrite']]) {
-          const args = [...(what.startsWith('an earlier') ? (w.again ?? w.args)(out) : w.args(out)), ...extra];
-          const r = await runChecked(args, out, false);
-          expect(r, `${w.name} --out ${what} ${extra.join(' ')}`).toMatchObject({ ok: false, exitCode: 2 });
-          expect(r.message, what).toMatch(why);
-          if (w.option) expect(r.message).toContain(w.option);
-        }
+        await refused(what, w.args(out), out, why);
+        await refused(what, [...w.args(out), '--overwrite'], out, why);
       }
+      // A new folder: written, marked as weft's.
+      expect(await runChecked(w.args(prev), prev, false)).toMatchObject({ ok: true });
+      expect(existsSync(join(prev, MARKER))).toBe(true);
+      // An earlier weft output (for process: made with other settings) is kept without --overwrite.
+      await refused('an earlier weft output', (w.again ?? w.args)(prev), prev, /earlier output of weft .*pass --overwrite/);
       // An earlier weft output with --overwrite: replaced (only it), marked again.
       expect(await runChecked([...(w.again ?? w.args)(prev), '--overwrite'], prev, true)).toMatchObject({ ok: true });
       expect(existsSync(join(prev, MARKER))).toBe(true);
