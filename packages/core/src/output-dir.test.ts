@@ -74,7 +74,9 @@ describe('StagedOutputDir', () => {
       expect(existsSync(out) && readdirSync(out).includes('data.txt') && readFileSync(join(out, 'data.txt'), 'utf8') === text).toBe(false);
       await st.commit();
     };
+    mkdirSync(out); // an empty folder is taken as it is
     await write('one');
+    expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'data.txt']);
     expect(readOutputMarker(out)).toEqual({ weft: 1, command: 'pack' });
     await expect(write('two')).rejects.toThrow(/pass --overwrite/);
     await write('two', { overwrite: true });
