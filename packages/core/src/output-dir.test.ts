@@ -60,6 +60,12 @@ describe('checkOutputDir', () => {
     expect(checkOutputDir(prev, { ...o, overwrite: true }).state).toBe('replace');
     expect(checkOutputDir(prev, { ...o, command: 'process', settings: { a: 1 } }).state).toBe('resume');
     expect(refused(prev, { command: 'process', settings: { a: 2 } })).toMatch(/with other settings/);
+    // Outputs of weft before the marker: recognised by weft's own weft_stats.json, never resumed.
+    const legacy = join(root, 'legacy');
+    mkdirSync(join(legacy, 'packed'), { recursive: true });
+    for (const f of ['summary.json', 'packed/weft_stats.json', 'packed/state.json']) writeFileSync(join(legacy, f), '{}');
+    expect(refused(legacy, { command: 'process', settings: {} })).toMatch(/earlier output of weft process \(an earlier weft version\); pass --overwrite/);
+    expect(checkOutputDir(legacy, { ...o, overwrite: true }).state).toBe('replace');
   });
 });
 

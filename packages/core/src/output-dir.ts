@@ -81,6 +81,19 @@ export function readOutputMarker(dir: string): OutputMarker | undefined {
   }
 }
 
+/**
+ * Outputs of weft versions before the marker carry `weft_stats.json` (a pack folder, or the parts of
+ * a process folder): weft's own name, so they count as weft's, replaceable with `--overwrite`.
+ */
+function legacyMarker(dir: string): OutputMarker | undefined {
+  const stats = (d: string): boolean => existsSync(join(d, 'weft_stats.json')) && existsSync(join(d, 'state.json'));
+  if (stats(dir)) return { weft: 1, command: 'pack (an earlier weft version)' };
+  if (existsSync(join(dir, 'summary.json')) && (stats(join(dir, 'packed')) || stats(join(dir, 'samples', '0')))) {
+    return { weft: 1, command: 'process (an earlier weft version)' };
+  }
+  return undefined;
+}
+
 /** The weft command a marker names, for messages. */
 function who(m: OutputMarker): string {
   return `weft ${m.command}`;
@@ -126,7 +139,7 @@ export function checkOutputDir(out: string, o: OutputDirOptions): { path: string
   if (!statSync(out).isDirectory()) throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
   const entries = readdirSync(out);
   if (entries.length === 0) return { path, state: 'empty' };
-  const marker = readOutputMarker(out);
+  const marker = readOutputMarker(out) ?? legacyMarker(out);
   if (!marker) {
     throw new OutputDirError(`${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`);
   }
