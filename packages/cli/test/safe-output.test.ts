@@ -198,6 +198,17 @@ describe('output folders: nothing outside weft\'s own output is ever removed', (
     expect(readFileSync(join(MINE, 'data_order.txt'), 'utf8')).toBe('en/a.bin\nen/b.bin\n');
   });
 
+  it('weft train: a work dir that is, contains or lies inside its dataset, or is or contains the working directory, is refused before anything starts', async () => {
+    const config = join(S, 'data', 'train.config.ts');
+    const tiny = readFileSync(join(REPO, 'packages/trainer/src/configs/tiny_cpu_demo.ts'), 'utf8');
+    writeFileSync(config, tiny.replace("process.env.WEFT_DEMO_DATA ?? 'data/sample/tokenized'", JSON.stringify(BINS)).replace(/^import type .*$/m, ''));
+    for (const [out, why] of [[BINS, /workDir .* is the input/], [dirname(BINS), /contains the input/], [join(BINS, 'en', 'work'), /lies inside the input/], ['.', /is the working directory/], ['..', /contains the working directory/]] as const) {
+      const r = await runChecked(['train', config, '--work-dir', out], out, false);
+      expect(r, String(out)).toMatchObject({ ok: false, exitCode: 2 });
+      expect(r.message).toMatch(why);
+    }
+  });
+
   it('the real CLI: exit code 2 and a plain message, inputs intact (weft pack --out .., hf-to-turbomind --dst-path <hf>)', () => {
     const before = snapshot([S]);
     const a = spawnSync(process.execPath, [WEFT, 'pack', BINS, '--packed-length', '16', '--out', '..'], { cwd: WORK, encoding: 'utf8' });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@weft/core';
 import { validateConfig, type TrainConfig } from './config.ts';
+import { checkWorkDir } from './work-dir.ts';
 import { openDataset } from './dataset.ts';
 import { startFeed } from './feed.ts';
 import { launchRanks } from './launch.ts';
@@ -59,6 +60,7 @@ function resumePoint(resume: string | undefined, workDir: string): { pth: string
  */
 export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<{ steps: number; workDir: string; rows: StepMetrics[] }> {
   const c = validateConfig(config);
+  checkWorkDir(c); // before anything starts
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const workDir = resolve(c.workDir);
   mkdirSync(workDir, { recursive: true });
