@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { existingPath } from '@weft/core';
 import { dataOrder, writeDataOrder } from './data-order.ts';
 import { scanSources } from './sources.ts';
 
@@ -8,7 +9,7 @@ export function registerCommands(program: Command): void {
   program
     .command('order')
     .description("Write data_order.txt for a data folder (xtuner's format: relative paths, one per line), in a deterministic pre-order walk.")
-    .argument('<folder>', 'the data folder to walk (symlinked directories are followed)')
+    .argument('<folder>', 'the data folder to walk (symlinked directories are followed)', existingPath('<folder>', 'dir'))
     .option('--file-type <suffix>', 'keep files whose name ends with this', '.bin')
     .option('--out <dir>', 'folder to write data_order.txt into (default: the data folder)')
     .option('--print', 'also print the order to stdout')
@@ -23,7 +24,7 @@ export function registerCommands(program: Command): void {
   program
     .command('scan')
     .description('List the data files under a folder by kind (InternLM .bin, ftdp, jsonl, JSON array, text) in data order, and count their records.')
-    .argument('<folder>', 'the data folder')
+    .argument('<folder>', 'the data folder', existingPath('<folder>', 'dir'))
     .option('--no-read', 'only list files, do not read them')
     .option('--json', 'print JSON instead of a table')
     .action(async (folder: string, opts: { read: boolean; json?: boolean }) => {

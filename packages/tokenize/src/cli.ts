@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { OnError } from '@weft/core';
+import { decimal, integer, oneOf, UsageError, type OnError } from '@weft/core';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
 import { PROMPT_TEMPLATES } from './templates.ts';
@@ -47,33 +47,31 @@ export function registerCommands(program: Command): void {
     .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)')
     .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
     .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
-    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', 'auto')
+    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', oneOf('--backend', ['auto', 'native', 'js', 'sentencepiece'] as const), 'auto')
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
-    .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`)
+    .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`, oneOf('--format', FORMATS.map((f) => f.name)))
     .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
-    .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', (v) => Number.parseInt(v, 10))
-    .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
-    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), 1)
-    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
+    .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', integer('--max-length', { min: 1 }))
+    .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
+    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', integer('--workers', { min: 0, max: 256 }), 1)
+    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
       format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
     }) => {
-      if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
-      if (!['auto', 'native', 'js', 'sentencepiece'].includes(o.backend)) throw new Error(`--backend must be auto, native, js or sentencepiece, got ${o.backend}`);
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
       const progress = process.stderr.isTTY;
       if (o.format) {
-        if (!FORMATS.some((f) => f.name === o.format)) throw new Error(`unknown --format ${o.format}; see weft list-formats`);
         const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress };
         if (o.maxLength !== undefined) opts.maxLength = o.maxLength;
         if (o.splitRatio !== undefined) opts.splitRatio = o.splitRatio;
         for (const s of await datasetToBin(o.textInputPath, o.binOutputPath, opts)) printSummary(s);
         return;
       }
-      if (o.splitRatio !== undefined) throw new Error('--split-ratio needs --format (e.g. --format alpaca)');
+      if (o.splitRatio !== undefined) throw new UsageError('--split-ratio needs --format (e.g. --format alpaca)');
+      if (o.maxLength !== undefined) throw new UsageError('--max-length needs --format (InternLM\'s plain-text tokenizer keeps whole documents)');
       const warn = dataKindWarning(o.binOutputPath);
       if (warn) process.stderr.write(`${warn}\n`);
       const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress };
