@@ -20,26 +20,35 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Run `weft` with `argv` (node, script, args...); exit codes: 0 done, 1 the run failed, 2 bad input (options or data). */
+/**
+ * weft's exit code for an error that ended a run, after printing what the user needs (nothing
+ * more for commander's own errors: it has printed them). 0 help/version, 1 the run failed,
+ * 2 bad input (usage, option values, data). No stack trace unless WEFT_DEBUG is set.
+ *
+ * @example
+ * process.exit(reportError(e, (s) => process.stderr.write(s)));
+ */
+export function reportError(e: unknown, writeErr: (s: string) => void): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+  if (isUsageError(e)) {
+    writeErr(`weft: error: ${e.message} (run with --help for usage)\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (isDataError(e)) {
+    writeErr(`weft: DataError: ${(e as Error).message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  writeErr(`weft: error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (process.env.WEFT_DEBUG && e instanceof Error) writeErr(`${e.stack}\n`);
+  return 1;
+}
+
+/** Run `weft` with `argv` (node, script, args...); exits as {@link reportError} says on an error. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    // Help and --version exit 0; a usage error or a bad option value is bad input: exit 2.
-    // Commander has already printed the message.
-    if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
-    if (isUsageError(e)) {
-      process.stderr.write(`weft: error: ${e.message} (run with --help for usage)\n`);
-      process.exit(EXIT_BAD_INPUT);
-    }
-    if (isDataError(e)) {
-      process.stderr.write(`weft: DataError: ${(e as Error).message}\n`);
-      process.exit(EXIT_BAD_INPUT);
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`weft: error: ${msg}\n`);
-    if (process.env.WEFT_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exit(1);
+    process.exit(reportError(e, (s) => process.stderr.write(s)));
   }
 }
