@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { existingPath } from '@weft/core';
+import { DataError, existingPath } from '@weft/core';
 import { dataOrder, writeDataOrder } from './data-order.ts';
 import { scanSources } from './sources.ts';
 
@@ -19,6 +19,22 @@ export function registerCommands(program: Command): void {
       await writeDataOrder(file, order);
       if (opts.print) process.stdout.write(order.map((p) => `${p}\n`).join(''));
       process.stderr.write(`weft order: ${order.length} ${opts.fileType} file(s) -> ${file}\n`);
+    });
+
+  program
+    .command('meta')
+    .description("Rebuild the .bin.meta of an InternLM .bin (or of every .bin under a folder) from the .bin, streaming: the bytes InternLM's tokenizer.py writes. Missing metas are written; existing ones are checked and kept when they match.")
+    .argument('<path>', 'a .bin file, or a folder of them', existingPath('<path>'))
+    .option('--rewrite', 'replace an existing .meta that does not match its .bin (default: report it and exit 2)')
+    .action(async (path: string, opts: { rewrite?: boolean }) => {
+      const { rebuildMeta } = await import('./rebuild-meta.ts');
+      const results = await rebuildMeta(path, { rewrite: Boolean(opts.rewrite) });
+      for (const r of results) process.stdout.write(`${r.status.padEnd(9)} ${r.bin}.meta  ${r.lines} lines${r.detail ? `  (${r.detail})` : ''}\n`);
+      if (results.length === 0) process.stderr.write(`weft: WARNING: no .bin files under ${path}\n`);
+      const differs = results.filter((r) => r.status === 'differs');
+      if (differs.length > 0) {
+        throw new DataError(`${differs.length} existing .meta file(s) do not match their .bin and were left as they are; rerun with --rewrite to replace them`, { file: path }, { reason: 'meta-mismatch' });
+      }
     });
 
   program

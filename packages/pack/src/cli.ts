@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { byteSize, existingPath, integer, oneOf } from '@weft/core';
+import { byteSize, checkOutputNotEmpty, existingPath, integer, oneOf } from '@weft/core';
 
 // Token counts and indices are int32 in the Arrow columns; a seed is numpy's uint32.
 const int = (name: string, min = 0, max = 2 ** 31 - 1): ((v: string) => number) => integer(name, { min, max });
@@ -18,15 +18,24 @@ export function registerCommands(program: Command): void {
     .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)', existingPath('--data-order', 'file'))
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
     .option('--workers <n>', 'threads building packs (output identical for any count)', WORKERS, 0)
+    .option('--on-error <mode>', 'bad lines: fail, or skip and count them (reads every line once more before packing)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--strict', 'no packs (empty input, or --packed-length above all the data) is an error (exit 2), not a warning')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; quiet?: boolean; out: string }) => {
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; quiet?: boolean; out: string }) => {
       const { PackedDataset } = await import('./packed-dataset.ts');
       const { writePackedDataset } = await import('./pack-job.ts');
-      const ds = await PackedDataset.fromBinFolder(folder, {
-        packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+      const { checkedBinFolder } = await import('./checked-bin-sources.ts');
+      const { sources, lines, kept, skipped } = await checkedBinFolder(folder, {
+        minLength: o.minLength, onError: o.onError, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
       });
-      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
+      const ds = PackedDataset.fromBinSources(sources, { packedLength: o.packedLength, seed: o.seed, minLength: o.minLength });
+      // Before writing: with --strict an empty result is an error, and nothing is replaced.
+      checkOutputNotEmpty({ input: folder, read: lines, kept, packs: ds.length, tokens: ds.files.reduce((a, f) => a + f.plan.numTokens, 0), packedLength: o.packedLength }, { strict: o.strict });
+      const stats = await writePackedDataset(ds, o.out, {
+        progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, extraStats: { lines, kept, skipped },
+        config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength, on_error: o.onError },
+      });
       process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
     });
 
@@ -44,6 +53,7 @@ export function registerCommands(program: Command): void {
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
     .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, 0)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
@@ -59,6 +69,7 @@ export function registerCommands(program: Command): void {
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
       });
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      checkOutputNotEmpty({ input: folder, read: summary.read, kept: summary.kept, packs: summary.packs, tokens: summary.tokens, packedLength: summary.packed_length }, { strict: Boolean(o.strict) });
     });
 
   program

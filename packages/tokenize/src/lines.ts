@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { DataError } from '@weft/core';
+import { parseJsonDocument } from '@weft/order';
 
 /** One line of a text file: its text (without the line break), 1-based number and byte offset. */
 export interface Line {
@@ -65,14 +66,17 @@ export function parseJsonLine(l: Line, file: string): unknown {
   }
 }
 
-/** Read a whole `.json` file that holds one array; records get their 1-based index as `line`. */
+/**
+ * Read a whole `.json` file that holds one array; records get their 1-based index as `line`.
+ * An empty (whitespace-only) file is no records; bad JSON names its line, and a file of JSON
+ * lines is told to use `.jsonl` or `--format`.
+ */
 export async function readJsonArray(file: string): Promise<unknown[]> {
-  let data: unknown;
-  try {
-    data = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new DataError(`malformed JSON (${(e as Error).message})`, { file }, { reason: 'bad-json' });
-  }
-  if (!Array.isArray(data)) throw new DataError('expected a JSON array of records', { file }, { reason: 'bad-json' });
+  const data = parseJsonDocument(await readFile(file, 'utf8'), file, {
+    reason: 'bad-json',
+    jsonLinesHint: 'name it .jsonl, or give --format (ftdp files are JSON lines named .json; see weft list-formats)',
+  });
+  if (data === undefined) return [];
+  if (!Array.isArray(data)) throw new DataError(`expected a JSON array of records, got ${data === null ? 'null' : typeof data} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'bad-json' });
   return data;
 }
