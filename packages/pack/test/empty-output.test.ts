@@ -44,7 +44,7 @@ describe('empty results are loud', () => {
       // ftdp reads .json line by line: its blank lines are counted, as dropped 'empty' lines, never as errors.
       expect(summary.skipped, format).toEqual(format === 'ftdp' ? { empty: 2 } : {});
       expect(summary.read).toBe(summary.kept + Object.values(summary.skipped).reduce((a, b) => a + b, 0));
-      expect(emptyOutputProblem({ input: dir, ...summary })).toMatch(format === 'ftdp' ? /all 2 records were left out/ : /no records in the input/);
+      expect(emptyOutputProblem({ ...summary, input: dir })).toMatch(format === 'ftdp' ? /all 2 records were left out/ : /no records in the input/);
     }
   });
 });
