@@ -20,7 +20,7 @@ export function jsonErrorIndex(text: string): number {
   // Scan one scalar at i; false (i at the bad char) when it is not one.
   const scalar = (): boolean => {
     const c = text[i];
-    // Places as Python's json reports them: a bad escape at its backslash, an unterminated string at its quote.
+    // Places as Python's json reports them: a bad escape at its backslash (\u: at the u), an unterminated string at its quote.
     if (c === '"') {
       const start = i;
       for (i++; i < n; i++) {
@@ -30,7 +30,7 @@ export function jsonErrorIndex(text: string): number {
         if (d === 0x5c) {
           const e = text[i + 1];
           if (e === 'u') {
-            if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) return false;
+            if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) { i++; return false; } // Python: at the 'u'
             i += 5;
           } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
           else return false;

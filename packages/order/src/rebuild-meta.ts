@@ -15,14 +15,14 @@ export interface MetaRows {
 
 /**
  * Read a `.bin` once, front to back, and list where each line starts and how many tokens it
- * holds. Memory: the rows (12 bytes per line) and the longest line, never the whole file. A line
+ * holds, in reads of `chunkSize` bytes. Memory: the rows (12 bytes per line) and the longest line, never the whole file. A line
  * that is not `{"tokens": [...]}` is a DataError naming its line and byte.
  *
  * @example
  * const rows = await scanBinRows('data/en/a.bin');
  * rows.count; rows.offsets[1]; rows.lengths[1];
  */
-export async function scanBinRows(binPath: string): Promise<MetaRows> {
+export async function scanBinRows(binPath: string, options: { chunkSize?: number } = {}): Promise<MetaRows> {
   let offsets = new Float64Array(1024), lengths = new Int32Array(1024);
   let count = 0;
   const push = (bytes: Uint8Array, offset: number): void => {
@@ -41,7 +41,7 @@ export async function scanBinRows(binPath: string): Promise<MetaRows> {
   let pending: Buffer[] = [];
   let lineStart = 0; // file offset of the line being assembled
   let pos = 0; // file offset of the current chunk
-  for await (const chunk of createReadStream(binPath, { highWaterMark: 1 << 23 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(binPath, { highWaterMark: options.chunkSize ?? 1 << 23 }) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, nl + 1);
