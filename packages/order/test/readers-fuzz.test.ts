@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, isDataError, seededRandom, type StageStats } from '@weft/core';
+import { collect, isDataError, mutateBytes, seededRandom, type StageStats } from '@weft/core';
 import { readFtdp } from '../src/ftdp.ts';
 import { readJsonArray } from '../src/json-array.ts';
 import { readJsonl } from '../src/jsonl.ts';
@@ -31,43 +31,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
 const firstLines = (path: string, n: number): Buffer => Buffer.from(readFileSync(path, 'utf8').split('\n').slice(0, n).join('\n') + '\n');
 
-/** Seeded mutations of a valid input. */
-function mutate(base: Buffer, r: () => number): { name: string; bytes: Buffer } {
-  const at = (): number => Math.floor(r() * (base.length + 1));
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
-  switch (Math.floor(r() * 9)) {
-    case 0: return { name: 'random bytes', bytes: Buffer.from(Array.from({ length: Math.floor(r() * 400) }, () => Math.floor(r() * 256))) };
-    case 1: return { name: 'truncated', bytes: base.subarray(0, at()) };
-    case 2: {
-      const b = Buffer.from(base);
-      for (let k = 0; k < 1 + Math.floor(r() * 5); k++) if (b.length > 0) b[Math.floor(r() * b.length)] = Math.floor(r() * 256);
-      return { name: 'flipped bytes', bytes: b };
-    }
-    case 3: {
-      // Huge and odd numbers where digits were.
-      const big = pick(['99999999999999999999999', '-2147483649', '2147483648', '1e400', '-0', '1.5', 'NaN', '0x10', '1'.repeat(5000)]);
-      return { name: 'huge number', bytes: Buffer.from(base.toString('latin1').replace(/[0-9]+/, big), 'latin1') };
-    }
-    case 4: {
-      const p = at();
-      return { name: 'invalid utf-8', bytes: Buffer.concat([base.subarray(0, p), Buffer.from(pick([[0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80]])), base.subarray(p)]) };
-    }
-    case 5: return { name: 'deep nesting', bytes: Buffer.from(`${'['.repeat(100_000)}\n${base.toString('latin1')}`, 'latin1') };
-    case 6: return { name: pick(['empty', 'whitespace']), bytes: Buffer.from(pick(['', ' \n\n\t\r\n'])) };
-    case 7: {
-      const p = at();
-      return { name: 'line break inserted', bytes: Buffer.concat([base.subarray(0, p), Buffer.from(pick(['\n', '\r\n', '\r', '\n\n'])), base.subarray(p)]) };
-    }
-    default: {
-      // A valid line duplicated, another removed: structure stays plausible.
-      const lines = base.toString('latin1').split('\n');
-      const i = Math.floor(r() * lines.length), j = Math.floor(r() * lines.length);
-      lines.splice(i, 0, lines[j]!);
-      lines.splice(Math.floor(r() * lines.length), 1);
-      return { name: 'lines shuffled', bytes: Buffer.from(lines.join('\n'), 'latin1') };
-    }
-  }
-}
+const mutate = mutateBytes;
 
 /** Lines a line reader must count: every `\n`-ended line, plus an unterminated last one. */
 function lineCount(bytes: Buffer): number {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { isDataError, type OnError } from '@weft/core';
-import { dataOrder, readBinMeta, readDataOrder, readInternlmBin } from '@weft/order';
+import { BinFile, dataOrder, readBinMeta, readDataOrder, readInternlmBin } from '@weft/order';
 import { BinSource } from './bin-source.ts';
 
 /** Options of {@link checkedBinSources}. */
@@ -9,8 +9,9 @@ export interface CheckedBinOptions {
   minLength?: number;
   /**
    * 'fail' (default): only the `.meta` files are read here; a bad line stops the packing when it
-   * is read. 'skip': every line is read and checked first (a second pass over the data), and bad
-   * lines are left out of the packing and counted by reason.
+   * is read. 'skip': every line is read and checked first (front to back, then each kept line as
+   * the packer reads it, by its .meta offsets), and bad lines are left out of the packing and
+   * counted by reason.
    */
   onError?: OnError;
 }
@@ -73,8 +74,28 @@ export async function checkedBinSources(paths: readonly string[], options: Check
       continue;
     }
     for (const [reason, n] of st.rejected) add(out.skipped, reason, n);
-    out.kept += rows.length;
-    out.sources.push(new BinSource(path, Int32Array.from(lengths), Int32Array.from(rows), st.seen));
+    // The packer reads line i as the bytes from .meta offset i to offset i + 1: a line that reads
+    // fine front to back can still be cut wrong by a corrupt next offset. Check each kept line
+    // the way the packer will read it.
+    const bin = await BinFile.open(path);
+    const keptRows: number[] = [], keptLengths: number[] = [];
+    try {
+      for (let k = 0; k < rows.length; k++) {
+        try {
+          await bin.read(rows[k]!);
+        } catch (e) {
+          if (!isDataError(e)) throw e;
+          add(out.skipped, e.reason, 1);
+          continue;
+        }
+        keptRows.push(rows[k]!);
+        keptLengths.push(lengths[k]!);
+      }
+    } finally {
+      await bin.close();
+    }
+    out.kept += keptRows.length;
+    out.sources.push(new BinSource(path, Int32Array.from(keptLengths), Int32Array.from(keptRows), st.seen));
   }
   return out;
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { collect, isDataError, type Pack } from '@weft/core';
+import { collect, isDataError, mutateBytes, seededRandom, type Pack } from '@weft/core';
 import { checkedBinSources } from '../src/checked-bin-sources.ts';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
@@ -76,5 +76,26 @@ describe('--on-error skip for .bin input', () => {
     expect(summary).toMatchObject({ files: 3, read: FILES[0]!.length + FILES[1]!.length + 1, kept: FILES[0]!.length + FILES[1]!.length - 1, skipped: { schema: 1, 'missing-meta': 1 } });
     const want = FILES.flat().filter((_, i) => i !== BAD_LINE).reduce((a, l) => a + l.length, 0);
     expect(summary.tokens).toBe(want);
+  });
+
+  const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
+  it(`seeded fuzz (FUZZ_SEED=${SEED}): whatever the damage, skip mode packs without error and lines = kept + skipped`, async () => {
+    const r = seededRandom(SEED);
+    const dir = join(work, 'fuzz');
+    const [good] = writeBinFolderWithNumpy(dir, [lines(3, 30)]);
+    const bin = readFileSync(good!), meta = readFileSync(`${good}.meta`);
+    for (let c = 0; c < 120; c++) {
+      const path = join(dir, `case-${c}.bin`);
+      const onMeta = r() < 0.4;
+      const m = mutateBytes(onMeta ? meta : bin, r);
+      writeFileSync(path, onMeta ? bin : m.bytes);
+      writeFileSync(`${path}.meta`, onMeta ? m.bytes : meta);
+      const label = `seed ${SEED} case ${c} (${onMeta ? '.meta' : '.bin'}: ${m.name})`;
+      const checked = await checkedBinSources([path], { onError: 'skip' });
+      expect(checked.kept + Object.values(checked.skipped).reduce((a, b) => a + b, 0), label).toBe(checked.lines);
+      const ds = PackedDataset.fromBinSources(checked.sources, { packedLength: 8, seed: 1 });
+      const packs = await collect(ds.packs()).catch((e: unknown) => expect.fail(`${label}: packing failed: ${(e as Error).message}`));
+      expect(packs.length, label).toBe(ds.length);
+    }
   });
 });
