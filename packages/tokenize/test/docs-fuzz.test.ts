@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, isDataError, mutateBytes, seededRandom } from '@weft/core';
 import { internlmDocs } from '../src/internlm-tokenize.ts';
+import { tokenizeFile, type DatasetFormat } from '../src/index.ts';
+import { charTokenizer, FIXTURES } from './helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
 const REPO = new URL('../../../', import.meta.url).pathname;
@@ -63,6 +65,30 @@ describe(`plain tokenize reader under seeded hostile input (FUZZ_SEED=${SEED})`,
           expect((fail as Error).message.startsWith(file), label).toBe(true);
         } else expect(reported, `${label}: fail mode finished, so nothing was bad`).toBe(0);
         expect(sha(file), label).toBe(before);
+      }
+    });
+  }
+
+  const formats: [DatasetFormat, string][] = [
+    ['ftdp', 'ftdp.json'], ['openai', 'openai.jsonl'], ['alpaca', 'alpaca.json'], ['conversation', 'conversation.jsonl'], ['pretrain', 'pretrain.jsonl'],
+  ];
+  for (const [format, fixture] of formats) {
+    it(`--format ${format}: every stage balances (seen = emitted + rejected) and hands on what it emitted`, async () => {
+      const r = seededRandom(SEED ^ format.length * 31);
+      const base = readFileSync(join(FIXTURES, fixture));
+      for (let c = 0; c < 25; c++) {
+        const { name, bytes } = mutateBytes(base, r);
+        const file = join(work, `${format}-${c}${fixture.slice(fixture.indexOf('.'))}`);
+        writeFileSync(file, bytes);
+        const label = `seed ${SEED} ${format} case ${c} (${name})`;
+        const s = tokenizeFile(file, { format, tokenizer: charTokenizer(), onError: 'skip' });
+        const samples = await collect(s).catch((e: unknown) => expect.fail(`${label}: skip threw ${(e as Error).stack}`));
+        const st = s.stats.map((x) => x.toJSON());
+        for (const x of st) expect(x.seen, `${label}: ${JSON.stringify(st)}`).toBe(x.emitted + Object.values(x.rejected).reduce((a, b) => a + b, 0));
+        for (let k = 1; k < st.length; k++) expect(st[k]!.seen, `${label}: stage ${st[k]!.name} ${JSON.stringify(st)}`).toBe(st[k - 1]!.emitted);
+        expect(samples.length, label).toBe(st[st.length - 1]!.emitted);
+        const fail = await collect(tokenizeFile(file, { format, tokenizer: charTokenizer(), onError: 'fail' })).then(() => undefined, (e: unknown) => e);
+        if (fail !== undefined) expect(isDataError(fail), `${label}: ${(fail as Error).stack}`).toBe(true);
       }
     });
   }
