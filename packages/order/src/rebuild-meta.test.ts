@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDataError } from '@weft/core';
 import { metaBytes, rebuildMeta, scanBinRows } from './rebuild-meta.ts';
+import { readBinMeta } from './internlm-bin.ts';
 import { python } from '../test/python.ts';
 
 const REPO = new URL('../../../', import.meta.url).pathname;
@@ -78,6 +79,16 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
     const e = await rebuildMeta(join(work, 'bad.bin')).then(() => undefined, (x: unknown) => x);
     expect(isDataError(e)).toBe(true);
     expect((e as Error).message).toMatch(/bad\.bin: line 2 \(byte 19\): /);
+  });
+
+  it('the missing-.meta error names the `weft meta` command that fixes it', async () => {
+    const bin = join(work, 'lone.bin');
+    writeFileSync(bin, '{"tokens": [1, 2]}\n{"tokens": [3]}\n');
+    const e = await readBinMeta(bin).then(() => undefined, (x: unknown) => x);
+    const cmd = /`weft meta (.*)`/.exec((e as Error).message);
+    expect(cmd?.[1]).toBe(bin);
+    await rebuildMeta(cmd![1]!);
+    expect(Array.from((await readBinMeta(bin)).lengths)).toEqual([2, 1]);
   });
 
   it('the CLI: `weft meta <folder>` writes the missing meta; a differing one exits 2 naming --rewrite', () => {
