@@ -77,7 +77,7 @@ describe(`weft on hostile folders (FUZZ_SEED=${SEED})`, () => {
     expect(digest(dir), 'inputs untouched').toEqual(before);
   });
 
-  it('chat .json folder: process --format ftdp --on-error skip reads every line, fail stops with exit 2', () => {
+  it('chat .json folder: process --format ftdp --on-error skip accounts for every line', () => {
     const dir = join(work, 'ftdp');
     mkdirSync(dir);
     const r = seededRandom(SEED ^ 0xf7d9);
@@ -90,9 +90,7 @@ describe(`weft on hostile folders (FUZZ_SEED=${SEED})`, () => {
     const s = JSON.parse(skip.stdout) as { read: number; kept: number; skipped: Record<string, number> };
     expect(s.read, JSON.stringify(s)).toBe(s.kept + total(s.skipped));
     expect(s.kept).toBeGreaterThanOrEqual(15);
-    const fail = weft(['process', dir, '--format', 'ftdp', '--quiet', '--out', join(work, 'f-fail')]);
-    sane('ftdp fail', fail);
-    if (total(s.skipped) - (s.skipped.empty ?? 0) > 0) expect(fail.status, fail.stderr).toBe(2);
+    // (Fail mode on these files is covered without a spawn by packages/tokenize/test/docs-fuzz.test.ts.)
     expect(digest(dir), 'inputs untouched').toEqual(before);
   });
 });
