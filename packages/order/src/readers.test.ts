@@ -121,7 +121,7 @@ describe('readJsonArray', () => {
 
   it('malformed, non-array and non-UTF-8 documents: DataError with the line, or counted', async () => {
     const bad = file('bad.json', '[\n  {"a": 1},\n  {"a": 2\n]\n');
-    expect((await failure(collect(readJsonArray(bad)))).message).toMatch(/bad\.json: line 4: malformed JSON/);
+    expect((await failure(collect(readJsonArray(bad)))).message).toMatch(/bad\.json: line 4 \(byte 24\): malformed JSON at column 1/);
     const obj = file('obj.json', '{"a": 1}');
     expect((await failure(collect(readJsonArray(obj)))).message).toMatch(/obj\.json: expected a JSON array/);
     const latin = file('latin.json', Buffer.from('[\n"caf\xe9"\n]', 'latin1'));

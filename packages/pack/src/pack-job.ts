@@ -25,6 +25,8 @@ export interface PackStats {
   /** Tokenized input only: lines in the metas, and samples kept after min_length. */
   lines?: number;
   kept?: number;
+  /** Tokenized input only: lines left out, by reason (`short`: under min_length); lines = kept + skipped. */
+  skipped?: Record<string, number>;
 }
 
 /** Options of {@link writePackedDataset}. */

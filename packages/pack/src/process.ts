@@ -9,7 +9,7 @@ import { ArrowSource } from './arrow-source.ts';
 import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
 import { prepareProcessOutput } from './process-output.ts';
-import { BinSource } from './bin-source.ts';
+import { checkedBinSources } from './checked-bin-sources.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
@@ -223,16 +223,15 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       const config = { ...baseConfig, packed_length: packedLength, seed, files, sha256: digests };
       ps = reusableStats<PackStats>(packedDir, config);
       if (!ps) {
-        const sources: BinSource[] = [];
-        for (const rel of files) sources.push(await BinSource.open(join(root, rel), opts.minLength ?? 0));
-        const lines = sources.reduce((a, s) => a + s.lines, 0), kept = sources.reduce((a, s) => a + s.lengths.length, 0);
+        // min_length and --on-error skip decide which lines are packed, before the layout is drawn.
+        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
-        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
+        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept, skipped }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
       }
-      // Tokenized input: read/kept come from the metas (min_length drops count as "short").
+      // Tokenized input: lines read, kept and left out by reason (min_length drops count as "short").
       summary.read = ps.lines ?? 0;
       summary.kept = ps.kept ?? 0;
-      if (summary.read > summary.kept) summary.skipped.short = summary.read - summary.kept;
+      summary.skipped = { ...(ps.skipped ?? (summary.read > summary.kept ? { short: summary.read - summary.kept } : {})) };
       summary.tokens = ps.tokens;
       summary.loss_tokens = ps.loss_tokens;
     } else {

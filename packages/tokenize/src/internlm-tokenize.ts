@@ -58,8 +58,9 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
     bad(new DataError(`record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`, source, { reason: 'missing-text' }));
     return undefined;
   };
+  const lineOpts = { onBadLine: bad };
   if (ext === 'txt') {
-    for await (const l of readLines(file)) {
+    for await (const l of readLines(file, lineOpts)) {
       // Python's text mode also ends lines at a lone \r (universal newlines).
       for (const part of l.text.split('\r')) {
         const text = pyStrip(part);
@@ -67,7 +68,14 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
       }
     }
   } else if (ext === 'json') {
-    const arr = await readJsonArray(file);
+    let arr: unknown[] = [];
+    try {
+      arr = await readJsonArray(file);
+    } catch (e) {
+      // A broken document is one bad record: counted with --on-error skip (its records are unknown).
+      if (!(e instanceof DataError)) throw e;
+      bad(e);
+    }
     for (let i = 0; i < arr.length; i++) {
       const source = { file, line: i + 1 };
       if (opts.internlmCompat) yield { text: pyJsonDumps(arr[i]), source };
@@ -77,7 +85,7 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
       }
     }
   } else if (ext === 'jsonl') {
-    for await (const l of readLines(file)) {
+    for await (const l of readLines(file, lineOpts)) {
       const source = { file, line: l.line, offset: l.offset };
       if (opts.internlmCompat) {
         for (const piece of l.raw.replace(/\r\n?/g, '\n').split(/(?<=\n)/)) if (piece) yield { text: piece, source };

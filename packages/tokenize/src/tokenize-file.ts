@@ -39,6 +39,8 @@ export type TokenizedStream = AsyncIterable<Sample> & { readonly stats: StageSta
  */
 export function tokenizeFile(file: string, options: TokenizeFileOptions): TokenizedStream {
   const onError = options.onError ?? 'fail';
+  // Checked here, not deep in a worker: NaN or -5 would otherwise truncate every sample to nothing or throw a RangeError per batch.
+  if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
   const read = readDataset(file, options.format, { onError });
   const tpl = options.template ?? 'default';
   const mapStage = tpl === 'chat_template'
