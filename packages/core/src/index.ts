@@ -5,7 +5,8 @@ export {
   type Stage, type CountedStage, type Source,
 } from './stage.ts';
 export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
-export { Progress, type ProgressOptions } from './progress.ts';
+export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';
+export { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from './defaults.ts';
 export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
