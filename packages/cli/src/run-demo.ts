@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
 import { runProcess } from '@weft/pack';
+import { DEFAULT_WORKERS } from '@weft/core';
 
 /** Short packs keep the optional CPU training quick (the logits of a 151669-token vocabulary are large). */
 const DEMO_PACKED_LENGTH = 1024;
@@ -31,7 +32,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     pack: true,
     packedLength: DEMO_PACKED_LENGTH,
     seed: 1024,
-    workers: opts.workers ?? 0,
+    workers: opts.workers ?? DEFAULT_WORKERS,
     out: opts.out,
   });
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

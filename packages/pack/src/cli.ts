@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from '@weft/core';
 
 function int(name: string, min = 0): (v: string) => number {
   return (v) => {
@@ -38,18 +39,18 @@ export function registerCommands(program: Command): void {
     .argument('<folder>', 'input folder (files taken in data order) or one file')
     .addOption(new Option('--format <name>', 'input format').choices(['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain']).makeOptionMandatory())
     .option('--tokenizer <dir|id>', "tokenizer: 'default' (embedded), a folder, or a hub id", 'default')
-    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", 'internlm2_chat')
+    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), 32768)
     .option('--pack', 'also write the length-seeded packed dataset')
     .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
     .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', int('--workers'), 0)
+    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', int('--workers'), DEFAULT_WORKERS)
     .addOption(new Option('--on-error <mode>', 'bad records: fail, or skip and count them').choices(['fail', 'skip']).default('fail'))
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files')
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
-    .option('--quiet', 'no progress bar')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .requiredOption('--out <dir>', 'output folder')
     .action(async (folder: string, o: Record<string, unknown>) => {
       const { runProcess } = await import('./process.ts');

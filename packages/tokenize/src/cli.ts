@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { OnError } from '@weft/core';
+import { DEFAULT_TEMPLATE, DEFAULT_WORKERS, type OnError } from '@weft/core';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
 import { PROMPT_TEMPLATES } from './templates.ts';
@@ -51,20 +51,21 @@ export function registerCommands(program: Command): void {
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
     .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`)
-    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
+    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', (v) => Number.parseInt(v, 10))
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
-    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), 1)
+    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), DEFAULT_WORKERS)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
-      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; quiet?: boolean;
     }) => {
       if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
       if (!['auto', 'native', 'js', 'sentencepiece'].includes(o.backend)) throw new Error(`--backend must be auto, native, js or sentencepiece, got ${o.backend}`);
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
-      const progress = process.stderr.isTTY;
+      const progress = !o.quiet;
       if (o.format) {
         if (!FORMATS.some((f) => f.name === o.format)) throw new Error(`unknown --format ${o.format}; see weft list-formats`);
         const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress };
