@@ -65,8 +65,8 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
       const lab = p.labels;
       for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
       await w.write(p as unknown as Record<string, Int32Array>);
-      bar.tick();
       bar.add('tok', packedLength);
+      bar.tick();
       if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
     }
   } catch (e) {
