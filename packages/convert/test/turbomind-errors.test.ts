@@ -2,17 +2,17 @@
 // the CLI, and tokenizer_size (a sentencepiece model encoded by Python's own protobuf writer code).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tensorFromBytes, type TensorRecord } from '../src/tensor.ts';
 import { readSafetensors } from '../src/safetensors-read.ts';
 import { guessChatTemplate, sentencepiecePieces, tokenizerSize, turbomindModelInfo, writeTurbomind } from '../src/turbomind/index.ts';
 import { OUTPUT_MARKER } from '@weft/core';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const work = mkdtempSync(join(tmpdir(), 'weft-tm-err-'));
+const work = tempDir('weft-tm-err-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const llama = { architectures: ['LlamaForCausalLM'], hidden_size: 128, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 20, vocab_size: 16, rms_norm_eps: 1e-6, num_hidden_layers: 1 };

@@ -11,7 +11,8 @@ export {
   type OutputMarker, type OutputDirOptions, type OutputDirState,
 } from './output-dir.ts';
 export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
-export { Progress, type ProgressOptions } from './progress.ts';
+export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';
+export { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from './defaults.ts';
 export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';

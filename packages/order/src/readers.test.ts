@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, DataError, type StageStats } from '@weft/core';
@@ -10,8 +9,9 @@ import { readJsonArray } from './json-array.ts';
 import { readJsonl } from './jsonl.ts';
 import { readText } from './text.ts';
 import { python } from '../test/python.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'weft-readers-'));
+const dir = tempDir('weft-readers-');
 function file(name: string, content: string | Buffer): string {
   const p = join(dir, name);
   writeFileSync(p, content);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { byteSize, checkOutputNotEmpty, existingPath, integer, oneOf } from '@weft/core';
+import { byteSize, checkOutputNotEmpty, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf } from '@weft/core';
 
 // Token counts and indices are int32 in the Arrow columns; a seed is numpy's uint32.
 const int = (name: string, min = 0, max = 2 ** 31 - 1): ((v: string) => number) => integer(name, { min, max });
@@ -38,7 +38,7 @@ export function registerCommands(program: Command): void {
       checkOutputNotEmpty({ input: folder, read: lines, kept, packs: ds.length, tokens: ds.files.reduce((a, f) => a + f.plan.numTokens, 0), packedLength: o.packedLength }, { strict: o.strict });
       const stats = await writePackedDataset(ds, o.out, {
         progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, extraStats: { lines, kept, skipped },
-        config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength, on_error: o.onError },
+        config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength, on_error: o.onError }, output,
       });
       process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
     });
@@ -49,19 +49,19 @@ export function registerCommands(program: Command): void {
     .argument('<folder>', 'input folder (files taken in data order) or one file', existingPath('<folder>'))
     .requiredOption('--format <name>', 'input format: ftdp, internlm, openai, alpaca, conversation, pretrain', oneOf('--format', ['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain'] as const))
     .option('--tokenizer <dir|id>', "tokenizer: 'default' (embedded), a folder, or a hub id", 'default')
-    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", 'internlm2_chat')
+    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), 32768)
     .option('--pack', 'also write the length-seeded packed dataset')
     .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
     .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, 0)
+    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, DEFAULT_WORKERS)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
-    .option('--quiet', 'no progress bar')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .requiredOption('--out <dir>', 'output folder (a new or empty folder, or an earlier process output to resume)')
     .option('--overwrite', 'replace an earlier weft output at --out made with other settings (never a folder weft did not write)')
     .action(async (folder: string, o: Record<string, unknown>) => {

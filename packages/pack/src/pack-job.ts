@@ -62,17 +62,14 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     ...options.extraStats,
   };
   const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' } });
-  const t0 = Date.now();
-  const bar: Progress = new Progress({
-    label: 'pack', total: ds.length, unit: 'packs', enabled: options.progress ?? false,
-    extra: (): string => `${((bar.count * packedLength) / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e6).toFixed(1)}M tok/s`,
-  });
+  const bar = new Progress({ label: 'pack', total: ds.length, unit: 'packs', counters: ['tok'], enabled: options.progress ?? false });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   try {
     for await (const p of ds.packs(0, 4, options.workers ?? 0)) {
       const lab = p.labels;
       for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
       await w.write(p as unknown as Record<string, Int32Array>);
+      bar.add('tok', packedLength);
       bar.tick();
       if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
     }

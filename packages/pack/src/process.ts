@@ -2,7 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, type OnError, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, type OnError, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowSource } from './arrow-source.ts';
@@ -111,14 +111,14 @@ async function fileSamples(path: string, opts: ProcessOptions): Promise<{ sample
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
     async function* toSamples(): AsyncIterable<Sample> {
-      for await (const { tokens } of r) {
+      for await (const { tokens, source } of r) {
         const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
         for (let i = 0; i < tokens.length; i++) {
           const t = tokens[i]!;
           input_ids[i] = t < 0 ? -t : t;
           labels[i] = t > 0 ? t : -100; // xtuner: token 0 never has a loss
         }
-        yield { input_ids, labels };
+        yield { input_ids, labels, source };
       }
     }
     return { samples: toSamples(), stats: () => [r.stats] };
@@ -126,7 +126,7 @@ async function fileSamples(path: string, opts: ProcessOptions): Promise<{ sample
   const { loadTokenizer, tokenizeFile } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? 'internlm2_chat', workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
+    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
   });
   return { samples: s, stats: () => s.stats };
@@ -154,7 +154,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const output = { command: opts.command ?? 'process', overwrite: true };
   const showProgress = opts.progress ?? true;
   const baseConfig = {
-    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
+    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
     max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
   };
   const summary: ProcessSummary = {
@@ -163,11 +163,13 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   };
   const splitDigests: string[] = [];
   if (!packDirect) {
-    const bar: Progress = new Progress({
-      label: 'process', unit: 'samples', enabled: showProgress,
-      extra: (): string => `${(summary.tokens / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+    // Bytes read of all input bytes: the ETA holds in the middle of a file.
+    const sizes = files.map((rel) => statSync(join(root, rel)).size);
+    const bar = new Progress({
+      label: 'process', total: sizes.reduce((a, b) => a + b, 0), unit: 'B', counters: ['samples', 'tok'],
+      items: { total: files.length, unit: 'files' }, enabled: showProgress,
     });
-    const t0 = Date.now();
+    let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
@@ -176,7 +178,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
       let st = reusableStats<FileStats>(dir, config);
-      if (!st) {
+      if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
+      else {
         const { samples, stats } = await fileSamples(path, opts);
         const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
@@ -186,7 +189,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
             fs.kept++;
             fs.tokens += s.input_ids.length;
             for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) fs.loss_tokens++;
-            bar.tick();
+            bar.add('samples');
+            bar.add('tok', s.input_ids.length);
+            if (s.source?.offset !== undefined) bar.update(bytesBefore + s.source.offset);
             if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
           }
         } catch (e) {
@@ -199,7 +204,10 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         // The encoder's "empty" drops are records too; everything read is kept or counted.
         await w.finish({ 'weft_stats.json': JSON.stringify({ config, stats: fs }, null, 2) });
         st = fs;
+        bar.update(bytesBefore + sizes[k]!);
+        bar.itemDone();
       }
+      bytesBefore += sizes[k]!;
       summary.read += st.read;
       summary.kept += st.kept;
       summary.tokens += st.tokens;
@@ -222,6 +230,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       for (const rel of files) digests.push(await sha256File(join(root, rel)));
       const config = { ...baseConfig, packed_length: packedLength, seed, files, sha256: digests };
       ps = reusableStats<PackStats>(packedDir, config);
+      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
         // min_length and --on-error skip decide which lines are packed, before the layout is drawn.
         const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
@@ -237,6 +246,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     } else {
       const config = { ...baseConfig, packed_length: packedLength, seed, splits: splitDigests };
       ps = reusableStats<PackStats>(packedDir, config);
+      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
         const sources: ArrowSource[] = [];
         for (const k of files.keys()) sources.push(await ArrowSource.open(join(samplesDir, String(k))));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkOutputDir, checkOutputNotEmpty, decimal, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
+import { checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
@@ -59,23 +59,24 @@ export function registerCommands(program: Command): void {
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
     .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`, oneOf('--format', FORMATS.map((f) => f.name)))
-    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
+    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', integer('--max-length', { min: 1 }))
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
-    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', integer('--workers', { min: 0, max: 256 }), 1)
+    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
     .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
-      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; strict?: boolean; overwrite?: boolean;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; strict?: boolean; overwrite?: boolean; quiet?: boolean;
     }) => {
       // The output is checked before any work (the tokenizer may take a while to load).
       if (o.format && o.splitRatio !== undefined) checkOutputDir(o.binOutputPath, { command: 'tokenize', inputs: [o.textInputPath], overwrite: Boolean(o.overwrite), option: '--bin-output-path' });
       else await checkBinOutput(o.textInputPath, o.binOutputPath, { overwrite: Boolean(o.overwrite) });
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
-      const progress = process.stderr.isTTY;
+      const progress = !o.quiet;
       if (o.format) {
         const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
         if (o.maxLength !== undefined) opts.maxLength = o.maxLength;

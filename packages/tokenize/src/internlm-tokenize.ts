@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { batch, DataError, mapConcurrent, parallelMap, Progress, StagedOutputDir, type OnError, type Provenance, type Sample } from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
@@ -13,6 +14,11 @@ import { validIndices } from './split.ts';
 
 /** The data-kind folders InternLM puts `.bin` files in. */
 export const DATA_KINDS = ['cn', 'en', 'code', 'ja', 'ar', 'kaoshi'];
+
+/** Progress over one input file: bytes read of its size, with records and tokens counted. */
+function inputProgress(input: string, records: string, enabled = false): Progress {
+  return new Progress({ label: `tokenize ${basename(input)}`, total: statSync(input).size, unit: 'B', counters: [records, 'tok'], enabled });
+}
 
 /** Options for {@link textToBin}. */
 export interface TextToBinOptions {
@@ -128,16 +134,26 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
     : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
       module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers,
     });
+  const progress = inputProgress(input, 'docs', opts.progress);
   const texts = async function* (): AsyncIterable<string> {
-    for await (const d of docs) yield d.text;
+    for await (const d of docs) {
+      // Bytes read so far (a .json array has no offsets: it counts at the end).
+      if (d.source.offset !== undefined) progress.update(d.source.offset);
+      yield d.text;
+    }
   };
   const writer = await BinWriter.create(binPath);
-  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'docs', enabled: opts.progress ?? false });
   try {
     for await (const out of encodeBatches(batch<string>(512)(texts()))) {
-      for (const ids of out) await writer.write(ids);
-      progress.tick(out.length);
+      let n = 0;
+      for (const ids of out) {
+        await writer.write(ids);
+        n += ids.length;
+      }
+      progress.add('docs', out.length);
+      progress.add('tok', n);
     }
+    progress.update(progress.total ?? 0);
     await writer.close();
   } catch (e) {
     await writer.abort();
@@ -173,13 +189,16 @@ function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIt
   if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
   if (opts.onError !== undefined) o.onError = opts.onError;
   const samples = tokenizeFile(input, o);
-  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'samples', enabled: opts.progress ?? false });
+  const progress = inputProgress(input, 'samples', opts.progress);
   const lines = (async function* () {
     try {
       for await (const s of samples as AsyncIterable<Sample>) {
-        progress.tick();
+        progress.add('samples');
+        progress.add('tok', s.input_ids.length);
+        if (s.source?.offset !== undefined) progress.update(s.source.offset);
         yield signedTokens(s.input_ids, s.labels);
       }
+      progress.update(progress.total ?? 0);
     } finally {
       progress.done();
     }

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInternlmBin } from '@weft/order';
@@ -8,8 +7,9 @@ import {
   BinWriter, datasetToBin, encodeDocs, internlmDocs, loadTokenizer, pyJsonDumps, textToBin, tokenizeFile, tokensLine, signedTokens,
 } from '../src/index.ts';
 import { FIXTURES, python } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'weft-bin-'));
+const tmp = (): string => tempDir('weft-bin-');
 const same = (a: string, b: string): void => expect(readFileSync(a).equals(readFileSync(b)), `${a} vs ${b}`).toBe(true);
 
 /** Python writes the reference pair from the same token lists. */

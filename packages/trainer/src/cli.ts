@@ -8,7 +8,7 @@ export function registerCommands(program: Command): void {
     .command('train')
     .description('Train on packed data with PyTorch workers (one per GPU, or per CPU process with gloo)')
     .argument('<config>', 'config file (.ts/.js with a default export), or a name from `weft list-cfg`')
-    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else one per GPU, else 1)', integer('--nproc-per-node', { min: 1, max: 1024 }))
+    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else the config\'s nprocPerNode, else one per GPU, else 1)', integer('--nproc-per-node', { min: 1, max: 1024 }))
     .option('--resume [path]', 'continue from a checkpoint (iter_N.pth) or "auto" (the newest in work_dir)')
     .option('--python <path>', 'Python with PyTorch for the workers (default: $WEFT_PYTHON, else auto-detected)')
     .option('--work-dir <dir>', 'override the config\'s workDir')

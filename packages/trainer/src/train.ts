@@ -14,7 +14,7 @@ import { cursorAfter, internRepoOrder, stepsForEpochs } from './schedule.ts';
 import { topologyFromEnv } from './topology.ts';
 
 export interface TrainOptions {
-  /** Ranks on this machine (default: NPROC_PER_NODE, else one per GPU, else 1). */
+  /** Ranks on this machine (default: NPROC_PER_NODE, else the config's nprocPerNode, else one per GPU, else 1). */
   nprocPerNode?: number;
   /** A checkpoint (`iter_N.pth`) or 'auto' (the newest in workDir; a fresh start if none). */
   resume?: string;
@@ -67,7 +67,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
 
   // Data: packs by index, and the sampler that fixes every rank's share and order.
   const py = resolvePython(o.python);
-  const topo = topologyFromEnv(process.env, o.nprocPerNode, py.cudaDevices || 1);
+  const topo = topologyFromEnv(process.env, o.nprocPerNode, c.nprocPerNode ?? (py.cudaDevices || 1));
   const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);
   const valid = c.validation ? await openDataset(c.validation.dataset, packOpts) : undefined;
