@@ -38,7 +38,7 @@ export function registerCommands(program: Command): void {
       checkOutputNotEmpty({ input: folder, read: lines, kept, packs: ds.length, tokens: ds.files.reduce((a, f) => a + f.plan.numTokens, 0), packedLength: o.packedLength }, { strict: o.strict });
       const stats = await writePackedDataset(ds, o.out, {
         progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, extraStats: { lines, kept, skipped },
-        config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength, on_error: o.onError },
+        config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength, on_error: o.onError }, output,
       });
       process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
     });
