@@ -100,30 +100,56 @@ function sampleLength(t: SampleTokens): number {
  * A Sample's input_ids and labels are copied as they are (xtuner's HF-dataset path).
  */
 export function assemblePack(packedLength: number, pieces: readonly Piece[], tokens: readonly SampleTokens[]): Pack {
-  const input_ids = new Int32Array(packedLength);
-  const labels = new Int32Array(packedLength);
-  const position_ids = new Int32Array(packedLength);
-  const cumulative_len = new Int32Array(pieces.length + 1);
+  const pack = emptyPack(packedLength, pieces.length);
   let at = 0;
   for (let k = 0; k < pieces.length; k++) {
     const { start, end } = pieces[k]!;
-    const t = tokens[k]!;
-    if (t instanceof Int32Array) {
-      for (let i = start; i < end; i++, at++) {
-        const v = t[i]!;
-        input_ids[at] = v < 0 ? -v : v;
-        labels[at] = v > 0 ? v : IGNORE_INDEX;
-        position_ids[at] = i - start;
-      }
-    } else {
-      input_ids.set(t.input_ids.subarray(start, end), at);
-      labels.set(t.labels.subarray(start, end), at);
-      for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
-    }
-    cumulative_len[k + 1] = at;
+    at = fillPiece(pack, at, tokens[k]!, start, end);
+    pack.cumulative_len[k + 1] = at;
   }
   if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
-  return { input_ids, labels, cumulative_len, position_ids };
+  return pack;
+}
+
+/**
+ * {@link assemblePack} from a source's `readRange`: each piece's tokens are read (only the piece,
+ * no whole sample) and copied in before the next read, so a reused read buffer is safe.
+ */
+export function assemblePackFromRanges(packedLength: number, pieces: readonly Piece[], readRange: NonNullable<LengthSource['readRange']>): Pack {
+  const pack = emptyPack(packedLength, pieces.length);
+  let at = 0;
+  for (let k = 0; k < pieces.length; k++) {
+    const { sample, start, end } = pieces[k]!;
+    at = fillPiece(pack, at, readRange(sample, start, end), 0, end - start);
+    pack.cumulative_len[k + 1] = at;
+  }
+  if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
+  return pack;
+}
+
+function emptyPack(packedLength: number, pieces: number): Pack {
+  return {
+    input_ids: new Int32Array(packedLength), labels: new Int32Array(packedLength),
+    cumulative_len: new Int32Array(pieces + 1), position_ids: new Int32Array(packedLength),
+  };
+}
+
+/** Copy tokens [start, end) of `t` into the pack at `at`; returns the new fill. */
+function fillPiece(pack: Pack, at: number, t: SampleTokens, start: number, end: number): number {
+  const { input_ids, labels, position_ids } = pack;
+  if (t instanceof Int32Array) {
+    for (let i = start; i < end; i++, at++) {
+      const v = t[i]!;
+      input_ids[at] = v < 0 ? -v : v;
+      labels[at] = v > 0 ? v : IGNORE_INDEX;
+      position_ids[at] = i - start;
+    }
+  } else {
+    input_ids.set(t.input_ids.subarray(start, end), at);
+    labels.set(t.labels.subarray(start, end), at);
+    for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
+  }
+  return at;
 }
 
 /** A dataset whose sample lengths are known up front and whose tokens are read by index. */
@@ -134,6 +160,11 @@ export interface LengthSource {
   readonly lengths: ArrayLike<number>;
   /** Sample i (raw signed tokens, or input_ids + labels); must have `lengths[i]` tokens. */
   read(i: number): SampleTokens | Promise<SampleTokens>;
+  /**
+   * Optional binary fast path: tokens [start, end) of sample i, synchronously, with no parse. The
+   * result may be a view that the next call overwrites. Packs are then built from ranges only.
+   */
+  readonly readRange?: (i: number, start: number, end: number) => SampleTokens;
   /** Release what `read` opened (files). */
   close?(): Promise<void>;
 }
@@ -159,6 +190,8 @@ export class PackedFile {
 
   async get(p: number): Promise<Pack> {
     const pieces = this.plan.pieces(p);
+    const readRange = this.source.readRange;
+    if (readRange) return assemblePackFromRanges(this.plan.packedLength, pieces, readRange);
     // All reads of a pack are issued together: async sources overlap their I/O.
     const tokens = await Promise.all(pieces.map((pc) => this.source.read(pc.sample)));
     for (const [k, pc] of pieces.entries()) {
