@@ -12,3 +12,4 @@ export { ArrowSource } from './arrow-source.ts';
 export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type WritePackedOptions } from './pack-job.ts';
 export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
 export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';
+export { defaultCacheDir, ensureTokenCache, TokenFile } from './token-cache.ts';

@@ -21,12 +21,13 @@ const MAGIC = 'WEFTTOK1';
 const HEADER = 64;
 
 /**
- * The default cache folder: `$XDG_CACHE_HOME/weft`, else `~/.cache/weft`.
+ * The default cache folder: `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft`, else `~/.cache/weft`.
  *
  * @example
  * defaultCacheDir(); // '/home/me/.cache/weft'
  */
 export function defaultCacheDir(): string {
+  if (process.env.WEFT_CACHE_DIR) return process.env.WEFT_CACHE_DIR;
   const xdg = process.env.XDG_CACHE_HOME;
   return xdg ? join(xdg, 'weft') : join(homedir(), '.cache', 'weft');
 }

@@ -114,12 +114,16 @@ describe('binary token sidecar of .bin files', () => {
     expect(cacheFiles(cache)).toHaveLength(1);
   });
 
-  it('defaults to $XDG_CACHE_HOME/weft', () => {
-    const old = process.env.XDG_CACHE_HOME;
+  it('defaults to $WEFT_CACHE_DIR, else $XDG_CACHE_HOME/weft (tests point it at a temp folder)', () => {
+    const old = { w: process.env.WEFT_CACHE_DIR, x: process.env.XDG_CACHE_HOME };
+    expect(old.w, 'the test config sets WEFT_CACHE_DIR').toMatch(/weft-test-cache-/);
+    delete process.env.WEFT_CACHE_DIR;
     process.env.XDG_CACHE_HOME = '/x/cache';
     expect(defaultCacheDir()).toBe('/x/cache/weft');
-    if (old === undefined) delete process.env.XDG_CACHE_HOME;
-    else process.env.XDG_CACHE_HOME = old;
+    process.env.WEFT_CACHE_DIR = old.w;
+    expect(defaultCacheDir()).toBe(old.w);
+    if (old.x === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = old.x;
   });
 });
 
