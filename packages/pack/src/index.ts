@@ -5,7 +5,7 @@ export { PackedDataset, type PackedDatasetOptions } from './packed-dataset.ts';
 export { InternRepoSampler, type SamplerCursor } from './sampler.ts';
 export { packStreaming, type StreamingPackOptions } from './streaming.ts';
 export { ArrowDatasetWriter, hfSchema, type ArrowDatasetWriterOptions } from './arrow-writer.ts';
-export { ArrowDataset } from './arrow-reader.ts';
+export { ArrowDataset, type ValueLayout } from './arrow-reader.ts';
 export { datasetDictJson, shardName } from './hf-json.ts';
 export { BinSource, binSources, type BinSourceOptions } from './bin-source.ts';
 export { ArrowSource } from './arrow-source.ts';
