@@ -1,21 +1,16 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { DataError, type Sample } from '@weft/core';
+import { DataError, type Pack, type Sample } from '@weft/core';
 import { ArrowDataset, type ValueLayout } from './arrow-reader.ts';
 import type { LengthSource } from './length-seeded.ts';
 
-/** Positioned reads of one column's token ranges into a reused buffer. */
+/** Positioned reads of one column's value ranges straight into a destination array. */
 class RangeReader {
-  private scratch = new Int32Array(1 << 14);
-
   constructor(private readonly layout: ValueLayout, private readonly fds: number[]) {}
 
-  /** Values [from, to) of row `row`: a view that the next call overwrites. */
-  read(row: number, from: number, to: number): Int32Array {
-    const n = to - from;
-    if (!(from >= 0 && n >= 0 && to <= this.layout.lengths[row]!)) throw new RangeError(`values [${from}, ${to}) out of range of row ${row} (${this.layout.lengths[row]})`);
-    if (n > this.scratch.length) this.scratch = new Int32Array(Math.max(n, 2 * this.scratch.length));
-    const out = this.scratch.subarray(0, n);
-    const bytes = new Uint8Array(out.buffer, 0, 4 * n);
+  /** Values [from, to) of row `row`, written into `dst` at `at`. */
+  readInto(row: number, from: number, to: number, dst: Int32Array, at: number): void {
+    if (!(from >= 0 && from <= to && to <= this.layout.lengths[row]!)) throw new RangeError(`values [${from}, ${to}) out of range of row ${row} (${this.layout.lengths[row]})`);
+    const bytes = new Uint8Array(dst.buffer, dst.byteOffset + 4 * at, 4 * (to - from));
     const shard = this.layout.shardOf[row]!;
     const pos = this.layout.start[row]! + 4 * from;
     for (let got = 0; got < bytes.length;) {
@@ -23,15 +18,14 @@ class RangeReader {
       if (r === 0) throw new DataError('Arrow shard ends early (changed while reading?)', { file: this.layout.shards[shard]!, offset: pos + got }, { reason: 'truncated' });
       got += r;
     }
-    return out;
   }
 }
 
 /**
  * A tokenized Arrow dataset (columns input_ids, labels) as a {@link LengthSource}, for
  * length-seeded packing of `weft process` output: lengths from the list offsets, rows read on
- * demand. When the shards are plain IPC (as weft and `save_to_disk` write them), `readRange`
- * reads only a piece's int32 values, straight from the file, with no Arrow decoding.
+ * demand. When the shards are plain IPC (as weft and `save_to_disk` write them), `fillRange`
+ * reads only a piece's int32 values, straight from the file into the pack, with no decoding.
  *
  * @example
  * const src = await ArrowSource.open('out/samples/0');
@@ -42,15 +36,15 @@ export class ArrowSource implements LengthSource {
   private fds: number[] | undefined;
   private readers: { ids: RangeReader; labels: RangeReader } | undefined;
 
-  /** Tokens [start, end) of sample i as views (reused by the next call); only for plain shards. */
-  readonly readRange?: (i: number, start: number, end: number) => Sample;
+  /** input_ids and labels of tokens [start, end) of sample i, read into a pack; only for plain shards. */
+  readonly fillRange?: (i: number, start: number, end: number, pack: Pack, at: number) => void;
 
   private constructor(readonly name: string, readonly lengths: Int32Array, private readonly layout?: { ids: ValueLayout; labels: ValueLayout }) {
     if (layout) {
-      this.readRange = (i, start, end) => {
+      this.fillRange = (i, start, end, pack, at) => {
         const r = this.rangeReaders();
-        const input_ids = r.ids.read(i, start, end);
-        return { input_ids, labels: r.labels === r.ids ? input_ids : r.labels.read(i, start, end) };
+        r.ids.readInto(i, start, end, pack.input_ids, at);
+        r.labels.readInto(i, start, end, pack.labels, at);
       };
     }
   }

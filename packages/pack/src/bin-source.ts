@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Pack } from '@weft/core';
 import { BinFile, dataOrder, readBinMeta, readDataOrder, type BinMeta } from '@weft/order';
 import type { LengthSource } from './length-seeded.ts';
 import { ensureTokenCache, TokenFile } from './token-cache.ts';
@@ -18,8 +19,8 @@ export interface BinSourceOptions {
 
 /**
  * One InternLM `.bin` as a {@link LengthSource}: lengths from its `.meta` (after `minLength`),
- * tokens read lazily by offset, from the binary sidecar when there is one (then `readRange` reads
- * only a piece's tokens, with no parse), else by parsing the JSON line. The file is opened on
+ * tokens read lazily by offset, from the binary sidecar when there is one (then `fillRange` reads
+ * only a piece's tokens into the pack, with no parse), else by parsing the JSON line. The file is opened on
  * first read; `close()` releases it.
  *
  * @example
@@ -38,7 +39,7 @@ export class BinSource implements LengthSource {
    */
   constructor(readonly name: string, readonly lengths: Int32Array, readonly rows: Int32Array, readonly lines = rows.length,
     readonly cachePath?: string, private readonly meta?: BinMeta) {
-    if (cachePath && meta) this.readRange = (i, start, end) => this.tokenFile().readRange(this.rows[i]!, start, end);
+    if (cachePath && meta) this.fillRange = (i, start, end, pack, at) => this.tokenFile().fill(this.rows[i]!, start, end, pack, at);
   }
 
   static async open(path: string, minLength = 0, options: { cacheDir?: string } = {}): Promise<BinSource> {
@@ -57,15 +58,15 @@ export class BinSource implements LengthSource {
     return new BinSource(path, lengths, rows, meta.count, cachePath, meta);
   }
 
-  /** Tokens [start, end) of sample i from the sidecar (a view reused by the next call); only when cached. */
-  readonly readRange?: (i: number, start: number, end: number) => Int32Array;
+  /** input_ids and labels of tokens [start, end) of sample i, read from the sidecar into a pack; only when cached. */
+  readonly fillRange?: (i: number, start: number, end: number, pack: Pack, at: number) => void;
 
   private tokenFile(): TokenFile {
     return (this.tokens ??= TokenFile.open(this.cachePath!, this.meta!));
   }
 
   async read(i: number): Promise<Int32Array> {
-    if (this.readRange) return this.tokenFile().read(this.rows[i]!);
+    if (this.fillRange) return this.tokenFile().read(this.rows[i]!);
     const row = this.rows[i]!;
     if (this.last?.row !== row) {
       this.bin ??= BinFile.open(this.name);

@@ -111,20 +111,35 @@ export function assemblePack(packedLength: number, pieces: readonly Piece[], tok
   return pack;
 }
 
+/** 0, 1, 2, ...: position_ids of a piece are a copy of its head. */
+let iota = new Int32Array(0);
+
 /**
- * {@link assemblePack} from a source's `readRange`: each piece's tokens are read (only the piece,
- * no whole sample) and copied in before the next read, so a reused read buffer is safe.
+ * {@link assemblePack} from a source's `fillRange`: each piece's input_ids and labels are written
+ * into the pack by the source (only the piece is read), position_ids copied from a 0, 1, 2, ... run.
  */
-export function assemblePackFromRanges(packedLength: number, pieces: readonly Piece[], readRange: NonNullable<LengthSource['readRange']>): Pack {
-  const pack = emptyPack(packedLength, pieces.length);
+export function assemblePackFromRanges(packedLength: number, pieces: readonly Piece[], fillRange: NonNullable<LengthSource['fillRange']>): Pack {
+  // Every token slot is written below (checked at the end), so the arrays need no zeroing.
+  const pack: Pack = {
+    input_ids: uninitialised(packedLength), labels: uninitialised(packedLength),
+    cumulative_len: new Int32Array(pieces.length + 1), position_ids: uninitialised(packedLength),
+  };
+  if (iota.length < packedLength) iota = Int32Array.from({ length: packedLength }, (_, i) => i);
   let at = 0;
   for (let k = 0; k < pieces.length; k++) {
     const { sample, start, end } = pieces[k]!;
-    at = fillPiece(pack, at, readRange(sample, start, end), 0, end - start);
+    fillRange(sample, start, end, pack, at);
+    pack.position_ids.set(iota.subarray(0, end - start), at);
+    at += end - start;
     pack.cumulative_len[k + 1] = at;
   }
   if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
   return pack;
+}
+
+/** An Int32Array of its own (offset 0, whole buffer) whose contents are not zeroed. */
+function uninitialised(n: number): Int32Array {
+  return new Int32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
 }
 
 function emptyPack(packedLength: number, pieces: number): Pack {
@@ -161,10 +176,10 @@ export interface LengthSource {
   /** Sample i (raw signed tokens, or input_ids + labels); must have `lengths[i]` tokens. */
   read(i: number): SampleTokens | Promise<SampleTokens>;
   /**
-   * Optional binary fast path: tokens [start, end) of sample i, synchronously, with no parse. The
-   * result may be a view that the next call overwrites. Packs are then built from ranges only.
+   * Optional binary fast path: write the input_ids and labels of tokens [start, end) of sample i
+   * into `pack` at index `at`, synchronously, with no parse. Packs are then built from ranges only.
    */
-  readonly readRange?: (i: number, start: number, end: number) => SampleTokens;
+  readonly fillRange?: (i: number, start: number, end: number, pack: Pack, at: number) => void;
   /** Release what `read` opened (files). */
   close?(): Promise<void>;
 }
@@ -190,8 +205,8 @@ export class PackedFile {
 
   async get(p: number): Promise<Pack> {
     const pieces = this.plan.pieces(p);
-    const readRange = this.source.readRange;
-    if (readRange) return assemblePackFromRanges(this.plan.packedLength, pieces, readRange);
+    const fillRange = this.source.fillRange;
+    if (fillRange) return assemblePackFromRanges(this.plan.packedLength, pieces, fillRange);
     // All reads of a pack are issued together: async sources overlap their I/O.
     const tokens = await Promise.all(pieces.map((pc) => this.source.read(pc.sample)));
     for (const [k, pc] of pieces.entries()) {

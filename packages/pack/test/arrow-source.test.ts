@@ -44,7 +44,7 @@ describe('ArrowSource: packing weft process samples from int32 ranges', () => {
     await write(join(dir, '0'), a, { batchRows: 37, maxShardBytes: 20_000 });
     await write(join(dir, '1'), b, { batchRows: 1000, maxShardBytes: 500 << 20 });
     const src = [await ArrowSource.open(join(dir, '0')), await ArrowSource.open(join(dir, '1'))];
-    expect(src.every((s) => s.readRange !== undefined), 'plain shards take the range path').toBe(true);
+    expect(src.every((s) => s.fillRange !== undefined), 'plain shards take the range path').toBe(true);
     const memory: LengthSource[] = [a, b].map((rows, f) => ({ name: `m${f}`, lengths: Int32Array.from(rows, (r) => r.input_ids.length), read: (i: number) => rows[i]! }));
     for (const L of [64, 1000]) {
       const want = await packAll(memory, L);
@@ -70,7 +70,7 @@ describe('ArrowSource: packing weft process samples from int32 ranges', () => {
     rows[1] = { input_ids: rows[1]!.input_ids, labels: rows[1]!.labels.subarray(1) };
     await write(dir, rows, { batchRows: 1000, maxShardBytes: 500 << 20 });
     const src = await ArrowSource.open(dir);
-    expect(src.readRange).toBeUndefined();
+    expect(src.fillRange).toBeUndefined();
     await expect(packAll([src], 16)).rejects.toThrow(/sample 1 /);
     await src.close();
   });

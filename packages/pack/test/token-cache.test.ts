@@ -41,7 +41,7 @@ describe('binary token sidecar of .bin files', () => {
       const opts = { packedLength: c.packed_length, seed: c.seed, minLength: c.min_length };
       const json = await allPacks(await PackedDataset.fromBinFolder(input, opts));
       const ds = await PackedDataset.fromBinFolder(input, { ...opts, cacheDir: cache });
-      expect(ds.files.every((f) => f.source.readRange !== undefined), 'every file read from its sidecar').toBe(true);
+      expect(ds.files.every((f) => f.source.fillRange !== undefined), 'every file read from its sidecar').toBe(true);
       const cached = await allPacks(ds);
       expect(cached.length).toBe(c.packs.length);
       cached.forEach((p, i) => {
@@ -78,11 +78,15 @@ describe('binary token sidecar of .bin files', () => {
     expect(second).not.toBe(first);
     expect(cacheFiles(cache)).toEqual([second!.split('/').pop()]);
     // New content with a new .meta: the sidecar holds the new tokens.
-    writeBinFolderWithNumpy(input, [[[10, -11], [12, 13, 14]]]);
+    writeBinFolderWithNumpy(input, [[[10, -11, 0], [12, 13, 14]]]);
+    // (read(0) rebuilds the signed tokens from the sidecar's input_ids and labels: -11 stays -11, 0 stays 0.)
     const src = await BinSource.open(bin!, 0, { cacheDir: cache });
     expect(src.cachePath).not.toBe(second);
-    expect(Array.from(await src.read(0))).toEqual([10, -11]);
-    expect(Array.from(src.readRange!(1, 1, 3))).toEqual([13, 14]);
+    expect(Array.from(await src.read(0))).toEqual([10, -11, 0]);
+    const into = { input_ids: new Int32Array(4), labels: new Int32Array(4), cumulative_len: new Int32Array(1), position_ids: new Int32Array(4) };
+    src.fillRange!(1, 1, 3, into, 1);
+    expect([Array.from(into.input_ids), Array.from(into.labels)]).toEqual([[0, 13, 14, 0], [0, 13, 14, 0]]);
+    expect(Array.from(await src.read(0))).toEqual([10, -11, 0]);
     await src.close();
     expect(cacheFiles(cache)).toHaveLength(1);
   });
