@@ -77,8 +77,7 @@ export class BinSource implements LengthSource {
   }
 
   async close(): Promise<void> {
-    this.tokens?.close();
-    this.tokens = undefined;
+    this.tokens?.close(); // keeps its offsets: reopening is one open()
     this.last = undefined;
     const b = this.bin;
     this.bin = undefined;

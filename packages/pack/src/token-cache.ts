@@ -178,7 +178,7 @@ class TwoStreamWriter {
 }
 
 /**
- * Random access to a token sidecar by synchronous positioned reads: a piece of a pack is two reads
+ * Random access to a token sidecar by synchronous positioned reads (the file is opened on first read): a piece of a pack is two reads
  * straight into the pack's `input_ids` and `labels` (no parse, no per-token work).
  *
  * @example
@@ -187,7 +187,9 @@ class TwoStreamWriter {
  * t.close();
  */
 export class TokenFile {
-  private constructor(readonly path: string, private fd: number, private readonly start: Float64Array, private readonly lengths: Int32Array, private readonly labelsAt: number) {}
+  private fd = -1;
+
+  private constructor(readonly path: string, private readonly start: Float64Array, private readonly lengths: Int32Array, private readonly labelsAt: number) {}
 
   /** `meta` must be the one the cache was built for ({@link ensureTokenCache} checked it). */
   static open(path: string, meta: BinMeta): TokenFile {
@@ -197,7 +199,7 @@ export class TokenFile {
       start[i] = s;
       s += meta.lengths[i]!;
     }
-    return new TokenFile(path, openSync(path, 'r'), start, meta.lengths, HEADER + 4 * s);
+    return new TokenFile(path, start, meta.lengths, HEADER + 4 * s);
   }
 
   /** input_ids and labels of tokens `[from, to)` of line `line`, written into `pack` at `at`. */
@@ -219,6 +221,7 @@ export class TokenFile {
   }
 
   private readInto(a: Int32Array, at: number, n: number, pos: number): void {
+    if (this.fd < 0) this.fd = openSync(this.path, 'r');
     const bytes = new Uint8Array(a.buffer, a.byteOffset + 4 * at, 4 * n);
     for (let got = 0; got < bytes.length;) {
       const r = readSync(this.fd, bytes, got, bytes.length - got, pos + got);
@@ -227,6 +230,7 @@ export class TokenFile {
     }
   }
 
+  /** Release the file; a later read opens it again (random access over many files keeps few open). */
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
