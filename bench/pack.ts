@@ -14,7 +14,9 @@
  *    - Arrow: packing from the samples folder;
  *    - sidecar with 2 worker threads;
  *    and with the numpy reference of the same algorithm (tools/reference/pack_ref.py, python3 +
- *    numpy) over the first `--ref-packs` packs (0: all). Every row's checksum must equal numpy's.
+ *    numpy) over the first `--ref-packs` packs (0: all). Every row's checksum (computed in a pass of
+ *    its own, so the timed runs hold packing only) must equal numpy's. Rates are given per wall
+ *    second and per CPU second of this process (the machine is shared: CPU seconds are the steadier).
  * 3. `--only X`: just that row (after setup), for timing whole processes against the reference.
  * 4. `--rss 1,4`: peak RSS of `weft process --format internlm --pack` on generated inputs of 1 and
  *    4 GB of `.bin` (output written and deleted): flat in input size is the goal.
@@ -105,56 +107,41 @@ interface Run { packs: number; tokens: number; seconds: number; checksum: number
 /** CPU seconds of this process (user + system): on a loaded machine, the figure that wall time hides. */
 const cpuNow = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
-/** Iterate every pack (up to `limit`), with the checksum pack_ref.py prints. */
-async function drain(ds: PackedDataset, t0: number, limit = 0, workers = 0, c0 = cpuNow()): Promise<Run> {
-  let packs = 0, tokens = 0, checksum = 0, check = 0;
-  for await (const p of ds.packs(0, 4, workers)) {
-    const tc = performance.now();
-    let s = 0;
-    const ids = p.input_ids, lab = p.labels;
-    for (let i = 0; i < ids.length; i++) s += ids[i]! + 3 * lab[i]!;
-    checksum = (((checksum + s + 7 * p.cumulative_len.length) % 2147483648) + 2147483648) % 2147483648;
-    check += performance.now() - tc;
+/**
+ * Iterate every pack (up to `limit`). Timed runs (`check` false) only touch each pack; a checking
+ * run adds the checksum pack_ref.py prints (its own pass, so the timings hold packing only).
+ */
+async function drain(ds: PackedDataset, t0: number, o: { limit?: number; workers?: number; c0?: number; check?: boolean } = {}): Promise<Run> {
+  const c0 = o.c0 ?? cpuNow();
+  let packs = 0, tokens = 0, checksum = 0;
+  for await (const p of ds.packs(0, 4, o.workers ?? 0)) {
+    if (o.check) {
+      let s = 0;
+      const ids = p.input_ids, lab = p.labels;
+      for (let i = 0; i < ids.length; i++) s += ids[i]! + 3 * lab[i]!;
+      checksum = (((checksum + s + 7 * p.cumulative_len.length) % 2147483648) + 2147483648) % 2147483648;
+    }
     packs++;
-    tokens += ids.length;
-    if (limit && packs >= limit) break;
+    tokens += p.input_ids.length;
+    if (o.limit && packs >= o.limit) break;
   }
   await ds.close();
-  // The checksum is the benchmark's own check, not packing: its time is left out, its CPU time
-  // too (the per-pack CPU cost calibrated below: reading the CPU clock per pack would cost more).
-  return { packs, tokens, seconds: (performance.now() - t0 - check) / 1000, checksum, cpu: cpuNow() - c0 - packs * checksumCpu() };
-}
-
-let calibrated: number | undefined;
-/** CPU seconds of the checksum over one pack of L tokens, measured once. */
-function checksumCpu(): number {
-  if (calibrated !== undefined) return calibrated;
-  const ids = Int32Array.from({ length: L }, (_, i) => i * 7), lab = Int32Array.from({ length: L }, (_, i) => (i % 5 ? i : -100));
-  const c0 = cpuNow();
-  let sink = 0;
-  for (let r = 0; r < 2000; r++) {
-    let s = 0;
-    for (let i = 0; i < ids.length; i++) s += ids[i]! + 3 * lab[i]!;
-    sink = (sink + s) % 2147483648;
-  }
-  calibrated = (cpuNow() - c0) / 2000;
-  if (sink === -1) console.log(sink);
-  return calibrated;
+  return { packs, tokens, seconds: (performance.now() - t0) / 1000, checksum, cpu: cpuNow() - c0 };
 }
 
 /** Pack the .bin folder (JSON lines, or sidecars in `cacheDir`); the time includes opening. */
-async function binRun(dir: string, o: { cacheDir?: string; limit?: number; workers?: number } = {}): Promise<Run> {
+async function binRun(dir: string, o: { cacheDir?: string; limit?: number; workers?: number; check?: boolean } = {}): Promise<Run> {
   const t0 = performance.now(), c0 = cpuNow();
   const ds = await PackedDataset.fromBinFolder(dir, { packedLength: L, seed: 1024, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) });
-  return drain(ds, t0, o.limit ?? 0, o.workers ?? 0, c0);
+  return drain(ds, t0, { ...o, c0 });
 }
 
 /** Pack the Arrow samples folder (one split per file); the time includes opening. */
-async function arrowRun(dir: string): Promise<Run> {
+async function arrowRun(dir: string, check = false): Promise<Run> {
   const t0 = performance.now(), c0 = cpuNow();
   const sources: LengthSource[] = [];
   for (let k = 0; existsSync(join(dir, String(k))); k++) sources.push(await ArrowSource.open(join(dir, String(k))));
-  return drain(PackedDataset.fromSources(sources, { packedLength: L, seed: 1024 }), t0, 0, 0, c0);
+  return drain(PackedDataset.fromSources(sources, { packedLength: L, seed: 1024 }), t0, { c0, check });
 }
 
 /** The samples of every .bin as an Arrow split, as `weft process --format internlm` writes them. */
@@ -188,39 +175,40 @@ if (!only) for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0
 
 if (only) {
   if (only === 'sidecar') await binSources(dir, { cacheDir }); // built outside the timed part
-  const r = only === 'sidecar' ? await binRun(dir, { cacheDir }) : only === 'arrow' ? await arrowRun(arrowDir) : await binRun(dir);
-  console.log(`${only}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)}, checksum ${r.checksum}`);
+  const r = only === 'sidecar' ? await binRun(dir, { cacheDir, check: true }) : only === 'arrow' ? await arrowRun(arrowDir, true) : await binRun(dir, { check: true });
+  console.log(`${only}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)} (checksum included), checksum ${r.checksum}`);
   process.exit(0);
 }
 
-const rows: [string, Run][] = [];
+const rows: [string, Run, number][] = [];
 const json = await binRun(dir);
-rows.push(['JSON lines (no sidecar)', json]);
+rows.push(['JSON lines (no sidecar)', json, (await binRun(dir, { check: true })).checksum]);
 rmSync(cacheDir, { recursive: true, force: true });
 let t0 = performance.now();
 const b0 = cpuNow();
 await binSources(dir, { cacheDir });
 const buildS = (performance.now() - t0) / 1000, buildCpu = cpuNow() - b0;
 const firstPack = await binRun(dir, { cacheDir });
-rows.push([`sidecar, first run (build ${buildS.toFixed(2)} s, ${buildCpu.toFixed(2)} CPU s + pack)`, { ...firstPack, seconds: buildS + firstPack.seconds, cpu: buildCpu + firstPack.cpu! }]);
+const sideCheck = (await binRun(dir, { cacheDir, check: true })).checksum;
+rows.push([`sidecar, first run (build ${buildS.toFixed(2)} s, ${buildCpu.toFixed(2)} CPU s + pack)`, { ...firstPack, seconds: buildS + firstPack.seconds, cpu: buildCpu + firstPack.cpu! }, sideCheck]);
 const side: Run[] = [], arrow: Run[] = [];
 for (let k = 0; k < repeat; k++) {
   side.push(await binRun(dir, { cacheDir }));
   arrow.push(await arrowRun(arrowDir));
 }
-const med = (rs: Run[]): Run => ({ ...rs[0]!, seconds: median(rs.map((r) => r.seconds)) });
-rows.push([`sidecar, later runs (median of ${repeat}, alternating with Arrow)`, med(side)]);
-rows.push([`Arrow samples folder (median of ${repeat})`, med(arrow)]);
-rows.push(['sidecar, 2 worker threads', await binRun(dir, { cacheDir, workers: 2 })]);
+const med = (rs: Run[]): Run => ({ ...rs[0]!, seconds: median(rs.map((r) => r.seconds)), cpu: median(rs.map((r) => r.cpu!)) });
+rows.push([`sidecar, later runs (median of ${repeat}, alternating with Arrow)`, med(side), sideCheck]);
+rows.push([`Arrow samples folder (median of ${repeat})`, med(arrow), (await arrowRun(arrowDir, true)).checksum]);
+rows.push(['sidecar, 2 worker threads', await binRun(dir, { cacheDir, workers: 2 }), (await binRun(dir, { cacheDir, workers: 2, check: true })).checksum]);
 
 const ref = JSON.parse(execFileSync('python3', [join(repo, 'tools/reference/pack_ref.py'), dir, '--packed-length', String(L), '--seed', '1024', '--max-packs', String(refPacks)], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Run;
 const refRate = ref.tokens / ref.seconds, refCpuRate = ref.tokens / ref.cpu!;
 console.log(`numpy reference: ${ref.packs} packs, ${(ref.tokens / 1e6).toFixed(1)}M tokens in ${ref.seconds.toFixed(2)} s = ${rate(ref)}${refPacks ? ` (first ${refPacks} packs)` : ''}, checksum ${ref.checksum}`);
-console.log('weft rows: wall time (opening included, the checksum left out), tokens/s wall and per CPU second, ratios to numpy wall/wall and CPU/CPU:');
-const prefix = refPacks ? await binRun(dir, { cacheDir, limit: refPacks }) : undefined;
+console.log('weft rows: wall time (opening included; checksums in a separate pass), tokens/s wall and per CPU second, ratios to numpy wall/wall and CPU/CPU:');
+const prefix = refPacks ? await binRun(dir, { cacheDir, limit: refPacks, check: true }) : undefined;
 if (prefix && prefix.checksum !== ref.checksum) throw new Error(`sidecar packs differ from numpy's over the first ${refPacks}: ${prefix.checksum} vs ${ref.checksum}`);
-for (const [name, r] of rows) {
-  const same = refPacks ? r.checksum === json.checksum : r.checksum === ref.checksum;
+for (const [name, r, checksum] of rows) {
+  const same = refPacks ? checksum === rows[0]![2] : checksum === ref.checksum;
   console.log(`${name.padEnd(64)} ${r.seconds.toFixed(3).padStart(8)} s ${rate(r).padStart(34)} ${((r.tokens / r.seconds) / refRate).toFixed(1).padStart(6)}x / ${((r.tokens / r.cpu!) / refCpuRate).toFixed(1).padStart(6)}x numpy  same checksum: ${same ? 'yes' : 'NO'}`);
   if (!same) process.exitCode = 1;
 }
@@ -287,17 +275,17 @@ async function hugeLine(mtok: number): Promise<void> {
   const before: LengthSource = { name: bin, lengths: file.meta.lengths, read: (i: number) => file.read(i) };
   let t0 = performance.now();
   const ds0 = PackedDataset.fromSources([before], { packedLength: L, seed: 1024 });
-  const n0 = await drain(ds0, t0, 4);
+  const n0 = await drain(ds0, t0, { limit: 4 });
   await file.close();
   console.log(`  before (parse per piece): ${(n0.packs / n0.seconds).toFixed(2)} packs/s over ${n0.packs} packs`);
-  const after = await binRun(d);
+  const after = await binRun(d, { check: true });
   console.log(`  JSON path, line parsed once: ${after.packs} packs in ${after.seconds.toFixed(2)} s = ${(after.packs / after.seconds).toFixed(0)} packs/s (${(after.packs / after.seconds / (n0.packs / n0.seconds)).toFixed(0)}x)`);
   const hc = join(data, `huge-${mtok}M-cache`);
   rmSync(hc, { recursive: true, force: true });
   t0 = performance.now();
   await binSources(d, { cacheDir: hc });
   const build = (performance.now() - t0) / 1000;
-  const side = await binRun(d, { cacheDir: hc });
+  const side = await binRun(d, { cacheDir: hc, check: true });
   console.log(`  sidecar: built in ${build.toFixed(2)} s, then ${side.packs} packs in ${side.seconds.toFixed(2)} s = ${(side.packs / side.seconds).toFixed(0)} packs/s; same checksum as the JSON path: ${side.checksum === after.checksum ? 'yes' : 'NO'}`);
   for (const [name, extra] of [['no sidecar', ['--no-cache']], ['sidecar built', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]], ['sidecar reused', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]]] as const) {
     const out = join(data, `huge-${mtok}M-out`);
