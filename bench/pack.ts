@@ -17,7 +17,8 @@
  *    numpy) over the first `--ref-packs` packs (0: all). Every row's checksum (computed in a pass of
  *    its own, so the timed runs hold packing only) must equal numpy's. Rates are given per wall
  *    second and per CPU second of this process (the machine is shared: CPU seconds are the steadier).
- * 3. `--only X`: just that row (after setup), for timing whole processes against the reference.
+ * 3. `--only X`: just that kind (after setup): `--repeat` timed passes in this fresh process, then one
+ *    pass with the checksum; for timing whole processes against the reference.
  * 4. `--rss 1,4`: peak RSS of `weft process --format internlm --pack` on generated inputs of 1 and
  *    4 GB of `.bin` (output written and deleted): flat in input size is the goal.
  * 5. `--huge 28`: one `.bin` line of 28 M tokens (~200 MB) among small ones: packs/s reading it
@@ -175,8 +176,14 @@ if (!only) for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0
 
 if (only) {
   if (only === 'sidecar') await binSources(dir, { cacheDir }); // built outside the timed part
-  const r = only === 'sidecar' ? await binRun(dir, { cacheDir, check: true }) : only === 'arrow' ? await arrowRun(arrowDir, true) : await binRun(dir, { check: true });
-  console.log(`${only}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)} (checksum included), checksum ${r.checksum}`);
+  const run = (check: boolean): Promise<Run> => (only === 'sidecar' ? binRun(dir, { cacheDir, check }) : only === 'arrow' ? arrowRun(arrowDir, check) : binRun(dir, { check }));
+  // --repeat passes in this fresh process (the first warms the JIT), then one checking pass.
+  for (let k = 0; k < repeat; k++) {
+    const r = await run(false);
+    console.log(`${only}, pass ${k + 1}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)}`);
+  }
+  const c = await run(true);
+  console.log(`${only}, checking pass: ${rate(c)} with the checksum, checksum ${c.checksum}`);
   process.exit(0);
 }
 
