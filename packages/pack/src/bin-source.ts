@@ -42,9 +42,10 @@ export class BinSource implements LengthSource {
     if (cachePath && meta) this.fillRange = (i, start, end, pack, at) => this.tokenFile().fill(this.rows[i]!, start, end, pack, at);
   }
 
-  static async open(path: string, minLength = 0, options: { cacheDir?: string } = {}): Promise<BinSource> {
+  /** `cachePath`: a sidecar already found for this file (worker threads get it from the main thread). */
+  static async open(path: string, minLength = 0, options: { cacheDir?: string; cachePath?: string } = {}): Promise<BinSource> {
     const meta = await readBinMeta(path);
-    const cachePath = options.cacheDir ? await ensureTokenCache(path, meta, options.cacheDir) : undefined;
+    const cachePath = options.cachePath ?? (options.cacheDir ? await ensureTokenCache(path, meta, options.cacheDir) : undefined);
     if (minLength <= 0) return new BinSource(path, meta.lengths, Int32Array.from({ length: meta.count }, (_, i) => i), meta.count, cachePath, meta);
     let n = 0;
     for (let i = 0; i < meta.count; i++) if (meta.lengths[i]! >= minLength) n++;

@@ -121,7 +121,9 @@ export class PackedDataset {
         current = file;
         const first = Math.max(0, next - this.starts[f]!);
         for (let p = first; p < file.length; p++) {
-          queue.push(file.get(p));
+          const pack = file.get(p);
+          pack.catch(() => {}); // read ahead: a failure is reported when its turn comes, not as unhandled
+          queue.push(pack);
           if (queue.length > readAhead) yield await queue.shift()!;
         }
         // Drain this file before closing it and opening the next one.

@@ -101,6 +101,23 @@ async function removeStale(dir: string, prefix: string, keep: string): Promise<v
  * const t = file ? TokenFile.open(file, meta) : undefined;
  */
 export async function ensureTokenCache(binPath: string, meta: BinMeta, cacheDir: string): Promise<string | undefined> {
+  try {
+    return await findOrBuild(binPath, meta, cacheDir);
+  } catch (e) {
+    // A cache folder we cannot write (read-only home, full disk) costs speed, never the run.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code && ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR'].includes(code)) {
+      if (!warned) process.emitWarning(`token cache ${cacheDir} not usable (${code}): reading .bin files as JSON; pass --cache-dir <dir> or --no-cache`);
+      warned = true;
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+let warned = false;
+
+async function findOrBuild(binPath: string, meta: BinMeta, cacheDir: string): Promise<string | undefined> {
   const k = await cacheKey(binPath, cacheDir);
   let tokens = 0;
   for (let i = 0; i < meta.count; i++) tokens += meta.lengths[i]!;

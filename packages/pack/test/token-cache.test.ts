@@ -118,6 +118,19 @@ describe('binary token sidecar of .bin files', () => {
     expect(cacheFiles(cache)).toHaveLength(1);
   });
 
+  it('falls back to the JSON path, with a warning, when the cache folder cannot be written', async () => {
+    const dir = temp('weft-tokcache-unusable-');
+    writeBinFolderWithNumpy(join(dir, 'in'), [[[1, 2, 3], [4, -5], [6]]]);
+    writeFileSync(join(dir, 'file'), '');
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    const ds = await PackedDataset.fromBinFolder(join(dir, 'in'), { packedLength: 2, seed: 7, cacheDir: join(dir, 'file', 'cache') });
+    expect(ds.files[0]!.source.fillRange).toBeUndefined();
+    expect(String(warn.mock.calls[0]?.[0])).toMatch(/not usable \(ENOTDIR\).*--cache-dir/);
+    warn.mockRestore();
+    const plain = await allPacks(await PackedDataset.fromBinFolder(join(dir, 'in'), { packedLength: 2, seed: 7 }));
+    expect((await allPacks(ds)).map((p) => Array.from(p.labels))).toEqual(plain.map((p) => Array.from(p.labels)));
+  });
+
   it('defaults to $WEFT_CACHE_DIR, else $XDG_CACHE_HOME/weft (tests point it at a temp folder)', () => {
     const old = { w: process.env.WEFT_CACHE_DIR, x: process.env.XDG_CACHE_HOME };
     expect(old.w, 'the test config sets WEFT_CACHE_DIR').toMatch(/weft-test-cache-/);
