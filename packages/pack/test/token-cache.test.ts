@@ -6,6 +6,7 @@ import { BinFile } from '@weft/order';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { BinSource } from '../src/bin-source.ts';
 import { defaultCacheDir } from '../src/token-cache.ts';
+import { checkedBinSources } from '../src/checked-bin-sources.ts';
 import type { Pack } from '@weft/core';
 import { packingCases } from './golden.ts';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
@@ -105,6 +106,23 @@ describe('binary token sidecar of .bin files', () => {
     expect(plain).toMatch(/line 2/);
     expect(await errorOf(cache)).toBe(plain);
     expect(readdirSync(join(cache, 'bin-tokens'))).toEqual([]);
+  });
+
+  it('with --on-error skip: a clean file gets its sidecar, a file with a bad line is read as JSON; the packs are those without a cache', async () => {
+    const dir = temp('weft-tokcache-skip-');
+    const [good, bad] = writeBinFolderWithNumpy(join(dir, 'in'), [[[1, 2, 3], [4, -5], [6, 7]], [[8, 9], [10, 11, 12], [13, -14]]]);
+    writeFileSync(bad!, readFileSync(bad!, 'utf8').replace('[10, 11, 12]', '[10, 11, x2]'));
+    const packsOf = async (cacheDir?: string): Promise<{ fill: boolean[]; packs: number[][]; skipped: Record<string, number> }> => {
+      const c = await checkedBinSources([good!, bad!], { onError: 'skip', ...(cacheDir ? { cacheDir } : {}) });
+      const packs = await allPacks(PackedDataset.fromBinSources(c.sources, { packedLength: 3, seed: 5 }));
+      return { fill: c.sources.map((s) => s.fillRange !== undefined), packs: packs.map((p) => [...p.input_ids, ...p.labels, ...p.cumulative_len]), skipped: c.skipped };
+    };
+    const plain = await packsOf();
+    const cached = await packsOf(join(dir, 'cache'));
+    expect(cached.fill).toEqual([true, false]);
+    expect(cached.packs).toEqual(plain.packs);
+    expect(cached.skipped).toEqual(plain.skipped);
+    expect(Object.values(plain.skipped).reduce((a, b) => a + b, 0)).toBe(1);
   });
 
   it('writes nothing into a read-only input folder; the cache lives in the cache folder', async () => {
