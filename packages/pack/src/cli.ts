@@ -20,18 +20,22 @@ export function registerCommands(program: Command): void {
     .option('--workers <n>', 'threads building packs (output identical for any count)', WORKERS, 0)
     .option('--on-error <mode>', 'bad lines: fail, or skip and count them (reads every line once more before packing)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--strict', 'no packs (empty input, or --packed-length above all the data) is an error (exit 2), not a warning')
+    .option('--cache-dir <dir>', 'binary token sidecars of the .bin files, built on the first run (default: $WEFT_CACHE_DIR, $XDG_CACHE_HOME/weft or ~/.cache/weft)')
+    .option('--no-cache', 'parse the .bin JSON on every run; write no sidecar')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (a new or empty folder)')
     .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; cacheDir?: string; cache: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
       const { checkOutputDir } = await import('@weft/core');
       const output = { command: 'pack', inputs: [folder, o.dataOrder], overwrite: Boolean(o.overwrite) };
       checkOutputDir(o.out, output); // before any work
       const { PackedDataset } = await import('./packed-dataset.ts');
       const { writePackedDataset } = await import('./pack-job.ts');
       const { checkedBinFolder } = await import('./checked-bin-sources.ts');
+      const { defaultCacheDir } = await import('./token-cache.ts');
       const { sources, lines, kept, skipped } = await checkedBinFolder(folder, {
         minLength: o.minLength, onError: o.onError, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+        ...(o.cache ? { cacheDir: o.cacheDir ?? defaultCacheDir() } : {}),
       });
       const ds = PackedDataset.fromBinSources(sources, { packedLength: o.packedLength, seed: o.seed, minLength: o.minLength });
       // Before writing: with --strict an empty result is an error, and nothing is replaced.
@@ -61,6 +65,8 @@ export function registerCommands(program: Command): void {
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
+    .option('--cache-dir <dir>', 'internlm --pack: binary token sidecars of the .bin files (default as for `weft pack`)')
+    .option('--no-cache', 'internlm --pack: write no token sidecar')
     .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .requiredOption('--out <dir>', 'output folder (a new or empty folder, or an earlier process output to resume)')
     .option('--overwrite', 'replace an earlier weft output at --out made with other settings (never a folder weft did not write)')
@@ -71,6 +77,7 @@ export function registerCommands(program: Command): void {
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet, overwrite: Boolean(o.overwrite),
+        cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('./token-cache.ts')).defaultCacheDir() : undefined,
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
       });
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
