@@ -1,5 +1,5 @@
 import { onigToJs } from './onig-regex.ts';
-import { ONIG_S } from './onig-classes.ts';
+import { NFC_UNSAFE, ONIG_S } from './onig-classes.ts';
 
 declare global {
   // ES2024, in Node 20; the repository's TypeScript lib is older.
@@ -62,6 +62,8 @@ function byteLevelChars(): string[] {
 
 const WHITE = new RegExp(`[${ONIG_S}]`, 'u');
 const NEEDS_NFC = /[^\0-\u02ff]/; // below U+0300 nothing composes, so NFC is the identity
+const UNSAFE = new RegExp(`[${NFC_UNSAFE}]`, 'u');
+const SAFE_RUNS = new RegExp(`[^${NFC_UNSAFE}]+`, 'gu');
 const HEAP_FROM = 64; // words longer than this (bytes) merge through a heap, O(n log n)
 const CACHE_MAX = 1 << 18;
 const CACHE_PIECE_MAX = 64; // longer pieces are rare repeats; caching them only churns the cache
@@ -203,7 +205,7 @@ export class FastBpe {
 
   /** Text between added tokens: normalize, split, and BPE each piece. */
   private segment(seg: string): void {
-    if (this.nfc && NEEDS_NFC.test(seg)) seg = seg.normalize('NFC');
+    if (this.nfc && NEEDS_NFC.test(seg)) seg = nfc(seg);
     if (seg.length === 0) return;
     if (this.prefixSpace === 'segment' && seg.charCodeAt(0) !== 0x20) seg = ` ${seg}`;
     const re = this.split;
@@ -407,6 +409,16 @@ export class FastBpe {
   }
 }
 
+/**
+ * NFC as `tokenizers` computes it. Its tables are older than Node's: a code point newer than them
+ * is, to it, an unassigned starter that neither decomposes nor composes, so the text between such
+ * code points is normalized on its own and they stay as they are.
+ */
+function nfc(s: string): string {
+  if (!UNSAFE.test(s)) return s.normalize('NFC');
+  return s.replace(SAFE_RUNS, (run) => run.normalize('NFC'));
+}
+
 /** A min-heap of doubles (rank · 2^32 + position). */
 class MinHeap {
   private a: Float64Array;
@@ -460,11 +472,15 @@ function unsupported(json: TokenizerJson): string | { split: RegExp; prefixSpace
   if (chars.some((c) => m.vocab![c] === undefined)) return 'not a byte-level vocabulary (a byte has no token)';
   const n = json.normalizer;
   if (n && n.type !== 'NFC') return `normalizer ${n.type}`;
-  for (const t of json.added_tokens ?? []) {
+  const added = json.added_tokens ?? [];
+  for (const t of added) {
     if (t.single_word) return `added token ${JSON.stringify(t.content)} has single_word`;
     if (t.normalized && n) return `added token ${JSON.stringify(t.content)} is matched after normalization`;
     if (t.content === '') return 'an empty added token';
   }
+  // tokenizers matches un-normalized added tokens first and normalized ones in what is left: one pass
+  // over all of them is the same only when they are all of one kind.
+  if (new Set(added.map((t) => Boolean(t.normalized))).size > 1) return 'added tokens both with and without normalized';
   const pt = json.pre_tokenizer;
   const byteLevel = (p: PreTokenizerJson | undefined): boolean => p?.type === 'ByteLevel';
   let pattern: string;

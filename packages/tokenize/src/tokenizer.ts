@@ -100,28 +100,35 @@ export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Bac
     if (want === 'fast' || !(e instanceof FastPathUnsupported)) throw e;
     return reference; // not a byte-level BPE the fast encoder reproduces: the binding it is
   }
-  const diff = await gate(fast, reference);
-  if (diff === undefined) return fast;
-  const msg = `${dir}: the fast BPE encoder differs from the ${reference.backend} tokenizer on the built-in sample (${diff})`;
-  if (want === 'fast') throw new Error(`${msg}; use backend 'native'`);
-  console.warn(`weft: ${msg}; using the ${reference.backend} backend instead`);
-  return reference;
+  let picked = picks.get(dir);
+  if (!picked) {
+    picked = pickFastOrReference(fast, reference, { strict: want === 'fast' });
+    picked.catch(() => picks.delete(dir));
+    picks.set(dir, picked);
+  }
+  return picked;
 }
 
-const gates = new Map<string, Promise<string | undefined>>();
+const picks = new Map<string, Promise<Tokenizer>>();
 
-/** The equality gate, once per tokenizer folder and process. */
-function gate(fast: Tokenizer, reference: Tokenizer): Promise<string | undefined> {
-  let g = gates.get(fast.spec.dir);
-  if (!g) {
-    g = (async () => {
-      const { firstDifference, gateSample } = await import('./fast-gate.ts');
-      const bpe = fastEncoders.get(fast.spec.dir)!;
-      return firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
-    })();
-    gates.set(fast.spec.dir, g);
-  }
-  return g;
+/**
+ * The equality gate: `fast` if it gives `reference`'s ids on the built-in sample (fast-gate.ts,
+ * plus the tokenizer's added tokens), else `reference` with a message on stderr naming the first
+ * differing sample and token (`strict`: throw instead).
+ *
+ * @example
+ * const tok = await pickFastOrReference(await loadTokenizer(dir, { backend: 'fast' }), await loadTokenizer(dir, { backend: 'native' }));
+ */
+export async function pickFastOrReference(fast: Tokenizer, reference: Tokenizer, opts: { strict?: boolean } = {}): Promise<Tokenizer> {
+  const bpe = fastEncoders.get(fast.spec.dir);
+  if (!bpe) throw new Error(`${fast.spec.dir}: not loaded with the fast backend`);
+  const { firstDifference, gateSample } = await import('./fast-gate.ts');
+  const diff = await firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
+  if (diff === undefined) return fast;
+  const msg = `${fast.spec.dir}: the fast BPE encoder differs from the ${reference.backend} tokenizer on the built-in sample (${diff})`;
+  if (opts.strict) throw new Error(`${msg}; use backend 'native'`);
+  console.warn(`weft: ${msg}; using the ${reference.backend} backend instead`);
+  return reference;
 }
 
 /** Thrown when `tokenizer.json` is outside what the fast encoder reproduces (the message says why). */
