@@ -1,6 +1,6 @@
 export { registerCommands } from './cli.ts';
 export {
-  loadTokenizer, loadTokenizerFromSpec, resolveTokenizerDir, defaultTokenizerDir,
+  loadTokenizer, loadTokenizerFromSpec, resolveTokenizerDir, defaultTokenizerDir, pickFastOrReference, FastPathUnsupported,
   type Tokenizer, type TokenizerSpec, type Backend,
 } from './tokenizer.ts';
 export { resolveHubTokenizer, hubCacheDir } from './hub.ts';
