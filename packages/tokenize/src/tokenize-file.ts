@@ -1,6 +1,6 @@
 import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import { encodePrepared } from './encode.ts';
-import type { EncodeWorkerInit } from './encode-worker.ts';
+import { limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
 import { chatTemplateMap } from './chat-template.ts';
 import { templateMap, type Prepared } from './template-map.ts';
@@ -19,6 +19,11 @@ export interface TokenizeFileOptions {
    * still uses its own threads). Output is the same for any count.
    */
   workers?: number;
+  /**
+   * Encoder threads kept across files ({@link encoderPool}); when given, `workers` is ignored and
+   * the pool's tokenizer and maxLength are used (create it from the same ones).
+   */
+  pool?: EncoderPool;
   /** Records per batch handed to a worker: larger amortises messaging, costs memory. */
   batchSize?: number;
   onError?: OnError;
@@ -50,12 +55,15 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   if (options.maxLength !== undefined) init.maxLength = options.maxLength;
   const workers = options.workers ?? 0;
   const tok = options.tokenizer;
-  // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
-  const encodeBatches = workers === 0
-    ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
-    : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
-      module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
-    });
+  if (workers > 0 && !options.pool && tok.spec.backend === 'native') limitNativeThreads(workers);
+  const encodeBatches = options.pool
+    ? options.pool.map
+    : workers === 0
+      // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
+      ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
+      : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
+        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers, concurrencyPerWorker: 2,
+      });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
     for await (const out of encodeBatches(src)) {
       ctx.stats.seen += out.length - 1; // counted per record, not per batch
