@@ -5,7 +5,7 @@
  * one run on one machine.
  *
  *   npx tsx bench/process-scale.ts [--mb 64] [--files 16] [--workers 1,2,4,8,16] [--py-workers same|none|1,2]
- *                                  [--python python3] [--keep]
+ *                                  [--python python3] [--weft-root DIR] [--weft-env K=V,...] [--keep]
  *
  * Each run is a fresh process (the `weft` CLI, or python3), timed wall-clock from spawn to exit
  * (startup, tokenizer loads and the final write included), with its peak RSS: the sum over the
@@ -132,7 +132,8 @@ console.log(`corpus: ${inputMB.toFixed(1)} MB in ${corpus.files.length} ftdp fil
 
 interface Row { name: string; workers: number; run: Run; tokens: number; hash?: string }
 const rows: Row[] = [];
-const weftBin = join(root, 'packages/cli/bin/weft.mjs');
+// --weft-root: run another checkout's CLI (a before/after comparison on the same corpus).
+const weftBin = join(opt('weft-root', root), 'packages/cli/bin/weft.mjs');
 for (const w of workerCounts) {
   const out = join(work, `weft-${w}`);
   const run = await timed(process.execPath, [weftBin, 'process', input, '--format', 'ftdp', '--workers', String(w), '--quiet', '--out', out], { ...process.env, ...weftEnv });
