@@ -61,14 +61,14 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   if (options.maxLength !== undefined) init.maxLength = options.maxLength;
   const workers = options.workers ?? 0;
   const tok = options.tokenizer;
-  if (workers > 0 && !options.pool && tok.spec.backend === 'native') limitNativeThreads(workers);
+  const concurrencyPerWorker = workers > 0 && !options.pool && tok.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1;
   const encodeBatches = options.pool
     ? options.pool.map
     : workers === 0
       // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
       ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
       : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
-        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers, concurrencyPerWorker: 2,
+        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers, concurrencyPerWorker,
       });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
     for await (const out of encodeBatches(src)) {
