@@ -1,6 +1,6 @@
 import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import { encodePrepared } from './encode.ts';
-import { limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
+import type { EncodeWorkerInit, EncoderPool } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
 import { chatTemplateMap } from './chat-template.ts';
 import { templateMap, type Prepared } from './template-map.ts';
@@ -27,7 +27,7 @@ export interface TokenizeFileOptions {
   /** Records per batch handed to a worker: larger amortises messaging, costs memory. */
   batchSize?: number;
   /**
-   * With worker threads, a batch also ends once its texts reach this many characters (default
+   * With a `pool`, a batch also ends once its texts reach this many characters (default
    * 32768). Many small batches keep every worker busy to the end of each file: with records of a
    * few KB, 256-record batches gave a 4 MB file only 8 batches, so 16 workers waited on 8.
    */
@@ -61,14 +61,15 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   if (options.maxLength !== undefined) init.maxLength = options.maxLength;
   const workers = options.workers ?? 0;
   const tok = options.tokenizer;
-  const concurrencyPerWorker = workers > 0 && !options.pool && tok.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1;
   const encodeBatches = options.pool
     ? options.pool.map
     : workers === 0
       // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
       ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
+      // A pool for this file only; the native binding keeps its own threads (rayon over every core),
+      // as `weft tokenize`'s defaults were measured with. `encoderPool` sizes them to the workers.
       : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
-        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers, concurrencyPerWorker,
+        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
       });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
     for await (const out of encodeBatches(src)) {
@@ -79,7 +80,7 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
       }
     }
   }, { onError });
-  const batches = workers > 0 || options.pool
+  const batches = options.pool
     ? batchByChars(options.batchSize ?? 256, options.batchChars ?? 32768)
     : batch<Prepared>(options.batchSize ?? 256);
   const samples = enc(batches(mapStage(read)));
