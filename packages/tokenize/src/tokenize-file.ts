@@ -1,6 +1,6 @@
 import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import { encodePrepared } from './encode.ts';
-import type { EncodeWorkerInit, EncoderPool } from './encode-worker.ts';
+import { limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
 import { chatTemplateMap } from './chat-template.ts';
 import { templateMap, type Prepared } from './template-map.ts';
@@ -66,10 +66,10 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
     : workers === 0
       // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
       ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
-      // A pool for this file only; the native binding keeps its own threads (rayon over every core),
-      // as `weft tokenize`'s defaults were measured with. `encoderPool` sizes them to the workers.
+      // A pool for this file only, the native binding's threads sized to it as `encoderPool` does.
       : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
         module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
+        concurrencyPerWorker: tok.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
       });
   const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
     for await (const out of encodeBatches(src)) {
