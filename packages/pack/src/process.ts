@@ -11,6 +11,7 @@ import { PackedDataset } from './packed-dataset.ts';
 import { prepareProcessOutput } from './process-output.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
+import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
 export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -109,7 +110,7 @@ async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: 
 }
 
 /** Samples of one input file, with the counters of the stages that made them. */
-async function fileSamples(path: string, opts: ProcessOptions): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: EncoderPool }): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
     async function* toSamples(): AsyncIterable<Sample> {
@@ -125,11 +126,14 @@ async function fileSamples(path: string, opts: ProcessOptions): Promise<{ sample
     }
     return { samples: toSamples(), stats: () => [r.stats] };
   }
-  const { loadTokenizer, tokenizeFile } = await import('@weft/tokenize');
+  const { loadTokenizer, tokenizeFile, encoderPool } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
+  const workers = opts.workers ?? 0;
+  // One pool for the whole job: each worker loads the tokenizer once, not once per file.
+  if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
-    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError: opts.onError ?? 'fail',
+    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
   });
   return { samples: s, stats: () => s.stats };
 }
@@ -173,6 +177,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     });
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+    const shared: { pool?: EncoderPool } = {};
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
       const digest = await sha256File(path);
@@ -182,7 +187,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       let st = reusableStats<FileStats>(dir, config);
       if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
       else {
-        const { samples, stats } = await fileSamples(path, opts);
+        const { samples, stats } = await fileSamples(path, opts, shared);
         const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
         try {
@@ -198,6 +203,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
           }
         } catch (e) {
           await w.abort();
+          await shared.pool?.close();
           throw e;
         }
         const all = stats();
@@ -216,6 +222,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       summary.loss_tokens += st.loss_tokens;
       for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
     }
+    await shared.pool?.close();
     bar.done();
     // Splits left by an earlier run over more files are not part of this output.
     for (const e of await readdir(samplesDir)) if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });
