@@ -8,6 +8,8 @@ import { readJsonArray } from './json-array.ts';
 import { splitJsonArray } from './json-array-split.ts';
 import { readJsonl } from './jsonl.ts';
 import { fileChunks, splitLines } from './lines.ts';
+import { readInternlmBin } from './internlm-bin.ts';
+import { encodeNpy } from './npy.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from './record-size.ts';
 import { python } from '../test/python.ts';
 
@@ -99,5 +101,27 @@ describe('readJsonArray: streaming elements', () => {
     const src = readJsonArray(file('bad-el.json', '[{"a": 1},\n{"a": tru},\n{"a": 3}]'), { onError: 'skip' });
     expect((await collect(src)).map((r) => r.value)).toEqual([{ a: 1 }, { a: 3 }]);
     expect(src.stats.toJSON().rejected).toEqual({ 'malformed-json': 1 });
+  });
+});
+
+describe('maxRecordBytes: InternLM .bin lines', () => {
+  it('an over-limit line is reported with its line, byte and size (from the .meta), and skipped', async () => {
+    const sub = mkdtempSync(join(dir, 'bin-'));
+    const bin = join(sub, 'a.bin');
+    const docs = [[1, 2, 3], Array.from({ length: 400 }, (_, i) => i + 1000), [4, -5], Array.from({ length: 300 }, (_, i) => -i - 7)];
+    const lines = docs.map((t) => `${JSON.stringify({ tokens: t })}\n`);
+    writeFileSync(bin, lines.join(''));
+    const meta: number[] = [];
+    let off = 0;
+    for (const [k, l] of lines.entries()) { meta.push(off, docs[k]!.length); off += Buffer.byteLength(l); }
+    writeFileSync(`${bin}.meta`, encodeNpy(Int32Array.from(meta), [docs.length, 2]));
+    const e = await failure(collect(readInternlmBin(bin, { maxRecordBytes: 1000, chunkSize: 64 })));
+    expect(e.message).toMatch(new RegExp(`a\\.bin: line 2 \\(byte ${lines[0]!.length}\\): record of 2\\.0 kB \\(${lines[1]!.length} bytes\\) exceeds --max-record-bytes 1000`));
+    for (const chunkSize of [64, 1 << 20]) {
+      const src = readInternlmBin(bin, { maxRecordBytes: 1000, chunkSize, onError: 'skip' });
+      expect((await collect(src)).map((r) => Array.from(r.tokens))).toEqual([docs[0], docs[2]]);
+      expect(src.stats.toJSON().rejected).toEqual({ 'record-too-large': 2 });
+      balanced(src.stats);
+    }
   });
 });

@@ -61,6 +61,7 @@ export function registerCommands(program: Command): void {
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
     .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, DEFAULT_WORKERS)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--max-record-bytes <n>', 'largest record (line, JSON array element, .bin line) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
@@ -78,6 +79,7 @@ export function registerCommands(program: Command): void {
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet, overwrite: Boolean(o.overwrite),
         cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('./token-cache.ts')).defaultCacheDir() : undefined,
+        ...(o.maxRecordBytes !== undefined ? { maxRecordBytes: o.maxRecordBytes as number } : {}),
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
       });
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

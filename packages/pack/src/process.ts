@@ -39,6 +39,8 @@ export interface ProcessOptions {
   /** Encoder threads; any count gives the same bytes. */
   workers?: number;
   onError?: OnError;
+  /** The largest record (line, JSON array element, `.bin` line) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
   fileType?: string;
   dataOrderPath?: string;
   out: string;
@@ -111,7 +113,7 @@ async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: 
 /** Samples of one input file, with the counters of the stages that made them. */
 async function fileSamples(path: string, opts: ProcessOptions): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   if (opts.format === 'internlm') {
-    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
+    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}) });
     async function* toSamples(): AsyncIterable<Sample> {
       for await (const { tokens, source } of r) {
         const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
@@ -130,6 +132,7 @@ async function fileSamples(path: string, opts: ProcessOptions): Promise<{ sample
   const s = tokenizeFile(path, {
     format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+    ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
   });
   return { samples: s, stats: () => s.stats };
 }
