@@ -23,3 +23,4 @@ export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal
 export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';
 export { mutateBytes } from './mutate.ts';
 export { OUT_OF_VOCAB, firstOutOfVocab, outOfVocab, checkVocabSize, vocabCheck } from './vocab.ts';
+export { fullGc } from './gc.ts';

@@ -1,7 +1,9 @@
-import { DataError, defineStage, type OnError, type StageStats } from '@weft/core';
+import { DataError, defineStage, fullGc, type OnError, type StageStats } from '@weft/core';
 import { openInputs, type InputOptions, type Inputs } from './inputs.ts';
 import { lineText, splitLines, type RawLine } from './lines.ts';
 import { checkMaxRecordBytes } from './record-size.ts';
+
+const NO_BYTES = Buffer.alloc(0);
 
 /** A reader's output: records, plus the counters of what it read (seen = emitted + rejected). */
 export type CountedSource<T> = AsyncIterable<T> & { readonly stats: StageStats };
@@ -37,7 +39,13 @@ export function lineReader<R>(name: string, parse: LineParser<R>, dropReason = '
         if (item instanceof DataError) { ctx.fail(item); continue; }
         let rec: R | undefined;
         try {
-          rec = parse(lineText(item, limit), item);
+          const text = lineText(item, limit);
+          // A huge line's bytes are done with once decoded: let them go before parsing (peak: text + record, not + bytes).
+          if (item.bytes.length >= 1 << 20) {
+            item.bytes = NO_BYTES;
+            fullGc?.();
+          }
+          rec = parse(text, item);
         } catch (e) {
           if (!(e instanceof DataError)) throw e;
           ctx.fail(e);

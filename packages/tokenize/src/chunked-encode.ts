@@ -1,6 +1,3 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 /**
  * Encoding one huge text in pieces, with ids identical to encoding it whole.
  *
@@ -109,26 +106,11 @@ export function safePieces(text: string, safety: ChunkSafety, target = CHUNK_TAR
   return out;
 }
 
-/**
- * A full garbage collection, or undefined when the runtime refuses one. Why: the native binding
- * hands back each encoding as a small JS object whose ~80 bytes per token live outside V8's heap,
- * where the collector does not see them, so while a huge text is encoded piece by piece the dead
- * encodings pile up (400 MB for a 20 MB text) until something else triggers a collection.
- */
-export const fullGc: (() => void) | undefined = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return undefined;
-  }
-})();
-
 /** Options of {@link encodeChunked}. */
 export interface EncodeChunkedOptions {
   /** Characters per piece. */
   target?: number;
-  /** Called after every `releaseEvery` pieces, to free what the encoder left behind (see {@link fullGc}). */
+  /** Called after every `releaseEvery` pieces, to free what the encoder left behind (core's `fullGc`). */
   release?: () => void;
   releaseEvery?: number;
 }
@@ -138,7 +120,7 @@ export interface EncodeChunkedOptions {
  * at a time); the ids equal encoding the text whole.
  *
  * @example
- * const ids = await encodeChunked(text, safety, (ts) => tok.encodeBatch(ts), { release: fullGc });
+ * const ids = await encodeChunked(text, safety, (ts) => tok.encodeBatch(ts), { release: fullGc }); // fullGc from @weft/core
  */
 export async function encodeChunked(text: string, safety: ChunkSafety, encodeMany: (texts: string[]) => Promise<Int32Array[]>, o: EncodeChunkedOptions = {}): Promise<Int32Array> {
   const pieces = safePieces(text, safety, o.target ?? CHUNK_TARGET_CHARS);
@@ -152,9 +134,10 @@ export async function encodeChunked(text: string, safety: ChunkSafety, encodeMan
     n += ids.length;
     if (o.release && (k + 1) % every === 0) o.release();
   }
-  o.release?.();
   const out = new Int32Array(n);
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }
+  parts.length = 0;
+  o.release?.(); // the pieces' ids and encodings: gone before the caller copies `out` again
   return out;
 }

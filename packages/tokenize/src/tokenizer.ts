@@ -2,7 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
-import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, fullGc, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
+import { fullGc } from '@weft/core';
+import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
 
 /**
  * Which implementation encodes: the Rust `tokenizers` N-API binding, pure-JS `@huggingface/tokenizers`
