@@ -17,3 +17,5 @@ export { shard, type ShardOptions } from './shard.ts';
 export { scanSources, detectKind, readSource, type SourceKind, type SourceSummary } from './sources.ts';
 export { parseJsonDocument, jsonErrorIndex, type JsonDocumentOptions } from './json-document.ts';
 export { rebuildMeta, scanBinRows, metaBytes, type MetaRows, type MetaResult } from './rebuild-meta.ts';
+export { DEFAULT_MAX_RECORD_BYTES, RECORD_TOO_LARGE, recordTooLarge, checkMaxRecordBytes, formatBytes } from './record-size.ts';
+export { splitJsonArray, type ArrayElement } from './json-array-split.ts';

@@ -1,3 +1,4 @@
+import { checkMaxRecordBytes, recordTooLarge } from './record-size.ts';
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { DataError, defineStage, fromIterable, type CountedStage, type OnError, type Provenance } from '@weft/core';
 import { readNpy, type NpyArray } from './npy.ts';
@@ -160,6 +161,8 @@ export interface BinReadOptions {
   onError?: OnError;
   /** Bytes per sequential read; larger: fewer system calls, more memory. */
   chunkSize?: number;
+  /** The largest line to read, in bytes; a longer one is a 'record-too-large' DataError (or skipped) and never held whole. Default 256 MiB. */
+  maxRecordBytes?: number;
 }
 
 /**
@@ -189,7 +192,8 @@ export function internlmBinReader(options: BinReadOptions = {}): CountedStage<st
       }
     }
   }, { onError: options.onError ?? 'fail' });
-  const run = (files: AsyncIterable<string>): AsyncIterable<TokenRecord> => lines(binLines(files, chunkSize, options.onError ?? 'fail'));
+  const limit = checkMaxRecordBytes(options.maxRecordBytes);
+  const run = (files: AsyncIterable<string>): AsyncIterable<TokenRecord> => lines(binLines(files, chunkSize, options.onError ?? 'fail', limit));
   return Object.assign(run, { stats: lines.stats });
 }
 
@@ -213,7 +217,7 @@ type BinLine =
  * A line item points into the read buffer, which the next read reuses: consume it before
  * pulling the next item (the reader stage parses each line at once).
  */
-async function* binLines(files: AsyncIterable<string>, chunkSize: number, onError: OnError): AsyncIterable<BinLine> {
+async function* binLines(files: AsyncIterable<string>, chunkSize: number, onError: OnError, maxLineBytes: number): AsyncIterable<BinLine> {
   for await (const file of files) {
     let meta: BinMeta;
     try {
@@ -243,6 +247,19 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
       for (;;) {
         let nl = buf.indexOf(10, pos);
         if (nl >= have) nl = -1;
+        if (nl < 0 && !eof && have - pos > maxLineBytes) {
+          // Over the limit: report it and jump to the next line the .meta lists, never holding it whole.
+          const offset = base + pos;
+          const next = i + 1 < meta.count ? meta.offsets[i + 1]! : (await fh.stat()).size;
+          const consistent = i < meta.count && meta.offsets[i] === offset && next > offset;
+          yield { kind: 'error', error: recordTooLarge({ file, line: i + 1, offset }, consistent ? next - offset : have - pos, maxLineBytes) };
+          if (!consistent || i + 1 >= meta.count) { i++; break; }
+          i++;
+          base = next;
+          have = 0;
+          pos = 0;
+          continue;
+        }
         if (nl < 0 && !eof) {
           // Keep the partial line, refill behind it.
           if (pos > 0) {
@@ -265,7 +282,9 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
         const end = nl < 0 ? have : nl + 1;
         const offset = base + pos;
         const source = { file, line: i + 1, offset };
-        if (i >= meta.count) {
+        if (end - pos > maxLineBytes + 1) {
+          yield { kind: 'error', error: recordTooLarge(source, end - pos, maxLineBytes) };
+        } else if (i >= meta.count) {
           yield { kind: 'error', error: new DataError(`the .bin has more lines than its .meta (${meta.count})`, source, { reason: 'meta-mismatch' }) };
         } else if (meta.offsets[i] !== offset) {
           yield { kind: 'error', error: new DataError(`line starts at byte ${offset} but the .meta says ${meta.offsets[i]}: the .meta offsets disagree with the .bin`, source, { reason: 'meta-mismatch' }) };

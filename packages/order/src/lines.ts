@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { DataError, type Provenance } from '@weft/core';
+import { recordTooLarge } from './record-size.ts';
 
 /** One line of a text file as raw bytes (without its '\n'), with where it was found. */
 export interface RawLine {
@@ -10,6 +11,8 @@ export interface RawLine {
   /** Byte offset of the line's first byte in the file. */
   offset: number;
   file: string;
+  /** Set (to the line's size in bytes) when the line was over the reader's limit; `bytes` is then empty. */
+  tooLarge?: number;
 }
 
 /**
@@ -36,47 +39,62 @@ export async function* fileChunks(path: string, chunkSize = 1 << 22): AsyncItera
 /**
  * Split a byte stream into lines, tracking line numbers and byte offsets. A last line without a
  * trailing '\n' is still a line. Lines are yielded in batches (one per chunk) to keep the
- * per-line cost low on the hot path.
+ * per-line cost low on the hot path. A line longer than `maxLineBytes` is never buffered whole:
+ * its bytes are dropped as they stream past and it comes out empty with `tooLarge` set to its
+ * size, so memory stays at `maxLineBytes` + one chunk whatever the input holds.
  *
  * @example
  * for await (const batch of splitLines(fileChunks('a.jsonl'), 'a.jsonl'))
  *   for (const l of batch) console.log(l.line, l.offset, l.bytes.length);
  */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array>, file: string): AsyncIterable<RawLine[]> {
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>, file: string, maxLineBytes = Infinity): AsyncIterable<RawLine[]> {
   let carry: Buffer[] = [];
   let carryLen = 0;
+  let skipping = false; // the line in progress is over the limit: count its bytes, keep none
   let line = 0;
   let offset = 0;
+  const oversize = (len: number): RawLine => ({ bytes: EMPTY, line: ++line, offset, file, tooLarge: len });
   for await (const c of chunks) {
     const buf = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
     const out: RawLine[] = [];
     let pos = 0;
     let nl = buf.indexOf(10, 0);
-    if (nl >= 0 && carryLen > 0) {
+    if (nl >= 0 && (carryLen > 0 || skipping)) {
       // Join the line that straddles the chunk boundary; only this piece is copied.
-      carry.push(buf.subarray(0, nl));
-      const bytes = Buffer.concat(carry, carryLen + nl);
-      out.push({ bytes, line: ++line, offset, file });
-      offset += bytes.length + 1;
+      const len = carryLen + nl;
+      if (skipping || len > maxLineBytes) out.push(oversize(len));
+      else {
+        carry.push(buf.subarray(0, nl));
+        out.push({ bytes: Buffer.concat(carry, len), line: ++line, offset, file });
+      }
+      offset += len + 1;
       carry = [];
       carryLen = 0;
+      skipping = false;
       pos = nl + 1;
       nl = buf.indexOf(10, pos);
     }
     while (nl >= 0) {
-      out.push({ bytes: buf.subarray(pos, nl), line: ++line, offset, file });
-      offset += nl + 1 - pos;
+      const len = nl - pos;
+      out.push(len > maxLineBytes ? oversize(len) : { bytes: buf.subarray(pos, nl), line: ++line, offset, file });
+      offset += len + 1;
       pos = nl + 1;
       nl = buf.indexOf(10, pos);
     }
     if (pos < buf.length) {
-      carry.push(buf.subarray(pos));
       carryLen += buf.length - pos;
+      if (carryLen > maxLineBytes) {
+        skipping = true;
+        carry = [];
+      } else carry.push(buf.subarray(pos));
     }
     if (out.length > 0) yield out;
   }
-  if (carryLen > 0) yield [{ bytes: Buffer.concat(carry, carryLen), line: ++line, offset, file }];
+  if (skipping) yield [oversize(carryLen)];
+  else if (carryLen > 0) yield [{ bytes: Buffer.concat(carry, carryLen), line: ++line, offset, file }];
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The text of a line, checked to be UTF-8 (a trailing '\r' of CRLF files is dropped).
@@ -84,8 +102,10 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, file: strin
  *
  * @example
  * const text = lineText(raw); // DataError: a.txt: line 3 (byte 120): line is not valid UTF-8
+ * A line that `splitLines` cut for being over `maxLineBytes` throws a 'record-too-large' DataError.
  */
-export function lineText(raw: RawLine): string {
+export function lineText(raw: RawLine, maxLineBytes = Infinity): string {
+  if (raw.tooLarge !== undefined) throw recordTooLarge(lineSource(raw), raw.tooLarge, maxLineBytes);
   const b = raw.bytes;
   if (!isUtf8(b)) {
     throw new DataError(`line is not valid UTF-8 (first bad byte at ${raw.offset + firstBadByte(b)}): re-encode the file as UTF-8`, lineSource(raw), { reason: 'non-utf8' });

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { isDataError, type OnError } from '@weft/core';
+import { firstOutOfVocab, isDataError, OUT_OF_VOCAB, type OnError } from '@weft/core';
 import { BinFile, dataOrder, readBinMeta, readDataOrder, readInternlmBin } from '@weft/order';
 import { BinSource } from './bin-source.ts';
 import { ensureTokenCache } from './token-cache.ts';
+import { checkBinVocab } from './vocab-scan.ts';
 
 /** Options of {@link checkedBinSources}. */
 export interface CheckedBinOptions {
@@ -17,6 +18,12 @@ export interface CheckedBinOptions {
   onError?: OnError;
   /** Folder of the binary token sidecars (`token-cache.ts`); unset: every read parses its JSON line. */
   cacheDir?: string;
+  /**
+   * The model's vocabulary size: a line with a token id (absolute value) at or above it is a
+   * DataError naming file and line ('fail': every line is read once for this before packing) or
+   * is left out and counted as `token-out-of-vocab` ('skip').
+   */
+  vocabSize?: number;
 }
 
 /** The `.bin` sources to pack, with what went in and what was left out. */
@@ -47,6 +54,7 @@ function add(into: Record<string, number>, reason: string, n: number): void {
 export async function checkedBinSources(paths: readonly string[], options: CheckedBinOptions = {}): Promise<CheckedBinSources> {
   const minLength = options.minLength ?? 0;
   const out: CheckedBinSources = { sources: [], lines: 0, kept: 0, skipped: {} };
+  if (options.vocabSize !== undefined && (options.onError ?? 'fail') === 'fail') await checkBinVocab(paths, options.vocabSize, { minLength });
   for (const path of paths) {
     if ((options.onError ?? 'fail') === 'fail') {
       const s = await BinSource.open(path, minLength, options.cacheDir ? { cacheDir: options.cacheDir } : {});
@@ -67,6 +75,7 @@ export async function checkedBinSources(paths: readonly string[], options: Check
     const read = readInternlmBin(path, { minLength, onError: 'skip' });
     const rows: number[] = [], lengths: number[] = [];
     for await (const r of read) {
+      if (metaError === undefined && options.vocabSize !== undefined && firstOutOfVocab(r.tokens, options.vocabSize, true) >= 0) { add(out.skipped, OUT_OF_VOCAB, 1); continue; }
       rows.push(r.source.line! - 1);
       lengths.push(r.tokens.length);
     }

@@ -19,13 +19,14 @@ export function registerCommands(program: Command): void {
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
     .option('--workers <n>', 'threads building packs (output identical for any count)', WORKERS, 0)
     .option('--on-error <mode>', 'bad lines: fail, or skip and count them (reads every line once more before packing)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--vocab-size <n>', "the model's vocabulary size: a line with a token id at or above it fails naming file and line (every line is read once more before packing), or is left out with --on-error skip", int('--vocab-size', 1))
     .option('--strict', 'no packs (empty input, or --packed-length above all the data) is an error (exit 2), not a warning')
     .option('--cache-dir <dir>', 'binary token sidecars of the .bin files, built on the first run (default: $WEFT_CACHE_DIR, $XDG_CACHE_HOME/weft or ~/.cache/weft)')
     .option('--no-cache', 'parse the .bin JSON on every run; write no sidecar')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (a new or empty folder)')
     .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; cacheDir?: string; cache: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; vocabSize?: number; strict?: boolean; cacheDir?: string; cache: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
       const { checkOutputDir } = await import('@weft/core');
       const output = { command: 'pack', inputs: [folder, o.dataOrder], overwrite: Boolean(o.overwrite) };
       checkOutputDir(o.out, output); // before any work
@@ -34,7 +35,7 @@ export function registerCommands(program: Command): void {
       const { checkedBinFolder } = await import('./checked-bin-sources.ts');
       const { defaultCacheDir } = await import('./token-cache.ts');
       const { sources, lines, kept, skipped } = await checkedBinFolder(folder, {
-        minLength: o.minLength, onError: o.onError, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+        minLength: o.minLength, onError: o.onError, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}), ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize } : {}),
         ...(o.cache ? { cacheDir: o.cacheDir ?? defaultCacheDir() } : {}),
       });
       const ds = PackedDataset.fromBinSources(sources, { packedLength: o.packedLength, seed: o.seed, minLength: o.minLength });
@@ -61,6 +62,8 @@ export function registerCommands(program: Command): void {
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
     .option('--workers <n>', 'encoder / packing threads, by default one per core (0 encodes in the main thread); output identical for any count', WORKERS, DEFAULT_WORKERS)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--vocab-size <n>', "the model's vocabulary size: a sample with a token id at or above it fails naming file and line, or is skipped with --on-error skip (default: the tokenizer's, added tokens included; internlm input: no check)", int('--vocab-size', 1))
+    .option('--max-record-bytes <n>', 'largest record (line, JSON array element, .bin line) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
@@ -78,6 +81,8 @@ export function registerCommands(program: Command): void {
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet, overwrite: Boolean(o.overwrite),
         cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('./token-cache.ts')).defaultCacheDir() : undefined,
+        ...(o.maxRecordBytes !== undefined ? { maxRecordBytes: o.maxRecordBytes as number } : {}),
+        ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize as number } : {}),
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
       });
       process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);

@@ -13,3 +13,4 @@ export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type W
 export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
 export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';
 export { defaultCacheDir, ensureTokenCache, TokenFile } from './token-cache.ts';
+export { checkBinVocab } from './vocab-scan.ts';

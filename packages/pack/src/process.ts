@@ -2,7 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, type OnError, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, vocabCheck, type OnError, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowSource } from './arrow-source.ts';
@@ -40,6 +40,14 @@ export interface ProcessOptions {
   /** Encoder threads; any count gives the same bytes. */
   workers?: number;
   onError?: OnError;
+  /**
+   * The model's vocabulary size: every token id must be below it (a sample with another id is a
+   * DataError naming file and line, or skipped with onError 'skip'). Default: the tokenizer's
+   * vocabulary size including added tokens; `internlm` input is checked only when this is given.
+   */
+  vocabSize?: number;
+  /** The largest record (line, JSON array element, `.bin` line) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
   fileType?: string;
   dataOrderPath?: string;
   out: string;
@@ -111,8 +119,9 @@ async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: 
 
 /** Samples of one input file, with the counters of the stages that made them. */
 async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: EncoderPool }): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+  const onError = opts.onError ?? 'fail';
   if (opts.format === 'internlm') {
-    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
+    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError, ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}) });
     async function* toSamples(): AsyncIterable<Sample> {
       for await (const { tokens, source } of r) {
         const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
@@ -124,7 +133,9 @@ async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: 
         yield { input_ids, labels, source };
       }
     }
-    return { samples: toSamples(), stats: () => [r.stats] };
+    if (opts.vocabSize === undefined) return { samples: toSamples(), stats: () => [r.stats] };
+    const check = vocabCheck(opts.vocabSize, { onError });
+    return { samples: check(toSamples()), stats: () => [r.stats, check.stats] };
   }
   const { loadTokenizer, tokenizeFile, encoderPool } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
@@ -132,10 +143,12 @@ async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: 
   // One pool for the whole job: each worker loads the tokenizer once, not once per file.
   if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError: opts.onError ?? 'fail',
+    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError,
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
+    ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
   });
-  return { samples: s, stats: () => s.stats };
+  const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
+  return { samples: check(s), stats: () => [...s.stats, check.stats] };
 }
 
 /**
@@ -162,6 +175,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const baseConfig = {
     format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
     max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
+    ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
   };
   const summary: ProcessSummary = {
     input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
@@ -241,8 +255,11 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       ps = reusableStats<PackStats>(packedDir, config);
       if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
-        // min_length and --on-error skip decide which lines are packed, before the layout is drawn.
-        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
+        // min_length, --vocab-size and --on-error skip decide which lines are packed, before the layout is drawn.
+        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), {
+          minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+          ...(opts.vocabSize !== undefined ? { vocabSize: opts.vocabSize } : {}),
+        });
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
         ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept, skipped }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
       }

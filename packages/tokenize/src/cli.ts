@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
+import { byteSize, checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
@@ -64,12 +64,13 @@ export function registerCommands(program: Command): void {
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
     .option('--workers <n>', 'encoding worker threads, by default one per core (0: in this thread); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--max-record-bytes <n>', 'largest record (line, or JSON array element) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
     .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')
     .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
-      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; strict?: boolean; overwrite?: boolean; quiet?: boolean;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; strict?: boolean; overwrite?: boolean; quiet?: boolean; maxRecordBytes?: number;
     }) => {
       // The output is checked before any work (the tokenizer may take a while to load).
       if (o.format && o.splitRatio !== undefined) checkOutputDir(o.binOutputPath, { command: 'tokenize', inputs: [o.textInputPath], overwrite: Boolean(o.overwrite), option: '--bin-output-path' });
@@ -80,6 +81,7 @@ export function registerCommands(program: Command): void {
       if (o.format) {
         const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
         if (o.maxLength !== undefined) opts.maxLength = o.maxLength;
+        if (o.maxRecordBytes !== undefined) opts.maxRecordBytes = o.maxRecordBytes;
         if (o.splitRatio !== undefined) opts.splitRatio = o.splitRatio;
         const written = await datasetToBin(o.textInputPath, o.binOutputPath, opts);
         for (const s of written) printSummary(s);
@@ -92,6 +94,7 @@ export function registerCommands(program: Command): void {
       if (warn) process.stderr.write(`${warn}\n`);
       const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
       if (o.internlmCompat) opts.internlmCompat = true;
+      if (o.maxRecordBytes !== undefined) opts.maxRecordBytes = o.maxRecordBytes;
       const written = await textToBin(o.textInputPath, o.binOutputPath, opts);
       printSummary(written);
       checkWritten([written], o.textInputPath, Boolean(o.strict));

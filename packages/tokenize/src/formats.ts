@@ -125,6 +125,8 @@ export function recordToItem(format: DatasetFormat, rec: unknown, source: Proven
 /** Options for {@link readDataset}. */
 export interface ReadDatasetOptions {
   onError?: OnError;
+  /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
 }
 
 /** A dataset stream: records, the mapping stage's counters, and the file reader's (bad JSON, blank lines). */
@@ -142,7 +144,7 @@ export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly s
 export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): DatasetStream {
   if (!FORMATS.some((f) => f.name === format)) throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
   const onError = options.onError ?? 'fail';
-  const raw = rawRecords(file, format, onError);
+  const raw = rawRecords(file, format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) });
   const stage = defineStage<RawRecord, Conversation | TextDoc>(`map:${format}`, async function* (src, ctx) {
     for await (const r of src) {
       try {
@@ -165,15 +167,15 @@ interface RawRecord {
   index?: number;
 }
 
-function rawRecords(file: string, format: DatasetFormat, onError: OnError): AsyncIterable<RawRecord> & { stats: StageStats } {
+function rawRecords(file: string, format: DatasetFormat, ro: { onError: OnError; maxRecordBytes?: number }): AsyncIterable<RawRecord> & { stats: StageStats } {
   const lower = file.toLowerCase();
-  if (format !== 'ftdp' && lower.endsWith('.json')) return readJsonArray(file, { onError });
+  if (format !== 'ftdp' && lower.endsWith('.json')) return readJsonArray(file, ro);
   if (format === 'pretrain' && lower.endsWith('.txt')) {
-    const docs = readText(file, { onError });
+    const docs = readText(file, ro);
     const it = (async function* () {
       for await (const d of docs) yield { value: d.text, source: d.source };
     })();
     return Object.assign(it, { stats: docs.stats });
   }
-  return readJsonl(file, { onError });
+  return readJsonl(file, ro);
 }

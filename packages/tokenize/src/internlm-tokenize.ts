@@ -5,6 +5,8 @@ import { checkBinOutput } from './bin-output.ts';
 import { BinWriter, signedTokens } from './bin-writer.ts';
 import { encodeDocs, limitNativeThreads } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
+import { stat } from 'node:fs/promises';
+import { DEFAULT_MAX_RECORD_BYTES, readJsonArray as streamJsonArray, recordTooLarge } from '@weft/order';
 import { parseJsonLine, readJsonArray, readLines } from './lines.ts';
 import { pyJsonDumps } from './py-json.ts';
 import { pyStrip } from './template-map.ts';
@@ -33,6 +35,8 @@ export interface TextToBinOptions {
   internlmCompat?: boolean;
   workers?: number;
   onError?: OnError;
+  /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
   progress?: boolean;
   /** Replace an existing `.bin`/`.bin.meta` (`--overwrite`); without it an existing one is refused. */
   overwrite?: boolean;
@@ -50,7 +54,8 @@ export interface BinSummary {
 interface Doc { text: string; source: Provenance }
 
 /** The documents of an input file, as InternLM's tokenizer.py (or weft's field mode) sees them. */
-export async function* internlmDocs(file: string, opts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped?: Record<string, number> }): AsyncIterable<Doc> {
+export async function* internlmDocs(file: string, opts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped?: Record<string, number>; maxRecordBytes?: number }): AsyncIterable<Doc> {
+  const limit = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const ext = file.split('.').pop()!.toLowerCase();
   const field = opts.textField ?? 'text';
   const skipped = opts.skipped ?? {};
@@ -64,15 +69,32 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
     bad(new DataError(`record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`, source, { reason: 'missing-text' }));
     return undefined;
   };
-  const lineOpts = { onBadLine: bad };
+  const lineOpts = { onBadLine: bad, maxLineBytes: limit };
+  const tooLarge = (l: { line: number; offset: number; tooLarge?: number }): boolean => {
+    if (l.tooLarge === undefined) return false;
+    bad(recordTooLarge({ file, line: l.line, offset: l.offset }, l.tooLarge, limit));
+    return true;
+  };
   if (ext === 'txt') {
     for await (const l of readLines(file, lineOpts)) {
+      if (tooLarge(l)) continue;
       // Python's text mode also ends lines at a lone \r (universal newlines).
       for (const part of l.text.split('\r')) {
         const text = pyStrip(part);
         if (text) yield { text, source: { file, line: l.line, offset: l.offset } };
       }
     }
+  } else if (ext === 'json' && (await stat(file)).size > limit) {
+    // Larger than one record may be: streamed element by element (memory: one element), each under the limit.
+    const recs = streamJsonArray(file, { onError: opts.onError ?? 'fail', maxRecordBytes: limit });
+    for await (const { value, source } of recs) {
+      if (opts.internlmCompat) yield { text: pyJsonDumps(value), source };
+      else {
+        const t = fieldOf(value, source);
+        if (t !== undefined) yield { text: t, source };
+      }
+    }
+    for (const [k, v] of recs.stats.rejected) skipped[k] = (skipped[k] ?? 0) + v;
   } else if (ext === 'json') {
     let arr: unknown[] = [];
     try {
@@ -92,6 +114,7 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
     }
   } else if (ext === 'jsonl') {
     for await (const l of readLines(file, lineOpts)) {
+      if (tooLarge(l)) continue;
       const source = { file, line: l.line, offset: l.offset };
       if (opts.internlmCompat) {
         for (const piece of l.raw.replace(/\r\n?/g, '\n').split(/(?<=\n)/)) if (piece) yield { text: piece, source };
@@ -123,7 +146,8 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
 export async function textToBin(input: string, binPath: string, opts: TextToBinOptions): Promise<BinSummary> {
   await checkBinOutput(input, binPath, { overwrite: opts.overwrite });
   const skipped: Record<string, number> = {};
-  const docOpts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped: Record<string, number> } = { skipped };
+  const docOpts: Parameters<typeof internlmDocs>[1] & { skipped: Record<string, number> } = { skipped };
+  if (opts.maxRecordBytes !== undefined) docOpts.maxRecordBytes = opts.maxRecordBytes;
   if (opts.textField !== undefined) docOpts.textField = opts.textField;
   if (opts.internlmCompat !== undefined) docOpts.internlmCompat = opts.internlmCompat;
   if (opts.onError !== undefined) docOpts.onError = opts.onError;
@@ -176,6 +200,8 @@ export interface DatasetToBinOptions {
   /** Split like InternLM's alpaca_tokenizer.py: `np.random.seed(0); np.random.choice(range(n), int(n * ratio))`. */
   splitRatio?: number;
   progress?: boolean;
+  /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
   /**
    * Replace an existing output (`--overwrite`): a `.bin`/`.bin.meta`, or with `splitRatio` an
    * earlier weft output folder (never a folder weft did not write).

@@ -11,19 +11,25 @@ export interface Line {
   raw: string;
   line: number;
   offset: number;
+  /** Set (to the line's size in bytes, its break included) when it was over `maxLineBytes`; the text is then empty. */
+  tooLarge?: number;
 }
 
 /**
  * Read a UTF-8 file line by line with provenance, splitting on `\n` only (as Python's
  * `for line in f` does in text mode, apart from universal newlines: `\r\n` is kept as `\r` + break).
  * A line that is not UTF-8 is a DataError; with `onBadLine` it is handed there and left out.
+ * A line longer than `maxLineBytes` is not held: it comes out with empty text and `tooLarge` set
+ * to its size (the caller reports it, see `recordTooLarge` in `@weft/order`).
  *
  * @example
  * for await (const l of readLines('a.jsonl')) console.log(l.line, l.offset, l.text);
  */
-export async function* readLines(file: string, options: { onBadLine?: (e: DataError) => void } = {}): AsyncIterable<Line> {
+export async function* readLines(file: string, options: { onBadLine?: (e: DataError) => void; maxLineBytes?: number } = {}): AsyncIterable<Line> {
+  const maxLineBytes = options.maxLineBytes ?? Infinity;
   let pending: Buffer[] = [];
   let pendingLen = 0;
+  let skipping = false;
   let offset = 0;
   let lineNo = 0;
   const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -43,25 +49,37 @@ export async function* readLines(file: string, options: { onBadLine?: (e: DataEr
     offset += bytes.length;
     return l;
   };
+  const oversize = (len: number): Line => {
+    const l: Line = { raw: '', text: '', line: ++lineNo, offset, tooLarge: len };
+    offset += len;
+    return l;
+  };
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
       const piece = chunk.subarray(start, nl + 1);
-      const bytes = pendingLen > 0 ? Buffer.concat([...pending, piece]) : piece;
+      const len = pendingLen + piece.length;
+      const over = skipping || len - 1 > maxLineBytes;
+      const bytes = over ? undefined : pendingLen > 0 ? Buffer.concat([...pending, piece]) : piece;
       pending = [];
       pendingLen = 0;
-      const l = emit(bytes);
+      skipping = false;
+      const l = bytes ? emit(bytes) : oversize(len);
       if (l) yield l;
       start = nl + 1;
     }
     if (start < chunk.length) {
-      pending.push(chunk.subarray(start));
       pendingLen += chunk.length - start;
+      if (pendingLen > maxLineBytes) {
+        skipping = true;
+        pending = [];
+      } else pending.push(chunk.subarray(start));
     }
   }
-  if (pendingLen > 0) {
+  if (skipping) yield oversize(pendingLen);
+  else if (pendingLen > 0) {
     const l = emit(Buffer.concat(pending));
     if (l) yield l;
   }

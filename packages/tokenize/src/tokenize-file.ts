@@ -33,6 +33,8 @@ export interface TokenizeFileOptions {
    */
   batchChars?: number;
   onError?: OnError;
+  /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
+  maxRecordBytes?: number;
 }
 
 /** The samples of one file, with the counters of every stage (read lines, map format, template, encode). */
@@ -52,7 +54,7 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   const onError = options.onError ?? 'fail';
   // Checked here, not deep in a worker: NaN or -5 would otherwise truncate every sample to nothing or throw a RangeError per batch.
   if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
-  const read = readDataset(file, options.format, { onError });
+  const read = readDataset(file, options.format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) });
   const tpl = options.template ?? DEFAULT_TEMPLATE;
   const mapStage = tpl === 'chat_template'
     ? chatTemplateMap(options.tokenizer, { onError })

@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { FastBpe, TokenizerJson } from './fast-bpe.ts';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
+import { fullGc } from '@weft/core';
+import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
 
 /**
  * Which implementation encodes: weft's own byte-level BPE encoder (`fast`, fast-bpe.ts), the Rust
@@ -231,34 +233,59 @@ const fastEncoders = new Map<string, FastBpe>();
 /** weft's byte-level BPE encoder; decoding (off the hot path) goes to the binding, loaded when first needed. */
 async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
   const { FastBpe } = await import('./fast-bpe.ts');
-  const bpe = FastBpe.fromJson(JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson);
+  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson;
+  const bpe = FastBpe.fromJson(json);
   if (typeof bpe === 'string') throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${bpe})`);
   fastEncoders.set(dir, bpe);
   let decoder: Promise<Core> | undefined;
   const reference = (): Promise<Core> => (decoder ??= nativeCore(jsonPath).catch(() => jsCore(jsonPath, cfg)));
+  // Huge texts in safe pieces, as for the binding: same ids, memory bounded by the piece.
+  const encodeMany = withChunking(async (texts: string[]) => texts.map((t) => bpe.encode(t)), chunkSafety(json as unknown as TokenizerJsonShape));
   return {
     vocabSize: bpe.vocabSize,
-    encode: async (text) => bpe.encode(text),
-    encodeBatch: async (texts) => texts.map((t) => bpe.encode(t)),
+    encode: async (text) => (await encodeMany([text]))[0]!,
+    encodeBatch: encodeMany,
     decode: async (ids) => (await reference()).decode(ids),
     tokenToId: (token) => bpe.tokenToId(token),
   };
+}
+
+/**
+ * Wrap a batch encoder so that texts of CHUNK_MIN_CHARS or more are encoded in safe pieces (same
+ * ids, bounded memory; see chunked-encode.ts) when the tokenizer allows it.
+ */
+function withChunking(encodeMany: (texts: string[]) => Promise<Int32Array[]>, safety: ChunkSafety | undefined, release?: () => void): (texts: string[]) => Promise<Int32Array[]> {
+  if (!safety) return encodeMany;
+  return async (texts) => {
+    if (!texts.some((t) => t.length >= CHUNK_MIN_CHARS)) return encodeMany(texts);
+    const out: Int32Array[] = new Array<Int32Array>(texts.length);
+    const short = texts.flatMap((t, i) => (t.length < CHUNK_MIN_CHARS ? [i] : []));
+    const enc = await encodeMany(short.map((i) => texts[i]!));
+    short.forEach((i, k) => { out[i] = enc[k]!; });
+    for (const [i, t] of texts.entries()) if (t.length >= CHUNK_MIN_CHARS) out[i] = await encodeChunked(t, safety, encodeMany, release ? { release } : {});
+    return out;
+  };
+}
+
+function readTokenizerJson(jsonPath: string): TokenizerJsonShape & { model?: { vocab?: unknown } } {
+  return JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJsonShape;
 }
 
 async function nativeCore(jsonPath: string): Promise<Core> {
   const { Tokenizer: Native } = await import('tokenizers');
   const tok = Native.fromFile(jsonPath);
   const opts = { addSpecialTokens: false };
+  const encodeMany = withChunking(async (texts: string[]) => {
+    if (texts.length === 0) return [];
+    const encs = await tok.encodeBatch(texts, opts);
+    return encs.map((x) => Int32Array.from(x.getIds()));
+  }, chunkSafety(readTokenizerJson(jsonPath)), fullGc);
   return {
     vocabSize: tok.getVocabSize(true),
     async encode(text) {
-      return Int32Array.from((await tok.encode(text, null, opts)).getIds());
+      return (await encodeMany([text]))[0]!;
     },
-    async encodeBatch(texts) {
-      if (texts.length === 0) return [];
-      const encs = await tok.encodeBatch(texts, opts);
-      return encs.map((x) => Int32Array.from(x.getIds()));
-    },
+    encodeBatch: encodeMany,
     decode(ids) {
       return tok.decode(Array.from(ids), false);
     },
@@ -270,16 +297,17 @@ async function nativeCore(jsonPath: string): Promise<Core> {
 
 async function jsCore(jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
   const { Tokenizer: Js } = await import('@huggingface/tokenizers');
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as { added_tokens?: { id: number }[]; model?: { vocab?: unknown } };
+  const json = readTokenizerJson(jsonPath) as { added_tokens?: { id: number; content: string }[]; model?: { vocab?: unknown } };
   const tok = new Js(json, cfg);
   const encodeOne = (text: string): Int32Array => Int32Array.from(tok.encode(text, { add_special_tokens: false }).ids);
   const vocab = json.model?.vocab;
   let size = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
   for (const a of json.added_tokens ?? []) size = Math.max(size, a.id + 1);
+  const encodeMany = withChunking(async (texts: string[]) => texts.map(encodeOne), chunkSafety(json as TokenizerJsonShape));
   return {
     vocabSize: size,
-    encode: async (text) => encodeOne(text),
-    encodeBatch: async (texts) => texts.map(encodeOne),
+    encode: async (text) => (await encodeMany([text]))[0]!,
+    encodeBatch: encodeMany,
     decode: async (ids) => tok.decode(Array.from(ids), { skip_special_tokens: false }),
     tokenToId: (token) => tok.token_to_id(token),
   };

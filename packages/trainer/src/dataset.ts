@@ -11,6 +11,8 @@ export interface RandomAccessPacks {
   readonly length: number;
   get(i: number): Promise<Pack> | Pack;
   close?(): Promise<void>;
+  /** The InternLM `.bin` files the packs are cut from, when they are (read in order to check token ids). */
+  binFiles?: readonly string[];
 }
 
 /**
@@ -30,7 +32,7 @@ export async function openDataset(spec: DatasetSpec, o: { packedLength: number; 
       const sources: BinSource[] = [];
       for (const f of files) sources.push(await BinSource.open(join(spec.path, f), 0, cacheDir ? { cacheDir } : {}));
       const ds = PackedDataset.fromSources(sources, { packedLength: o.packedLength, seed: o.seed });
-      return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(sources.map((s) => s.close())); } };
+      return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(sources.map((s) => s.close())); }, binFiles: sources.map((s) => s.name) };
     }
     case 'packed': {
       const ds = await ArrowDataset.open(spec.path);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
+import { DataError } from '@weft/core';
 import type { Topology } from './topology.ts';
 
 /** Where the worker package lives (put on PYTHONPATH). */
@@ -14,9 +15,17 @@ export interface LaunchOptions {
   args: string[];
   /** Extra environment for every rank (WEFT_FEED etc.). */
   env: Record<string, string>;
-  /** A line a rank printed (metrics lines come from rank 0). */
+  /** A line a rank printed (metrics lines come from rank 0). Data-error lines are not passed on. */
   onLine: (rank: number, line: string, stream: 'stdout' | 'stderr') => void;
+  /**
+   * The caller prints every line it gets: a dead rank's error then points at its output above
+   * instead of repeating its last lines (which would show a traceback twice).
+   */
+  echoesOutput?: boolean;
 }
+
+/** The prefix of the line a worker writes for bad data (python/weft_worker/data_error.py). */
+export const DATA_ERROR_PREFIX = '@weft-data-error ';
 
 /** A free TCP port on this machine for the rendezvous of a single-node run. */
 export async function freePort(): Promise<number> {
@@ -48,6 +57,7 @@ export async function launchRanks(o: LaunchOptions): Promise<{ done: Promise<voi
   const threads = Math.max(1, Math.floor(availableParallelism() / t.nprocPerNode));
   const children: ChildProcess[] = [];
   const tails = new Map<number, string[]>();
+  const dataErrors = new Map<number, string>();
   let stopping: string | undefined;
 
   const kill = (sig: NodeJS.Signals): void => {
@@ -79,6 +89,12 @@ export async function launchRanks(o: LaunchOptions): Promise<{ done: Promise<voi
     tails.set(rank, tail);
     createInterface({ input: child.stdout! }).on('line', (l) => o.onLine(rank, l, 'stdout'));
     createInterface({ input: child.stderr! }).on('line', (l) => {
+      if (l.startsWith(DATA_ERROR_PREFIX)) {
+        try {
+          dataErrors.set(rank, (JSON.parse(l.slice(DATA_ERROR_PREFIX.length)) as { message: string }).message);
+          return;
+        } catch { /* not ours after all: treat as output */ }
+      }
       tail.push(l);
       if (tail.length > 20) tail.shift();
       o.onLine(rank, l, 'stderr');
@@ -99,7 +115,11 @@ export async function launchRanks(o: LaunchOptions): Promise<{ done: Promise<voi
     })));
     if (stopping && (!first || stopping === 'Ctrl-C')) throw new Error(`stopped (${stopping}); resume with --resume auto`);
     if (first) {
+      // Bad data in any rank is the cause (the others were stopped because of it): one clean message.
+      const bad = dataErrors.has(first.rank) ? first.rank : [...dataErrors.keys()][0];
+      if (bad !== undefined) throw new DataError(dataErrors.get(bad)!, { file: `worker rank ${bad}` }, { reason: 'worker-data' });
       const how = first.signal ? `was killed by ${first.signal}` : `exited with code ${first.code}`;
+      if (o.echoesOutput) throw new Error(`worker rank ${first.rank} ${how}; the run was stopped (its output is above, lines marked [rank ${first.rank}])`);
       const tail = (tails.get(first.rank) ?? []).slice(-12).map((l) => `    ${l}`).join('\n');
       throw new Error(`worker rank ${first.rank} ${how}; the run was stopped.${tail ? `\n  its last output:\n${tail}` : ''}`);
     }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '@weft/core';
+import { isDataError, writeFileAtomic } from '@weft/core';
 import { validateConfig, type TrainConfig } from './config.ts';
 import { checkWorkDir } from './work-dir.ts';
 import { openDataset } from './dataset.ts';
@@ -12,6 +12,7 @@ import type { StepMetrics } from './plot.ts';
 import { resolvePython } from './python.ts';
 import { cursorAfter, internRepoOrder, stepsForEpochs } from './schedule.ts';
 import { topologyFromEnv } from './topology.ts';
+import { checkDatasetVocab, modelVocabSize } from './vocab.ts';
 
 export interface TrainOptions {
   /** Ranks on this machine (default: NPROC_PER_NODE, else the config's nprocPerNode, else one per GPU, else 1). */
@@ -23,6 +24,10 @@ export interface TrainOptions {
   /** Extra environment for the workers (tests use WEFT_DEBUG_CRASH_AFTER_STEP, WEFT_DEVICE). */
   env?: Record<string, string>;
   log?: (line: string) => void;
+}
+
+function datasetName(d: TrainConfig['dataset']): string {
+  return 'path' in d ? d.path : `${d.kind} dataset`;
 }
 
 interface TrainerState {
@@ -71,6 +76,13 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);
   const valid = c.validation ? await openDataset(c.validation.dataset, packOpts) : undefined;
+  // Before step 1: a token id beyond the model's vocabulary is a data error named by file and line here,
+  // not an embedding crash in PyTorch later.
+  const vocabSize = modelVocabSize(c.model);
+  if (vocabSize !== undefined) {
+    await checkDatasetVocab(data, vocabSize, datasetName(c.dataset));
+    if (valid && c.validation) await checkDatasetVocab(valid, vocabSize, datasetName(c.validation.dataset));
+  }
   const order = internRepoOrder(data.length, topo.worldSize, c.seed);
   const perStep = c.microBatchSize * c.accumulativeCounts;
   const totalSteps = c.totalSteps ?? stepsForEpochs(order, c.epochs!, perStep);
@@ -116,6 +128,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   const sink = topo.nodeRank === 0 ? await MetricsSink.open(workDir, { resumeStep: startStep, log }) : undefined;
   let lastStep = startStep;
   const onLine = (rank: number, line: string, stream: 'stdout' | 'stderr'): void => {
+    if (feedError && stream === 'stderr') return; // the workers' complaints about the closed feed: the feed's error says it
     if (rank === 0 && line.startsWith(METRICS_PREFIX)) {
       let m: Record<string, unknown>;
       try {
@@ -141,10 +154,11 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
   try {
     const args = ['--config', workerConfig, ...(from ? ['--resume', from.pth] : [])];
     const env: Record<string, string> = { WEFT_FEED: feed.address, ...(o.env ?? {}) };
-    run = await launchRanks({ python: py.python, topology: topo, args, env, onLine });
+    run = await launchRanks({ python: py.python, topology: topo, args, env, onLine, echoesOutput: true });
     try {
       await run.done;
     } catch (e) {
+      if (feedError && isDataError(feedError)) throw feedError;
       if (feedError) throw new Error(`the feed failed: ${feedError.message}`);
       throw e;
     }

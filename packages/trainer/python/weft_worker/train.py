@@ -16,6 +16,7 @@ import torch.distributed as dist
 
 from . import checkpoint
 from .attention import pick_impl, varlen_setup
+from .data_error import DataError, check_token_ids, report
 from .feed import Prefetcher, open_feed
 from .loss import ce_chunk, set_chunk_fn
 from .model import Decoder, ModelConfig, from_hf, to_hf
@@ -74,6 +75,7 @@ def validate(model, cfg, rank, world, device, autocast):
         packs, _ = stream.take(cfg['micro_batch_size'])
         if not packs:
             break
+        check_token_ids(packs, unwrap(model).c.vocab_size, f'rank {rank} validation')
         b = collate(packs, device, cfg.get('pack_sample_into_one', False))
         with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
             total[0] += model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']).double()
@@ -302,6 +304,7 @@ def main(argv=None):
             wait += w
             if len(packs) < micro:
                 break
+            check_token_ids(packs, mc.vocab_size, f'rank {rank}')
             batches.append(packs)
         if len(batches) < accum:
             break  # the feed ended: the sampler has no more data
@@ -391,3 +394,7 @@ if __name__ == '__main__':
         main()
     except KeyboardInterrupt:  # Ctrl-C reaches every rank; the launcher reports it once
         sys.exit(130)
+    except DataError as e:  # bad data: one clean line for the launcher, no traceback
+        report(e)
+        sys.stdout.flush()
+        os._exit(2)
