@@ -48,7 +48,7 @@ export function lineReader<R>(name: string, parse: LineParser<R>, dropReason = '
 export async function* linesOf(inputs: Inputs, options: InputOptions = {}): AsyncIterable<RawLine | DataError> {
   for await (const inp of openInputs(inputs, options)) {
     if ('error' in inp) { yield inp.error; continue; }
-    for await (const batch of splitLines(inp.chunks, inp.file)) yield* batch;
+    for await (const batch of splitLines(inp.chunks, inp.file, inp.first)) yield* batch;
   }
 }
 

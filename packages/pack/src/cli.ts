@@ -49,18 +49,50 @@ export function registerCommands(program: Command): void {
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files')
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
+    .option('--split-bytes <bytes>', 'line-based files larger than this are read in byte ranges cut at line starts (the units shards share)', int('--split-bytes', 1), 256 << 20)
+    .option('--shard <I/N|auto>', 'run task I of N (0-based) of a sharded job into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables')
+    .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job (its completions)', int('--num-shards', 1))
+    .option('--merge', 'with --shard: merge when this task finds every shard complete (else leave it to weft merge)')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'output folder')
     .action(async (folder: string, o: Record<string, unknown>) => {
       const { runProcess } = await import('./process.ts');
-      const summary = await runProcess({
+      const opts = {
         input: folder, format: o.format as never, tokenizer: o.tokenizer as string, template: o.template as string, maxLength: o.maxLength as number,
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet,
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
-      });
-      process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        splitBytes: o.splitBytes as number,
+      };
+      if (o.shard === undefined) {
+        if (o.merge || o.numShards !== undefined) throw new Error('--merge and --num-shards go with --shard');
+        process.stdout.write(`${JSON.stringify(await runProcess(opts), null, 2)}\n`);
+        return;
+      }
+      const { resolveShard } = await import('./shard-plan.ts');
+      const { runProcessShard } = await import('./shard-run.ts');
+      const shard = resolveShard(o.shard as string, process.env, o.numShards as number | undefined);
+      const m = await runProcessShard(opts, shard);
+      process.stdout.write(`${JSON.stringify({ shard: m.shard, config_hash: m.config_hash, ...m.totals, seconds: m.seconds }, null, 2)}\n`);
+      if (o.merge) {
+        const { mergeIfLast } = await import('./merge.ts');
+        const r = await mergeIfLast(o.out as string, { workers: o.workers as number, progress: !o.quiet });
+        if (r.merged) process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
+        else process.stderr.write(`shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
+      }
+    });
+
+  program
+    .command('merge')
+    .description('Make the shards of a sharded weft process (<out>/shards) one dataset: check that every shard completed with the same config, hard-link their Arrow files into <out>/samples (no copy), pack if the job packs; the result is byte-identical to a single-process run')
+    .argument('<out>', 'the --out folder the shards wrote')
+    .option('--workers <n>', 'packing threads (output identical for any count)', int('--workers'), 0)
+    .option('--quiet', 'no progress bar')
+    .action(async (out: string, o: { workers: number; quiet?: boolean }) => {
+      const { mergeShards } = await import('./merge.ts');
+      const r = await mergeShards(out, { workers: o.workers, progress: !o.quiet });
+      process.stdout.write(`${JSON.stringify(r.summary, null, 2)}\n`);
     });
 
   program

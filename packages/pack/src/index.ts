@@ -12,3 +12,6 @@ export { ArrowSource } from './arrow-source.ts';
 export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type WritePackedOptions } from './pack-job.ts';
 export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
 export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';
+export { resolveShard, planUnits, assignUnits, unitRange, DEFAULT_SPLIT_BYTES, type ShardSpec, type ShardUnit } from './shard-plan.ts';
+export { runProcessShard, completedShards, shardDirName, SHARD_MARKER, type ShardMarker, type ShardConfig } from './shard-run.ts';
+export { mergeShards, mergeIfLast, type MergeOptions, type MergeResult } from './merge.ts';

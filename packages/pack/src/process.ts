@@ -10,6 +10,9 @@ import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
 import { BinSource } from './bin-source.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
+import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
+import { rangedSamples, type Range } from './range-samples.ts';
+import { fileDigest } from './input-digest.ts';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
 export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -45,6 +48,10 @@ export interface ProcessOptions {
   maxShardBytes?: number;
   /** Progress bars on stderr (default: on). */
   progress?: boolean;
+  /** Line-based inputs larger than this are read (and their Arrow files cut) in byte ranges, the units shards share out. */
+  splitBytes?: number;
+  /** Input digests already known (`weft merge` has them from the shard markers), so the inputs are not reread. */
+  digests?: readonly string[];
 }
 
 /** Per input file: what went in and what came out. */
@@ -98,7 +105,8 @@ function mergeRejected(into: Record<string, number>, stats: readonly StageStats[
   for (const s of stats) for (const [k, v] of s.rejected) into[k] = (into[k] ?? 0) + v;
 }
 
-async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: string[] }> {
+/** The input folder and its files in data order (relative paths). */
+export async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: string[] }> {
   if (!existsSync(opts.input)) throw new Error(`input ${opts.input} does not exist`);
   if (statSync(opts.input).isFile()) return { root: dirname(opts.input), files: [basename(opts.input)] };
   const fileType = opts.fileType ?? DEFAULT_FILE_TYPE[opts.format];
@@ -107,8 +115,21 @@ async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: 
   return { root: opts.input, files };
 }
 
-/** Samples of one input file, with the counters of the stages that made them. */
-async function fileSamples(path: string, opts: ProcessOptions): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+/** Whether an input file can be cut into byte ranges (line-based formats). */
+export async function isSplittable(rel: string, format: ProcessFormat): Promise<boolean> {
+  if (format === 'internlm') return false;
+  const { isLineBased } = await import('@weft/tokenize');
+  return isLineBased(rel, format);
+}
+
+/** The byte ranges `weft process` reads an input file in (one unless it is larger than `splitBytes`). */
+export async function inputRanges(root: string, rel: string, opts: ProcessOptions): Promise<Range[]> {
+  const path = join(root, rel);
+  return fileRanges(path, statSync(path).size, await isSplittable(rel, opts.format), opts.splitBytes ?? DEFAULT_SPLIT_BYTES);
+}
+
+/** Samples of one input file (or a byte range of it), with the counters of the stages that made them. */
+export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
     async function* toSamples(): AsyncIterable<Sample> {
@@ -128,9 +149,19 @@ async function fileSamples(path: string, opts: ProcessOptions): Promise<{ sample
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const s = tokenizeFile(path, {
     format: opts.format, tokenizer, template: opts.template ?? 'internlm2_chat', workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
+    ...(range ? { range } : {}),
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
   });
   return { samples: s, stats: () => s.stats };
+}
+
+/** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
+export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
+  const tokenized = opts.format === 'internlm';
+  return {
+    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
+    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
+  };
 }
 
 /**
@@ -153,10 +184,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   await removeStale(opts.out);
   await removeStale(samplesDir);
   const showProgress = opts.progress ?? true;
-  const baseConfig = {
-    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
-    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
-  };
+  const baseConfig = processBaseConfig(opts);
   const summary: ProcessSummary = {
     input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
     samples_dir: null, packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
@@ -171,14 +199,18 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
-      const digest = await sha256File(path);
+      const ranges = await inputRanges(root, rel, opts);
+      const digest = opts.digests?.[k] ?? await fileDigest(path, ranges);
       splitDigests.push(digest);
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
       let st = reusableStats<FileStats>(dir, config);
       if (!st) {
-        const { samples, stats } = await fileSamples(path, opts);
         const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+        // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
+        const { samples, stats } = ranges.length === 1
+          ? await fileSamples(path, opts)
+          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }), () => w.cut());
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
         try {
           for await (const s of samples) {

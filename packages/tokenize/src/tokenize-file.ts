@@ -1,4 +1,5 @@
 import { batch, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import type { ByteRange } from '@weft/order';
 import { encodePrepared } from './encode.ts';
 import type { EncodeWorkerInit } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
@@ -22,6 +23,8 @@ export interface TokenizeFileOptions {
   /** Records per batch handed to a worker: larger amortises messaging, costs memory. */
   batchSize?: number;
   onError?: OnError;
+  /** Read only this byte range of a line-based file (a shard's slice, cut at line starts). */
+  range?: ByteRange;
 }
 
 /** The samples of one file, with the counters of every stage (read lines, map format, template, encode). */
@@ -39,7 +42,7 @@ export type TokenizedStream = AsyncIterable<Sample> & { readonly stats: StageSta
  */
 export function tokenizeFile(file: string, options: TokenizeFileOptions): TokenizedStream {
   const onError = options.onError ?? 'fail';
-  const read = readDataset(file, options.format, { onError });
+  const read = readDataset(file, options.format, { onError, ...(options.range ? { range: options.range } : {}) });
   const tpl = options.template ?? 'default';
   const mapStage = tpl === 'chat_template'
     ? chatTemplateMap(options.tokenizer, { onError })

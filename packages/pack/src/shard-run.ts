@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Progress, writeFileAtomic } from '@weft/core';
+import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
+import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
+import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
+import { sha256Range } from './input-digest.ts';
+import { toStatsRecords, type StatsRecord } from './range-samples.ts';
+
+/** The marker file a completed shard leaves in its folder. */
+export const SHARD_MARKER = 'weft_shard.json';
+
+/** The options of a sharded job that must be equal in every shard (what the config hash covers). */
+export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests'>;
+
+/** What every task of one job agrees on: the options, the inputs as listed with their sizes, the cut bound. */
+export interface ShardConfig {
+  options: JobOptions;
+  files: string[];
+  sizes: number[];
+  split_bytes: number;
+}
+
+/** One unit a shard wrote: a file's byte range, its samples' counts, and the Arrow files. */
+export interface UnitRecord extends ShardUnit {
+  /** The real range read (nominal ends moved to line starts). */
+  bytes: { start: number; end: number };
+  /** SHA-256 of the input bytes read. */
+  sha256: string;
+  kept: number;
+  tokens: number;
+  loss_tokens: number;
+  stats: StatsRecord[];
+  /** Folder of the unit's Arrow files, relative to the shard folder. */
+  dir: string;
+  arrow: WrittenFile[];
+}
+
+/** `<out>/shards/<name>/weft_shard.json`: written last, so a shard folder with it is complete. */
+export interface ShardMarker {
+  shard: { index: number; count: number; source: string };
+  config_hash: string;
+  config: ShardConfig;
+  units: UnitRecord[];
+  totals: { units: number; input_bytes: number; read: number; kept: number; tokens: number; arrow_files: number; arrow_bytes: number };
+  seconds: number;
+}
+
+/** `shard-00003-of-00008`. */
+export function shardDirName(index: number, count: number): string {
+  return `shard-${String(index).padStart(5, '0')}-of-${String(count).padStart(5, '0')}`;
+}
+
+/** The hash that every shard's marker must share for a merge. */
+export function configHash(config: ShardConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
+}
+
+function jobOptions(opts: ProcessOptions): JobOptions {
+  const { out: _o, workers: _w, progress: _p, digests: _d, ...rest } = opts;
+  return JSON.parse(JSON.stringify(rest)) as JobOptions; // drop undefined, as the marker will
+}
+
+/** The config of a sharded run: computed alike by every task from the file list and sizes. */
+export async function shardConfig(opts: ProcessOptions): Promise<{ root: string; config: ShardConfig; units: ShardUnit[]; splittable: boolean[] }> {
+  if (opts.format === 'internlm') throw new Error('--shard: the internlm format packs .bin files directly and is not sharded; run weft process without --shard');
+  const { root, files } = await inputFiles(opts);
+  const sizes = files.map((f) => statSync(join(root, f)).size);
+  const splittable: boolean[] = [];
+  for (const f of files) splittable.push(await isSplittable(f, opts.format));
+  const splitBytes = opts.splitBytes ?? DEFAULT_SPLIT_BYTES;
+  const config: ShardConfig = { options: jobOptions({ ...opts, splitBytes }), files, sizes, split_bytes: splitBytes };
+  return { root, config, units: planUnits(files.map((_, k) => ({ size: sizes[k]!, splittable: splittable[k]! })), splitBytes), splittable };
+}
+
+/** The marker of a completed shard folder, or undefined. */
+export function readMarker(dir: string): ShardMarker | undefined {
+  const f = join(dir, SHARD_MARKER);
+  if (!existsSync(f)) return undefined;
+  return JSON.parse(readFileSync(f, 'utf8')) as ShardMarker;
+}
+
+/**
+ * One task of a sharded `weft process`: tokenizes its units (whole files, and byte ranges of files
+ * larger than `splitBytes`) into `<out>/shards/shard-I-of-N/`, built in a temp folder and renamed
+ * whole, with {@link SHARD_MARKER} recording counts, the Arrow files' SHA-256 and the config hash.
+ * A task whose folder is already complete with the same config does nothing, so a rerun of the
+ * whole array redoes only the shards that failed. `weft merge` makes the shards one dataset.
+ *
+ * @example
+ * const m = await runProcessShard({ input: 'data/big', format: 'openai', out: 'out/big' }, resolveShard('auto'));
+ * // stderr: shard 2/8: 3 units (412.0 MB), 103821 samples, 61.2M tokens in 95.3 s
+ */
+export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): Promise<ShardMarker> {
+  const t0 = Date.now();
+  const { root, config, units } = await shardConfig(opts);
+  const hash = configHash(config);
+  const owners = assignUnits(units, shard.count);
+  const mine = units.filter((_, i) => owners[i] === shard.index);
+  const label = `shard ${shard.index}/${shard.count}`;
+  const shardsDir = join(opts.out, 'shards');
+  const name = shardDirName(shard.index, shard.count);
+  const dir = join(shardsDir, name);
+  const done = readMarker(dir);
+  if (done?.config_hash === hash) {
+    process.stderr.write(`${label}: already complete (${dir}), nothing to do\n`);
+    return done;
+  }
+  await mkdir(shardsDir, { recursive: true });
+  // A killed earlier attempt of this shard left a temp folder; only this shard's own are removed.
+  for (const e of await readdir(shardsDir)) if (e.startsWith(`.${name}.tmp-`)) await rm(join(shardsDir, e), { recursive: true, force: true });
+  const tmp = join(shardsDir, `.${name}.tmp-${process.pid}`);
+  await mkdir(tmp, { recursive: true });
+  const totalBytes = mine.reduce((a, u) => a + (u.end - u.start), 0);
+  const records: UnitRecord[] = [];
+  let tokensSoFar = 0;
+  const bar: Progress = new Progress({
+    label, unit: 'samples', enabled: opts.progress ?? true,
+    extra: (): string => `unit ${records.length + 1}/${mine.length}, ${(tokensSoFar / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+  });
+  const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+  try {
+    for (const u of mine) {
+      const rel = config.files[u.file]!;
+      const path = join(root, rel);
+      const bytes = await unitRange(path, config.sizes[u.file]!, u);
+      const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
+      const unitDir = `f${u.file}-r${u.range}`;
+      const w = await ArrowDatasetWriter.create(join(tmp, unitDir), { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+      // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
+      const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) });
+      let kept = 0, tokens = 0, loss = 0;
+      try {
+        for await (const s of samples) {
+          await w.write({ input_ids: s.input_ids, labels: s.labels });
+          kept++;
+          tokens += s.input_ids.length;
+          for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) loss++;
+          tokensSoFar += s.input_ids.length;
+          bar.tick();
+          if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
+        }
+      } catch (e) {
+        await w.abort();
+        throw e;
+      }
+      const res = await w.finish();
+      // An empty range contributes no Arrow file (a single run's writer writes none for it either).
+      if (kept === 0) for (const f of res.files) await rm(join(tmp, unitDir, f.name), { force: true });
+      records.push({ ...u, bytes, sha256, kept, tokens, loss_tokens: loss, stats: toStatsRecords(stats()), dir: unitDir, arrow: kept === 0 ? [] : res.files });
+    }
+  } catch (e) {
+    bar.done();
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  bar.done();
+  const marker: ShardMarker = {
+    shard: { index: shard.index, count: shard.count, source: shard.source },
+    config_hash: hash,
+    config,
+    units: records,
+    totals: {
+      units: records.length, input_bytes: totalBytes,
+      read: records.reduce((a, r) => a + (r.stats[0]?.seen ?? r.kept), 0), kept: records.reduce((a, r) => a + r.kept, 0),
+      tokens: records.reduce((a, r) => a + r.tokens, 0), arrow_files: records.reduce((a, r) => a + r.arrow.length, 0),
+      arrow_bytes: records.reduce((a, r) => a + r.arrow.reduce((b, f) => b + f.bytes, 0), 0),
+    },
+    seconds: Number(((Date.now() - t0) / 1000).toFixed(3)),
+  };
+  await writeFileAtomic(join(tmp, SHARD_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  const t = marker.totals;
+  process.stderr.write(`${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`);
+  return marker;
+}
