@@ -58,9 +58,16 @@ export function configHash(config: ShardConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 16);
 }
 
+/** The options that shape the output, with runProcess's defaults filled in (a CLI task and a library call agree). */
 function jobOptions(opts: ProcessOptions): JobOptions {
   const { out: _o, workers: _w, progress: _p, digests: _d, ...rest } = opts;
-  return JSON.parse(JSON.stringify(rest)) as JobOptions; // drop undefined, as the marker will
+  const filled: JobOptions = {
+    ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? 'internlm2_chat', pack: rest.pack ?? false,
+    packedLength: rest.packedLength ?? 8192, seed: rest.seed ?? 1024, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',
+    maxShardBytes: rest.maxShardBytes ?? 500 << 20,
+  };
+  // Sorted keys, undefined dropped: the hash does not depend on how the options were spelled.
+  return Object.fromEntries(Object.entries(filled).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))) as JobOptions;
 }
 
 /** The config of a sharded run: computed alike by every task from the file list and sizes. */

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess, type ProcessOptions } from '../src/process.ts';
 import { runProcessShard, shardDirName } from '../src/shard-run.ts';
 import { mergeShards } from '../src/merge.ts';
-import { planUnits, assignUnits } from '../src/shard-plan.ts';
+import { planUnits, assignUnits, resolveShard } from '../src/shard-plan.ts';
 import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
 
+const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
+const CHECK = new URL('../../../tools/reference/merged_shards_check.py', import.meta.url).pathname;
 const base = mkdtempSync(join(tmpdir(), 'weft-shard-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
@@ -63,5 +66,85 @@ describe('sharded weft process + weft merge', () => {
     const a = assignUnits(units, 3);
     expect(a).toEqual([...a].sort()); // contiguous in data order
     expect(new Set(a).size).toBe(3);
+  });
+});
+
+describe('shard failures', () => {
+  let single: Map<string, Buffer>;
+  beforeAll(async () => {
+    const out = join(base, 'single2');
+    if (!existsSync(out)) await runProcess(job(out));
+    single = tree(out);
+  });
+
+  it('a shard SIGKILLed mid-write, rerun alone, gives the same final bytes; the other shards are not redone; HF datasets opens the merge', async () => {
+    const out = join(base, 'killed');
+    await runProcessShard(job(out), { index: 0, count: 3, source: 'cli' });
+    await runProcessShard(job(out), { index: 2, count: 3, source: 'cli' });
+    const before = readFileSync(join(out, 'shards', shardDirName(0, 3), 'weft_shard.json'));
+    const args = [WEFT, 'process', input, '--format', 'ftdp', '--tokenizer', 'default', '--template', 'internlm2_chat', '--max-length', '384', '--pack', '--packed-length', '512',
+      '--seed', '7', '--split-bytes', '16000', '--max-shard-size', '40000', '--quiet', '--out', out];
+    // Killed once an Arrow file of its temp folder has been written (throttled so that it is mid-job).
+    const child = spawn(process.execPath, [...args, '--shard', '1/3'], { env: { ...process.env, WEFT_TEST_THROTTLE_MS: '20' }, stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const shardsDir = join(out, 'shards');
+    const midWrite = (): boolean => readdirSync(shardsDir).some((e) => e.startsWith(`.${shardDirName(1, 3)}.tmp-`)
+      && readdirSync(join(shardsDir, e)).some((u) => existsSync(join(shardsDir, e, u, 'state.json'))));
+    for (;;) {
+      if (child.exitCode !== null) break;
+      if (midWrite()) { child.kill('SIGKILL'); break; }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await exited).toBe(null); // killed, not finished
+    expect(existsSync(join(shardsDir, shardDirName(1, 3)))).toBe(false); // nothing visible of the killed shard
+    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 1\/3 .*shard-00001-of-00003.* not completed: rerun that task alone/);
+    // The rerun of the killed task alone, with --merge: it finds every shard complete and merges.
+    execFileSync(process.execPath, [...args, '--shard', '1/3', '--merge'], { stdio: 'pipe' });
+    expect(readFileSync(join(out, 'shards', shardDirName(0, 3), 'weft_shard.json')).equals(before)).toBe(true);
+    expect(readdirSync(shardsDir).filter((e) => e.includes('.tmp-'))).toEqual([]);
+    expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
+    // HF datasets: one DatasetDict, each split the shards' rows in order, memory-mapped in place.
+    const r = JSON.parse(execFileSync('python3', [CHECK, out], { encoding: 'utf8' })) as { splits: number; rows: number; units: number; packs: number };
+    const summary = JSON.parse(single.get('summary.json')!.toString()) as { kept: number; packs: number; files: number };
+    expect(r).toEqual({ splits: summary.files, rows: summary.kept, units: 10, packs: summary.packs });
+  }, 120_000);
+
+  it('a merge with a missing or mismatched shard fails naming it', async () => {
+    const out = join(base, 'bad');
+    for (const i of [0, 1, 2]) await runProcessShard(job(out), { index: i, count: 3, source: 'cli' });
+    const two = join(out, 'shards', shardDirName(2, 3));
+    renameSync(two, `${two}-moved`);
+    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 2\/3 \(.*shard-00002-of-00003\) has not completed/);
+    renameSync(`${two}-moved`, two);
+    await runProcessShard({ ...job(out), maxLength: 256 }, { index: 1, count: 3, source: 'cli' });
+    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 1\/3 \(.*shard-00001-of-00003\) was made with a different config than shards 0, 2: maxLength 256 vs 384/);
+    // A shard of another task count in the same folder is named too.
+    await runProcessShard(job(out), { index: 1, count: 3, source: 'cli' });
+    await runProcessShard(job(out), { index: 0, count: 2, source: 'cli' });
+    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/different task counts \(2, 3\)/);
+    rmSync(join(out, 'shards', shardDirName(0, 2)), { recursive: true });
+    await mergeShards(out, { progress: false });
+    expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
+  }, 120_000);
+});
+
+describe('resolveShard', () => {
+  it('reads Slurm arrays, Kubernetes Indexed Jobs and torchrun, and refuses none or an inconsistent pair', () => {
+    expect(resolveShard('3/8')).toEqual({ index: 3, count: 8, source: 'cli' });
+    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '4' })).toEqual({ index: 2, count: 4, source: 'slurm' });
+    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '5', SLURM_ARRAY_TASK_MAX: '8' })).toEqual({ index: 2, count: 4, source: 'slurm' });
+    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '8', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '12', SLURM_ARRAY_TASK_STEP: '4', SLURM_ARRAY_TASK_COUNT: '4' })).toEqual({ index: 2, count: 4, source: 'slurm' });
+    expect(resolveShard('auto', { JOB_COMPLETION_INDEX: '5' }, 6)).toEqual({ index: 5, count: 6, source: 'kubernetes' });
+    expect(resolveShard('auto', { RANK: '1', WORLD_SIZE: '2' })).toEqual({ index: 1, count: 2, source: 'torchrun' });
+    expect(() => resolveShard('auto', {})).toThrow(/found no task index: expected a Slurm job array/);
+    expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '4' })).toThrow(/index 4 is outside 0..3.*inconsistent/);
+    expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' })).toThrow(/COUNT=3 but MIN..MAX/);
+    expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '1' })).toThrow(/neither SLURM_ARRAY_TASK_COUNT nor/);
+    expect(() => resolveShard('auto', { JOB_COMPLETION_INDEX: '1' })).toThrow(/needs --num-shards/);
+    expect(() => resolveShard('auto', { JOB_COMPLETION_INDEX: '6' }, 6)).toThrow(/outside 0..5/);
+    expect(() => resolveShard('auto', { RANK: '0' })).toThrow(/RANK is set without WORLD_SIZE/);
+    expect(() => resolveShard('auto', { RANK: '0', WORLD_SIZE: '2' }, 3)).toThrow(/gives 2 tasks but --num-shards is 3/);
+    expect(() => resolveShard('2/2')).toThrow(/outside 0..1/);
+    expect(() => resolveShard('1-4')).toThrow(/"auto" or I\/N/);
   });
 });
