@@ -190,7 +190,11 @@ export async function mergeIfLast(out: string, options: MergeOptions = {}): Prom
   try {
     markers = completedShards(out);
   } catch (e) {
-    return { merged: false, reason: (e as Error).message.replace(/^weft merge: /, '') };
+    const msg = (e as Error).message;
+    // Tasks still running are the usual case here, not a failure.
+    const waiting = /shards? (.*) ha(?:s|ve) not completed/.exec(msg);
+    if (waiting) return { merged: false, reason: `waiting for ${waiting[1]!.replace(/ \([^)]*\)/g, '')}: the last task to finish merges (or run weft merge ${out} once all have)` };
+    return { merged: false, reason: msg.replace(/^weft merge: /, '') };
   }
   const lock = join(out, 'shards', `.merge-${markers[0]!.config_hash}.lock`);
   try {

@@ -49,20 +49,19 @@ export function resolveShard(spec: string, env: NodeJS.ProcessEnv = process.env,
   };
   const id = intVar(env, 'SLURM_ARRAY_TASK_ID');
   if (id !== undefined) {
+    // The task index is the array index itself, so a rerun of some tasks (sbatch --array=7) keeps
+    // its index; such a partial array must say the job's task count with --num-shards.
+    if (numShards !== undefined) return checked(id, numShards, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, --num-shards ${numShards}`);
     const count = intVar(env, 'SLURM_ARRAY_TASK_COUNT');
     const min = intVar(env, 'SLURM_ARRAY_TASK_MIN');
     const max = intVar(env, 'SLURM_ARRAY_TASK_MAX');
-    const step = intVar(env, 'SLURM_ARRAY_TASK_STEP') ?? 1;
-    if (min !== undefined && max !== undefined) {
-      if (max < min || step < 1 || (id - min) % step !== 0) throw new Error(`--shard auto: SLURM_ARRAY_TASK_ID=${id} does not fit SLURM_ARRAY_TASK_MIN=${min}, MAX=${max}, STEP=${step}`);
-      const n = Math.floor((max - min) / step) + 1;
-      if (count !== undefined && count !== n) {
-        throw new Error(`--shard auto: SLURM_ARRAY_TASK_COUNT=${count} but MIN..MAX (${min}..${max}, step ${step}) holds ${n} tasks; submit a plain range such as --array=0-${count - 1}`);
-      }
-      return agree(checked((id - min) / step, n, 'slurm', `SLURM_ARRAY_TASK_ID=${id} in ${min}..${max}`), 'the Slurm array');
+    const n = count ?? (max !== undefined ? max - (min ?? 0) + 1 : undefined);
+    if (n === undefined) throw new Error('--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N), or pass --num-shards');
+    const partial = (min !== undefined && min !== 0) || (max !== undefined && max + 1 !== n);
+    if (partial) {
+      throw new Error(`--shard auto: the Slurm array is not 0..N-1 (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, MAX=${max ?? 'unset'}, COUNT=${n}): the pair is inconsistent for a whole job; when rerunning some tasks (sbatch --array=7 ...) pass --num-shards with the job's task count`);
     }
-    if (count !== undefined) return agree(checked(id, count, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, SLURM_ARRAY_TASK_COUNT=${count}`), 'the Slurm array');
-    throw new Error('--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N)');
+    return checked(id, n, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, ${count !== undefined ? `SLURM_ARRAY_TASK_COUNT=${count}` : `SLURM_ARRAY_TASK_MAX=${max}`}`);
   }
   const k8s = intVar(env, 'JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {

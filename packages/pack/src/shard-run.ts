@@ -125,7 +125,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   let tokensSoFar = 0;
   const bar: Progress = new Progress({
     label, unit: 'samples', enabled: opts.progress ?? true,
-    extra: (): string => `unit ${records.length + 1}/${mine.length}, ${(tokensSoFar / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+    extra: (): string => `unit ${Math.min(records.length + 1, mine.length)}/${mine.length}, ${(tokensSoFar / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
   });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   try {
@@ -181,6 +181,6 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
   const t = marker.totals;
-  process.stderr.write(`${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`);
+  process.stderr.write(`${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(t.input_bytes < 1e7 ? 3 : 1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`);
   return marker;
 }

@@ -132,13 +132,16 @@ describe('resolveShard', () => {
   it('reads Slurm arrays, Kubernetes Indexed Jobs and torchrun, and refuses none or an inconsistent pair', () => {
     expect(resolveShard('3/8')).toEqual({ index: 3, count: 8, source: 'cli' });
     expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '4' })).toEqual({ index: 2, count: 4, source: 'slurm' });
-    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_MIN: '5', SLURM_ARRAY_TASK_MAX: '8' })).toEqual({ index: 2, count: 4, source: 'slurm' });
-    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '8', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '12', SLURM_ARRAY_TASK_STEP: '4', SLURM_ARRAY_TASK_COUNT: '4' })).toEqual({ index: 2, count: 4, source: 'slurm' });
+    expect(resolveShard('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' })).toEqual({ index: 2, count: 4, source: 'slurm' });
+    // A rerun of task 7 alone (sbatch --array=7): Slurm says COUNT=1, MIN=MAX=7; --num-shards gives the job's count.
+    const rerun = { SLURM_ARRAY_TASK_ID: '7', SLURM_ARRAY_TASK_COUNT: '1', SLURM_ARRAY_TASK_MIN: '7', SLURM_ARRAY_TASK_MAX: '7' };
+    expect(() => resolveShard('auto', rerun)).toThrow(/not 0..N-1.*pass --num-shards/);
+    expect(resolveShard('auto', rerun, 16)).toEqual({ index: 7, count: 16, source: 'slurm' });
     expect(resolveShard('auto', { JOB_COMPLETION_INDEX: '5' }, 6)).toEqual({ index: 5, count: 6, source: 'kubernetes' });
     expect(resolveShard('auto', { RANK: '1', WORLD_SIZE: '2' })).toEqual({ index: 1, count: 2, source: 'torchrun' });
     expect(() => resolveShard('auto', {})).toThrow(/found no task index: expected a Slurm job array/);
     expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '4' })).toThrow(/index 4 is outside 0..3.*inconsistent/);
-    expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '3' })).toThrow(/COUNT=3 but MIN..MAX/);
+    expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '2', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_MAX: '2' })).toThrow(/not 0..N-1/); // --array=0,2
     expect(() => resolveShard('auto', { SLURM_ARRAY_TASK_ID: '1' })).toThrow(/neither SLURM_ARRAY_TASK_COUNT nor/);
     expect(() => resolveShard('auto', { JOB_COMPLETION_INDEX: '1' })).toThrow(/needs --num-shards/);
     expect(() => resolveShard('auto', { JOB_COMPLETION_INDEX: '6' }, 6)).toThrow(/outside 0..5/);

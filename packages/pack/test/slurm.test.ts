@@ -10,10 +10,13 @@ import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
 // started and stopped by tools/slurm/local-cluster.sh. .ci/run installs the Debian packages.
 const CLUSTER = new URL('../../../tools/slurm/local-cluster.sh', import.meta.url).pathname;
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
+// The scripts docs/SCALE-OUT.md gives users, run as they are.
+const PROCESS_SBATCH = new URL('../../../examples/scale-out/weft-process.sbatch', import.meta.url).pathname;
+const MERGE_SBATCH = new URL('../../../examples/scale-out/weft-merge.sbatch', import.meta.url).pathname;
 
 const base = mkdtempSync(join(tmpdir(), 'weft-slurm-'));
 const cluster = join(base, 'cluster');
-const env = { ...process.env, SLURM_CONF: join(cluster, 'slurm.conf') };
+const env = { ...process.env, SLURM_CONF: join(cluster, 'slurm.conf'), WEFT: `${process.execPath} ${WEFT}` };
 
 function logs(): string {
   const dir = join(cluster, 'log');
@@ -46,13 +49,15 @@ describe('weft process --shard auto on a real Slurm cluster', () => {
   it('a job array of 4 tasks and a dependent merge job give the bytes of one process', async () => {
     const input = makeShardInput(join(base, 'in'));
     const settings = ['--format', 'ftdp', '--tokenizer', 'default', '--template', 'internlm2_chat', '--max-length', '384',
-      '--pack', '--packed-length', '512', '--seed', '7', '--split-bytes', '16000', '--max-shard-size', '40000', '--quiet'];
+      '--pack', '--packed-length', '512', '--seed', '7', '--split-bytes', '16000', '--max-shard-size', '40000'];
     expect(execFileSync('sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8' }).trim()).toBe('idle');
     const out = join(base, 'out');
-    const array = sbatch(['--array=0-3', '--wait', '--wrap', [process.execPath, WEFT, 'process', input, ...settings, '--shard', 'auto', '--out', out].join(' ')]);
+    const array = sbatch(['--array=0-3', '--cpus-per-task=1', '--wait', PROCESS_SBATCH, input, out, ...settings]);
     expect(readdirSync(join(out, 'shards')).filter((n) => !n.startsWith('.')).sort()).toEqual([0, 1, 2, 3].map((i) => `shard-0000${i}-of-00004`));
     const jobId = array.split(';')[0]!;
-    sbatch([`--dependency=afterok:${jobId}`, '--wait', '--wrap', [process.execPath, WEFT, 'merge', out, '--quiet'].join(' ')]);
+    const merge = sbatch([`--dependency=afterok:${jobId}`, '--cpus-per-task=1', '--wait', MERGE_SBATCH, out]);
+    const mergeLog = readdirSync(join(cluster, 'log')).find((f) => f.startsWith(`job-${merge}_`))!;
+    expect(readFileSync(join(cluster, 'log', mergeLog), 'utf8')).toMatch(/^merge: 4 shards, 4 splits, 9 Arrow files linked/m);
     const taskLog = readFileSync(join(cluster, 'log', `job-${jobId}_2.out`), 'utf8');
     expect(taskLog).toMatch(/^shard 2\/4: \d+ units/m); // the one-line summary of the task
 
