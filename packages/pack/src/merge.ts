@@ -65,7 +65,7 @@ export function completedShards(out: string): ShardMarker[] {
     else markers.push(m);
   }
   if (missing.length > 0) {
-    throw new Error(`weft merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count} (${join(shardsDir, shardDirName(i, count))})`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not completed: rerun ${missing.length > 1 ? 'those tasks' : 'that task'} alone (e.g. sbatch --array=${missing.join(',')} ... or --shard ${missing[0]}/${count}), then merge again`);
+    throw new Error(`weft merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count} (${join(shardsDir, shardDirName(i, count))})`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not completed: rerun ${missing.length > 1 ? 'those tasks' : 'that task'} alone (e.g. sbatch --array=${missing.join(',')} ... --num-shards ${count}, or --shard ${missing[0]}/${count}), then merge again`);
   }
   // The config most shards share is the reference; every other shard is named.
   const byHash = new Map<string, number[]>();
