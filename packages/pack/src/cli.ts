@@ -88,10 +88,11 @@ export function registerCommands(program: Command): void {
     .description('Make the shards of a sharded weft process (<out>/shards) one dataset: check that every shard completed with the same config, hard-link their Arrow files into <out>/samples (no copy), pack if the job packs; the result is byte-identical to a single-process run')
     .argument('<out>', 'the --out folder the shards wrote')
     .option('--workers <n>', 'packing threads (output identical for any count)', int('--workers'), 0)
+    .option('--verify', 'also reread every shard Arrow file and check its SHA-256 against the shard marker')
     .option('--quiet', 'no progress bar')
-    .action(async (out: string, o: { workers: number; quiet?: boolean }) => {
+    .action(async (out: string, o: { workers: number; verify?: boolean; quiet?: boolean }) => {
       const { mergeShards } = await import('./merge.ts');
-      const r = await mergeShards(out, { workers: o.workers, progress: !o.quiet });
+      const r = await mergeShards(out, { workers: o.workers, progress: !o.quiet, verify: Boolean(o.verify) });
       process.stdout.write(`${JSON.stringify(r.summary, null, 2)}\n`);
     });
 

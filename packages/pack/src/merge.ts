@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, type StageStats } from '@weft/core';
 import { ArrowDatasetWriter, fingerprintOf } from './arrow-writer.ts';
 import { datasetInfoJson, shardName, stateJson } from './hf-json.ts';
-import { inputDigest } from './input-digest.ts';
+import { inputDigest, sha256Range } from './input-digest.ts';
 import { reusableStats } from './pack-job.ts';
 import { processBaseConfig, runProcess, type FileStats, type ProcessOptions, type ProcessSummary } from './process.ts';
 import { combineStats, fromStatsRecords } from './range-samples.ts';
@@ -18,6 +18,8 @@ export interface MergeOptions {
   /** Packing threads (the bytes are the same for any count). */
   workers?: number;
   progress?: boolean;
+  /** Also reread every shard Arrow file and check its SHA-256 against the marker (sizes are always checked). */
+  verify?: boolean;
 }
 
 /** What a merge did, with the summary `weft process` would have printed for the same job. */
@@ -127,6 +129,7 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
       for (const f of u.arrow) {
         const p = join(shardsDir, shardDirName(m.shard.index, count), u.dir, f.name);
         if (!existsSync(p) || statSync(p).size !== f.bytes) throw new Error(`weft merge: shard ${m.shard.index}/${count}: ${p} is missing or not ${f.bytes} bytes as its marker says: rerun that shard`);
+        if (options.verify && (await sha256Range(p)) !== f.sha256) throw new Error(`weft merge: shard ${m.shard.index}/${count}: ${p} does not have the SHA-256 its marker records (corrupted since it was written): rerun that shard`);
       }
       byFile[u.file]!.push({ ...u, shardDir: join(shardsDir, shardDirName(m.shard.index, count)) });
     }
@@ -200,7 +203,7 @@ export async function mergeIfLast(out: string, options: MergeOptions = {}): Prom
   try {
     await (await open(lock, 'wx')).close();
   } catch {
-    return { merged: false, reason: `another task holds ${lock} and merges (if it died, run weft merge ${out})` };
+    return { merged: false, reason: `another task has merged or is merging (${lock}); if none is running and ${join(out, 'summary.json')} is missing, run weft merge ${out}` };
   }
   try {
     return { merged: true, result: await mergeShards(out, options) };

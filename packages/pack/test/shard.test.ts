@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess, type ProcessOptions } from '../src/process.ts';
@@ -123,7 +123,17 @@ describe('shard failures', () => {
     await runProcessShard(job(out), { index: 0, count: 2, source: 'cli' });
     await expect(mergeShards(out, { progress: false })).rejects.toThrow(/different task counts \(2, 3\)/);
     rmSync(join(out, 'shards', shardDirName(0, 2)), { recursive: true });
-    await mergeShards(out, { progress: false });
+    // A flipped byte keeps the size: only --verify (SHA-256 against the marker) finds it.
+    const marker1 = JSON.parse(readFileSync(join(out, 'shards', shardDirName(1, 3), 'weft_shard.json'), 'utf8')) as { units: { dir: string; arrow: { name: string }[] }[] };
+    const u = marker1.units.find((x) => x.arrow.length > 0)!;
+    const victim = join(out, 'shards', shardDirName(1, 3), u.dir, u.arrow[0]!.name);
+    const good = readFileSync(victim);
+    const bad = Buffer.from(good);
+    bad[bad.length - 20] ^= 1;
+    writeFileSync(victim, bad);
+    await expect(mergeShards(out, { progress: false, verify: true })).rejects.toThrow(/shard 1\/3: .*shard-00001-of-00003.* does not have the SHA-256 its marker records/);
+    writeFileSync(victim, good);
+    await mergeShards(out, { progress: false, verify: true });
     expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
   }, 120_000);
 });
