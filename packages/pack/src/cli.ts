@@ -20,16 +20,33 @@ export function registerCommands(program: Command): void {
     .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)')
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
     .option('--workers <n>', 'threads building packs (output identical for any count)', int('--workers'), 0)
+    .option('--split-bytes <bytes>', 'consecutive .bin files are grouped into units of this many bytes, each starting a new Arrow file (the pieces shards share)', int('--split-bytes', 1), 256 << 20)
+    .option('--shard <I/N|auto>', 'pack task I of N (0-based) into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables; then weft merge <out>')
+    .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job, or a Slurm rerun of some tasks', int('--num-shards', 1))
+    .option('--merge', 'with --shard: merge when this task finds every shard complete')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; quiet?: boolean; out: string }) => {
-      const { PackedDataset } = await import('./packed-dataset.ts');
-      const { writePackedDataset } = await import('./pack-job.ts');
-      const ds = await PackedDataset.fromBinFolder(folder, {
-        packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
-      });
-      const stats = await writePackedDataset(ds, o.out, { progress: !o.quiet, maxShardBytes: o.maxShardSize, workers: o.workers, config: { packed_length: o.packedLength, seed: o.seed, min_length: o.minLength } });
-      process.stdout.write(`${JSON.stringify({ out: o.out, ...stats }, null, 2)}\n`);
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; splitBytes: number; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string }) => {
+      const { runPack, runPackShard } = await import('./pack-shard.ts');
+      const opts = {
+        folder, packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, maxShardBytes: o.maxShardSize, workers: o.workers,
+        splitBytes: o.splitBytes, progress: !o.quiet, out: o.out, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+      };
+      if (o.shard === undefined) {
+        if (o.merge || o.numShards !== undefined) throw new Error('--merge and --num-shards go with --shard');
+        process.stdout.write(`${JSON.stringify({ out: o.out, ...await runPack(opts) }, null, 2)}\n`);
+        return;
+      }
+      const { resolveShard } = await import('./shard-plan.ts');
+      const shard = resolveShard(o.shard, process.env, o.numShards);
+      const m = await runPackShard(opts, shard);
+      process.stdout.write(`${JSON.stringify({ shard: m.shard, config_hash: m.config_hash, units: m.units.length, ...m.stats, arrow_files: m.arrow.length, seconds: m.seconds }, null, 2)}\n`);
+      if (o.merge) {
+        const { mergeIfLast } = await import('./merge.ts');
+        const r = await mergeIfLast(o.out, { workers: o.workers, progress: !o.quiet });
+        if (r.merged) process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
+        else process.stderr.write(`pack shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
+      }
     });
 
   program

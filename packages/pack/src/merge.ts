@@ -5,7 +5,8 @@ import { writeFileAtomic, type StageStats } from '@weft/core';
 import { ArrowDatasetWriter, fingerprintOf } from './arrow-writer.ts';
 import { datasetInfoJson, shardName, stateJson } from './hf-json.ts';
 import { inputDigest, sha256Range } from './input-digest.ts';
-import { reusableStats } from './pack-job.ts';
+import { reusableStats, type PackStats } from './pack-job.ts';
+import { mergePackShards, type PackShardMarker } from './pack-shard.ts';
 import { processBaseConfig, runProcess, type FileStats, type ProcessOptions, type ProcessSummary } from './process.ts';
 import { combineStats, fromStatsRecords } from './range-samples.ts';
 import { assignUnits } from './shard-plan.ts';
@@ -31,7 +32,8 @@ export interface MergeResult {
   /** Arrow files copied because a hard link was refused (another file system). */
   copied: number;
   seconds: number;
-  summary: ProcessSummary;
+  /** `weft process` shards: the job's summary; `weft pack` shards: the packing stats. */
+  summary: ProcessSummary | (PackStats & { out: string });
 }
 
 /** Which top-level settings differ between two configs, for the error message. */
@@ -110,6 +112,12 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
   const t0 = Date.now();
   const markers = completedShards(out);
   const count = markers.length;
+  if ((markers[0] as unknown as PackShardMarker).kind === 'pack') {
+    const r = await mergePackShards(out, markers as unknown as PackShardMarker[]);
+    const seconds = Number(((Date.now() - t0) / 1000).toFixed(3));
+    process.stderr.write(`merge: ${count} pack shards, ${r.linked} Arrow files linked, ${r.stats.packs} packs, ${(r.stats.tokens / 1e6).toFixed(2)}M tokens in ${seconds.toFixed(1)} s -> ${out}\n`);
+    return { shards: count, splits: 1, linked: r.linked, copied: 0, seconds, summary: { out, ...r.stats } };
+  }
   const ref = markers[0]!;
   const opts: ProcessOptions = { ...ref.config.options, out, progress: options.progress ?? true, workers: options.workers ?? 0 };
   // The inputs must still be what the shards read: the digests below stand in for rereading them.
