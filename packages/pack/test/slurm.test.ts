@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess } from '../src/process.ts';
@@ -32,8 +33,18 @@ function sbatch(args: string[]): string {
   }
 }
 
-beforeAll(() => {
-  execFileSync(CLUSTER, ['start', cluster], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 90_000 });
+/** A TCP port free right now: this cluster does not collide with another one (or one a killed run left). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+beforeAll(async () => {
+  const ports = { WEFT_SLURMCTLD_PORT: String(await freePort()), WEFT_SLURMD_PORT: String(await freePort()) };
+  execFileSync(CLUSTER, ['start', cluster], { env: { ...process.env, ...ports }, stdio: ['ignore', 'pipe', 'inherit'], timeout: 90_000 });
 }, 120_000);
 
 afterAll(() => {
