@@ -48,6 +48,13 @@ describe('sharded weft process + weft merge', () => {
       // No copies: every Arrow file of the merged splits is a hard link to a shard's file.
       const st = statSync(join(out, 'samples', '0', 'data-00000-of-00003.arrow'));
       expect(st.nlink).toBe(2);
+      if (n === 3) {
+        // A plain run on the merged folder recognises every split as done (same digests, same config).
+        const before = statSync(join(out, 'samples', '0', 'state.json')).mtimeMs;
+        await runProcess(job(out));
+        expect(statSync(join(out, 'samples', '0', 'state.json')).mtimeMs).toBe(before);
+        expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
+      }
     }, 120_000);
   }
 
