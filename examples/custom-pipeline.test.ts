@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pack } from '@weft/core';
 import { customPipeline } from './custom-pipeline.ts';
+import { tempDir } from '../tools/test/temp-dir.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
@@ -48,7 +48,7 @@ for rel, n in [('en/b.bin', 9), ('en/a.bin', 7), ('cn/z/x.bin', 5), ('top.bin', 
 describe('examples/custom-pipeline.ts', () => {
   let dir: string;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'weft-example-'));
+    dir = tempDir('weft-example-');
     mkdirSync(dir, { recursive: true });
     makeBinFolder(dir);
   });

@@ -1,3 +1,3 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { name: 'examples', include: ['**/*.test.ts'], exclude: ['**/node_modules/**'], testTimeout: 120_000 } });
+export default defineConfig({ test: { name: 'examples', setupFiles: ['../tools/test/tmp-guard.ts'], include: ['**/*.test.ts'], exclude: ['**/node_modules/**'], testTimeout: 120_000 } });

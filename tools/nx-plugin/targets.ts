@@ -54,7 +54,8 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
 
   if (stages.has('order')) {
     targets.order = target(
-      `${weft} order ${q(p.sourceDir)} --file-type ${q(p.fileType)} --out ${q(out('order'))}`,
+      // --overwrite: the stage's outputs are nx's to manage (cached, restored, rerun on change).
+      `${weft} order ${q(p.sourceDir)} --file-type ${q(p.fileType)} --out ${q(out('order'))} --overwrite`,
       // Only the names of the listed files decide the order, but nx hashes contents: a superset.
       [...config, ...sourceFiles(`**/*${p.fileType}`), ...weftInputs('order')],
       [`{projectRoot}/${OUT.order}`],
@@ -84,7 +85,7 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
     // A hub id is resolved through the Hugging Face cache, outside the workspace: hash where it is.
     if (p.tokenizer && p.tokenizer !== 'default' && !p.tokenizerDir) inputs.push({ env: 'HF_HOME' }, { env: 'HF_ENDPOINT' });
     targets.process = target(
-      `${weft} ${[...args, ...(p.processArgs ?? []), '--out', out('process')].map(q).join(' ')}`,
+      `${weft} ${[...args, ...(p.processArgs ?? []), '--out', out('process'), '--overwrite'].map(q).join(' ')}`,
       inputs,
       [`{projectRoot}/${OUT.process}`],
       stages.has('order') ? ['order'] : [],
@@ -113,7 +114,7 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
       ? q(p.convert.checkpoint)
       : `${q(out('train'))}/"$(cat ${q(`${out('train')}/last_checkpoint`)})"`;
     targets.convert = target(
-      `${weft} convert pth-to-hf ${q(p.modelDir)} ${ckpt} ${[out('convert'), ...(p.convert.args ?? [])].map(q).join(' ')}`,
+      `${weft} convert pth-to-hf ${q(p.modelDir)} ${ckpt} ${[out('convert'), '--overwrite', ...(p.convert.args ?? [])].map(q).join(' ')}`,
       [...config, ...sourceFiles('**/*'), ...(p.trainConfig ? [{ fileset: `{workspaceRoot}/${p.trainConfig}` }] : []),
         { fileset: `{workspaceRoot}/${p.modelDir}/**/*` }, ...weftInputs('train'), ...weftInputs('convert'),
         { env: 'WEFT_PYTHON' }, { env: 'NPROC_PER_NODE' }],

@@ -39,7 +39,7 @@ describe('inferred targets', () => {
     expect(Object.keys(t)).toEqual(['order', 'process']);
     expect(t.process.dependsOn).toEqual(['order']);
     expect(t.process.options.command).toBe('node packages/cli/bin/weft.mjs process data/sample/ftdp --format ftdp --template internlm2_chat'
-      + ' --pack --packed-length 64 --seed 7 --data-order pipelines/demo/out/order/data_order.txt --out pipelines/demo/out/process');
+      + ' --pack --packed-length 64 --seed 7 --data-order pipelines/demo/out/order/data_order.txt --out pipelines/demo/out/process --overwrite');
     expect(t.process.inputs).toEqual(expect.arrayContaining([
       { fileset: '{workspaceRoot}/pipelines/demo/weft.pipeline.json' },
       { fileset: '{workspaceRoot}/data/sample/ftdp/**/*' },
@@ -63,7 +63,7 @@ describe('inferred targets', () => {
     const t = pipelineTargets(resolvePipeline(ROOT, "pipelines/it's/weft.pipeline.json",
       { source: '../../data/sample/tokenized', format: 'internlm', pack: { packedLength: 32 }, name: 'bin' }), BOTH);
     expect(t.process.options.command).toBe("node packages/cli/bin/weft.mjs pack data/sample/tokenized --packed-length 32"
-      + " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process'");
+      + " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process' --overwrite");
   });
 
   it('continues with train and convert when the pipeline asks for them', () => {
@@ -75,7 +75,7 @@ describe('inferred targets', () => {
     expect(t.convert.dependsOn).toEqual(['train']);
     expect(t.train.options.command).toBe('node packages/cli/bin/weft.mjs train pipelines/demo/train.config.ts --work-dir pipelines/demo/out/train --total-steps 2');
     expect(t.convert.options.command).toBe('node packages/cli/bin/weft.mjs convert pth-to-hf pipelines/demo/model'
-      + ' pipelines/demo/out/train/"$(cat pipelines/demo/out/train/last_checkpoint)" pipelines/demo/out/hf');
+      + ' pipelines/demo/out/train/"$(cat pipelines/demo/out/train/last_checkpoint)" pipelines/demo/out/hf --overwrite');
     expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/train.config.ts' });
     expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/packages/trainer/**/*' });
     expect(t.convert.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/model/**/*' });

@@ -1,1 +1,1 @@
-export { buildProgram, main } from './main.ts';
+export { buildProgram, main, reportError } from './main.ts';

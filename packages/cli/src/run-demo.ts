@@ -1,9 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { runProcess } from '@weft/pack';
+import { DEFAULT_WORKERS } from '@weft/core';
 
-/** Short packs keep the optional CPU training quick (the logits of a 151669-token vocabulary are large). */
-const DEMO_PACKED_LENGTH = 1024;
+/**
+ * Short packs keep the optional CPU training quick: a step's cost is its tokens times the 151669-token
+ * vocabulary (the logits), so 256-token packs train 4× faster per step than 1024.
+ */
+export const DEMO_PACKED_LENGTH = 256;
 
 /** The repository root (the demo data ships inside it). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -12,6 +16,8 @@ export interface DemoOptions {
   out: string;
   train?: boolean;
   workers?: number;
+  /** Replace an earlier weft output at `out` that was made otherwise. */
+  overwrite?: boolean;
 }
 
 /**
@@ -31,10 +37,16 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     pack: true,
     packedLength: DEMO_PACKED_LENGTH,
     seed: 1024,
-    workers: opts.workers ?? 0,
+    workers: opts.workers ?? DEFAULT_WORKERS,
     out: opts.out,
+    command: 'demo',
+    overwrite: opts.overwrite ?? false,
   });
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  // stdout stays pure JSON (for jq); where things went is for the person reading the terminal.
+  const out = resolve(opts.out);
+  process.stderr.write(`weft demo: wrote ${out}/ — samples/ (tokenized DatasetDict, one split per input file), ` +
+    `packed/ (packed Arrow dataset, ${summary.packs} packs of ${DEMO_PACKED_LENGTH} tokens), summary.json; look inside: npx weft inspect ${join(opts.out, 'packed')} --tokenizer default\n`);
   if (opts.train) {
     // The tiny CPU demo model (2 layers, hidden 64, Qwen3 vocabulary), trained on the packs just written.
     const { loadConfig, train } = await import('@weft/trainer');
@@ -45,6 +57,6 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       accumulativeCounts: 1, totalSteps: 12, checkpointEvery: 12, workDir: join(opts.out, 'train'),
       validation: { dataset: packed, validEvery: 6, validMicroNum: 2 },
     });
-    await train(config, { nprocPerNode: 2 });
+    await train(config); // 2 gloo ranks: the config's nprocPerNode, as `weft list-cfg` says
   }
 }

@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DataError, Progress, writeFileAtomic } from '@weft/core';
+import { checkOutputDir, DataError, Progress, StagedOutputDir, writeFileAtomic } from '@weft/core';
 import { openCheckpoint } from './checkpoint.ts';
 import { isLoraStateDict, loraAdapterConfig, mapXtunerKeys, peftAdapterKeys } from './keys.ts';
 import { writeSafetensors, type WrittenSafetensors } from './safetensors-write.ts';
-import type { DType } from './tensor.ts';
+import type { DType, TensorRecord } from './tensor.ts';
 
 /** Options for {@link pthToHf}. */
 export interface PthToHfOptions {
@@ -22,6 +22,8 @@ export interface PthToHfOptions {
   loraDropout?: number;
   /** Show a progress bar on stderr (default true). */
   progress?: boolean;
+  /** Replace an earlier weft output at `out` (`--overwrite`); never a folder weft did not write. */
+  overwrite?: boolean;
 }
 
 /** What {@link pthToHf} did. */
@@ -58,6 +60,8 @@ export function baseModelDir(base: string): string {
  * await pthToHf({ base: 'internlm2-chat-7b/', pth: 'work_dirs/iter_500.pth', out: 'hf/', dtype: 'BF16' });
  */
 export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
+  const output = { command: 'convert pth-to-hf', inputs: [opts.base, opts.pth], overwrite: opts.overwrite ?? false };
+  checkOutputDir(opts.out, output); // before any work
   const ckpt = openCheckpoint(opts.pth);
   const mapped = mapXtunerKeys(ckpt.tensors);
   const lora = isLoraStateDict(mapped.tensors);
@@ -71,10 +75,24 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
     dropped.push(...a.dropped);
   }
   if (records.length === 0) throw new DataError('no tensors to write', { file: opts.pth }, { reason: 'empty' });
-  mkdirSync(opts.out, { recursive: true });
+  checkOutputDir(opts.out, { ...output, inputs: [...output.inputs, baseDir] });
+  // Written in a temp folder beside `out` and moved there whole, marked as weft's.
+  const staged = await StagedOutputDir.create(opts.out, output);
+  try {
+    const r = await writeHfFolder(staged.path, records, baseDir, lora, opts);
+    await staged.commit();
+    return { ...r, files: r.files.map((f) => join(opts.out, basename(f))), kind: ckpt.kind, dropped, skipped: ckpt.skipped };
+  } catch (e) {
+    await staged.abort();
+    throw e;
+  }
+}
+
+/** The weights, the adapter config (LoRA) and the base model's files, into `dir`. */
+async function writeHfFolder(dir: string, records: TensorRecord[], baseDir: string, lora: boolean, opts: PthToHfOptions): Promise<WrittenSafetensors & { lora: boolean; copied: string[] }> {
   const total = records.reduce((s, t) => s + t.nbytes, 0);
   const bar = new Progress({ label: 'pth-to-hf', total, unit: 'B', enabled: opts.progress ?? true });
-  const written = await writeSafetensors(opts.out, records, {
+  const written = await writeSafetensors(dir, records, {
     maxShardSize: lora ? Number.MAX_SAFE_INTEGER : opts.maxShardSize, dtype: opts.dtype, stem: lora ? 'adapter_model' : 'model',
     onTensor: (t) => bar.tick(t.nbytes),
   });
@@ -82,7 +100,7 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
   const copied: string[] = [];
   if (lora) {
     const cfg = loraAdapterConfig(records, { loraAlpha: opts.loraAlpha!, loraDropout: opts.loraDropout, baseModel: baseDir });
-    await writeFileAtomic(join(opts.out, 'adapter_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
+    await writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   }
   for (const f of readdirSync(baseDir).sort()) {
     if (!BASE_FILES.test(f) || (lora && f === 'config.json')) continue;
@@ -91,11 +109,11 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
     if (f === 'config.json' && opts.dtype) {
       const cfg = JSON.parse(readFileSync(src, 'utf8')) as Record<string, unknown>;
       cfg.torch_dtype = { BF16: 'bfloat16', F16: 'float16', F32: 'float32', F64: 'float64' }[opts.dtype as string] ?? cfg.torch_dtype;
-      await writeFileAtomic(join(opts.out, f), `${JSON.stringify(cfg, null, 2)}\n`);
+      await writeFileAtomic(join(dir, f), `${JSON.stringify(cfg, null, 2)}\n`);
     } else {
-      await writeFileAtomic(join(opts.out, f), readFileSync(src)); // tokenizer files are small
+      await writeFileAtomic(join(dir, f), readFileSync(src)); // tokenizer files are small
     }
     copied.push(basename(f));
   }
-  return { ...written, kind: ckpt.kind, lora, copied, dropped, skipped: ckpt.skipped };
+  return { ...written, lora, copied };
 }

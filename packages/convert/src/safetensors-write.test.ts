@@ -57,4 +57,15 @@ describe('writeSafetensors', () => {
     const t = tensorFromBytes('a', 'U8', [1], new Uint8Array(1));
     await expect(writeSafetensors(tmp(), [t, t])).rejects.toThrow(/appears twice/);
   });
+
+  it('never replaces weights it did not write unless asked (replace: true removes stale shards)', async () => {
+    const dir = tmp();
+    const t = (name: string, n: number) => tensorFromBytes(name, 'U8', [n], new Uint8Array(n).fill(n));
+    await writeSafetensors(dir, [t('a', 40), t('b', 50), t('c', 60)], { maxShardSize: 60 });
+    const before = readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('hex')]);
+    await expect(writeSafetensors(dir, [t('x', 4)])).rejects.toThrow(/already holds model-00001-of-00003\.safetensors.*replace: true/);
+    expect(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('hex')])).toEqual(before);
+    await writeSafetensors(dir, [t('x', 4)], { replace: true });
+    expect(readdirSync(dir).sort()).toEqual(['model.safetensors']);
+  });
 });

@@ -1,4 +1,4 @@
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AtomicFile, writeFileAtomic } from '@weft/core';
 import { CASTABLE, castBytes } from './cast.ts';
@@ -19,6 +19,12 @@ export interface WriteSafetensorsOptions {
   chunkBytes?: number;
   /** Extra `__metadata__` entries beside `format: pt`. */
   metadata?: Record<string, string>;
+  /**
+   * Replace `<stem>*.safetensors` files and the index already in `dir` (stale shards of an earlier
+   * run are then removed). Default false: such files are refused before anything is written, so a
+   * call can never delete weights it did not write.
+   */
+  replace?: boolean;
 }
 
 /** What was written. */
@@ -73,6 +79,13 @@ export async function writeSafetensors(
   const max = parseSize(options.maxShardSize ?? '2GB');
   const stem = options.stem ?? 'model';
   const metadata = { format: 'pt', ...options.metadata };
+  const shardRe = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d{5}-of-\\d{5})?\\.safetensors(\\.index\\.json)?$`);
+  if (!options.replace && existsSync(dir)) {
+    const present = readdirSync(dir).filter((f) => shardRe.test(f));
+    if (present.length > 0) {
+      throw new Error(`${dir} already holds ${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}: write to an empty folder, or pass replace: true to replace them`);
+    }
+  }
   const all: TensorRecord[] = [];
   const names = new Set<string>();
   for await (const t of records) {
@@ -139,8 +152,7 @@ export async function writeSafetensors(
       throw e;
     }
   }
-  const keep = new Set(fileNames);
-  const shardRe = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d{5}-of-\\d{5})?\\.safetensors$`);
+  const keep = new Set([...fileNames, `${stem}.safetensors.index.json`]);
   for (const f of readdirSync(dir)) if (shardRe.test(f) && !keep.has(f)) rmSync(join(dir, f));
   const indexPath = join(dir, `${stem}.safetensors.index.json`);
   if (shards.length > 1) {

@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 /** tools/convert, where the Python fixture makers and readers live. */
 export const TOOLS = fileURLToPath(new URL('../../../tools/convert/', import.meta.url));
@@ -15,7 +14,7 @@ export function py(script: string, args: string[], input?: string): { status: nu
 }
 
 export function tmp(prefix = 'weft-convert-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 let made: string | undefined;

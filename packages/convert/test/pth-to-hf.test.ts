@@ -108,10 +108,11 @@ describe('pth-to-hf equals the original tensors bit for bit (stdlib Python reade
     const index = JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8'));
     expect(index.metadata.total_size).toBe(r.totalSize);
     const before = names.map((f) => readFileSync(join(out, f)));
-    await pthToHf({ base, pth: join(fx, 'internlm2_fp32.pth'), out, maxShardSize: 5000, progress: false });
+    await expect(pthToHf({ base, pth: join(fx, 'internlm2_fp32.pth'), out, maxShardSize: 5000, progress: false })).rejects.toThrow(/pass --overwrite/);
+    await pthToHf({ base, pth: join(fx, 'internlm2_fp32.pth'), out, maxShardSize: 5000, progress: false, overwrite: true });
     expect(names.map((f) => readFileSync(join(out, f)))).toEqual(before);
     // a later unsharded run replaces the shards and the index with one file of the same tensors
-    await pthToHf({ base, pth: join(fx, 'internlm2_fp32.pth'), out, progress: false });
+    await pthToHf({ base, pth: join(fx, 'internlm2_fp32.pth'), out, progress: false, overwrite: true });
     expect(readdirSync(out).filter((f) => f.includes('safetensors')).sort()).toEqual(['model.safetensors']);
     const single = readFileSync(join(out, 'model.safetensors'));
     const again = tmp();

@@ -2,16 +2,17 @@
 // the CLI, and tokenizer_size (a sentencepiece model encoded by Python's own protobuf writer code).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tensorFromBytes, type TensorRecord } from '../src/tensor.ts';
 import { readSafetensors } from '../src/safetensors-read.ts';
 import { guessChatTemplate, sentencepiecePieces, tokenizerSize, turbomindModelInfo, writeTurbomind } from '../src/turbomind/index.ts';
+import { OUTPUT_MARKER } from '@weft/core';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-const work = mkdtempSync(join(tmpdir(), 'weft-tm-err-'));
+const work = tempDir('weft-tm-err-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const llama = { architectures: ['LlamaForCausalLM'], hidden_size: 128, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 20, vocab_size: 16, rms_norm_eps: 1e-6, num_hidden_layers: 1 };
@@ -80,10 +81,11 @@ describe('writeTurbomind', () => {
     const dst = join(work, 'keep');
     mkdirSync(dst);
     writeFileSync(join(dst, 'old.txt'), 'old');
+    writeFileSync(join(dst, OUTPUT_MARKER), JSON.stringify({ weft: 1, command: 'convert hf-to-turbomind' })); // an earlier weft output
     const ts = (await records()).filter((t) => t.name !== 'model.layers.0.mlp.up_proj.weight');
-    await expect(writeTurbomind(dst, ts, { config, modelName: 'm' })).rejects.toThrow(/model\.layers\.0\.mlp\.up_proj\.weight is missing/);
-    expect(readdirSync(dst)).toEqual(['old.txt']);
-    expect(readdirSync(work).filter((n) => n.includes('weft-tmp'))).toEqual([]);
+    await expect(writeTurbomind(dst, ts, { config, modelName: 'm', overwrite: true })).rejects.toThrow(/model\.layers\.0\.mlp\.up_proj\.weight is missing/);
+    expect(readdirSync(dst).sort()).toEqual([OUTPUT_MARKER, 'old.txt']);
+    expect(readdirSync(work).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('names a tensor whose shape disagrees with config.json, and the file it came from', async () => {
@@ -114,12 +116,13 @@ describe('writeTurbomind', () => {
     expect(tree(chunked)).toEqual(tree(whole));
   });
 
-  it('a rerun gives identical bytes, replacing the old workspace', async () => {
+  it('a rerun with overwrite gives identical bytes, replacing the old workspace; without, it is refused', async () => {
     const dst = join(work, 'again');
     await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 });
     const first = tree(dst);
     writeFileSync(join(dst, 'stale.bin'), 'x');
-    await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 });
+    await expect(writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 })).rejects.toThrow(/earlier output of weft convert hf-to-turbomind; pass --overwrite/);
+    await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2, overwrite: true });
     expect(tree(dst)).toEqual(first);
   });
 });
@@ -135,7 +138,7 @@ describe('weft convert hf-to-turbomind (CLI)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/wrote .*: 30 files in triton_models\/weights \(tp=2, float16\)/);
     expect(r.stdout).toMatch(/not converted \(1\): model\.rotary_emb\.inv_freq/);
-    expect(readdirSync(dst).sort()).toEqual(['config.json', 'tokenizer.json', 'triton_models']);
+    expect(readdirSync(dst).sort()).toEqual([OUTPUT_MARKER, 'config.json', 'tokenizer.json', 'triton_models']);
     const yaml = readFileSync(join(dst, 'triton_models', 'weights', 'config.yaml'), 'utf8');
     expect(yaml).toContain('  tokenizer_size: 4\n');
     expect(yaml).toContain('  model_name: tiny\n');

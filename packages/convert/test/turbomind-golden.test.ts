@@ -3,21 +3,22 @@
 // made this fixture from its archive). Every file of every case must match byte for byte:
 // config.yaml, every weight file, and the copied tokenizer/config files.
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors-read.ts';
 import { tokenizerSize, workspaceCopies, writeTurbomind } from '../src/turbomind/index.ts';
 import type { TurbomindDType } from '../src/turbomind/index.ts';
+import { OUTPUT_MARKER } from '@weft/core';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const FIXTURE = process.env['WEFT_TURBOMIND_GOLDEN'] ?? join(import.meta.dirname, 'fixtures', 'turbomind');
 
 interface Case { model: string; tp: number; dtype: TurbomindDType; chat_template: string; model_name: string; files: Record<string, { size: number; sha256: string }>; error?: string }
 const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as { stubbed: string[]; cases: Record<string, Case> };
 
-const work = mkdtempSync(join(tmpdir(), 'weft-tm-golden-'));
+const work = tempDir('weft-tm-golden-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The tiny HF model folder, safetensors un-gzipped. */
@@ -37,6 +38,7 @@ function listFiles(dir: string): Record<string, { size: number; sha256: string }
   const walk = (d: string): void => {
     for (const n of readdirSync(d)) {
       const p = join(d, n);
+      if (n === OUTPUT_MARKER) continue; // weft's own mark of its output folder; lmdeploy writes none
       if (statSync(p).isDirectory()) walk(p);
       else {
         const b = readFileSync(p);

@@ -3,16 +3,16 @@
 // over shapes the golden fixture does not cover: tp=4, KV replication by 2 and 4, GQA groups of
 // 2 in internlm2's packed wqkv, padding of vocab and intermediate size, fp32/fp16/bf16 sources.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../src/safetensors-read.ts';
 import { writeTurbomind } from '../src/turbomind/index.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const PY = '/usr/bin/python3';
 const REF = join(import.meta.dirname, 'turbomind_reference.py');
-const work = mkdtempSync(join(tmpdir(), 'weft-tm-layout-'));
+const work = tempDir('weft-tm-layout-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Case {

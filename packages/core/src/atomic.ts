@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, rmSync, writeFileSync, openSync, writeSync, fsyncSync, closeSync } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
-
-function tempName(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-}
+import { dirname } from 'node:path';
+import { releaseTemp, tempPathFor as tempName } from './stale-temps.ts';
 
 /** Write a whole file atomically: a temp file beside it, fsync, then rename over the final name. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -18,10 +14,12 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (e) {
     await fh.close();
     await rm(tmp, { force: true });
+    releaseTemp(tmp);
     throw e;
   }
   await fh.close();
   await rename(tmp, path);
+  releaseTemp(tmp);
 }
 
 /** Synchronous twin of {@link writeFileAtomic}. */
@@ -37,8 +35,10 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array): vo
       closeSync(fd);
     }
     renameSync(tmp, path);
+    releaseTemp(tmp);
   } catch (e) {
     rmSync(tmp, { force: true });
+    releaseTemp(tmp);
     throw e;
   }
 }
@@ -96,11 +96,13 @@ export class AtomicFile {
     await this.fh.sync();
     await this.fh.close();
     await rename(this.tmp, this.path);
+    releaseTemp(this.tmp);
   }
 
   async abort(): Promise<void> {
     await this.fh.close().catch(() => undefined);
     await rm(this.tmp, { force: true });
+    releaseTemp(this.tmp);
   }
 }
 

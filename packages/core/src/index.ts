@@ -5,10 +5,20 @@ export {
   type Stage, type CountedStage, type Source,
 } from './stage.ts';
 export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
-export { Progress, type ProgressOptions } from './progress.ts';
+export { tempPathFor, releaseTemp, parseTempName, isStaleTemp, removeStaleTemps, type TempName } from './stale-temps.ts';
+export {
+  OUTPUT_MARKER, OutputDirError, StagedOutputDir, checkOutputDir, checkOutputLocation, claimOutputDir, claimSharedOutputDir, outputMarkerText, readOutputMarker, realPathOf,
+  type OutputMarker, type OutputDirOptions, type OutputDirState, type SharedClaim,
+} from './output-dir.ts';
+export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
+export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';
+export { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from './defaults.ts';
 export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
 export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sample, type Pack } from './records.ts';
 export { RandomState, shuffledArange } from './mt19937.ts';
 export { seededRandom } from './random.ts';
+export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, type Range } from './cli-options.ts';
+export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';
+export { mutateBytes } from './mutate.ts';

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '@weft/core';
 import { dataOrder, readDataOrder, writeDataOrder } from './data-order.ts';
 import { python } from '../test/python.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
@@ -35,7 +35,7 @@ const TREE = [
 
 /** Build the tree creating entries in the given order (file systems may list in creation order). */
 function makeTree(order: number[]): string {
-  const root = mkdtempSync(join(tmpdir(), 'weft-order-'));
+  const root = tempDir('weft-order-');
   for (const k of order) {
     const p = join(root, TREE[k]!);
     mkdirSync(dirname(p), { recursive: true });

@@ -15,3 +15,5 @@ export { readText } from './text.ts';
 export { readJsonArray, type JsonArrayRecord } from './json-array.ts';
 export { shard, type ShardOptions } from './shard.ts';
 export { scanSources, detectKind, readSource, type SourceKind, type SourceSummary } from './sources.ts';
+export { parseJsonDocument, jsonErrorIndex, type JsonDocumentOptions } from './json-document.ts';
+export { rebuildMeta, scanBinRows, metaBytes, type MetaRows, type MetaResult } from './rebuild-meta.ts';

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, DataError } from '@weft/core';
 import { BinFile, readBinMeta, readInternlmBin } from './internlm-bin.ts';
 import { encodeNpy, parseNpy } from './npy.ts';
 import { python } from '../test/python.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 /** Write a .bin/.meta pair the way InternLM's tokenizer.py does (json.dumps + np.save). */
 const WRITER = `
@@ -32,7 +32,7 @@ with open(path + '.json', 'w') as f:
 `;
 
 function makeBin(dtype = 'int32'): { bin: string; docs: number[][] } {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-bin-'));
+  const dir = tempDir('weft-bin-');
   const bin = join(dir, 'a.bin');
   python(WRITER, [bin, dtype]);
   // np.save appends .npy to a name without it: move it to the InternLM name.
@@ -114,7 +114,7 @@ describe('InternLM .bin reading', () => {
   });
 
   it('rejects a wrong schema and a wrongly shaped meta', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-bin-'));
+    const dir = tempDir('weft-bin-');
     const bin = join(dir, 'b.bin');
     const lines = ['{"tokens": [1, 2]}\n', '{"ids": [1]}\n', '{"tokens": [1.5]}\n', '{"tokens":[3,4],"x":1}\n'];
     writeFileSync(bin, lines.join(''));

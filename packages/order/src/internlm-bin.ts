@@ -58,7 +58,7 @@ export async function readBinMeta(binPath: string): Promise<BinMeta> {
     arr = await readNpy(metaPath);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DataError(`missing ${metaPath}: every .bin needs its .bin.meta (run the tokenizer again, or \`weft meta\` to rebuild it)`, { file: binPath }, { reason: 'missing-meta' });
+      throw new DataError(`missing ${metaPath}: every .bin needs its .bin.meta (rebuild it with \`weft meta ${binPath}\`)`, { file: binPath }, { reason: 'missing-meta' });
     }
     throw e;
   }
@@ -220,7 +220,7 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
       meta = metaFromNpy(await readNpy(`${file}.meta`), file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        yield { kind: 'error', error: new DataError(`missing ${file}.meta: every .bin needs its .bin.meta`, { file }, { reason: 'missing-meta' }) };
+        yield { kind: 'error', error: new DataError(`missing ${file}.meta: every .bin needs its .bin.meta (rebuild it with \`weft meta ${file}\`)`, { file }, { reason: 'missing-meta' }) };
         continue;
       }
       if (onError === 'skip' && e instanceof DataError) { yield { kind: 'error', error: e }; continue; }

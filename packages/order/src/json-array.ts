@@ -3,6 +3,7 @@ import { DataError, defineStage } from '@weft/core';
 import { openInputs, type Inputs } from './inputs.ts';
 import type { JsonRecord } from './jsonl.ts';
 import type { CountedSource, ReadOptions } from './line-reader.ts';
+import { parseJsonDocument } from './json-document.ts';
 
 /** One element of a JSON array document; `index` is its position in the array. */
 export interface JsonArrayRecord extends JsonRecord {
@@ -42,26 +43,19 @@ async function* elements(inputs: Inputs, options: ReadOptions): AsyncIterable<Js
     const text = bytes.toString('utf8');
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      value = parseJsonDocument(text, file);
     } catch (e) {
-      const msg = (e as Error).message;
-      const m = /position (\d+)/.exec(msg);
-      const where = m === null ? { file } : { file, line: lineAt(text, Number(m[1])) };
-      yield new DataError(`malformed JSON: ${msg}`, where, { reason: 'malformed-json' });
-      continue;
+      if (e instanceof DataError) { yield e; continue; }
+      throw e;
     }
+    // An empty (whitespace-only) file holds no records, as an empty .jsonl does.
+    if (value === undefined) continue;
     if (!Array.isArray(value)) {
       yield new DataError(`expected a JSON array of records, got ${value === null ? 'null' : typeof value} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'schema' });
       continue;
     }
     for (let i = 0; i < value.length; i++) yield { value: value[i], index: i, source: { file } };
   }
-}
-
-function lineAt(text: string, pos: number): number {
-  let line = 1;
-  for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) line++;
-  return line;
 }
 
 function firstInvalidLine(bytes: Buffer): { line: number; offset: number } {

@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '@weft/core';
 import { fileChunks, lineText, splitLines, type RawLine } from './lines.ts';
 import { python } from '../test/python.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 /** Python's view of a file's lines: [line number, byte offset, text]. */
 const PY_LINES = `
@@ -25,7 +25,7 @@ async function allLines(path: string, chunk: number): Promise<RawLine[]> {
 
 describe('splitLines', () => {
   it("gives Python's line numbers, byte offsets and text at any chunk size", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-lines-'));
+    const dir = tempDir('weft-lines-');
     const path = join(dir, 'mixed.txt');
     const parts = ['hello', '', '中文的一行，带标点。', 'crlf line\r', 'emoji 😀 and 𝔘', 'x'.repeat(1000), '', 'last line without newline'];
     writeFileSync(path, parts.join('\n'));
@@ -37,7 +37,7 @@ describe('splitLines', () => {
   });
 
   it('a file ending in a newline has no extra empty line; an empty file has none', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-lines-'));
+    const dir = tempDir('weft-lines-');
     writeFileSync(join(dir, 'a'), 'a\nb\n');
     writeFileSync(join(dir, 'e'), '');
     expect((await allLines(join(dir, 'a'), 2)).map(lineText)).toEqual(['a', 'b']);

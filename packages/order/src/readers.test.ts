@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, DataError, type StageStats } from '@weft/core';
@@ -10,8 +9,9 @@ import { readJsonArray } from './json-array.ts';
 import { readJsonl } from './jsonl.ts';
 import { readText } from './text.ts';
 import { python } from '../test/python.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'weft-readers-'));
+const dir = tempDir('weft-readers-');
 function file(name: string, content: string | Buffer): string {
   const p = join(dir, name);
   writeFileSync(p, content);
@@ -121,7 +121,7 @@ describe('readJsonArray', () => {
 
   it('malformed, non-array and non-UTF-8 documents: DataError with the line, or counted', async () => {
     const bad = file('bad.json', '[\n  {"a": 1},\n  {"a": 2\n]\n');
-    expect((await failure(collect(readJsonArray(bad)))).message).toMatch(/bad\.json: line 4: malformed JSON/);
+    expect((await failure(collect(readJsonArray(bad)))).message).toMatch(/bad\.json: line 4 \(byte 24\): malformed JSON at column 1/);
     const obj = file('obj.json', '{"a": 1}');
     expect((await failure(collect(readJsonArray(obj)))).message).toMatch(/obj\.json: expected a JSON array/);
     const latin = file('latin.json', Buffer.from('[\n"caf\xe9"\n]', 'latin1'));

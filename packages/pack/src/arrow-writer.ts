@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { dirname, basename, join } from 'node:path';
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Field, Int32, List, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, type Data } from 'apache-arrow';
-import { AtomicFile, writeFileAtomic } from '@weft/core';
+import { AtomicFile, StagedOutputDir, writeFileAtomic, type OutputDirOptions } from '@weft/core';
 import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from './hf-json.ts';
 
 /** Options of {@link ArrowDatasetWriter}. */
@@ -15,6 +15,11 @@ export interface ArrowDatasetWriterOptions {
   batchRows?: number;
   /** Bytes per record batch at most, so huge rows do not make huge batches. Larger: fewer batches, more memory. */
   batchBytes?: number;
+  /**
+   * Who writes the folder and what it may replace (see `checkOutputDir` in core). Default: the
+   * `arrow` command, no inputs, no `overwrite`, so an existing non-empty folder is never replaced.
+   */
+  output?: OutputDirOptions;
 }
 
 /** The Arrow schema `save_to_disk` gives list-of-int32 columns (child field `item`, nullable). */
@@ -53,7 +58,8 @@ export interface WrittenFile {
 /**
  * Writes a HF `datasets` folder (`Dataset.save_to_disk` layout) row by row with bounded memory:
  * Arrow IPC stream shards, `dataset_info.json`, `state.json`. Everything goes to a temp folder
- * beside `dir`, renamed onto `dir` by {@link finish}: the folder appears whole or not at all.
+ * beside `dir`, renamed onto `dir` by {@link finish}: the folder appears whole or not at all, with
+ * weft's output marker, and replaces only a previous weft output when `output.overwrite` is set.
  * The fingerprint is a hash of the shard bytes, so reruns give identical files.
  *
  * @example
@@ -76,7 +82,7 @@ export class ArrowDatasetWriter {
   rows = 0;
   bytes = 0;
 
-  private constructor(readonly dir: string, readonly tmpDir: string, readonly columns: readonly string[], opts: ArrowDatasetWriterOptions) {
+  private constructor(readonly dir: string, private readonly staged: StagedOutputDir, readonly columns: readonly string[], opts: ArrowDatasetWriterOptions) {
     this.schema = hfSchema(columns);
     this.maxShardBytes = opts.maxShardBytes ?? 500 << 20;
     this.batchRows = opts.batchRows ?? 1000;
@@ -86,10 +92,13 @@ export class ArrowDatasetWriter {
 
   static async create(dir: string, opts: ArrowDatasetWriterOptions): Promise<ArrowDatasetWriter> {
     if (opts.columns.length === 0) throw new RangeError('ArrowDatasetWriter needs at least one column');
-    const tmpDir = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}`);
-    await rm(tmpDir, { recursive: true, force: true });
-    await mkdir(tmpDir, { recursive: true });
-    return new ArrowDatasetWriter(dir, tmpDir, opts.columns, opts);
+    const staged = await StagedOutputDir.create(dir, opts.output ?? { command: 'arrow' });
+    return new ArrowDatasetWriter(dir, staged, opts.columns, opts);
+  }
+
+  /** The temp folder the dataset is written into until {@link finish}. */
+  get tmpDir(): string {
+    return this.staged.path;
   }
 
   async write(row: Record<string, Int32Array>): Promise<void> {
@@ -169,7 +178,8 @@ export class ArrowDatasetWriter {
   }
 
   /**
-   * Write the last batch and the JSON files, then move the folder onto `dir` (replacing it).
+   * Write the last batch and the JSON files, then move the folder onto `dir` (replacing only an
+   * earlier weft output, and only when `output.overwrite` allows it).
    * `extra` files (name → text) are committed with the folder, e.g. a record of how it was made.
    */
   async finish(extra: Record<string, string> = {}): Promise<{ rows: number; shards: string[]; fingerprint: string; files: WrittenFile[] }> {
@@ -190,9 +200,7 @@ export class ArrowDatasetWriter {
     await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns));
     await writeFileAtomic(join(this.tmpDir, 'state.json'), stateJson(shards, fingerprint));
     for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(this.tmpDir, name), text);
-    await rm(this.dir, { recursive: true, force: true });
-    await mkdir(dirname(this.dir), { recursive: true });
-    await rename(this.tmpDir, this.dir);
+    await this.staged.commit();
     const files = shards.map((name, k) => ({ name, bytes: this.shardSizes[k]!, sha256: this.shardHashes[k]! }));
     return { rows: this.rows, shards, fingerprint, files };
   }
@@ -200,6 +208,6 @@ export class ArrowDatasetWriter {
   /** Drop everything written (the temp folder). */
   async abort(): Promise<void> {
     if (this.shard) await this.shard.abort();
-    await rm(this.tmpDir, { recursive: true, force: true });
+    await this.staged.abort();
   }
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC, Type, type List } from 'apache-arrow';
+import { OUTPUT_MARKER } from '@weft/core';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowDataset } from './arrow-reader.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const cols = ['input_ids', 'labels'];
 function row(i: number): Record<string, Int32Array> {
@@ -20,12 +21,12 @@ async function writeRows(dir: string, n: number, opts: { maxShardBytes?: number;
 
 describe('Arrow dataset folder', () => {
   it('writes the layout and JSON files of save_to_disk exactly', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
+    const dir = join(tempDir('weft-arrow-'), 'ds');
     const res = await writeRows(dir, 50, { maxShardBytes: 1500, batchRows: 8 });
     expect(res.shards.length).toBeGreaterThan(1);
     // Rows here are < 110 bytes: each shard stays within the bound plus one row.
     for (const s of res.shards) expect(readFileSync(join(dir, s)).length).toBeLessThanOrEqual(1500 + 110);
-    expect(readdirSync(dir).sort()).toEqual([...res.shards, 'dataset_info.json', 'state.json'].sort());
+    expect(readdirSync(dir).sort()).toEqual([...res.shards, OUTPUT_MARKER, 'dataset_info.json', 'state.json'].sort());
     expect(res.shards[0]).toBe(`data-00000-of-0000${res.shards.length}.arrow`);
     // Hand-written from formats.md, not from the code.
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(
@@ -63,7 +64,7 @@ describe('Arrow dataset folder', () => {
   });
 
   it('reads rows back by random access and in order', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
+    const dir = join(tempDir('weft-arrow-'), 'ds');
     await writeRows(dir, 40, { maxShardBytes: 1000, batchRows: 3 });
     const ds = await ArrowDataset.open(dir);
     expect(ds.length).toBe(40);
@@ -80,7 +81,7 @@ describe('Arrow dataset folder', () => {
   });
 
   it('is byte-identical on rerun and leaves no temp folder', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-arrow-'));
+    const base = tempDir('weft-arrow-');
     await writeRows(join(base, 'a'), 30, { maxShardBytes: 2000 });
     await writeRows(join(base, 'b'), 30, { maxShardBytes: 2000 });
     for (const f of readdirSync(join(base, 'a'))) expect(readFileSync(join(base, 'b', f)).equals(readFileSync(join(base, 'a', f)))).toBe(true);
@@ -88,7 +89,7 @@ describe('Arrow dataset folder', () => {
   });
 
   it('names the file of a corrupt shard', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
+    const dir = join(tempDir('weft-arrow-'), 'ds');
     await writeRows(dir, 10);
     const { truncateSync } = await import('node:fs');
     truncateSync(join(dir, 'data-00000-of-00001.arrow'), 300);
@@ -100,7 +101,7 @@ describe('ArrowDataset on folders weft did not write', () => {
   it('reads a stream with a null row (the batch-decoding path)', async () => {
     const { vectorFromArray, Field, List, Int32, Table, tableToIPC } = await import('apache-arrow');
     const { writeFileSync, mkdirSync } = await import('node:fs');
-    const dir = join(mkdtempSync(join(tmpdir(), 'weft-arrow-')), 'ds');
+    const dir = join(tempDir('weft-arrow-'), 'ds');
     mkdirSync(dir);
     const ids = vectorFromArray([[1, 2], null, [3]], new List(new Field('item', new Int32(), true)));
     const t = new Table({ input_ids: ids });

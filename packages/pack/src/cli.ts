@@ -1,11 +1,14 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
+import { byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError } from '@weft/core';
 
-function int(name: string, min = 0): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
+// Token counts and indices are int32 in the Arrow columns; a seed is numpy's uint32.
+const int = (name: string, min = 0, max = 2 ** 31 - 1): ((v: string) => number) => integer(name, { min, max });
+const SEED = integer('--seed', { min: 0, max: 2 ** 32 - 1 });
+const WORKERS = integer('--workers', { min: 0, max: 256 });
+
+/** Warn on stderr about an empty result (no records, or no packs); `--strict` makes it a data error (exit 2). */
+function warnIfEmpty(s: { read?: number; kept?: number; lines?: number; packs: number | null; tokens: number; packed_length: number | null }, input: string, strict: boolean): void {
+  checkOutputNotEmpty({ input, read: s.read ?? s.lines ?? 0, kept: s.kept ?? 0, packs: s.packs, tokens: s.tokens, packedLength: s.packed_length }, { strict });
 }
 
 /** Add this package's subcommands (`pack`, `process`, `inspect`) to the `weft` program. */
@@ -13,27 +16,32 @@ export function registerCommands(program: Command): void {
   program
     .command('pack')
     .description('Pack a folder of InternLM tokenized .bin/.bin.meta files as xtuner does (length-seeded, per file, in data order) into an Arrow datasets folder with input_ids, labels, cumulative_len, position_ids (one row per pack)')
-    .argument('<bin-folder>', 'folder of .bin files with their .bin.meta')
+    .argument('<bin-folder>', 'folder of .bin files with their .bin.meta', existingPath('<bin-folder>', 'dir'))
     .requiredOption('--packed-length <n>', 'tokens per pack', int('--packed-length', 1))
-    .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
+    .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
     .option('--min-length <n>', 'drop samples with fewer tokens (xtuner min_length)', int('--min-length'), 0)
-    .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)')
-    .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
-    .option('--workers <n>', 'threads building packs (output identical for any count)', int('--workers'), 0)
-    .option('--split-bytes <bytes>', 'consecutive .bin files are grouped into units of this many bytes, each starting a new Arrow file (the pieces shards share)', int('--split-bytes', 1), 256 << 20)
+    .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)', existingPath('--data-order', 'file'))
+    .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
+    .option('--workers <n>', 'threads building packs (output identical for any count)', WORKERS, 0)
+    .option('--on-error <mode>', 'bad lines: fail, or skip and count them (reads every line once more before packing)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--strict', 'no packs (empty input, or --packed-length above all the data) is an error (exit 2), not a warning')
+    .option('--split-bytes <bytes>', 'consecutive .bin files are grouped into units of this many bytes (e.g. 256MiB), each starting a new Arrow file (the pieces shards share)', byteSize('--split-bytes', { min: 1 }), 256 << 20)
     .option('--shard <I/N|auto>', 'pack task I of N (0-based) into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables; then weft merge <out>')
     .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job, or a Slurm rerun of some tasks', int('--num-shards', 1))
     .option('--merge', 'with --shard: merge when this task finds every shard complete')
     .option('--quiet', 'no progress bar')
-    .requiredOption('--out <dir>', 'the datasets folder to write (replaced when it exists)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; splitBytes: number; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string }) => {
+    .requiredOption('--out <dir>', 'the datasets folder to write (a new or empty folder; with --shard, the folder every task of the job shares)')
+    .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write; with --shard, never a finished shard of this same job)')
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; splitBytes: number; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
       const { runPack, runPackShard } = await import('./pack-shard.ts');
       const opts = {
         folder, packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, maxShardBytes: o.maxShardSize, workers: o.workers,
+        onError: o.onError, strict: Boolean(o.strict), overwrite: Boolean(o.overwrite),
         splitBytes: o.splitBytes, progress: !o.quiet, out: o.out, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
       };
       if (o.shard === undefined) {
-        if (o.merge || o.numShards !== undefined) throw new Error('--merge and --num-shards go with --shard');
+        if (o.merge || o.numShards !== undefined) throw new UsageError('--merge and --num-shards go with --shard');
+        checkOutputDir(o.out, { command: 'pack', inputs: [folder, o.dataOrder], overwrite: Boolean(o.overwrite) }); // before any work
         process.stdout.write(`${JSON.stringify({ out: o.out, ...await runPack(opts) }, null, 2)}\n`);
         return;
       }
@@ -44,49 +52,57 @@ export function registerCommands(program: Command): void {
       if (o.merge) {
         const { mergeIfLast } = await import('./merge.ts');
         const r = await mergeIfLast(o.out, { workers: o.workers, progress: !o.quiet });
-        if (r.merged) process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
-        else process.stderr.write(`pack shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
+        if (r.merged) {
+          process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
+          warnIfEmpty(r.result.summary, o.out, Boolean(o.strict));
+        } else process.stderr.write(`pack shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
       }
     });
 
   program
     .command('process')
     .description('The offline job: read, template and tokenize every file (or read tokenized .bin), write a DatasetDict of samples (<out>/samples, one split per file) and optionally the xtuner-packed dataset (<out>/packed); resumable: rerun after a crash to finish, with identical bytes')
-    .argument('<folder>', 'input folder (files taken in data order) or one file')
-    .addOption(new Option('--format <name>', 'input format').choices(['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain']).makeOptionMandatory())
+    .argument('<folder>', 'input folder (files taken in data order) or one file', existingPath('<folder>'))
+    .requiredOption('--format <name>', 'input format: ftdp, internlm, openai, alpaca, conversation, pretrain', oneOf('--format', ['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain'] as const))
     .option('--tokenizer <dir|id>', "tokenizer: 'default' (embedded), a folder, or a hub id", 'default')
-    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", 'internlm2_chat')
+    .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), 32768)
     .option('--pack', 'also write the length-seeded packed dataset')
     .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
-    .option('--seed <n>', 'shuffle seed of the packing', int('--seed'), 1024)
+    .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', int('--workers'), 0)
-    .addOption(new Option('--on-error <mode>', 'bad records: fail, or skip and count them').choices(['fail', 'skip']).default('fail'))
+    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, DEFAULT_WORKERS)
+    .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
-    .option('--data-order <file>', 'data_order.txt listing the input files')
-    .option('--max-shard-size <bytes>', 'bytes per Arrow shard', int('--max-shard-size', 1), 500 << 20)
-    .option('--split-bytes <bytes>', 'line-based files larger than this are read in byte ranges cut at line starts (the units shards share)', int('--split-bytes', 1), 256 << 20)
+    .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))
+    .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
+    .option('--split-bytes <bytes>', 'line-based files larger than this (e.g. 256MiB) are read in byte ranges cut at line starts (the units shards share)', byteSize('--split-bytes', { min: 1 }), 256 << 20)
     .option('--shard <I/N|auto>', 'run task I of N (0-based) of a sharded job into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables')
     .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job (its completions)', int('--num-shards', 1))
     .option('--merge', 'with --shard: merge when this task finds every shard complete (else leave it to weft merge)')
-    .option('--quiet', 'no progress bar')
-    .requiredOption('--out <dir>', 'output folder')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
+    .requiredOption('--out <dir>', 'output folder (a new or empty folder, or an earlier process output to resume; with --shard, the folder every task of the job shares)')
+    .option('--overwrite', 'replace an earlier weft output at --out made with other settings (never a folder weft did not write; with --shard, never a finished shard of this same job)')
     .action(async (folder: string, o: Record<string, unknown>) => {
       const { runProcess } = await import('./process.ts');
       const opts = {
         input: folder, format: o.format as never, tokenizer: o.tokenizer as string, template: o.template as string, maxLength: o.maxLength as number,
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
-        progress: !o.quiet,
+        progress: !o.quiet, overwrite: Boolean(o.overwrite),
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
         splitBytes: o.splitBytes as number,
       };
+      const strict = Boolean(o.strict);
       if (o.shard === undefined) {
-        if (o.merge || o.numShards !== undefined) throw new Error('--merge and --num-shards go with --shard');
-        process.stdout.write(`${JSON.stringify(await runProcess(opts), null, 2)}\n`);
+        if (o.merge || o.numShards !== undefined) throw new UsageError('--merge and --num-shards go with --shard');
+        const summary = await runProcess(opts);
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        warnIfEmpty(summary, folder, strict);
         return;
       }
+      if (o.format === 'internlm') throw new UsageError('--shard: the internlm format packs .bin files directly and is not sharded; use weft pack --shard, or run weft process without --shard');
       const { resolveShard } = await import('./shard-plan.ts');
       const { runProcessShard } = await import('./shard-run.ts');
       const shard = resolveShard(o.shard as string, process.env, o.numShards as number | undefined);
@@ -95,28 +111,32 @@ export function registerCommands(program: Command): void {
       if (o.merge) {
         const { mergeIfLast } = await import('./merge.ts');
         const r = await mergeIfLast(o.out as string, { workers: o.workers as number, progress: !o.quiet });
-        if (r.merged) process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
-        else process.stderr.write(`shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
+        if (r.merged) {
+          process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
+          warnIfEmpty(r.result.summary, folder, strict);
+        } else process.stderr.write(`shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
       }
     });
 
   program
     .command('merge')
-    .description('Make the shards of a sharded weft process (<out>/shards) one dataset: check that every shard completed with the same config, hard-link their Arrow files into <out>/samples (no copy), pack if the job packs; the result is byte-identical to a single-process run')
-    .argument('<out>', 'the --out folder the shards wrote')
-    .option('--workers <n>', 'packing threads (output identical for any count)', int('--workers'), 0)
+    .description('Make the shards of a sharded weft process or weft pack (<out>/shards) one dataset: check that every shard completed with the same config, hard-link their Arrow files into place (no copy), pack if the job packs; the result is byte-identical to a single-process run')
+    .argument('<out>', 'the --out folder the shards wrote', existingPath('<out>', 'dir'))
+    .option('--workers <n>', 'packing threads (output identical for any count)', WORKERS, 0)
     .option('--verify', 'also reread every shard Arrow file and check its SHA-256 against the shard marker')
-    .option('--quiet', 'no progress bar')
-    .action(async (out: string, o: { workers: number; verify?: boolean; quiet?: boolean }) => {
+    .option('--strict', 'an empty result (no records, or no packs) is an error (exit 2), not a warning')
+    .option('--quiet', 'no progress on stderr')
+    .action(async (out: string, o: { workers: number; verify?: boolean; strict?: boolean; quiet?: boolean }) => {
       const { mergeShards } = await import('./merge.ts');
       const r = await mergeShards(out, { workers: o.workers, progress: !o.quiet, verify: Boolean(o.verify) });
       process.stdout.write(`${JSON.stringify(r.summary, null, 2)}\n`);
+      warnIfEmpty(r.summary, out, Boolean(o.strict));
     });
 
   program
     .command('inspect')
     .description('Show a pack or sample of an Arrow datasets folder or a .bin folder, loss-masked tokens marked (grey on a TTY, [brackets] otherwise), with a length histogram and pack utilisation')
-    .argument('<path>', 'Arrow datasets folder (Dataset or DatasetDict) or folder of .bin files')
+    .argument('<path>', 'Arrow datasets folder (Dataset or DatasetDict) or folder of .bin files', existingPath('<path>'))
     .option('--index <n>', 'row / sample to show', int('--index'), 0)
     .option('--split <name>', 'DatasetDict split (default: the first)')
     .option('--tokenizer <dir|id>', 'decode tokens with this tokenizer')

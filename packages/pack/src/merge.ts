@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic, type StageStats } from '@weft/core';
+import { checkOutputDir, OUTPUT_MARKER, outputMarkerText, releaseTemp, tempPathFor, writeFileAtomic, type StageStats } from '@weft/core';
 import { ArrowDatasetWriter, fingerprintOf } from './arrow-writer.ts';
 import { datasetInfoJson, shardName, stateJson } from './hf-json.ts';
 import { inputDigest, sha256Range } from './input-digest.ts';
@@ -10,7 +10,7 @@ import { mergePackShards, type PackShardMarker } from './pack-shard.ts';
 import { processBaseConfig, runProcess, type FileStats, type ProcessOptions, type ProcessSummary } from './process.ts';
 import { combineStats, fromStatsRecords } from './range-samples.ts';
 import { assignUnits } from './shard-plan.ts';
-import { configHash, readMarker, shardConfig, shardDirName, type ShardConfig, type ShardMarker, type UnitRecord } from './shard-run.ts';
+import { configHash, processJobMarker, readMarker, shardConfig, shardDirName, type ShardConfig, type ShardMarker, type UnitRecord } from './shard-run.ts';
 
 const COLUMNS = ['input_ids', 'labels'] as const;
 
@@ -125,6 +125,11 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
   if (configHash(now.config) !== ref.config_hash) {
     throw new Error(`weft merge: the inputs under ${opts.input} changed since the shards ran (${configDiff(now.config, ref.config)}): rerun every shard`);
   }
+  // The folder must be this job's (its tasks marked it); nothing is written into another output.
+  const job = processJobMarker(opts);
+  if (checkOutputDir(out, { ...job, inputs: [opts.input, opts.dataOrderPath] }).state !== 'resume') {
+    throw new Error(`weft merge: ${out} is not marked as the output of the shards' job (${OUTPUT_MARKER} missing or changed): rerun the shard tasks`);
+  }
   const owners = assignUnits(now.units, count);
   const byFile: (UnitRecord & { shardDir: string })[][] = ref.config.files.map(() => []);
   const shardsDir = join(out, 'shards');
@@ -166,22 +171,24 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
     const files = units.flatMap((u) => u.arrow.map((f) => ({ ...f, from: join(u.shardDir, u.dir, f.name) })));
     if (files.length === 0) {
       // No rows: the one empty Arrow file a single run's writer leaves.
-      await (await ArrowDatasetWriter.create(dir, { columns: COLUMNS })).finish({ 'weft_stats.json': stats });
+      await (await ArrowDatasetWriter.create(dir, { columns: COLUMNS, output: { command: opts.command ?? 'process', overwrite: true } })).finish({ 'weft_stats.json': stats });
       continue;
     }
-    const tmp = join(samplesDir, `.${k}.tmp-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
+    const tmp = tempPathFor(dir);
     await mkdir(tmp);
     const names = files.map((_, j) => shardName(j, files.length));
     for (const [j, f] of files.entries()) (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
     await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(COLUMNS));
     await writeFileAtomic(join(tmp, 'state.json'), stateJson(names, fingerprintOf(files.map((f) => f.sha256), COLUMNS)));
     await writeFileAtomic(join(tmp, 'weft_stats.json'), stats);
+    // Last, as a single run's writer does: the split's own marker.
+    await writeFileAtomic(join(tmp, OUTPUT_MARKER), outputMarkerText({ command: opts.command ?? 'process' }));
     await rm(dir, { recursive: true, force: true });
     await rename(tmp, dir);
+    releaseTemp(tmp);
   }
   // The rest is exactly a single run's: every split is found done, then dataset_dict, packing, summary.
-  const summary = await runProcess({ ...opts, digests });
+  const summary = await runProcess({ ...opts, digests, reusedFrom: `merged from ${count} shard${count > 1 ? 's' : ''}` });
   const seconds = Number(((Date.now() - t0) / 1000).toFixed(3));
   process.stderr.write(`merge: ${count} shards, ${byFile.length} splits, ${linked} Arrow files linked${copied ? `, ${copied} copied (hard links refused)` : ''}, ${summary.kept} samples, ${(summary.tokens / 1e6).toFixed(2)}M tokens${summary.packs !== null ? `, ${summary.packs} packs` : ''} in ${seconds.toFixed(1)} s -> ${out}\n`);
   return { shards: count, splits: byFile.length, linked, copied, seconds, summary };

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Progress } from '@weft/core';
+import { Progress, type OutputDirOptions } from '@weft/core';
 import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
 import { PackedDataset } from './packed-dataset.ts';
 
@@ -25,6 +25,8 @@ export interface PackStats {
   /** Tokenized input only: lines in the metas, and samples kept after min_length. */
   lines?: number;
   kept?: number;
+  /** Tokenized input only: lines left out, by reason (`short`: under min_length); lines = kept + skipped. */
+  skipped?: Record<string, number>;
 }
 
 /** Options of {@link writePackedDataset}. */
@@ -42,6 +44,8 @@ export interface WritePackedOptions {
   cutBefore?: ReadonlySet<number>;
   /** Told the Arrow files written (name, size, SHA-256), e.g. for a shard's marker. */
   onFiles?: (files: WrittenFile[]) => void;
+  /** Who writes the folder, its inputs, and whether an earlier weft output may be replaced (`--overwrite`). */
+  output?: OutputDirOptions;
 }
 
 /**
@@ -61,12 +65,8 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     pack_tokens: ds.length * packedLength, waste_tokens: tokens - ds.length * packedLength, padding_tokens: 0, loss_tokens: 0,
     ...options.extraStats,
   };
-  const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes });
-  const t0 = Date.now();
-  const bar: Progress = new Progress({
-    label: 'pack', total: ds.length, unit: 'packs', enabled: options.progress ?? false,
-    extra: (): string => `${((bar.count * packedLength) / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e6).toFixed(1)}M tok/s`,
-  });
+  const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' } });
+  const bar = new Progress({ label: 'pack', total: ds.length, unit: 'packs', counters: ['tok'], enabled: options.progress ?? false });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   let index = 0;
   try {
@@ -75,6 +75,7 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
       const lab = p.labels;
       for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
       await w.write(p as unknown as Record<string, Int32Array>);
+      bar.add('tok', packedLength);
       bar.tick();
       if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
     }

@@ -8,6 +8,9 @@ export interface PackWorkerInit {
   minLength: number;
   packedLength: number;
   seed: number;
+  /** Per file: the `.bin` lines kept and their lengths (after min_length and skipped bad lines), so workers pack the same samples. */
+  rows?: Int32Array[];
+  lengths?: Int32Array[];
 }
 
 /**
@@ -20,7 +23,10 @@ export function createPackBuilder(init: PackWorkerInit): (job: { file: number; p
   return async ({ file, pack }) => {
     if (current?.file !== file) {
       if (current) await (await current.packed).source.close?.();
-      current = { file, packed: BinSource.open(init.files[file]!, init.minLength).then((s) => packLengthSeeded(s, init)) };
+      const source = init.rows && init.lengths
+        ? Promise.resolve(new BinSource(init.files[file]!, init.lengths[file]!, init.rows[file]!))
+        : BinSource.open(init.files[file]!, init.minLength);
+      current = { file, packed: source.then((s) => packLengthSeeded(s, init)) };
     }
     return (await current.packed).get(pack);
   };

@@ -52,6 +52,7 @@ export class PackedDataset {
     ds.workerInit = {
       files: ds.files.map((f) => f.source.name), minLength: options.minLength ?? 0,
       packedLength: options.packedLength, seed: options.seed ?? 1024,
+      rows: ds.files.map((f) => (f.source as BinSource).rows), lengths: ds.files.map((f) => (f.source as BinSource).lengths),
     };
     return ds;
   }

@@ -2,13 +2,14 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, type OnError, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, type OnError, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowSource } from './arrow-source.ts';
 import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
-import { BinSource } from './bin-source.ts';
+import { prepareProcessOutput } from './process-output.ts';
+import { checkedBinSources } from './checked-bin-sources.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
 import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
 import { rangedSamples, type Range } from './range-samples.ts';
@@ -52,6 +53,12 @@ export interface ProcessOptions {
   splitBytes?: number;
   /** Input digests already known (`weft merge` has them from the shard markers), so the inputs are not reread. */
   digests?: readonly string[];
+  /** Replace an earlier weft output at `out` made with other settings (`--overwrite`); equal settings resume without it. */
+  overwrite?: boolean;
+  /** The command recorded in the output marker (default `process`; the demo says `demo`). */
+  command?: string;
+  /** Progress wording for splits found done (default `from an earlier run`; `weft merge` says where they came from). */
+  reusedFrom?: string;
 }
 
 /** Per input file: what went in and what came out. */
@@ -95,12 +102,6 @@ async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Remove temp files and folders that a killed run left behind (they never carry a final name). */
-async function removeStale(dir: string): Promise<void> {
-  if (!existsSync(dir)) return;
-  for (const e of await readdir(dir)) if (/^\..*\.tmp-\d+/.test(e)) await rm(join(dir, e), { recursive: true, force: true });
-}
-
 function mergeRejected(into: Record<string, number>, stats: readonly StageStats[]): void {
   for (const s of stats) for (const [k, v] of s.rejected) into[k] = (into[k] ?? 0) + v;
 }
@@ -133,14 +134,14 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
     async function* toSamples(): AsyncIterable<Sample> {
-      for await (const { tokens } of r) {
+      for await (const { tokens, source } of r) {
         const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
         for (let i = 0; i < tokens.length; i++) {
           const t = tokens[i]!;
           input_ids[i] = t < 0 ? -t : t;
           labels[i] = t > 0 ? t : -100; // xtuner: token 0 never has a loss
         }
-        yield { input_ids, labels };
+        yield { input_ids, labels, source };
       }
     }
     return { samples: toSamples(), stats: () => [r.stats] };
@@ -148,7 +149,7 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
   const { loadTokenizer, tokenizeFile } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? 'internlm2_chat', workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
+    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
     ...(range ? { range } : {}),
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
   });
@@ -159,7 +160,7 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
 export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
   const tokenized = opts.format === 'internlm';
   return {
-    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
+    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
     max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
   };
 }
@@ -181,8 +182,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const packDirect = tokenized && opts.pack;
   const samplesDir = join(opts.out, 'samples');
   const packedDir = join(opts.out, 'packed');
-  await removeStale(opts.out);
-  await removeStale(samplesDir);
+  await prepareProcessOutput(opts, { samples: !packDirect, packed: Boolean(opts.pack) });
+  // The units below lie inside the folder this run owns: each may replace its earlier self.
+  const output = { command: opts.command ?? 'process', overwrite: true };
   const showProgress = opts.progress ?? true;
   const baseConfig = processBaseConfig(opts);
   const summary: ProcessSummary = {
@@ -191,11 +193,13 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   };
   const splitDigests: string[] = [];
   if (!packDirect) {
-    const bar: Progress = new Progress({
-      label: 'process', unit: 'samples', enabled: showProgress,
-      extra: (): string => `${(summary.tokens / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+    // Bytes read of all input bytes: the ETA holds in the middle of a file.
+    const sizes = files.map((rel) => statSync(join(root, rel)).size);
+    const bar = new Progress({
+      label: 'process', total: sizes.reduce((a, b) => a + b, 0), unit: 'B', counters: ['samples', 'tok'],
+      items: { total: files.length, unit: 'files' }, enabled: showProgress, ...(opts.reusedFrom ? { reusedFrom: opts.reusedFrom } : {}),
     });
-    const t0 = Date.now();
+    let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
@@ -205,8 +209,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
       let st = reusableStats<FileStats>(dir, config);
-      if (!st) {
-        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+      if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
+      else {
+        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
         // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
         const { samples, stats } = ranges.length === 1
           ? await fileSamples(path, opts)
@@ -218,7 +223,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
             fs.kept++;
             fs.tokens += s.input_ids.length;
             for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) fs.loss_tokens++;
-            bar.tick();
+            bar.add('samples');
+            bar.add('tok', s.input_ids.length);
+            if (s.source?.offset !== undefined) bar.update(bytesBefore + s.source.offset);
             if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
           }
         } catch (e) {
@@ -231,7 +238,10 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         // The encoder's "empty" drops are records too; everything read is kept or counted.
         await w.finish({ 'weft_stats.json': JSON.stringify({ config, stats: fs }, null, 2) });
         st = fs;
+        bar.update(bytesBefore + sizes[k]!);
+        bar.itemDone();
       }
+      bytesBefore += sizes[k]!;
       summary.read += st.read;
       summary.kept += st.kept;
       summary.tokens += st.tokens;
@@ -254,26 +264,27 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       for (const rel of files) digests.push(await sha256File(join(root, rel)));
       const config = { ...baseConfig, packed_length: packedLength, seed, files, sha256: digests };
       ps = reusableStats<PackStats>(packedDir, config);
+      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
-        const sources: BinSource[] = [];
-        for (const rel of files) sources.push(await BinSource.open(join(root, rel), opts.minLength ?? 0));
-        const lines = sources.reduce((a, s) => a + s.lines, 0), kept = sources.reduce((a, s) => a + s.lengths.length, 0);
+        // min_length and --on-error skip decide which lines are packed, before the layout is drawn.
+        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
-        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0 });
+        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept, skipped }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
       }
-      // Tokenized input: read/kept come from the metas (min_length drops count as "short").
+      // Tokenized input: lines read, kept and left out by reason (min_length drops count as "short").
       summary.read = ps.lines ?? 0;
       summary.kept = ps.kept ?? 0;
-      if (summary.read > summary.kept) summary.skipped.short = summary.read - summary.kept;
+      summary.skipped = { ...(ps.skipped ?? (summary.read > summary.kept ? { short: summary.read - summary.kept } : {})) };
       summary.tokens = ps.tokens;
       summary.loss_tokens = ps.loss_tokens;
     } else {
       const config = { ...baseConfig, packed_length: packedLength, seed, splits: splitDigests };
       ps = reusableStats<PackStats>(packedDir, config);
+      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
         const sources: ArrowSource[] = [];
         for (const k of files.keys()) sources.push(await ArrowSource.open(join(samplesDir, String(k))));
-        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes });
+        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes, output });
       }
     }
     summary.packed_dir = relative(opts.out, packedDir);

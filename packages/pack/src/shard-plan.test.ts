@@ -1,12 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonl } from '@weft/order';
 import { fileRanges, lineStartAtOrAfter } from './shard-plan.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const base = mkdtempSync(join(tmpdir(), 'weft-plan-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempDir('weft-plan-');
 
 describe('byte ranges cut at line starts', () => {
   // Lines of varied length, one longer than the bound, CRLF and a last line without '\n'.

@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { UsageError } from '@weft/core';
 
 /** Default `--split-bytes`: input files larger than this are cut into byte ranges (at line starts). */
 export const DEFAULT_SPLIT_BYTES = 256 << 20;
@@ -15,13 +16,13 @@ function intVar(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--shard auto: ${name}=${JSON.stringify(v)} is not a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--shard auto: ${name}=${JSON.stringify(v)} is not a non-negative integer`);
   return n;
 }
 
 function checked(index: number, count: number, source: string, what: string): ShardSpec {
-  if (!(count >= 1)) throw new Error(`--shard: the task count must be >= 1 (${what} gives ${count})`);
-  if (!(index >= 0 && index < count)) throw new Error(`--shard: task index ${index} is outside 0..${count - 1} (${what}): the pair is inconsistent`);
+  if (!(count >= 1)) throw new UsageError(`--shard: the task count must be >= 1 (${what} gives ${count})`);
+  if (!(index >= 0 && index < count)) throw new UsageError(`--shard: task index ${index} is outside 0..${count - 1} (${what}): the pair is inconsistent`);
   return { index, count, source };
 }
 
@@ -39,12 +40,12 @@ function checked(index: number, count: number, source: string, what: string): Sh
 export function resolveShard(spec: string, env: NodeJS.ProcessEnv = process.env, numShards?: number): ShardSpec {
   if (spec !== 'auto') {
     const m = /^(\d+)\/(\d+)$/.exec(spec);
-    if (!m) throw new Error(`--shard must be "auto" or I/N (task I of N, 0-based, e.g. 0/8), got "${spec}"`);
-    if (numShards !== undefined && numShards !== Number(m[2])) throw new Error(`--shard ${spec} disagrees with --num-shards ${numShards}`);
+    if (!m) throw new UsageError(`--shard must be "auto" or I/N (task I of N, 0-based, e.g. 0/8), got "${spec}"`);
+    if (numShards !== undefined && numShards !== Number(m[2])) throw new UsageError(`--shard ${spec} disagrees with --num-shards ${numShards}`);
     return checked(Number(m[1]), Number(m[2]), 'cli', `--shard ${spec}`);
   }
   const agree = (s: ShardSpec, what: string): ShardSpec => {
-    if (numShards !== undefined && numShards !== s.count) throw new Error(`--shard auto: ${what} gives ${s.count} tasks but --num-shards is ${numShards}`);
+    if (numShards !== undefined && numShards !== s.count) throw new UsageError(`--shard auto: ${what} gives ${s.count} tasks but --num-shards is ${numShards}`);
     return s;
   };
   const id = intVar(env, 'SLURM_ARRAY_TASK_ID');
@@ -56,24 +57,24 @@ export function resolveShard(spec: string, env: NodeJS.ProcessEnv = process.env,
     const min = intVar(env, 'SLURM_ARRAY_TASK_MIN');
     const max = intVar(env, 'SLURM_ARRAY_TASK_MAX');
     const n = count ?? (max !== undefined ? max - (min ?? 0) + 1 : undefined);
-    if (n === undefined) throw new Error('--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N), or pass --num-shards');
+    if (n === undefined) throw new UsageError('--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N), or pass --num-shards');
     const partial = (min !== undefined && min !== 0) || (max !== undefined && max + 1 !== n);
     if (partial) {
-      throw new Error(`--shard auto: the Slurm array is not 0..N-1 (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, MAX=${max ?? 'unset'}, COUNT=${n}): the pair is inconsistent for a whole job; when rerunning some tasks (sbatch --array=7 ...) pass --num-shards with the job's task count`);
+      throw new UsageError(`--shard auto: the Slurm array is not 0..N-1 (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, MAX=${max ?? 'unset'}, COUNT=${n}): the pair is inconsistent for a whole job; when rerunning some tasks (sbatch --array=7 ...) pass --num-shards with the job's task count`);
     }
     return checked(id, n, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, ${count !== undefined ? `SLURM_ARRAY_TASK_COUNT=${count}` : `SLURM_ARRAY_TASK_MAX=${max}`}`);
   }
   const k8s = intVar(env, 'JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {
-    if (numShards === undefined) throw new Error('--shard auto: JOB_COMPLETION_INDEX (Kubernetes Indexed Job) needs --num-shards equal to the Job\'s spec.completions');
+    if (numShards === undefined) throw new UsageError('--shard auto: JOB_COMPLETION_INDEX (Kubernetes Indexed Job) needs --num-shards equal to the Job\'s spec.completions');
     return checked(k8s, numShards, 'kubernetes', `JOB_COMPLETION_INDEX=${k8s}, --num-shards ${numShards}`);
   }
   const rank = intVar(env, 'RANK'), world = intVar(env, 'WORLD_SIZE');
   if (rank !== undefined || world !== undefined) {
-    if (rank === undefined || world === undefined) throw new Error(`--shard auto: ${rank === undefined ? 'WORLD_SIZE is set without RANK' : 'RANK is set without WORLD_SIZE'}; set both (torchrun does)`);
+    if (rank === undefined || world === undefined) throw new UsageError(`--shard auto: ${rank === undefined ? 'WORLD_SIZE is set without RANK' : 'RANK is set without WORLD_SIZE'}; set both (torchrun does)`);
     return agree(checked(rank, world, 'torchrun', `RANK=${rank}, WORLD_SIZE=${world}`), 'RANK/WORLD_SIZE');
   }
-  throw new Error('--shard auto found no task index: expected a Slurm job array (SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT or MIN/MAX), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with --num-shards) or torchrun (RANK + WORLD_SIZE); or pass --shard I/N');
+  throw new UsageError('--shard auto found no task index: expected a Slurm job array (SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT or MIN/MAX), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with --num-shards) or torchrun (RANK + WORLD_SIZE); or pass --shard I/N');
 }
 
 /** One unit of work: range `range` of input file `file`, nominal bytes [start, end) (the real cut is at the next line start). */

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Progress, writeFileAtomic } from '@weft/core';
+import { claimSharedOutputDir, DEFAULT_TEMPLATE, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from '@weft/core';
 import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
 import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
+import { processSettings } from './process-output.ts';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
 import { sha256Range } from './input-digest.ts';
 import { toStatsRecords, type StatsRecord } from './range-samples.ts';
@@ -13,7 +14,7 @@ import { toStatsRecords, type StatsRecord } from './range-samples.ts';
 export const SHARD_MARKER = 'weft_shard.json';
 
 /** The options of a sharded job that must be equal in every shard (what the config hash covers). */
-export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests'>;
+export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom'>;
 
 /** What every task of one job agrees on: the options, the inputs as listed with their sizes, the cut bound. */
 export interface ShardConfig {
@@ -60,9 +61,10 @@ export function configHash(config: ShardConfig): string {
 
 /** The options that shape the output, with runProcess's defaults filled in (a CLI task and a library call agree). */
 function jobOptions(opts: ProcessOptions): JobOptions {
-  const { out: _o, workers: _w, progress: _p, digests: _d, ...rest } = opts;
+  // --overwrite says what a task may replace, not what it writes: tasks with and without it are one job.
+  const { out: _o, workers: _w, progress: _p, digests: _d, overwrite: _ov, reusedFrom: _r, ...rest } = opts;
   const filled: JobOptions = {
-    ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? 'internlm2_chat', pack: rest.pack ?? false,
+    ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? DEFAULT_TEMPLATE, pack: rest.pack ?? false,
     packedLength: rest.packedLength ?? 8192, seed: rest.seed ?? 1024, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',
     maxShardBytes: rest.maxShardBytes ?? 500 << 20,
   };
@@ -107,6 +109,9 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   const owners = assignUnits(units, shard.count);
   const mine = units.filter((_, i) => owners[i] === shard.index);
   const label = `shard ${shard.index}/${shard.count}`;
+  const jobMarker = processJobMarker(opts);
+  const tokenizerDir = opts.tokenizer !== undefined && existsSync(opts.tokenizer) ? opts.tokenizer : undefined;
+  await claimJobOutput(opts.out, jobMarker, { overwrite: opts.overwrite, inputs: [opts.input, opts.dataOrderPath, tokenizerDir] }, { hash, count: shard.count });
   const shardsDir = join(opts.out, 'shards');
   const name = shardDirName(shard.index, shard.count);
   const dir = join(shardsDir, name);
@@ -116,17 +121,18 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     return done;
   }
   await mkdir(shardsDir, { recursive: true });
-  // A killed earlier attempt of this shard left a temp folder; only this shard's own are removed.
-  for (const e of await readdir(shardsDir)) if (e.startsWith(`.${name}.tmp-`)) await rm(join(shardsDir, e), { recursive: true, force: true });
-  const tmp = join(shardsDir, `.${name}.tmp-${process.pid}`);
+  // A killed earlier attempt of this shard left a temp folder. Only this shard's, and only of a dead
+  // process on this host: a live duplicate task, or a task on another machine, keeps its own.
+  await removeStaleTemps(shardsDir, { of: name });
+  const tmp = tempPathFor(dir);
   await mkdir(tmp, { recursive: true });
   const totalBytes = mine.reduce((a, u) => a + (u.end - u.start), 0);
   const records: UnitRecord[] = [];
-  let tokensSoFar = 0;
-  const bar: Progress = new Progress({
-    label, unit: 'samples', enabled: opts.progress ?? true,
-    extra: (): string => `unit ${Math.min(records.length + 1, mine.length)}/${mine.length}, ${(tokensSoFar / Math.max((Date.now() - t0) / 1000, 1e-3) / 1e3).toFixed(1)}k tok/s`,
+  // Bytes read of this shard's input bytes (ETA mid-unit), samples and tokens with rates, units done.
+  const bar = new Progress({
+    label, total: totalBytes, unit: 'B', counters: ['samples', 'tok'], items: { total: mine.length, unit: 'units' }, enabled: opts.progress ?? true,
   });
+  let bytesBefore = 0;
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   try {
     for (const u of mine) {
@@ -145,8 +151,9 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
           kept++;
           tokens += s.input_ids.length;
           for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) loss++;
-          tokensSoFar += s.input_ids.length;
-          bar.tick();
+          bar.add('samples');
+          bar.add('tok', s.input_ids.length);
+          if (s.source?.offset !== undefined) bar.update(bytesBefore + Math.max(0, s.source.offset - bytes.start));
           if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
         }
       } catch (e) {
@@ -157,10 +164,14 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
       // An empty range contributes no Arrow file (a single run's writer writes none for it either).
       if (kept === 0) for (const f of res.files) await rm(join(tmp, unitDir, f.name), { force: true });
       records.push({ ...u, bytes, sha256, kept, tokens, loss_tokens: loss, stats: toStatsRecords(stats()), dir: unitDir, arrow: kept === 0 ? [] : res.files });
+      bytesBefore += u.end - u.start;
+      bar.update(bytesBefore);
+      bar.itemDone();
     }
   } catch (e) {
     bar.done();
     await rm(tmp, { recursive: true, force: true });
+    releaseTemp(tmp);
     throw e;
   }
   bar.done();
@@ -178,9 +189,54 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     seconds: Number(((Date.now() - t0) / 1000).toFixed(3)),
   };
   await writeFileAtomic(join(tmp, SHARD_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+  checkStillOurs(opts.out, jobMarker);
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
+  releaseTemp(tmp);
   const t = marker.totals;
   process.stderr.write(`${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(t.input_bytes < 1e7 ? 3 : 1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`);
   return marker;
+}
+
+/** What a job's output marker records: the command and the settings (those of a single run, so merge and reruns resume). */
+export interface JobMarker {
+  command: string;
+  settings: Record<string, unknown>;
+}
+
+/** The marker a sharded `weft process` writes: the one a single `weft process` writes. */
+export function processJobMarker(opts: ProcessOptions): JobMarker {
+  return { command: opts.command ?? 'process', settings: processSettings(opts) };
+}
+
+/**
+ * Claim `out` for one task of a sharded job, safely while other tasks (on this or other machines)
+ * do the same (see `claimSharedOutputDir` in core): the first task marks the folder with `marker`,
+ * later ones join. With `overwrite`, another output there is replaced, and finished shard folders
+ * of another job (another config hash or task count) are removed; this job's finished shards and
+ * every task's temp folder are never touched.
+ *
+ * @example
+ * await claimJobOutput('out/big', processJobMarker(opts), { overwrite: false, inputs: ['data'] }, { hash: '3f1c0a9b2d4e5f60', count: 8 });
+ */
+export async function claimJobOutput(out: string, marker: JobMarker, o: { overwrite?: boolean; inputs: readonly (string | undefined)[] }, job: { hash: string; count: number }): Promise<void> {
+  await claimSharedOutputDir(out, { ...marker, overwrite: o.overwrite ?? false, inputs: o.inputs, keep: ['shards'] });
+  if (!o.overwrite) return;
+  const shardsDir = join(out, 'shards');
+  if (!existsSync(shardsDir)) return;
+  for (const e of await readdir(shardsDir)) {
+    const n = /^shard-\d{5}-of-(\d{5})$/.exec(e);
+    if (!n) continue;
+    // Only folders with a marker are finished; one of this job (same hash and count) is kept.
+    const other = readMarker(join(shardsDir, e));
+    if (other && (other.config_hash !== job.hash || Number(n[1]) !== job.count)) await rm(join(shardsDir, e), { recursive: true, force: true });
+  }
+}
+
+/** Before a shard lands: `out` must still be this job's (another job run with --overwrite on the same folder changes its marker). */
+export function checkStillOurs(out: string, marker: JobMarker): void {
+  const m = readOutputMarker(out);
+  if (!m || m.command !== marker.command || JSON.stringify(m.settings) !== JSON.stringify(marker.settings)) {
+    throw new Error(`${out} was claimed by another job while this shard ran (its .weft-output.json changed): run one job per output folder, then rerun this task`);
+  }
 }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { packingCases } from './golden.ts';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 function weft(args: string[]): string {
@@ -30,7 +30,7 @@ describe('weft pack', () => {
   for (const ci of [1, 5]) {
     it(`writes golden case ${ci} as an Arrow folder, one row per pack in pack order`, () => {
       const c = packingCases[ci]!;
-      const base = mkdtempSync(join(tmpdir(), 'weft-cli-pack-'));
+      const base = tempDir('weft-cli-pack-');
       writeBinFolderWithNumpy(join(base, 'in'), c.files);
       const stdout = weft(['pack', join(base, 'in'), '--packed-length', String(c.packed_length), '--seed', String(c.seed),
         '--min-length', String(c.min_length), '--max-shard-size', '4096', '--quiet', '--out', join(base, 'out'),
@@ -46,7 +46,7 @@ describe('weft pack', () => {
 
   it('follows --data-order: files packed on their own, concatenated in the listed order', () => {
     const c = packingCases[1]!;
-    const base = mkdtempSync(join(tmpdir(), 'weft-cli-order-'));
+    const base = tempDir('weft-cli-order-');
     writeBinFolderWithNumpy(join(base, 'in'), c.files);
     writeFileSync(join(base, 'order.txt'), '002.bin\n000.bin\n');
     weft(['pack', join(base, 'in'), '--packed-length', '64', '--seed', String(c.seed), '--data-order', join(base, 'order.txt'), '--quiet', '--out', join(base, 'o')]);
@@ -60,7 +60,7 @@ describe('weft pack', () => {
   });
 
   it('names the file when a .meta is missing', () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-cli-bad-'));
+    const base = tempDir('weft-cli-bad-');
     writeBinFolderWithNumpy(join(base, 'in'), [[[1, 2, 3]]]);
     writeFileSync(join(base, 'in', '001.bin'), '{"tokens": [1]}\n');
     expect(() => weft(['pack', join(base, 'in'), '--packed-length', '2', '--out', join(base, 'o')])).toThrow(/001\.bin.*meta/);
@@ -71,7 +71,7 @@ describe('weft pack', () => {
 describe('weft process', () => {
   it('internlm format: a DatasetDict with one split per file, equal to the source lines', () => {
     const c = packingCases[1]!;
-    const base = mkdtempSync(join(tmpdir(), 'weft-cli-proc-'));
+    const base = tempDir('weft-cli-proc-');
     writeBinFolderWithNumpy(join(base, 'in'), c.files);
     const summary = JSON.parse(weft(['process', join(base, 'in'), '--format', 'internlm', '--quiet', '--out', join(base, 'out')]));
     const lines = c.files.flat();
@@ -86,7 +86,7 @@ describe('weft process', () => {
   });
 
   it('ftdp format with the default tokenizer: counts bad lines when skipping, packs the samples', () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-cli-ftdp-'));
+    const base = tempDir('weft-cli-ftdp-');
     const conv = (i: number) => JSON.stringify([{ role: 'user', content: `What is ${i} + ${i}?` }, { role: 'assistant', content: `${2 * i}.` }]);
     mkdirSync(join(base, 'in'));
     writeFileSync(join(base, 'in', 'a.json'), `${Array.from({ length: 30 }, (_, i) => conv(i)).join('\n')}\n{broken\n`);
@@ -104,7 +104,7 @@ describe('weft process', () => {
 
 describe('weft inspect', () => {
   it('brackets loss-masked tokens and marks piece boundaries (no TTY)', () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-cli-insp-'));
+    const base = tempDir('weft-cli-insp-');
     writeBinFolderWithNumpy(join(base, 'in'), [[[5, -6, -7, 8], [9, 10, -11]]]);
     weft(['pack', join(base, 'in'), '--packed-length', '7', '--seed', '1024', '--quiet', '--out', join(base, 'o')]);
     const out = weft(['inspect', join(base, 'o')]);

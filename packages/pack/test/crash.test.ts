@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { OUTPUT_MARKER } from '@weft/core';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 
@@ -66,7 +67,7 @@ function makeInput(base: string): string {
 
 describe('weft process: SIGKILL mid-job, rerun, identical bytes', () => {
   it('resumes the per-file splits', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-crash-'));
+    const base = tempDir('weft-crash-');
     const input = makeInput(base);
     const args = (out: string) => ['process', input, '--format', 'internlm', '--quiet', '--out', out];
     execFileSync(process.execPath, [WEFT, ...args(join(base, 'ref'))]);
@@ -85,7 +86,7 @@ describe('weft process: SIGKILL mid-job, rerun, identical bytes', () => {
   });
 
   it('resumes an interrupted packing stage', async () => {
-    const base = mkdtempSync(join(tmpdir(), 'weft-crash-pack-'));
+    const base = tempDir('weft-crash-pack-');
     const input = makeInput(base);
     const args = (out: string) => ['process', input, '--format', 'internlm', '--pack', '--packed-length', '32', '--quiet', '--out', out];
     execFileSync(process.execPath, [WEFT, ...args(join(base, 'ref'))]);
@@ -96,7 +97,7 @@ describe('weft process: SIGKILL mid-job, rerun, identical bytes', () => {
     expect(existsSync(join(out, 'packed'))).toBe(false);
     assertNoPartialVisible(out);
     execFileSync(process.execPath, [WEFT, ...args(out)]);
-    expect(readdirSync(out).filter((e) => e.startsWith('.'))).toEqual([]);
+    expect(readdirSync(out).filter((e) => e.startsWith('.') && e !== OUTPUT_MARKER)).toEqual([]);
     expect(tree(out)).toEqual(tree(join(base, 'ref')));
   });
 });

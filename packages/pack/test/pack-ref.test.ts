@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const REF = new URL('../../../tools/reference/pack_ref.py', import.meta.url).pathname;
 
@@ -16,7 +16,7 @@ describe('length-seeded packing against the numpy reference (tools/reference/pac
     for (let f = 0; f < 3; f++) {
       files.push(Array.from({ length: 30 + rnd(40) }, () => Array.from({ length: rnd(5) === 0 ? 200 + rnd(300) : rnd(60) }, () => rnd(2001) - 1000)));
     }
-    const dir = mkdtempSync(join(tmpdir(), 'weft-packref-'));
+    const dir = tempDir('weft-packref-');
     writeBinFolderWithNumpy(join(dir, 'in'), files);
     for (const [L, seed, minLength] of [[97, 3, 0], [64, 4294967295, 10]] as const) {
       const dump = join(dir, `ref-${L}.json`);

@@ -1,16 +1,15 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { packUnits, runPack, runPackShard, type PackJobOptions } from '../src/pack-shard.ts';
+import { packJobMarker, packUnits, runPack, runPackShard, type PackJobOptions } from '../src/pack-shard.ts';
 import { mergeShards } from '../src/merge.ts';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { writePackedDataset } from '../src/pack-job.ts';
+import { checkedBinFolder } from '../src/checked-bin-sources.ts';
 import { sameTree, tree } from './shard-helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const TOKENIZED = new URL('../../../data/sample/tokenized/', import.meta.url).pathname;
-const base = mkdtempSync(join(tmpdir(), 'weft-pack-shard-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempDir('weft-pack-shard-');
 
 const job = (out: string, splitBytes: number): PackJobOptions => ({ folder: TOKENIZED, packedLength: 256, seed: 3, minLength: 2, maxShardBytes: 60_000, splitBytes, out, progress: false });
 
@@ -24,7 +23,11 @@ describe('weft pack --shard + weft merge', () => {
     const a = join(base, 'plain'), b = join(base, 'old');
     await runPack(job(a, 256 << 20));
     const ds = await PackedDataset.fromBinFolder(TOKENIZED, { packedLength: 256, seed: 3, minLength: 2 });
-    await writePackedDataset(ds, b, { maxShardBytes: 60_000, config: { packed_length: 256, seed: 3, min_length: 2 } });
+    // The old path with what weft pack records now: its settings in the marker; on_error and the line counts in weft_stats.json.
+    const { lines, kept, skipped } = await checkedBinFolder(TOKENIZED, { minLength: 2 });
+    await writePackedDataset(ds, b, {
+      maxShardBytes: 60_000, config: { packed_length: 256, seed: 3, min_length: 2, on_error: 'fail' }, extraStats: { lines, kept, skipped }, output: packJobMarker(job(a, 256 << 20)),
+    });
     expect(sameTree(tree(a), tree(b))).toEqual([]);
   });
 

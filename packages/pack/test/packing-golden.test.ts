@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { InternRepoSampler } from '../src/sampler.ts';
 import { packingCases } from './golden.ts';
 import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 describe('golden/packing.json through real .bin/.meta files', () => {
   packingCases.forEach((c, ci) => {
     it(`case ${ci}: ${c.files.length} file(s), packed_length ${c.packed_length}, seed ${c.seed}, min_length ${c.min_length}`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), `weft-golden-${ci}-`));
+      const dir = tempDir(`weft-golden-${ci}-`);
       writeBinFolderWithNumpy(dir, c.files);
       const ds = await PackedDataset.fromBinFolder(dir, { packedLength: c.packed_length, seed: c.seed, minLength: c.min_length });
       expect(ds.length).toBe(c.packs.length);

@@ -1,18 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProcess, type ProcessOptions } from '../src/process.ts';
 import { runProcessShard, shardDirName } from '../src/shard-run.ts';
 import { mergeShards } from '../src/merge.ts';
 import { planUnits, assignUnits, resolveShard } from '../src/shard-plan.ts';
 import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const CHECK = new URL('../../../tools/reference/merged_shards_check.py', import.meta.url).pathname;
-const base = mkdtempSync(join(tmpdir(), 'weft-shard-'));
-afterAll(() => rmSync(base, { recursive: true, force: true }));
+const base = tempDir('weft-shard-');
 
 const input = makeShardInput(join(base, 'in'));
 const job = (out: string): ProcessOptions => ({
@@ -123,8 +122,11 @@ describe('shard failures', () => {
     renameSync(two, `${two}-moved`);
     await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 2\/3 \(.*shard-00002-of-00003\) has not completed/);
     renameSync(`${two}-moved`, two);
-    await runProcessShard({ ...job(out), maxLength: 256 }, { index: 1, count: 3, source: 'cli' });
-    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 1\/3 \(.*shard-00001-of-00003\) was made with a different config than shards 0, 2: maxLength 256 vs 384/);
+    // A task with other output settings cannot join the folder another job marked.
+    await expect(runProcessShard({ ...job(out), maxLength: 256 }, { index: 1, count: 3, source: 'cli' })).rejects.toThrow(/holds an earlier output of weft process with other settings.*--overwrite/);
+    // Settings the marker does not record but the shard config does (the cut bound) still differ at merge.
+    await runProcessShard({ ...job(out), splitBytes: 20_000 }, { index: 1, count: 3, source: 'cli' });
+    await expect(mergeShards(out, { progress: false })).rejects.toThrow(/shard 1\/3 \(.*shard-00001-of-00003\) was made with a different config than shards 0, 2: splitBytes 20000 vs 16000, split_bytes 20000 vs 16000/);
     // A shard of another task count in the same folder is named too.
     await runProcessShard(job(out), { index: 1, count: 3, source: 'cli' });
     await runProcessShard(job(out), { index: 0, count: 2, source: 'cli' });
@@ -142,6 +144,26 @@ describe('shard failures', () => {
     writeFileSync(victim, good);
     await mergeShards(out, { progress: false, verify: true });
     expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
+  }, 120_000);
+
+  it('--overwrite replaces another job, never a finished shard of the same job', async () => {
+    const out = join(base, 'overwrite');
+    const shard = (i: number) => join(out, 'shards', shardDirName(i, 3), 'weft_shard.json');
+    await runProcessShard(job(out), { index: 0, count: 3, source: 'cli' });
+    await runProcessShard(job(out), { index: 2, count: 3, source: 'cli' });
+    const kept = readFileSync(shard(0));
+    // A task of the same job with --overwrite (e.g. the whole array resubmitted with it) joins: shards 0 and 2 stay.
+    await runProcessShard({ ...job(out), overwrite: true }, { index: 1, count: 3, source: 'cli' });
+    expect(readFileSync(shard(0)).equals(kept)).toBe(true);
+    expect(existsSync(shard(2))).toBe(true);
+    await mergeShards(out, { progress: false });
+    expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
+    // Another job (other settings) with --overwrite: the old job's shards and merged parts go, the new one's marker stays.
+    await runProcessShard({ ...job(out), maxLength: 256, overwrite: true }, { index: 1, count: 3, source: 'cli' });
+    expect(readdirSync(out).sort()).toEqual(['.weft-output.json', 'shards']);
+    expect(readdirSync(join(out, 'shards'))).toEqual([shardDirName(1, 3)]);
+    const marker = JSON.parse(readFileSync(join(out, '.weft-output.json'), 'utf8')) as { command: string; settings: { max_length: number } };
+    expect([marker.command, marker.settings.max_length]).toEqual(['process', 256]);
   }, 120_000);
 });
 

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess } from '../src/process.ts';
 import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 // A real single-node Slurm cluster (slurmctld + slurmd + munged, all state in a temp folder),
 // started and stopped by tools/slurm/local-cluster.sh. .ci/run installs the Debian packages.
@@ -15,7 +15,7 @@ const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const PROCESS_SBATCH = new URL('../../../examples/scale-out/weft-process.sbatch', import.meta.url).pathname;
 const MERGE_SBATCH = new URL('../../../examples/scale-out/weft-merge.sbatch', import.meta.url).pathname;
 
-const base = mkdtempSync(join(tmpdir(), 'weft-slurm-'));
+const base = tempDir('weft-slurm-');
 const cluster = join(base, 'cluster');
 const env = { ...process.env, SLURM_CONF: join(cluster, 'slurm.conf'), WEFT: `${process.execPath} ${WEFT}` };
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import type { OnError } from '@weft/core';
+import { checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
+import { checkBinOutput } from './bin-output.ts';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
 import { PROMPT_TEMPLATES } from './templates.ts';
@@ -8,6 +9,13 @@ import { loadTokenizer, type Backend } from './tokenizer.ts';
 function printSummary(s: BinSummary): void {
   const skipped = Object.entries(s.skipped).map(([k, v]) => `${k}: ${v}`).join(', ');
   process.stdout.write(`${s.path}: ${s.lines} lines, ${s.tokens} tokens, ${s.bytes} bytes${skipped ? ` (skipped/dropped — ${skipped})` : ''}\n`);
+}
+
+/** Warn (or with --strict fail) when nothing was written; a split's train and valid come from one input and share its skipped counts. */
+function checkWritten(written: BinSummary[], input: string, strict: boolean): void {
+  const kept = written.reduce((a, s) => a + s.lines, 0);
+  const left = Object.values(written[0]?.skipped ?? {}).reduce((a, b) => a + b, 0);
+  checkOutputNotEmpty({ input, read: kept + left, kept }, { strict });
 }
 
 /** Add this package's subcommands to the `weft` program. */
@@ -44,41 +52,49 @@ export function registerCommands(program: Command): void {
       "With --format (ftdp, openai, alpaca, conversation, pretrain): templated samples with loss masks as negative tokens; " +
       "with --split-ratio, alpaca_tokenizer.py's train/ and valid/ sets under the output folder.",
     )
-    .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)')
+    .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)', existingPath('--text-input-path', 'file'))
     .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
     .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
-    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', 'auto')
+    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', oneOf('--backend', ['auto', 'native', 'js', 'sentencepiece'] as const), 'auto')
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
-    .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`)
-    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', 'default')
-    .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', (v) => Number.parseInt(v, 10))
-    .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', Number.parseFloat)
-    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', (v) => Number.parseInt(v, 10), 1)
-    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', 'fail')
+    .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`, oneOf('--format', FORMATS.map((f) => f.name)))
+    .option('--template <name>', 'prompt template (weft list-templates) or chat_template', DEFAULT_TEMPLATE)
+    .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', integer('--max-length', { min: 1 }))
+    .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
+    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
+    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
+    .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')
+    .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .action(async (o: {
       textInputPath: string; binOutputPath: string; tokenizer: string; backend: string; textField: string; internlmCompat?: boolean;
-      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string;
+      format?: string; template: string; maxLength?: number; splitRatio?: number; workers: number; onError: string; strict?: boolean; overwrite?: boolean; quiet?: boolean;
     }) => {
-      if (o.onError !== 'fail' && o.onError !== 'skip') throw new Error(`--on-error must be fail or skip, got ${o.onError}`);
-      if (!['auto', 'native', 'js', 'sentencepiece'].includes(o.backend)) throw new Error(`--backend must be auto, native, js or sentencepiece, got ${o.backend}`);
+      // The output is checked before any work (the tokenizer may take a while to load).
+      if (o.format && o.splitRatio !== undefined) checkOutputDir(o.binOutputPath, { command: 'tokenize', inputs: [o.textInputPath], overwrite: Boolean(o.overwrite), option: '--bin-output-path' });
+      else await checkBinOutput(o.textInputPath, o.binOutputPath, { overwrite: Boolean(o.overwrite) });
       const tokenizer = await loadTokenizer(o.tokenizer, { backend: o.backend as 'auto' | Backend });
       const onError = o.onError as OnError;
-      const progress = process.stderr.isTTY;
+      const progress = !o.quiet;
       if (o.format) {
-        if (!FORMATS.some((f) => f.name === o.format)) throw new Error(`unknown --format ${o.format}; see weft list-formats`);
-        const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress };
+        const opts: Parameters<typeof datasetToBin>[2] = { format: o.format as DatasetFormat, tokenizer, template: o.template, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
         if (o.maxLength !== undefined) opts.maxLength = o.maxLength;
         if (o.splitRatio !== undefined) opts.splitRatio = o.splitRatio;
-        for (const s of await datasetToBin(o.textInputPath, o.binOutputPath, opts)) printSummary(s);
+        const written = await datasetToBin(o.textInputPath, o.binOutputPath, opts);
+        for (const s of written) printSummary(s);
+        checkWritten(written, o.textInputPath, Boolean(o.strict));
         return;
       }
-      if (o.splitRatio !== undefined) throw new Error('--split-ratio needs --format (e.g. --format alpaca)');
+      if (o.splitRatio !== undefined) throw new UsageError('--split-ratio needs --format (e.g. --format alpaca)');
+      if (o.maxLength !== undefined) throw new UsageError('--max-length needs --format (InternLM\'s plain-text tokenizer keeps whole documents)');
       const warn = dataKindWarning(o.binOutputPath);
       if (warn) process.stderr.write(`${warn}\n`);
-      const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress };
+      const opts: Parameters<typeof textToBin>[2] = { tokenizer, textField: o.textField, workers: o.workers, onError, progress, overwrite: Boolean(o.overwrite) };
       if (o.internlmCompat) opts.internlmCompat = true;
-      printSummary(await textToBin(o.textInputPath, o.binOutputPath, opts));
-      process.stdout.write(`${o.binOutputPath}: written atomically (replaced, not appended as InternLM's tool does)\n`);
+      const written = await textToBin(o.textInputPath, o.binOutputPath, opts);
+      printSummary(written);
+      checkWritten([written], o.textInputPath, Boolean(o.strict));
+      process.stdout.write(`${o.binOutputPath}: written atomically (InternLM's tool would append to an existing one)\n`);
     });
 }

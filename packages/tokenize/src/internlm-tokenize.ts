@@ -1,5 +1,7 @@
+import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { batch, DataError, mapConcurrent, parallelMap, Progress, type OnError, type Provenance, type Sample } from '@weft/core';
+import { batch, DataError, mapConcurrent, parallelMap, Progress, StagedOutputDir, type OnError, type Provenance, type Sample } from '@weft/core';
+import { checkBinOutput } from './bin-output.ts';
 import { BinWriter, signedTokens } from './bin-writer.ts';
 import { encodeDocs } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
@@ -12,6 +14,11 @@ import { validIndices } from './split.ts';
 
 /** The data-kind folders InternLM puts `.bin` files in. */
 export const DATA_KINDS = ['cn', 'en', 'code', 'ja', 'ar', 'kaoshi'];
+
+/** Progress over one input file: bytes read of its size, with records and tokens counted. */
+function inputProgress(input: string, records: string, enabled = false): Progress {
+  return new Progress({ label: `tokenize ${basename(input)}`, total: statSync(input).size, unit: 'B', counters: [records, 'tok'], enabled });
+}
 
 /** Options for {@link textToBin}. */
 export interface TextToBinOptions {
@@ -27,6 +34,8 @@ export interface TextToBinOptions {
   workers?: number;
   onError?: OnError;
   progress?: boolean;
+  /** Replace an existing `.bin`/`.bin.meta` (`--overwrite`); without it an existing one is refused. */
+  overwrite?: boolean;
 }
 
 /** What a write produced. */
@@ -55,8 +64,9 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
     bad(new DataError(`record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`, source, { reason: 'missing-text' }));
     return undefined;
   };
+  const lineOpts = { onBadLine: bad };
   if (ext === 'txt') {
-    for await (const l of readLines(file)) {
+    for await (const l of readLines(file, lineOpts)) {
       // Python's text mode also ends lines at a lone \r (universal newlines).
       for (const part of l.text.split('\r')) {
         const text = pyStrip(part);
@@ -64,7 +74,14 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
       }
     }
   } else if (ext === 'json') {
-    const arr = await readJsonArray(file);
+    let arr: unknown[] = [];
+    try {
+      arr = await readJsonArray(file);
+    } catch (e) {
+      // A broken document is one bad record: counted with --on-error skip (its records are unknown).
+      if (!(e instanceof DataError)) throw e;
+      bad(e);
+    }
     for (let i = 0; i < arr.length; i++) {
       const source = { file, line: i + 1 };
       if (opts.internlmCompat) yield { text: pyJsonDumps(arr[i]), source };
@@ -74,7 +91,7 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
       }
     }
   } else if (ext === 'jsonl') {
-    for await (const l of readLines(file)) {
+    for await (const l of readLines(file, lineOpts)) {
       const source = { file, line: l.line, offset: l.offset };
       if (opts.internlmCompat) {
         for (const piece of l.raw.replace(/\r\n?/g, '\n').split(/(?<=\n)/)) if (piece) yield { text: piece, source };
@@ -104,6 +121,7 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
  * await textToBin('raw/a.txt', 'data/en/a.bin', { tokenizer: await loadTokenizer('default') });
  */
 export async function textToBin(input: string, binPath: string, opts: TextToBinOptions): Promise<BinSummary> {
+  await checkBinOutput(input, binPath, { overwrite: opts.overwrite });
   const skipped: Record<string, number> = {};
   const docOpts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped: Record<string, number> } = { skipped };
   if (opts.textField !== undefined) docOpts.textField = opts.textField;
@@ -116,16 +134,26 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
     : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
       module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers,
     });
+  const progress = inputProgress(input, 'docs', opts.progress);
   const texts = async function* (): AsyncIterable<string> {
-    for await (const d of docs) yield d.text;
+    for await (const d of docs) {
+      // Bytes read so far (a .json array has no offsets: it counts at the end).
+      if (d.source.offset !== undefined) progress.update(d.source.offset);
+      yield d.text;
+    }
   };
   const writer = await BinWriter.create(binPath);
-  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'docs', enabled: opts.progress ?? false });
   try {
     for await (const out of encodeBatches(batch<string>(512)(texts()))) {
-      for (const ids of out) await writer.write(ids);
-      progress.tick(out.length);
+      let n = 0;
+      for (const ids of out) {
+        await writer.write(ids);
+        n += ids.length;
+      }
+      progress.add('docs', out.length);
+      progress.add('tok', n);
     }
+    progress.update(progress.total ?? 0);
     await writer.close();
   } catch (e) {
     await writer.abort();
@@ -147,6 +175,11 @@ export interface DatasetToBinOptions {
   /** Split like InternLM's alpaca_tokenizer.py: `np.random.seed(0); np.random.choice(range(n), int(n * ratio))`. */
   splitRatio?: number;
   progress?: boolean;
+  /**
+   * Replace an existing output (`--overwrite`): a `.bin`/`.bin.meta`, or with `splitRatio` an
+   * earlier weft output folder (never a folder weft did not write).
+   */
+  overwrite?: boolean;
 }
 
 /** Tokens with loss masks folded in (negative = no loss), per sample, streamed in order. */
@@ -156,13 +189,16 @@ function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIt
   if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
   if (opts.onError !== undefined) o.onError = opts.onError;
   const samples = tokenizeFile(input, o);
-  const progress = new Progress({ label: `tokenize ${basename(input)}`, unit: 'samples', enabled: opts.progress ?? false });
+  const progress = inputProgress(input, 'samples', opts.progress);
   const lines = (async function* () {
     try {
       for await (const s of samples as AsyncIterable<Sample>) {
-        progress.tick();
+        progress.add('samples');
+        progress.add('tok', s.input_ids.length);
+        if (s.source?.offset !== undefined) progress.update(s.source.offset);
         yield signedTokens(s.input_ids, s.labels);
       }
+      progress.update(progress.total ?? 0);
     } finally {
       progress.done();
     }
@@ -186,8 +222,12 @@ function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIt
  */
 export async function datasetToBin(input: string, out: string, opts: DatasetToBinOptions): Promise<BinSummary[]> {
   if (opts.splitRatio !== undefined && !(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  // Checked before any work: the split writes a folder (staged, marked), else one .bin.
+  const staged = opts.splitRatio === undefined
+    ? await checkBinOutput(input, out, { overwrite: opts.overwrite })
+    : await StagedOutputDir.create(out, { command: 'tokenize', inputs: [input], overwrite: opts.overwrite ?? false, option: '--bin-output-path' });
   const { lines: stream, skipped: skippedNow } = signedLines(input, opts);
-  if (opts.splitRatio === undefined) {
+  if (!staged) {
     const w = await BinWriter.create(out);
     try {
       for await (const l of stream) await w.write(l);
@@ -200,15 +240,29 @@ export async function datasetToBin(input: string, out: string, opts: DatasetToBi
   }
   // The split needs the sample count first (seed 0 draws over range(n)), so samples are held, as the seeds' tool does.
   const lines: Int32Array[] = [];
-  for await (const l of stream) lines.push(l);
+  try {
+    for await (const l of stream) lines.push(l);
+  } catch (e) {
+    await staged.abort();
+    throw e;
+  }
   const skipped = skippedNow();
-  const valid = validIndices(lines.length, opts.splitRatio, 0);
-  const train = await BinWriter.create(join(out, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
-  const val = await BinWriter.create(join(out, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });
-  for (let i = 0; i < lines.length; i++) await (valid.has(i) ? val : train).write(lines[i]!);
-  await train.close();
-  await val.close();
-  return [train, val].map((w) => ({ path: w.path, lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped }));
+  const valid = validIndices(lines.length, opts.splitRatio!, 0);
+  const train = await BinWriter.create(join(staged.path, 'train', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  const val = await BinWriter.create(join(staged.path, 'valid', 'en', 'dataset.bin'), { metaDtype: 'int64' });
+  try {
+    for (let i = 0; i < lines.length; i++) await (valid.has(i) ? val : train).write(lines[i]!);
+    await train.close();
+    await val.close();
+    await staged.commit();
+  } catch (e) {
+    await train.abort();
+    await val.abort();
+    await staged.abort();
+    throw e;
+  }
+  const summary = (w: BinWriter, part: string): BinSummary => ({ path: join(out, part, 'en', 'dataset.bin'), lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped });
+  return [summary(train, 'train'), summary(val, 'valid')];
 }
 
 /** Warn when a `.bin` path is not under one of InternLM's data-kind folders. */

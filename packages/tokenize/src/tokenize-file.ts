@@ -1,4 +1,4 @@
-import { batch, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import type { ByteRange } from '@weft/order';
 import { encodePrepared } from './encode.ts';
 import type { EncodeWorkerInit } from './encode-worker.ts';
@@ -12,7 +12,7 @@ import type { Tokenizer } from './tokenizer.ts';
 export interface TokenizeFileOptions {
   format: DatasetFormat;
   tokenizer: Tokenizer;
-  /** A PROMPT_TEMPLATE name or object, or 'chat_template' for the tokenizer's own Jinja template. */
+  /** A PROMPT_TEMPLATE name or object, or 'chat_template' for the tokenizer's own Jinja template (default: core's DEFAULT_TEMPLATE, internlm2_chat). */
   template?: string | PromptTemplate;
   maxLength?: number;
   /**
@@ -42,8 +42,10 @@ export type TokenizedStream = AsyncIterable<Sample> & { readonly stats: StageSta
  */
 export function tokenizeFile(file: string, options: TokenizeFileOptions): TokenizedStream {
   const onError = options.onError ?? 'fail';
+  // Checked here, not deep in a worker: NaN or -5 would otherwise truncate every sample to nothing or throw a RangeError per batch.
+  if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
   const read = readDataset(file, options.format, { onError, ...(options.range ? { range: options.range } : {}) });
-  const tpl = options.template ?? 'default';
+  const tpl = options.template ?? DEFAULT_TEMPLATE;
   const mapStage = tpl === 'chat_template'
     ? chatTemplateMap(options.tokenizer, { onError })
     : templateMap(tpl, { onError });

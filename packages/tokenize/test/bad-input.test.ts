@@ -1,13 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, isDataError, pipe } from '@weft/core';
 import { encode, loadTokenizer, readDataset, templateMap, tokenizeFile, type DatasetFormat } from '../src/index.ts';
 import { charTokenizer } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 function file(name: string, lines: unknown[]): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'weft-bad-')), name);
+  const p = join(tempDir('weft-bad-'), name);
   writeFileSync(p, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
   return p;
 }
@@ -83,7 +83,7 @@ describe('records with nothing to train on are dropped and counted, never fatal'
   });
 
   it('invalid UTF-8 names the line', async () => {
-    const p = join(mkdtempSync(join(tmpdir(), 'weft-bad-')), 'u.jsonl');
+    const p = join(tempDir('weft-bad-'), 'u.jsonl');
     writeFileSync(p, Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]));
     await expect(collect(readDataset(p, 'pretrain'))).rejects.toThrow(/line 2 \(byte 15\): line is not valid UTF-8/);
   });

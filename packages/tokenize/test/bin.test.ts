@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInternlmBin } from '@weft/order';
@@ -8,8 +7,9 @@ import {
   BinWriter, datasetToBin, encodeDocs, internlmDocs, loadTokenizer, pyJsonDumps, textToBin, tokenizeFile, tokensLine, signedTokens,
 } from '../src/index.ts';
 import { FIXTURES, python } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'weft-bin-'));
+const tmp = (): string => tempDir('weft-bin-');
 const same = (a: string, b: string): void => expect(readFileSync(a).equals(readFileSync(b)), `${a} vs ${b}`).toBe(true);
 
 /** Python writes the reference pair from the same token lists. */
@@ -46,13 +46,14 @@ describe('.bin / .bin.meta byte-identical to json + numpy', () => {
     expect(readFileSync(join(d, 'e.bin')).length).toBe(0);
   });
 
-  it('textToBin (.txt, real tokenizer, 2 workers) = Python writing the same ids; rerun replaces, and order reads it back', async () => {
+  it('textToBin (.txt, real tokenizer, 2 workers) = Python writing the same ids; a rerun with overwrite replaces, and order reads it back', async () => {
     const tok = await loadTokenizer('default');
     const d = tmp();
     const out = join(d, 'en', 'p.bin');
     const input = join(FIXTURES, 'pretrain.txt');
     await textToBin(input, out, { tokenizer: tok, workers: 2 });
-    await textToBin(input, out, { tokenizer: tok, workers: 2 }); // InternLM would append a second copy
+    await expect(textToBin(input, out, { tokenizer: tok, workers: 2 })).rejects.toThrow(/exists; pass --overwrite/);
+    await textToBin(input, out, { tokenizer: tok, workers: 2, overwrite: true }); // InternLM would append a second copy
     const docs = (await collect(internlmDocs(input, {}))).map((x) => x.text);
     expect(docs).toEqual(['The quick brown fox jumps over the lazy dog.', '春眠不觉晓，处处闻啼鸟。', 'Line with trailing spaces']);
     const ids = await encodeDocs(tok, docs);

@@ -1,10 +1,10 @@
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, fromIterable, pipe, type Conversation } from '@weft/core';
 import { chatTemplateMap, defaultTokenizerDir, encode, loadTokenizer, renderChatTemplate } from '../src/index.ts';
 import { TWO_TURN } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const conv = TWO_TURN;
 
@@ -50,7 +50,7 @@ describe('tokenizer loading from the Hugging Face cache layout', () => {
   });
 
   it('resolves models--org--name/refs/main → snapshots/<rev>, offline', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'weft-hf-'));
+    const home = tempDir('weft-hf-');
     const repo = join(home, 'hub', 'models--acme--tiny-chat');
     mkdirSync(join(repo, 'refs'), { recursive: true });
     writeFileSync(join(repo, 'refs', 'main'), 'abc123\n');
@@ -65,7 +65,7 @@ describe('tokenizer loading from the Hugging Face cache layout', () => {
   });
 
   it('a folder with only tokenizer.model goes to the sentencepiece backend (a bad file is named); native says what to do', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'weft-sp-'));
+    const d = tempDir('weft-sp-');
     writeFileSync(join(d, 'tokenizer.model'), 'x');
     await expect(loadTokenizer(d)).rejects.toThrow(/tokenizer\.model: byte \d+: not a valid sentencepiece model/);
     await expect(loadTokenizer(d, { backend: 'native' })).rejects.toThrow(/sentencepiece tokenizer\.model.*backend 'sentencepiece'.*tokenizer\.json/);

@@ -1,10 +1,10 @@
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe, type Sample } from '@weft/core';
 import { encode, PROMPT_TEMPLATES, readDataset, templateMap, type DatasetFormat } from '../src/index.ts';
 import { charTokenizer, FIXTURES, python, REPO, TWO_TURN } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 type RefSample = { input_ids: number[]; labels: number[] } | { dropped: string };
 
@@ -67,7 +67,7 @@ describe('char-tokenizer parity on the shipped corpus (data/sample)', () => {
 });
 
 describe('every template renders a 2-turn conversation with system and a loss:false turn', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'weft-tpl-'));
+  const dir = tempDir('weft-tpl-');
   const file = join(dir, 'two.json');
   const conv = TWO_TURN;
   writeFileSync(file, `${JSON.stringify(conv)}\n`);

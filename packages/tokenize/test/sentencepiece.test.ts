@@ -1,11 +1,11 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, isDataError } from '@weft/core';
 import { defaultTokenizerDir, loadTokenizer, tokenizeFile, type Tokenizer } from '../src/index.ts';
 import { FIXTURES } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 /**
  * Golden ids from Python sentencepiece (tools/device/spm_fixture.py, run on the GPU box where
@@ -29,7 +29,7 @@ const MODELS = Object.keys(expected.models).sort();
 
 /** A fresh tokenizer folder holding `name`'s model as tokenizer.model, plus the given files. */
 function folder(name: string, files: Record<string, unknown> = {}): string {
-  const d = mkdtempSync(join(tmpdir(), `weft-spm-${name}-`));
+  const d = tempDir(`weft-spm-${name}-`);
   copyFileSync(join(SPM, expected.models[name]!.file), join(d, 'tokenizer.model'));
   for (const [f, v] of Object.entries(files)) writeFileSync(join(d, f), typeof v === 'string' ? v : JSON.stringify(v));
   return d;
@@ -121,7 +121,7 @@ describe('sentencepiece backend: configuration, workers, bad files', () => {
   });
 
   it('a truncated tokenizer.model is a DataError naming the file and the byte', async () => {
-    const d = mkdtempSync(join(tmpdir(), 'weft-spm-bad-'));
+    const d = tempDir('weft-spm-bad-');
     const bytes = readFileSync(join(SPM, m.file));
     mkdirSync(join(d, 'half'));
     writeFileSync(join(d, 'half', 'tokenizer.model'), bytes.subarray(0, bytes.length >> 1));

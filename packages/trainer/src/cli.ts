@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { integer } from '@weft/core';
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
@@ -7,11 +8,11 @@ export function registerCommands(program: Command): void {
     .command('train')
     .description('Train on packed data with PyTorch workers (one per GPU, or per CPU process with gloo)')
     .argument('<config>', 'config file (.ts/.js with a default export), or a name from `weft list-cfg`')
-    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else one per GPU, else 1)', (v) => Number.parseInt(v, 10))
+    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else the config\'s nprocPerNode, else one per GPU, else 1)', integer('--nproc-per-node', { min: 1, max: 1024 }))
     .option('--resume [path]', 'continue from a checkpoint (iter_N.pth) or "auto" (the newest in work_dir)')
     .option('--python <path>', 'Python with PyTorch for the workers (default: $WEFT_PYTHON, else auto-detected)')
     .option('--work-dir <dir>', 'override the config\'s workDir')
-    .option('--total-steps <n>', 'override the config\'s totalSteps', (v) => Number.parseInt(v, 10))
+    .option('--total-steps <n>', 'override the config\'s totalSteps', integer('--total-steps', { min: 1 }))
     .action(async (configArg: string, opts: { nprocPerNode?: number; resume?: string | boolean; python?: string; workDir?: string; totalSteps?: number }) => {
       const { loadConfig } = await import('./config.ts');
       const { namedConfigPath } = await import('./named-configs.ts');
@@ -20,7 +21,7 @@ export function registerCommands(program: Command): void {
       if (!file) throw new Error(`${configArg}: no such file, and not a named config (see \`weft list-cfg\`)`);
       const config = await loadConfig(file);
       if (opts.workDir) config.workDir = opts.workDir;
-      if (opts.totalSteps) config.totalSteps = opts.totalSteps;
+      if (opts.totalSteps !== undefined) config.totalSteps = opts.totalSteps;
       const resume = opts.resume === true ? 'auto' : opts.resume || undefined;
       await train(config, { nprocPerNode: opts.nprocPerNode, resume, python: opts.python });
     });

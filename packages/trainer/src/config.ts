@@ -65,6 +65,11 @@ export interface TrainConfig {
   saveOptimizer: boolean;
   /** Where checkpoints, logs (JSONL, TensorBoard) and the run picture go. */
   workDir: string;
+  /**
+   * Ranks on this machine when neither `--nproc-per-node` nor NPROC_PER_NODE says (default: one
+   * per GPU, else 1). On CPU each rank is a gloo process: more ranks split the packs, each gets fewer threads.
+   */
+  nprocPerNode?: number;
   /** Validation: loss and perplexity on `validMicroNum` micro batches every `validEvery` steps. */
   validation?: { dataset: DatasetSpec; validEvery: number; validMicroNum: number };
   /** Attention kernel: auto picks varlen (GPU) / math (CPU). */
@@ -110,6 +115,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!c.workDir) bad('workDir', 'is required');
   if (c.validation && (!(c.validation.validEvery > 0) || !(c.validation.validMicroNum > 0))) bad('validation', 'needs validEvery > 0 and validMicroNum > 0');
   if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast') bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
+  if (c.nprocPerNode !== undefined && (!Number.isInteger(c.nprocPerNode) || c.nprocPerNode < 1)) bad('nprocPerNode', `must be an integer >= 1, got ${c.nprocPerNode}`);
   if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0)) bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
   return c;
 }

@@ -83,7 +83,8 @@ async function tokenizeToCache(spec: Extract<DatasetSpec, { kind: 'untokenized' 
   const root = statSync(spec.path).isDirectory() ? spec.path : dirname(spec.path);
   if (files.length === 0) throw new Error(`${spec.path}: no .json/.jsonl/.txt files to tokenize`);
   for (const f of files) {
-    const opts: Parameters<typeof tk.datasetToBin>[2] = { format: spec.format as never, tokenizer, progress: true };
+    // The cache is weft's own: a run killed before DONE left files to replace.
+    const opts: Parameters<typeof tk.datasetToBin>[2] = { format: spec.format as never, tokenizer, progress: true, overwrite: true };
     if (spec.template !== undefined) opts.template = spec.template;
     if (maxLength !== undefined) opts.maxLength = maxLength;
     await tk.datasetToBin(join(root, f), join(dir, `${f}.bin`), opts);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '@weft/core';
 import { validateConfig, type TrainConfig } from './config.ts';
+import { checkWorkDir } from './work-dir.ts';
 import { openDataset } from './dataset.ts';
 import { startFeed } from './feed.ts';
 import { launchRanks } from './launch.ts';
@@ -13,7 +14,7 @@ import { cursorAfter, internRepoOrder, stepsForEpochs } from './schedule.ts';
 import { topologyFromEnv } from './topology.ts';
 
 export interface TrainOptions {
-  /** Ranks on this machine (default: NPROC_PER_NODE, else one per GPU, else 1). */
+  /** Ranks on this machine (default: NPROC_PER_NODE, else the config's nprocPerNode, else one per GPU, else 1). */
   nprocPerNode?: number;
   /** A checkpoint (`iter_N.pth`) or 'auto' (the newest in workDir; a fresh start if none). */
   resume?: string;
@@ -59,13 +60,14 @@ function resumePoint(resume: string | undefined, workDir: string): { pth: string
  */
 export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<{ steps: number; workDir: string; rows: StepMetrics[] }> {
   const c = validateConfig(config);
+  checkWorkDir(c); // before anything starts
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   const workDir = resolve(c.workDir);
   mkdirSync(workDir, { recursive: true });
 
   // Data: packs by index, and the sampler that fixes every rank's share and order.
   const py = resolvePython(o.python);
-  const topo = topologyFromEnv(process.env, o.nprocPerNode, py.cudaDevices || 1);
+  const topo = topologyFromEnv(process.env, o.nprocPerNode, c.nprocPerNode ?? (py.cudaDevices || 1));
   const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);
   const valid = c.validation ? await openDataset(c.validation.dataset, packOpts) : undefined;

@@ -1,16 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IGNORE_INDEX } from '@weft/core';
 import { openDataset } from '@weft/trainer';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const DATA = new URL('../../../data/sample/', import.meta.url).pathname;
 
 describe('datasets', () => {
   it('untokenized chat data is tokenized once into a cache and packed with loss masks', async () => {
-    const cacheDir = mkdtempSync(join(tmpdir(), 'weft-tok-'));
+    const cacheDir = tempDir('weft-tok-');
     const spec = { kind: 'untokenized', path: join(DATA, 'openai'), format: 'openai', template: 'internlm2_chat', tokenizer: 'default' } as const;
     const ds = await openDataset(spec, { packedLength: 256, seed: 1024, maxLength: 256, cacheDir });
     expect(ds.length).toBeGreaterThan(0);
@@ -36,7 +36,7 @@ describe('datasets', () => {
   });
 
   it('a packed Arrow folder written by `weft pack` gives the same packs as packing the .bin folder here', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'weft-packed-')), 'packed');
+    const out = join(tempDir('weft-packed-'), 'packed');
     const cli = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
     const r = spawnSync(process.execPath, [cli, 'pack', join(DATA, 'tokenized'), '--packed-length', '64', '--out', out, '--quiet'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);

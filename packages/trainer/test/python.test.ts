@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { PY_TESTS, runPython } from './helpers.ts';
 
 describe('python worker', () => {
+  it('checkpoint rotation removes only weft\'s own checkpoints (an iter_N.pth without weft\'s .state stays)', () => {
+    const left = JSON.parse(runPython([`${PY_TESTS}check_rotation.py`])) as string[];
+    expect(left).toEqual(['iter_1.pth', 'iter_3.pth', 'iter_3.state', 'iter_4.pth', 'iter_4.state', 'last_checkpoint']);
+  });
+
   it('varlen (block-diagonal) attention equals attention computed per document', () => {
     const r = JSON.parse(runPython([`${PY_TESTS}check_attention.py`, 'math', 'cpu'])) as { max_abs_diff: number; max_abs_diff_unmasked: number };
     expect(r.max_abs_diff).toBeLessThan(1e-5);

@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { crc32c, EventFileWriter } from '@weft/trainer';
 import { runPython } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 // An independent reader written from the TFRecord and Event .proto definitions: a bitwise CRC-32C
 // (not the table the writer uses) and a generic protobuf walker.
@@ -72,7 +72,7 @@ describe('TensorBoard event files', () => {
   });
 
   it('an independent TFRecord/protobuf reader gets back every scalar', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-tb-'));
+    const dir = tempDir('weft-tb-');
     const w = new EventFileWriter(dir, 1_700_000_000_000);
     w.scalars(1, { 'train/loss': 2.5, 'train/lr': 1e-4 }, 1_700_000_001);
     w.scalars(300, { 'train/loss': 1.25 }, 1_700_000_002);

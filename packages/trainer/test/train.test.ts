@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pthToHf } from '@weft/convert';
 import { train, type StepMetrics, type TrainConfig } from '@weft/trainer';
 import { runPython } from './helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const SAMPLE = new URL('../../../data/sample/tokenized', import.meta.url).pathname;
 
@@ -31,7 +31,7 @@ const steps = (rows: StepMetrics[]): StepMetrics[] => rows.filter((r) => r.loss 
 
 describe('weft train (2 gloo workers, tiny model, shipped sample data)', () => {
   it('loss falls; a run killed after step 2 and resumed sees the same batches and losses', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'weft-train-'));
+    const root = tempDir('weft-train-');
     const whole = steps((await train(tinyConfig(join(root, 'whole')), quiet)).rows);
     expect(whole.map((r) => r.step)).toEqual([1, 2, 3, 4]);
     expect(whole[3]!.loss).toBeLessThan(whole[0]!.loss - 0.5);
@@ -78,7 +78,7 @@ print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join
   }, 400_000); // three short runs of two ranks: about a minute on an idle 2-core box
 
   it('refuses to resume from a weights-only checkpoint, saying why', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-train-'));
+    const dir = tempDir('weft-train-');
     mkdirSync(join(dir, 'iter_2.state'));
     writeFileSync(join(dir, 'iter_2.pth'), '');
     writeFileSync(join(dir, 'iter_2.state', 'trainer_state.json'), JSON.stringify({ step: 2, world_size: 2, has_optimizer: false, cursor: { epoch: 0, consumed: 8 } }));

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { checkOutputDir, existingPath, integer, OptionError, oneOf } from '@weft/core';
 import { readSafetensors } from '../safetensors-read.ts';
 import type { TurbomindDType } from './model-info.ts';
 import { tokenizerSize } from './tokenizer-size.ts';
@@ -36,6 +37,13 @@ export function workspaceCopies(hfDir: string): string[] {
     .sort();
 }
 
+/** `--tp`: lmdeploy splits weights over a power-of-two number of ranks. */
+function powerOfTwo(v: string): number {
+  const n = integer('--tp', { min: 1, max: 1024 })(v);
+  if ((n & (n - 1)) !== 0) throw new OptionError(`--tp must be a power of two (1, 2, 4, 8, ...), got "${v}"`);
+  return n;
+}
+
 /**
  * Add `hf-to-turbomind` to the `weft convert` command.
  *
@@ -48,27 +56,29 @@ export function registerTurbomind(convert: Command): void {
     .command('hf-to-turbomind')
     .description("write the Turbomind workspace that lmdeploy v0.9.2's `lmdeploy convert` writes (llama, internlm2, qwen2; see packages/convert/TURBOMIND.md)")
     .argument('<model-name>', 'name recorded as model_name in config.yaml')
-    .argument('<hf-dir>', 'HF model folder: config.json, model.safetensors or model.safetensors.index.json + shards, tokenizer files')
-    .requiredOption('--dst-path <dir>', 'workspace folder to create (replaced if it exists)')
-    .option('--tp <n>', 'tensor-parallel ranks to split the weights for (power of two)', '1')
-    .option('--dtype <dtype>', 'auto (bf16 models stay bf16, others fp16) | float16 | bfloat16', 'auto')
+    .argument('<hf-dir>', 'HF model folder: config.json, model.safetensors or model.safetensors.index.json + shards, tokenizer files', existingPath('<hf-dir>', 'dir'))
+    .requiredOption('--dst-path <dir>', 'workspace folder to create (a new or empty folder)')
+    .option('--overwrite', 'replace an earlier weft workspace at --dst-path (never a folder weft did not write)')
+    .option('--tp <n>', 'tensor-parallel ranks to split the weights for (power of two)', powerOfTwo, 1)
+    .option('--dtype <dtype>', 'auto (bf16 models stay bf16, others fp16) | float16 | bfloat16', oneOf('--dtype', ['auto', 'float16', 'bfloat16'] as const), 'auto')
     .option('--chat-template <name>', "lmdeploy chat template name for config.yaml (default: guessed from the path like lmdeploy, else 'base')")
-    .option('--tokenizer-size <n>', 'len(tokenizer), when the folder has neither tokenizer.json nor tokenizer.model')
+    .option('--tokenizer-size <n>', 'len(tokenizer), when the folder has neither tokenizer.json nor tokenizer.model', integer('--tokenizer-size', { min: 1, max: 2 ** 31 - 1 }))
     .option('--quiet', 'no progress output')
-    .action(async (modelName: string, hfDir: string, o: { dstPath: string; tp: string; dtype: string; chatTemplate?: string; tokenizerSize?: string; quiet?: boolean }) => {
+    .action(async (modelName: string, hfDir: string, o: { dstPath: string; tp: number; dtype: string; chatTemplate?: string; tokenizerSize?: number; quiet?: boolean; overwrite?: boolean }) => {
+      checkOutputDir(o.dstPath, { command: 'convert hf-to-turbomind', inputs: [hfDir], overwrite: Boolean(o.overwrite), option: '--dst-path' });
       const cfgPath = join(hfDir, 'config.json');
       if (!existsSync(cfgPath)) throw new Error(`${cfgPath} not found: <hf-dir> must be a Hugging Face model folder`);
       if (!existsSync(join(hfDir, 'model.safetensors')) && !existsSync(join(hfDir, 'model.safetensors.index.json'))) {
         throw new Error(`${hfDir} has no model.safetensors or model.safetensors.index.json; convert .bin checkpoints to safetensors first (weft convert pth-to-hf)`);
       }
-      const tp = Number(o.tp);
-      const tokSize = o.tokenizerSize !== undefined ? Number(o.tokenizerSize) : tokenizerSize(hfDir);
+      const tp = o.tp;
+      const tokSize = o.tokenizerSize ?? tokenizerSize(hfDir);
       if (tokSize === undefined) process.stderr.write('warning: no tokenizer.json or tokenizer.model; tokenizer_size = vocab_size (use --tokenizer-size)\n');
       const res = await writeTurbomind(o.dstPath, readSafetensors(hfDir), {
         config: JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>,
         modelName, tp, dtype: o.dtype as TurbomindDType,
         chatTemplate: o.chatTemplate ?? guessChatTemplate(hfDir),
-        tokenizerSize: tokSize, copyFiles: workspaceCopies(hfDir), progress: !o.quiet,
+        tokenizerSize: tokSize, copyFiles: workspaceCopies(hfDir), progress: !o.quiet, overwrite: Boolean(o.overwrite), inputs: [hfDir],
       });
       const n = res.files.filter((f) => f.startsWith('triton_models/')).length;
       process.stdout.write(`wrote ${res.dir}: ${n} files in triton_models/weights (tp=${tp}, ${res.info.weightType})\n`);

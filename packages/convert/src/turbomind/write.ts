@@ -1,6 +1,6 @@
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, Progress, writeAllSync } from '@weft/core';
+import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { checkOutputDir, DataError, Progress, StagedOutputDir, writeAllSync } from '@weft/core';
 import { castBytes, CASTABLE } from '../cast.ts';
 import { DTYPE_SIZE, numel, type TensorRecord } from '../tensor.ts';
 import { compose, gatherInto, internlm2Rows, iota, paddedRange, qkvRank, repeatHeads, rotaryOrder } from './layout.ts';
@@ -24,6 +24,10 @@ export interface WriteTurbomindOptions {
   copyFiles?: string[];
   /** Show progress on stderr. Default false. */
   progress?: boolean;
+  /** Replace an earlier weft output at the destination (`--overwrite`); never a folder weft did not write. */
+  overwrite?: boolean;
+  /** What the conversion reads (the HF folder): the destination may not be, contain or lie inside it. */
+  inputs?: string[];
 }
 
 export interface WrittenTurbomind {
@@ -147,13 +151,16 @@ async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) =>
  * config.yaml and raw weight files, tokenizer files at the top) from an HF model's tensors.
  * The layout is described in packages/convert/TURBOMIND.md. Records are lazy: one layer's
  * tensors are read at a time. The workspace is built beside `dstDir` and renamed into place
- * (an existing `dstDir` is replaced, as lmdeploy does).
+ * (an existing `dstDir` is replaced only when it is an earlier weft output and `overwrite` is set;
+ * lmdeploy replaces whatever is there).
  *
  * @example
  * const config = JSON.parse(readFileSync('llama/config.json', 'utf8'));
  * await writeTurbomind('workspace', readSafetensors('llama'), { config, modelName: 'llama', tp: 2 });
  */
 export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<TensorRecord> | Iterable<TensorRecord>, opts: WriteTurbomindOptions): Promise<WrittenTurbomind> {
+  const output = { command: 'convert hf-to-turbomind', inputs: opts.inputs ?? [], overwrite: opts.overwrite ?? false, option: '--dst-path' };
+  checkOutputDir(dstDir, output); // before any work
   const tp = opts.tp ?? 1;
   const info = turbomindModelInfo(opts.config, { tp, dtype: opts.dtype ?? 'auto' });
   const yaml = safeDump(turbomindConfig(info, { modelName: opts.modelName, chatTemplate: opts.chatTemplate ?? 'base', tokenizerSize: opts.tokenizerSize ?? info.vocab }));
@@ -171,8 +178,8 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
   };
   const to = info.weightType === 'bfloat16' ? 'BF16' : 'F16';
   const dst = resolve(dstDir);
-  const tmp = join(dirname(dst), `.${basename(dst)}.weft-tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  const staged = await StagedOutputDir.create(dst, output);
+  const tmp = staged.path;
   const wdir = join(tmp, 'triton_models', 'weights');
   mkdirSync(wdir, { recursive: true });
   const files: string[] = [];
@@ -267,10 +274,9 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
       copyFileSync(f, join(tmp, basename(f)));
       files.push(basename(f));
     }
-    if (existsSync(dst)) rmSync(dst, { recursive: true, force: true });
-    renameSync(tmp, dst);
+    await staged.commit();
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    await staged.abort();
     throw e;
   }
   const unused = [...byName.keys()].filter((n) => !used.has(n)).sort();

@@ -47,7 +47,10 @@ def save(work_dir, step, model_state, optim_state, trainer_state, max_keep):
     _atomic_save(model_state, os.path.join(work_dir, f'iter_{step}.pth'))
     _atomic_text(f'iter_{step}.pth\n', os.path.join(work_dir, 'last_checkpoint'))
     if max_keep and max_keep > 0:
-        for old in list_checkpoints(work_dir)[:-max_keep]:
+        # Only weft's own checkpoints rotate: an iter_N.pth without weft's iter_N.state/ beside it
+        # (xtuner names its checkpoints the same way) is never removed.
+        ours = [s for s in list_checkpoints(work_dir) if os.path.isfile(os.path.join(work_dir, f'iter_{s}.state', 'trainer_state.json'))]
+        for old in ours[:-max_keep]:
             os.remove(os.path.join(work_dir, f'iter_{old}.pth'))
             shutil.rmtree(os.path.join(work_dir, f'iter_{old}.state'), ignore_errors=True)
 

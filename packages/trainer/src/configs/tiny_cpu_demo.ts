@@ -36,6 +36,8 @@ export default {
   maxKeepCkpts: 2,
   saveOptimizer: true,
   workDir: 'work_dirs/tiny_cpu_demo',
+  // Two CPU ranks (gloo), as the first line says; --nproc-per-node or NPROC_PER_NODE override it.
+  nprocPerNode: 2,
   // Held-in for the demo (the sample is small): the same folder, first packs, no shuffle.
   validation: { dataset: { kind: 'internlm', path: data }, validEvery: 10, validMicroNum: 2 },
 } satisfies TrainConfig;

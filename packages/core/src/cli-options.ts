@@ -1,0 +1,131 @@
+import { statSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * A bad command-line value. Commander prints it after "option '--x <n>' argument 'v' is invalid."
+ * and exits with `exitCode`: 2, weft's code for bad input (a data error exits 2 too; 1 is left to
+ * failures of the run itself).
+ *
+ * @example
+ * throw new OptionError('--tp must be a power of two, got 3');
+ */
+export class OptionError extends InvalidArgumentError {
+  constructor(message: string) {
+    super(message);
+    this.exitCode = 2;
+  }
+}
+
+/** Exit code of weft for bad input: bad options, bad data. */
+export const EXIT_BAD_INPUT = 2;
+
+/**
+ * Options that are each fine but do not go together, or a check that needs the action to run
+ * (a file's contents). `weft` prints the message and exits 2, like a bad option value.
+ *
+ * @example
+ * if (o.splitRatio !== undefined && !o.format) throw new UsageError('--split-ratio needs --format (e.g. --format alpaca)');
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** True for a {@link UsageError} (also one from another copy of this module). */
+export function isUsageError(e: unknown): e is UsageError {
+  return e instanceof Error && e.name === 'UsageError';
+}
+
+/** Bounds of a numeric option (inclusive). */
+export interface Range {
+  min?: number;
+  max?: number;
+}
+
+const DIGITS = /^-?[0-9]+$/;
+const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+
+function bounds(name: string, n: number, raw: string, r: Range, kind: string): number {
+  if (r.min !== undefined && n < r.min) throw new OptionError(`${name} must be ${kind} >= ${r.min}, got "${raw}"`);
+  if (r.max !== undefined && n > r.max) throw new OptionError(`${name} must be ${kind} <= ${r.max}, got "${raw}"`);
+  return n;
+}
+
+/**
+ * Parser of an integer option: plain decimal digits only (no `1e3`, `0x10`, `12.0`, spaces or
+ * empty string, which `Number` and `parseInt` would let through), within `range`.
+ *
+ * @example
+ * program.option('--max-length <n>', 'tokens per sample', integer('--max-length', { min: 1 }), 32768);
+ * integer('--tp', { min: 1 })('abc'); // throws OptionError: --tp must be an integer ..., got "abc"
+ */
+export function integer(name: string, range: Range = {}): (value: string) => number {
+  return (v) => {
+    const n = DIGITS.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n)) {
+      throw new OptionError(`${name} must be an integer in plain decimal digits (e.g. 2048), got "${v}"`);
+    }
+    return bounds(name, n, v, range, 'an integer');
+  };
+}
+
+/**
+ * Parser of a decimal number option (`0.1`, `16`; no exponents, hex, NaN or Infinity), within `range`.
+ *
+ * @example
+ * program.option('--split-ratio <r>', 'validation share', decimal('--split-ratio', { min: 0, max: 1 }));
+ */
+export function decimal(name: string, range: Range = {}): (value: string) => number {
+  return (v) => {
+    if (!DECIMAL.test(v)) throw new OptionError(`${name} must be a decimal number (e.g. 0.5), got "${v}"`);
+    return bounds(name, Number(v), v, range, 'a number');
+  };
+}
+
+const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+
+/**
+ * Parser of a byte size: a number of bytes, or with a unit as transformers reads shard sizes
+ * (`500MB` = 500·10^6, `4GiB` = 4·2^30), within `range`.
+ *
+ * @example
+ * program.option('--max-shard-size <size>', 'bytes per shard', byteSize('--max-shard-size', { min: 1 }), 500 * 2 ** 20);
+ * byteSize('--max-shard-size')('2GB'); // 2000000000
+ */
+export function byteSize(name: string, range: Range = {}): (value: string) => number {
+  return (v) => {
+    const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]i?B|B)?$/i.exec(v);
+    const n = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]!) : NaN;
+    if (!Number.isSafeInteger(n)) throw new OptionError(`${name} must be a size in bytes, e.g. 524288000, 500MB or 4GiB, got "${v}"`);
+    return bounds(name, n, v, range, 'a size');
+  };
+}
+
+/**
+ * Parser of an option with a fixed set of values.
+ *
+ * @example
+ * program.option('--on-error <policy>', 'fail | skip', oneOf('--on-error', ['fail', 'skip'] as const), 'fail');
+ */
+export function oneOf<T extends string>(name: string, choices: readonly T[]): (value: string) => T {
+  return (v) => {
+    if (!(choices as readonly string[]).includes(v)) throw new OptionError(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
+    return v as T;
+  };
+}
+
+/**
+ * Parser of a path that must already exist (a file, a folder, or either).
+ *
+ * @example
+ * program.option('--data-order <file>', 'data_order.txt', existingPath('--data-order', 'file'));
+ */
+export function existingPath(name: string, kind: 'file' | 'dir' | 'any' = 'any'): (value: string) => string {
+  return (v) => {
+    if (v === '') throw new OptionError(`${name} must name a ${kind === 'dir' ? 'folder' : kind === 'file' ? 'file' : 'path'}, got ""`);
+    const st = statSync(v, { throwIfNoEntry: false });
+    if (!st) throw new OptionError(`${name}: ${v} does not exist`);
+    if (kind === 'file' && !st.isFile()) throw new OptionError(`${name}: ${v} is not a file`);
+    if (kind === 'dir' && !st.isDirectory()) throw new OptionError(`${name}: ${v} is not a folder`);
+    return v;
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Defaults shared by every command that templates and tokenizes (`weft tokenize`, `weft process`,
+ * `weft demo`, the trainer's untokenized datasets), kept in one place so that they agree.
+ *
+ * @example
+ * program.option('--template <name>', 'prompt template', DEFAULT_TEMPLATE);
+ */
+
+/** xtuner prompt template used when none is named (the one the README's commands and the demo use). */
+export const DEFAULT_TEMPLATE = 'internlm2_chat';
+
+/**
+ * Encoder worker threads when none are asked for. Any count gives the same bytes; one worker takes
+ * encoding off the reading thread and was the fastest on 2 cores (packages/tokenize/README.md, Parallelism).
+ */
+export const DEFAULT_WORKERS = 1;
