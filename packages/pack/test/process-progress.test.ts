@@ -47,8 +47,8 @@ describe('weft process progress', () => {
     const again = await stderrOf(() => runProcess({ input, format: 'internlm', out }));
     expect(again.at(-1)).toMatch(/^process: 100\.0% .* \| 600 samples \(0\/s\) \| 2400 tok \(0\/s\) \| 2\/2 files, reused 2 of 2 from an earlier run$/);
 
-    // Tokenized input with --pack packs directly; a rerun says it reused the packed folder.
-    const packs = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16 }));
+    // Tokenized input with --pack packs directly (other settings: --overwrite); a rerun says it reused the packed folder.
+    const packs = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16, overwrite: true }));
     expect(packs.at(-1)).toMatch(/^pack: 100\.0% 150\/150 packs, .* took \d\d:\d\d \| 2400 tok /);
     const packsAgain = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16 }));
     expect(packsAgain).toEqual([`pack: reused ${join(out, 'packed')} (150 packs) from an earlier run with the same inputs and settings`]);

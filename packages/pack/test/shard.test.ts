@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,23 @@ const job = (out: string): ProcessOptions => ({
   input, format: 'ftdp', tokenizer: 'default', template: 'internlm2_chat', maxLength: 384,
   pack: true, packedLength: 512, seed: 7, splitBytes: 16_000, maxShardBytes: 40_000, out, progress: false,
 });
+
+/** Run `fn` with stderr captured and a plain progress line at every update (as in a log). */
+async function stderrOf(fn: () => Promise<unknown>): Promise<string[]> {
+  const out: string[] = [];
+  vi.stubEnv('WEFT_PROGRESS_INTERVAL', '0');
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+  const tty = process.stderr.isTTY;
+  process.stderr.isTTY = false;
+  try {
+    await fn();
+  } finally {
+    spy.mockRestore();
+    process.stderr.isTTY = tty;
+    vi.unstubAllEnvs();
+  }
+  return out.join('').trimEnd().split('\n');
+}
 
 async function sharded(out: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await runProcessShard(job(out), { index: i, count: n, source: 'cli' });
@@ -50,12 +67,22 @@ describe('sharded weft process + weft merge', () => {
       if (n === 3) {
         // A plain run on the merged folder recognises every split as done (same digests, same config).
         const before = statSync(join(out, 'samples', '0', 'state.json')).mtimeMs;
-        await runProcess(job(out));
+        const lines = await stderrOf(() => runProcess({ ...job(out), progress: true }));
+        expect(lines.filter((l) => l.startsWith('process: ')).at(-1)).toMatch(/ \| 4\/4 files, reused 4 of 4 from an earlier run$/);
         expect(statSync(join(out, 'samples', '0', 'state.json')).mtimeMs).toBe(before);
         expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
       }
     }, 120_000);
   }
+
+  it('the merge says it merged the splits from the shards, not "0 samples"', async () => {
+    const out = join(base, 'progress');
+    for (let i = 0; i < 2; i++) await runProcessShard(job(out), { index: i, count: 2, source: 'cli' });
+    const lines = await stderrOf(() => mergeShards(out, { progress: true }));
+    const proc = lines.filter((l) => l.startsWith('process: '));
+    expect(proc.at(-1), lines.join('\n')).toMatch(/^process: 100\.0% .* \| \d+ samples \(0\/s\) \| \d+ tok \(0\/s\) \| 4\/4 files, reused 4 of 4 merged from 2 shards$/);
+    expect(lines.at(-1)).toMatch(/^merge: 2 shards, 4 splits, \d+ Arrow files linked, \d+ samples, .* packs in /);
+  }, 60_000);
 
   it('7 shards split a large file between tasks, and the plan does not depend on the task count', () => {
     const marker = (i: number) => JSON.parse(readFileSync(join(base, 'n7', 'shards', shardDirName(i, 7), 'weft_shard.json'), 'utf8')) as { units: { file: number; range: number }[]; config: { files: string[] } };
