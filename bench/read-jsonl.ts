@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fileChunks, readJsonl, splitLines } from '@weft/order';
+import { fileChunks, lineSource, lineText, readJsonl, splitLines } from '@weft/order';
 
 const args = process.argv.slice(2);
 const mbArg = args.indexOf('--mb');
@@ -86,4 +86,25 @@ console.log(row('wc -l', wcS));
 console.log(row('weft splitLines (no decode)', splitS));
 console.log(row('weft readJsonl (UTF-8 + JSON.parse)', weftS));
 console.log(`ratio readJsonl / wc -l: ${(weftS / wcS).toFixed(1)}x the time (${(MB / weftS).toFixed(1)} vs ${(MB / wcS).toFixed(1)} MB/s)`);
+
+// Where the time between splitting and readJsonl goes (issue 13 item 4): the same per-line work in
+// a plain loop over the split batches, step by step, then readJsonl, whose extra cost is its
+// per-line async hops (lines → counting → body → output: four async generators per line).
+const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+async function steps(name: string, f: () => Promise<number>): Promise<void> {
+  const c0 = cpu(), t0 = process.hrtime.bigint();
+  const n = await f();
+  const c = cpu() - c0, w = seconds(t0);
+  if (n !== lines) throw new Error(`${name}: ${n} lines, expected ${lines}`);
+  console.log(`${name.padEnd(52)} ${(MB / w).toFixed(1).padStart(8)} MB/s ${(MB / c).toFixed(1).padStart(8)} MB per CPU s`);
+}
+console.log('breakdown (wall MB/s, and MB per CPU second: the load-independent figure):');
+await steps('split into lines', async () => { let n = 0; for await (const b of splitLines(fileChunks(file), file)) n += b.length; return n; });
+await steps('+ UTF-8 check and decode (lineText)', async () => { let n = 0; for await (const b of splitLines(fileChunks(file), file)) for (const l of b) if (lineText(l).length >= 0) n++; return n; });
+await steps('+ JSON.parse and the record, in a plain loop', async () => {
+  let n = 0;
+  for await (const b of splitLines(fileChunks(file), file)) for (const l of b) { const t = lineText(l); if (t.trim() !== '' && { value: JSON.parse(t), source: lineSource(l) }.value !== undefined) n++; }
+  return n;
+});
+await steps('readJsonl (the same work, one record at a time)', async () => { let n = 0; for await (const r of readJsonl(file)) if (r.value !== undefined) n++; return n; });
 console.log('note: measured on a shared, loaded machine (2 cores shared with other jobs); compare within a run only.');

@@ -22,6 +22,18 @@ interface Shard {
   schemaMessage: Uint8Array;
 }
 
+/** See {@link ArrowDataset.valueLayout}. */
+export interface ValueLayout {
+  /** The shard files, in order. */
+  shards: string[];
+  /** Row → index into `shards`. */
+  shardOf: Int32Array;
+  /** Row → byte position of its first value in its shard. */
+  start: Float64Array;
+  /** Row → number of values. */
+  lengths: Int32Array;
+}
+
 const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
 
 /** Read one encapsulated IPC message header at `offset`: its metadata and total length. */
@@ -167,10 +179,39 @@ export class ArrowDataset {
     }
     const t = await this.table(lo);
     for (const c of this.columns) {
+      // A view of the decoded batch (no copy); the batch stays alive as long as the view does.
       const v = t.getChild(c)!.get(r) as { toArray(): Int32Array } | null;
-      out[c] = v ? Int32Array.from(v.toArray()) : new Int32Array(0);
+      out[c] = v ? v.toArray() : new Int32Array(0);
     }
     return out;
+  }
+
+  /**
+   * Where each row's values of the list<int32> `column` start in the shard files, when every batch
+   * is plain (uncompressed, no nulls, list<int32> columns only; what weft and `save_to_disk`
+   * write): then any token range of a row is one positioned read of int32s, with no decoding.
+   * Undefined otherwise. Memory: 12 bytes per row.
+   *
+   * @example
+   * const l = await ds.valueLayout('input_ids');
+   * // row r's tokens are int32 at byte l.start[r] of l.shards[l.shardOf[r]], l.lengths[r] of them
+   */
+  async valueLayout(column: string): Promise<ValueLayout | undefined> {
+    const c = this.columns.indexOf(column);
+    if (c < 0) throw new Error(`${this.dir}: no column ${column} (columns: ${this.columns.join(', ')})`);
+    if (this.batches.some((b) => !b.direct)) return undefined;
+    const lengths = new Int32Array(this.length), start = new Float64Array(this.length), shardOf = new Int32Array(this.length);
+    for (const ref of this.batches) {
+      const offs = new Int32Array(ref.rows + 1);
+      await this.shards[ref.shard]!.fh.read(new Uint8Array(offs.buffer), 0, offs.byteLength, ref.body + ref.direct![c]!.offsets);
+      const values = ref.body + ref.direct![c]!.values;
+      for (let r = 0; r < ref.rows; r++) {
+        lengths[ref.firstRow + r] = offs[r + 1]! - offs[r]!;
+        start[ref.firstRow + r] = values + 4 * offs[r]!;
+        shardOf[ref.firstRow + r] = ref.shard;
+      }
+    }
+    return { shards: this.shards.map((s) => s.path), shardOf, start, lengths };
   }
 
   /** Length of `column` in every row (from the list offsets only). */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { isDataError, type OnError } from '@weft/core';
 import { BinFile, dataOrder, readBinMeta, readDataOrder, readInternlmBin } from '@weft/order';
 import { BinSource } from './bin-source.ts';
+import { ensureTokenCache } from './token-cache.ts';
 
 /** Options of {@link checkedBinSources}. */
 export interface CheckedBinOptions {
@@ -14,6 +15,8 @@ export interface CheckedBinOptions {
    * counted by reason.
    */
   onError?: OnError;
+  /** Folder of the binary token sidecars (`token-cache.ts`); unset: every read parses its JSON line. */
+  cacheDir?: string;
 }
 
 /** The `.bin` sources to pack, with what went in and what was left out. */
@@ -46,7 +49,7 @@ export async function checkedBinSources(paths: readonly string[], options: Check
   const out: CheckedBinSources = { sources: [], lines: 0, kept: 0, skipped: {} };
   for (const path of paths) {
     if ((options.onError ?? 'fail') === 'fail') {
-      const s = await BinSource.open(path, minLength);
+      const s = await BinSource.open(path, minLength, options.cacheDir ? { cacheDir: options.cacheDir } : {});
       out.sources.push(s);
       out.lines += s.lines;
       out.kept += s.lengths.length;
@@ -95,7 +98,10 @@ export async function checkedBinSources(paths: readonly string[], options: Check
       await bin.close();
     }
     out.kept += keptRows.length;
-    out.sources.push(new BinSource(path, Int32Array.from(keptLengths), Int32Array.from(keptRows), st.seen));
+    // A sidecar exists only for a .bin whose every line is good (else the JSON path, as without one).
+    const meta = options.cacheDir ? await readBinMeta(path) : undefined;
+    const cachePath = meta ? await ensureTokenCache(path, meta, options.cacheDir!) : undefined;
+    out.sources.push(new BinSource(path, Int32Array.from(keptLengths), Int32Array.from(keptRows), st.seen, cachePath, meta));
   }
   return out;
 }

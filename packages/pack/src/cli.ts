@@ -29,15 +29,19 @@ export function registerCommands(program: Command): void {
     .option('--shard <I/N|auto>', 'pack task I of N (0-based) into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables; then weft merge <out>')
     .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job, or a Slurm rerun of some tasks', int('--num-shards', 1))
     .option('--merge', 'with --shard: merge when this task finds every shard complete')
+    .option('--cache-dir <dir>', 'binary token sidecars of the .bin files, built on the first run (default: $WEFT_CACHE_DIR, $XDG_CACHE_HOME/weft or ~/.cache/weft)')
+    .option('--no-cache', 'parse the .bin JSON on every run; write no sidecar')
     .option('--quiet', 'no progress bar')
     .requiredOption('--out <dir>', 'the datasets folder to write (a new or empty folder; with --shard, the folder every task of the job shares)')
     .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write; with --shard, never a finished shard of this same job)')
-    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; splitBytes: number; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
+    .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; strict?: boolean; splitBytes: number; cacheDir?: string; cache: boolean; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
       const { runPack, runPackShard } = await import('./pack-shard.ts');
+      const { defaultCacheDir } = await import('./token-cache.ts');
       const opts = {
         folder, packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, maxShardBytes: o.maxShardSize, workers: o.workers,
         onError: o.onError, strict: Boolean(o.strict), overwrite: Boolean(o.overwrite),
         splitBytes: o.splitBytes, progress: !o.quiet, out: o.out, ...(o.dataOrder ? { dataOrderPath: o.dataOrder } : {}),
+        ...(o.cache ? { cacheDir: o.cacheDir ?? defaultCacheDir() } : {}),
       };
       if (o.shard === undefined) {
         if (o.merge || o.numShards !== undefined) throw new UsageError('--merge and --num-shards go with --shard');
@@ -81,6 +85,8 @@ export function registerCommands(program: Command): void {
     .option('--shard <I/N|auto>', 'run task I of N (0-based) of a sharded job into <out>/shards; auto: from Slurm array, Kubernetes Indexed Job or torchrun variables')
     .option('--num-shards <n>', 'task count for --shard auto under a Kubernetes Indexed Job (its completions)', int('--num-shards', 1))
     .option('--merge', 'with --shard: merge when this task finds every shard complete (else leave it to weft merge)')
+    .option('--cache-dir <dir>', 'internlm --pack: binary token sidecars of the .bin files (default as for `weft pack`)')
+    .option('--no-cache', 'internlm --pack: write no token sidecar')
     .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
     .requiredOption('--out <dir>', 'output folder (a new or empty folder, or an earlier process output to resume; with --shard, the folder every task of the job shares)')
     .option('--overwrite', 'replace an earlier weft output at --out made with other settings (never a folder weft did not write; with --shard, never a finished shard of this same job)')
@@ -91,6 +97,7 @@ export function registerCommands(program: Command): void {
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet, overwrite: Boolean(o.overwrite),
+        cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('./token-cache.ts')).defaultCacheDir() : undefined,
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
         splitBytes: o.splitBytes as number,
       };

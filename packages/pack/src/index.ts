@@ -5,7 +5,7 @@ export { PackedDataset, type PackedDatasetOptions } from './packed-dataset.ts';
 export { InternRepoSampler, type SamplerCursor } from './sampler.ts';
 export { packStreaming, type StreamingPackOptions } from './streaming.ts';
 export { ArrowDatasetWriter, hfSchema, type ArrowDatasetWriterOptions } from './arrow-writer.ts';
-export { ArrowDataset } from './arrow-reader.ts';
+export { ArrowDataset, type ValueLayout } from './arrow-reader.ts';
 export { datasetDictJson, shardName } from './hf-json.ts';
 export { BinSource, binSources, type BinSourceOptions } from './bin-source.ts';
 export { ArrowSource } from './arrow-source.ts';
@@ -15,3 +15,4 @@ export { inspect, histogram, renderTokens, type InspectOptions } from './inspect
 export { resolveShard, planUnits, assignUnits, unitRange, DEFAULT_SPLIT_BYTES, type ShardSpec, type ShardUnit } from './shard-plan.ts';
 export { runProcessShard, shardDirName, SHARD_MARKER, type ShardMarker, type ShardConfig } from './shard-run.ts';
 export { mergeShards, mergeIfLast, completedShards, type MergeOptions, type MergeResult } from './merge.ts';
+export { defaultCacheDir, ensureTokenCache, TokenFile } from './token-cache.ts';

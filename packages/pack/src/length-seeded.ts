@@ -100,30 +100,71 @@ function sampleLength(t: SampleTokens): number {
  * A Sample's input_ids and labels are copied as they are (xtuner's HF-dataset path).
  */
 export function assemblePack(packedLength: number, pieces: readonly Piece[], tokens: readonly SampleTokens[]): Pack {
-  const input_ids = new Int32Array(packedLength);
-  const labels = new Int32Array(packedLength);
-  const position_ids = new Int32Array(packedLength);
-  const cumulative_len = new Int32Array(pieces.length + 1);
+  const pack = emptyPack(packedLength, pieces.length);
   let at = 0;
   for (let k = 0; k < pieces.length; k++) {
     const { start, end } = pieces[k]!;
-    const t = tokens[k]!;
-    if (t instanceof Int32Array) {
-      for (let i = start; i < end; i++, at++) {
-        const v = t[i]!;
-        input_ids[at] = v < 0 ? -v : v;
-        labels[at] = v > 0 ? v : IGNORE_INDEX;
-        position_ids[at] = i - start;
-      }
-    } else {
-      input_ids.set(t.input_ids.subarray(start, end), at);
-      labels.set(t.labels.subarray(start, end), at);
-      for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
-    }
-    cumulative_len[k + 1] = at;
+    at = fillPiece(pack, at, tokens[k]!, start, end);
+    pack.cumulative_len[k + 1] = at;
   }
   if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
-  return { input_ids, labels, cumulative_len, position_ids };
+  return pack;
+}
+
+/** 0, 1, 2, ...: position_ids of a piece are a copy of its head. */
+let iota = new Int32Array(0);
+
+/**
+ * {@link assemblePack} from a source's `fillRange`: each piece's input_ids and labels are written
+ * into the pack by the source (only the piece is read), position_ids copied from a 0, 1, 2, ... run.
+ */
+export function assemblePackFromRanges(packedLength: number, pieces: readonly Piece[], fillRange: NonNullable<LengthSource['fillRange']>): Pack {
+  // Every token slot is written below (checked at the end), so the arrays need no zeroing.
+  const pack: Pack = {
+    input_ids: uninitialised(packedLength), labels: uninitialised(packedLength),
+    cumulative_len: new Int32Array(pieces.length + 1), position_ids: uninitialised(packedLength),
+  };
+  if (iota.length < packedLength) iota = Int32Array.from({ length: packedLength }, (_, i) => i);
+  let at = 0;
+  for (let k = 0; k < pieces.length; k++) {
+    const { sample, start, end } = pieces[k]!;
+    fillRange(sample, start, end, pack, at);
+    pack.position_ids.set(iota.subarray(0, end - start), at);
+    at += end - start;
+    pack.cumulative_len[k + 1] = at;
+  }
+  if (at !== packedLength) throw new Error(`internal: pack filled ${at} of ${packedLength} tokens`);
+  return pack;
+}
+
+/** An Int32Array of its own (offset 0, whole buffer) whose contents are not zeroed. */
+function uninitialised(n: number): Int32Array {
+  return new Int32Array(Buffer.allocUnsafeSlow(4 * n).buffer, 0, n);
+}
+
+function emptyPack(packedLength: number, pieces: number): Pack {
+  return {
+    input_ids: new Int32Array(packedLength), labels: new Int32Array(packedLength),
+    cumulative_len: new Int32Array(pieces + 1), position_ids: new Int32Array(packedLength),
+  };
+}
+
+/** Copy tokens [start, end) of `t` into the pack at `at`; returns the new fill. */
+function fillPiece(pack: Pack, at: number, t: SampleTokens, start: number, end: number): number {
+  const { input_ids, labels, position_ids } = pack;
+  if (t instanceof Int32Array) {
+    for (let i = start; i < end; i++, at++) {
+      const v = t[i]!;
+      input_ids[at] = v < 0 ? -v : v;
+      labels[at] = v > 0 ? v : IGNORE_INDEX;
+      position_ids[at] = i - start;
+    }
+  } else {
+    input_ids.set(t.input_ids.subarray(start, end), at);
+    labels.set(t.labels.subarray(start, end), at);
+    for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
+  }
+  return at;
 }
 
 /** A dataset whose sample lengths are known up front and whose tokens are read by index. */
@@ -134,6 +175,11 @@ export interface LengthSource {
   readonly lengths: ArrayLike<number>;
   /** Sample i (raw signed tokens, or input_ids + labels); must have `lengths[i]` tokens. */
   read(i: number): SampleTokens | Promise<SampleTokens>;
+  /**
+   * Optional binary fast path: write the input_ids and labels of tokens [start, end) of sample i
+   * into `pack` at index `at`, synchronously, with no parse. Packs are then built from ranges only.
+   */
+  readonly fillRange?: (i: number, start: number, end: number, pack: Pack, at: number) => void;
   /** Release what `read` opened (files). */
   close?(): Promise<void>;
 }
@@ -159,6 +205,8 @@ export class PackedFile {
 
   async get(p: number): Promise<Pack> {
     const pieces = this.plan.pieces(p);
+    const fillRange = this.source.fillRange;
+    if (fillRange) return assemblePackFromRanges(this.plan.packedLength, pieces, fillRange);
     // All reads of a pack are issued together: async sources overlap their I/O.
     const tokens = await Promise.all(pieces.map((pc) => this.source.read(pc.sample)));
     for (const [k, pc] of pieces.entries()) {

@@ -30,6 +30,8 @@ export interface PackJobOptions {
   strict?: boolean;
   /** Replace an earlier weft output at `out` (never a folder weft did not write). */
   overwrite?: boolean;
+  /** Folder of the `.bin` token sidecars (see `token-cache.ts`); unset: none. Not part of the job's settings: the bytes are the same. */
+  cacheDir?: string;
   out: string;
 }
 
@@ -107,7 +109,7 @@ async function packRange(opts: PackJobOptions, files: string[], unitStarts: numb
   let lines = 0, kept = 0;
   const skipped: Record<string, number> = {};
   for (let i = from; i < to; i++) {
-    const c = await checkedBinSources([join(opts.folder, files[i]!)], { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
+    const c = await checkedBinSources([join(opts.folder, files[i]!)], { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
     sources.push(c.sources[0]);
     lines += c.lines;
     kept += c.kept;

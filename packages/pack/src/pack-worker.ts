@@ -1,3 +1,4 @@
+import { readBinMeta } from '@weft/order';
 import type { Pack } from '@weft/core';
 import { BinSource } from './bin-source.ts';
 import { packLengthSeeded, type PackedFile } from './length-seeded.ts';
@@ -11,6 +12,8 @@ export interface PackWorkerInit {
   /** Per file: the `.bin` lines kept and their lengths (after min_length and skipped bad lines), so workers pack the same samples. */
   rows?: Int32Array[];
   lengths?: Int32Array[];
+  /** Per file, the token sidecar the main thread found or built (null: read the JSON). */
+  cachePaths?: (string | null)[];
 }
 
 /**
@@ -23,9 +26,12 @@ export function createPackBuilder(init: PackWorkerInit): (job: { file: number; p
   return async ({ file, pack }) => {
     if (current?.file !== file) {
       if (current) await (await current.packed).source.close?.();
+      const path = init.files[file]!, cachePath = init.cachePaths?.[file] ?? undefined;
       const source = init.rows && init.lengths
-        ? Promise.resolve(new BinSource(init.files[file]!, init.lengths[file]!, init.rows[file]!))
-        : BinSource.open(init.files[file]!, init.minLength);
+        ? (cachePath
+          ? readBinMeta(path).then((meta) => new BinSource(path, init.lengths![file]!, init.rows![file]!, undefined, cachePath, meta))
+          : Promise.resolve(new BinSource(path, init.lengths[file]!, init.rows[file]!)))
+        : BinSource.open(path, init.minLength, cachePath ? { cachePath } : {});
       current = { file, packed: source.then((s) => packLengthSeeded(s, init)) };
     }
     return (await current.packed).get(pack);

@@ -38,6 +38,7 @@ export class PackedDataset {
 
   /**
    * Pack a folder of InternLM `.bin` files (with `.bin.meta`) as xtuner's tokenized loader does.
+   * With `cacheDir`, tokens come from binary sidecars built there on the first run (same packs).
    *
    * @example
    * const ds = await PackedDataset.fromBinFolder('data/tokenized', { packedLength: 8192, seed: 1024, minLength: 50 });
@@ -53,6 +54,8 @@ export class PackedDataset {
       files: ds.files.map((f) => f.source.name), minLength: options.minLength ?? 0,
       packedLength: options.packedLength, seed: options.seed ?? 1024,
       rows: ds.files.map((f) => (f.source as BinSource).rows), lengths: ds.files.map((f) => (f.source as BinSource).lengths),
+      // Workers reuse the sidecars found here rather than checking (or building) them again.
+      cachePaths: ds.files.map((f) => (f.source as BinSource).cachePath ?? null),
     };
     return ds;
   }
@@ -118,7 +121,9 @@ export class PackedDataset {
         current = file;
         const first = Math.max(0, next - this.starts[f]!);
         for (let p = first; p < file.length; p++) {
-          queue.push(file.get(p));
+          const pack = file.get(p);
+          pack.catch(() => {}); // read ahead: a failure is reported when its turn comes, not as unhandled
+          queue.push(pack);
           if (queue.length > readAhead) yield await queue.shift()!;
         }
         // Drain this file before closing it and opening the next one.

@@ -59,6 +59,8 @@ export interface ProcessOptions {
   command?: string;
   /** Progress wording for splits found done (default `from an earlier run`; `weft merge` says where they came from). */
   reusedFrom?: string;
+  /** internlm + pack: folder of the `.bin` token sidecars (see `token-cache.ts`); unset: none. */
+  cacheDir?: string | undefined;
 }
 
 /** Per input file: what went in and what came out. */
@@ -267,7 +269,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
       if (!ps) {
         // min_length and --on-error skip decide which lines are packed, before the layout is drawn.
-        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
+        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}) });
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
         ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept, skipped }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
       }

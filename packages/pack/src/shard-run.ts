@@ -14,7 +14,7 @@ import { toStatsRecords, type StatsRecord } from './range-samples.ts';
 export const SHARD_MARKER = 'weft_shard.json';
 
 /** The options of a sharded job that must be equal in every shard (what the config hash covers). */
-export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom'>;
+export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom' | 'cacheDir'>;
 
 /** What every task of one job agrees on: the options, the inputs as listed with their sizes, the cut bound. */
 export interface ShardConfig {
@@ -62,7 +62,7 @@ export function configHash(config: ShardConfig): string {
 /** The options that shape the output, with runProcess's defaults filled in (a CLI task and a library call agree). */
 function jobOptions(opts: ProcessOptions): JobOptions {
   // --overwrite says what a task may replace, not what it writes: tasks with and without it are one job.
-  const { out: _o, workers: _w, progress: _p, digests: _d, overwrite: _ov, reusedFrom: _r, ...rest } = opts;
+  const { out: _o, workers: _w, progress: _p, digests: _d, overwrite: _ov, reusedFrom: _r, cacheDir: _c, ...rest } = opts;
   const filled: JobOptions = {
     ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? DEFAULT_TEMPLATE, pack: rest.pack ?? false,
     packedLength: rest.packedLength ?? 8192, seed: rest.seed ?? 1024, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',

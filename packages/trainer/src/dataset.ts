@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { seededRandom, type Pack } from '@weft/core';
-import { BinFile, dataOrder, readDataOrder } from '@weft/order';
-import { ArrowDataset, PackedDataset, type LengthSource } from '@weft/pack';
+import { dataOrder, readDataOrder } from '@weft/order';
+import { ArrowDataset, BinSource, PackedDataset, defaultCacheDir } from '@weft/pack';
 import type { DatasetSpec } from './config.ts';
 
 /** Packs by index: what the sampler needs to hand each rank its share in any order. */
@@ -20,15 +20,17 @@ export interface RandomAccessPacks {
  * const ds = await openDataset({ kind: 'internlm', path: 'out/tokenized' }, { packedLength: 2048, seed: 1024 });
  * const first = await ds.get(0);
  */
-export async function openDataset(spec: DatasetSpec, o: { packedLength: number; seed: number; maxLength?: number; dataOrderPath?: string; cacheDir?: string }): Promise<RandomAccessPacks> {
+export async function openDataset(spec: DatasetSpec, o: { packedLength: number; seed: number; maxLength?: number; dataOrderPath?: string; cacheDir?: string; tokenCacheDir?: string | false }): Promise<RandomAccessPacks> {
   switch (spec.kind) {
     case 'internlm': {
       const files = o.dataOrderPath ? await readDataOrder(o.dataOrderPath, spec.path) : await dataOrder(spec.path);
       if (files.length === 0) throw new Error(`${spec.path}: no .bin files (run \`weft process\` to make them)`);
-      const bins = await Promise.all(files.map((f) => BinFile.open(join(spec.path, f))));
-      const sources: LengthSource[] = bins.map((b) => ({ name: b.path, lengths: b.meta.lengths, read: (i: number) => b.read(i) }));
+      // Tokens come from the binary sidecars (built on the first run, see @weft/pack's token-cache), not from JSON.
+      const cacheDir = o.tokenCacheDir === false ? undefined : (o.tokenCacheDir ?? defaultCacheDir());
+      const sources: BinSource[] = [];
+      for (const f of files) sources.push(await BinSource.open(join(spec.path, f), 0, cacheDir ? { cacheDir } : {}));
       const ds = PackedDataset.fromSources(sources, { packedLength: o.packedLength, seed: o.seed });
-      return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(bins.map((b) => b.close())); } };
+      return { length: ds.length, get: (i) => ds.get(i), close: async () => { await Promise.all(sources.map((s) => s.close())); } };
     }
     case 'packed': {
       const ds = await ArrowDataset.open(spec.path);
