@@ -80,7 +80,7 @@ describe('sharded weft process + weft merge', () => {
     for (let i = 0; i < 2; i++) await runProcessShard(job(out), { index: i, count: 2, source: 'cli' });
     const lines = await stderrOf(() => mergeShards(out, { progress: true }));
     const proc = lines.filter((l) => l.startsWith('process: '));
-    expect(proc.at(-1), lines.join('\n')).toMatch(/^process: 100\.0% .* \| \d+ samples \(0\/s\) \| \d+ tok \(0\/s\) \| 4\/4 files, reused 4 of 4 merged from 2 shards$/);
+    expect(proc.at(-1), lines.join('\n')).toMatch(/^process: 100\.0% .* \| \d+ samples \(0\/s\) \| [\d.]+k? tok \(0\/s\) \| 4\/4 files, reused 4 of 4 merged from 2 shards$/);
     expect(lines.at(-1)).toMatch(/^merge: 2 shards, 4 splits, \d+ Arrow files linked, \d+ samples, .* packs in /);
   }, 60_000);
 
