@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 /**
  * Defaults shared by every command that templates and tokenizes (`weft tokenize`, `weft process`,
  * `weft demo`, the trainer's untokenized datasets), kept in one place so that they agree.
@@ -10,7 +12,8 @@
 export const DEFAULT_TEMPLATE = 'internlm2_chat';
 
 /**
- * Encoder worker threads when none are asked for. Any count gives the same bytes; one worker takes
- * encoding off the reading thread and was the fastest on 2 cores (packages/tokenize/README.md, Parallelism).
+ * Encoder worker threads when none are asked for: every core this process may use
+ * (`os.availableParallelism()`, at most the options' limit of 256). Any count gives the same bytes;
+ * the native tokenizer's own threads are sized to match (packages/tokenize/README.md, Parallelism).
  */
-export const DEFAULT_WORKERS = 1;
+export const DEFAULT_WORKERS = Math.min(256, availableParallelism());

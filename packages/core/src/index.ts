@@ -13,7 +13,7 @@ export {
 export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
 export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';
 export { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from './defaults.ts';
-export { parallelMap, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
+export { parallelMap, WorkerPool, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
 export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sample, type Pack } from './records.ts';

@@ -1,25 +1,42 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { module, name, init } = workerData as { module: string; name: string; init: unknown };
+const { module, name, init, concurrency } = workerData as { module: string; name: string; init: unknown; concurrency?: number };
 const mod = (await import(module)) as Record<string, (init: unknown) => unknown>;
 const factory = mod[name];
 if (typeof factory !== 'function') throw new Error(`${module} does not export a function named ${name}`);
 const fn = (await factory(init)) as (x: unknown) => unknown;
 
-// Messages are processed one at a time, in arrival order, so results come back in order per worker.
-let chain: Promise<void> = Promise.resolve();
+// At most `concurrency` items run at once (1: one after another, in arrival order). Replies carry
+// the item's id, so the parent restores input order whatever order they finish in.
+const limit = Math.max(1, concurrency ?? 1);
+const waiting: { id: number; item: unknown }[] = [];
+let running = 0;
+
+async function run(msg: { id: number; item: unknown }): Promise<void> {
+  try {
+    const value = await fn(msg.item);
+    parentPort!.postMessage({ id: msg.id, ok: true, value }, transferablesOf(value));
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    const props: Record<string, unknown> = {};
+    for (const k of ['source', 'reason', 'detail'] as const) if (k in err) props[k] = (err as unknown as Record<string, unknown>)[k];
+    parentPort!.postMessage({ id: msg.id, ok: false, error: { message: err.message, name: err.name, stack: err.stack, props } });
+  }
+}
+
+function pump(): void {
+  while (running < limit && waiting.length > 0) {
+    running++;
+    void run(waiting.shift()!).finally(() => {
+      running--;
+      pump();
+    });
+  }
+}
+
 parentPort!.on('message', (msg: { id: number; item: unknown }) => {
-  chain = chain.then(async () => {
-    try {
-      const value = await fn(msg.item);
-      parentPort!.postMessage({ id: msg.id, ok: true, value }, transferablesOf(value));
-    } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      const props: Record<string, unknown> = {};
-      for (const k of ['source', 'reason', 'detail'] as const) if (k in err) props[k] = (err as unknown as Record<string, unknown>)[k];
-      parentPort!.postMessage({ id: msg.id, ok: false, error: { message: err.message, name: err.name, stack: err.stack, props } });
-    }
-  });
+  waiting.push(msg);
+  pump();
 });
 
 /** Typed-array buffers in the result are moved, not copied. */

@@ -75,7 +75,7 @@ export function registerCommands(program: Command): void {
     .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
     .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder / packing threads (output identical for any count)', WORKERS, DEFAULT_WORKERS)
+    .option('--workers <n>', 'encoder / packing threads, by default one per core (0 encodes in the main thread); output identical for any count', WORKERS, DEFAULT_WORKERS)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')

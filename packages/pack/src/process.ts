@@ -14,6 +14,7 @@ import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts
 import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
 import { rangedSamples, type Range } from './range-samples.ts';
 import { fileDigest } from './input-digest.ts';
+import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
 export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -131,8 +132,11 @@ export async function inputRanges(root: string, rel: string, opts: ProcessOption
   return fileRanges(path, statSync(path).size, await isSplittable(rel, opts.format), opts.splitBytes ?? DEFAULT_SPLIT_BYTES);
 }
 
-/** Samples of one input file (or a byte range of it), with the counters of the stages that made them. */
-export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+/**
+ * Samples of one input file (or a byte range of it), with the counters of the stages that made them.
+ * `shared.pool`: one encoder pool for the whole job (made here on first use; the caller closes it).
+ */
+export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }, shared: { pool?: EncoderPool } = {}): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail' });
     async function* toSamples(): AsyncIterable<Sample> {
@@ -148,12 +152,15 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     }
     return { samples: toSamples(), stats: () => [r.stats] };
   }
-  const { loadTokenizer, tokenizeFile } = await import('@weft/tokenize');
+  const { loadTokenizer, tokenizeFile, encoderPool } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
+  const workers = opts.workers ?? 0;
+  // One pool for the whole job: each worker loads the tokenizer once, not once per file.
+  if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers: opts.workers ?? 0, onError: opts.onError ?? 'fail',
+    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError: opts.onError ?? 'fail',
     ...(range ? { range } : {}),
-    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
   });
   return { samples: s, stats: () => s.stats };
 }
@@ -203,6 +210,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     });
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+    const shared: { pool?: EncoderPool } = {};
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
       const ranges = await inputRanges(root, rel, opts);
@@ -216,8 +224,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
         // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
         const { samples, stats } = ranges.length === 1
-          ? await fileSamples(path, opts)
-          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }), () => w.cut());
+          ? await fileSamples(path, opts, undefined, shared)
+          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared), () => w.cut());
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
         try {
           for await (const s of samples) {
@@ -232,6 +240,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
           }
         } catch (e) {
           await w.abort();
+          await shared.pool?.close();
           throw e;
         }
         const all = stats();
@@ -250,6 +259,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       summary.loss_tokens += st.loss_tokens;
       for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
     }
+    await shared.pool?.close();
     bar.done();
     // Splits left by an earlier run over more files are not part of this output.
     for (const e of await readdir(samplesDir)) if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });

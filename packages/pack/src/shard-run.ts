@@ -6,6 +6,7 @@ import { claimSharedOutputDir, DEFAULT_TEMPLATE, Progress, readOutputMarker, rel
 import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
 import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
 import { processSettings } from './process-output.ts';
+import type { EncoderPool } from '@weft/tokenize';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
 import { sha256Range } from './input-digest.ts';
 import { toStatsRecords, type StatsRecord } from './range-samples.ts';
@@ -133,6 +134,8 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     label, total: totalBytes, unit: 'B', counters: ['samples', 'tok'], items: { total: mine.length, unit: 'units' }, enabled: opts.progress ?? true,
   });
   let bytesBefore = 0;
+  // One encoder pool for all this task's units (each worker loads the tokenizer once).
+  const shared: { pool?: EncoderPool } = {};
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   try {
     for (const u of mine) {
@@ -143,7 +146,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
       const unitDir = `f${u.file}-r${u.range}`;
       const w = await ArrowDatasetWriter.create(join(tmp, unitDir), { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
       // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
-      const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) });
+      const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) }, shared);
       let kept = 0, tokens = 0, loss = 0;
       try {
         for await (const s of samples) {
@@ -170,10 +173,12 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     }
   } catch (e) {
     bar.done();
+    await shared.pool?.close();
     await rm(tmp, { recursive: true, force: true });
     releaseTemp(tmp);
     throw e;
   }
+  await shared.pool?.close();
   bar.done();
   const marker: ShardMarker = {
     shard: { index: shard.index, count: shard.count, source: shard.source },

@@ -62,7 +62,7 @@ export function registerCommands(program: Command): void {
     .option('--template <name>', 'prompt template (weft list-templates) or chat_template', DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', integer('--max-length', { min: 1 }))
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
-    .option('--workers <n>', 'encoding worker threads (0: in this thread; 1 is usually fastest on 2 cores); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
+    .option('--workers <n>', 'encoding worker threads, by default one per core (0: in this thread); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
     .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')

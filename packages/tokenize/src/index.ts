@@ -1,6 +1,6 @@
 export { registerCommands } from './cli.ts';
 export {
-  loadTokenizer, loadTokenizerFromSpec, resolveTokenizerDir, defaultTokenizerDir,
+  loadTokenizer, loadTokenizerFromSpec, resolveTokenizerDir, defaultTokenizerDir, pickFastOrReference, FastPathUnsupported,
   type Tokenizer, type TokenizerSpec, type Backend,
 } from './tokenizer.ts';
 export { resolveHubTokenizer, hubCacheDir } from './hub.ts';
@@ -17,5 +17,5 @@ export { tokenizeFile, type TokenizeFileOptions, type TokenizedStream } from './
 export { BinWriter, tokensLine, signedTokens, type BinWriterOptions } from './bin-writer.ts';
 export { textToBin, datasetToBin, internlmDocs, DATA_KINDS, type BinSummary, type TextToBinOptions, type DatasetToBinOptions } from './internlm-tokenize.ts';
 export { validIndices } from './split.ts';
-export { encodeDocs } from './encode-worker.ts';
+export { encodeDocs, encoderPool, limitNativeThreads, type EncoderPool } from './encode-worker.ts';
 export { pyJsonDumps } from './py-json.ts';

@@ -1,13 +1,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import type { FastBpe, TokenizerJson } from './fast-bpe.ts';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
 
 /**
- * Which implementation encodes: the Rust `tokenizers` N-API binding, pure-JS `@huggingface/tokenizers`
- * (both read `tokenizer.json`), or sentencepiece in WebAssembly (`tokenizer.model`, see sentencepiece.ts).
+ * Which implementation encodes: weft's own byte-level BPE encoder (`fast`, fast-bpe.ts), the Rust
+ * `tokenizers` N-API binding, pure-JS `@huggingface/tokenizers` (all read `tokenizer.json`), or
+ * sentencepiece in WebAssembly (`tokenizer.model`, see sentencepiece.ts).
  */
-export type Backend = 'native' | 'js' | 'sentencepiece';
+export type Backend = 'fast' | 'native' | 'js' | 'sentencepiece';
 
 /** How to load a tokenizer again (worker threads): plain data, structured-clone-able. */
 export interface TokenizerSpec {
@@ -68,7 +70,9 @@ export async function resolveTokenizerDir(spec: string): Promise<string> {
 /**
  * Load a tokenizer: 'default' (the embedded Qwen3 one), a local folder with `tokenizer.json` and
  * `tokenizer_config.json`, or a hub model id resolved through the Hugging Face cache.
- * `backend: 'auto'` picks the native binding when it loads, else the JS one (same ids).
+ * `backend: 'auto'` picks the fast BPE encoder when it covers the tokenizer and gives the
+ * reference's ids on the built-in sample (fast-gate.ts); otherwise the native binding when it loads,
+ * else the JS one (same ids). A tokenizer that fails the gate is reported on stderr.
  *
  * @example
  * const tok = await loadTokenizer('default');
@@ -81,13 +85,54 @@ export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Bac
   const spmOnly = !existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer.model'));
   if (want === 'sentencepiece' || (want === 'auto' && spmOnly)) return loadTokenizerFromSpec({ dir, backend: 'sentencepiece' });
   if (want === 'js') return loadTokenizerFromSpec({ dir, backend: 'js' });
+  let reference: Tokenizer;
   try {
-    return await loadTokenizerFromSpec({ dir, backend: 'native' });
+    reference = await loadTokenizerFromSpec({ dir, backend: 'native' });
   } catch (e) {
     if (want === 'native') throw e;
-    return loadTokenizerFromSpec({ dir, backend: 'js' });
+    reference = await loadTokenizerFromSpec({ dir, backend: 'js' });
   }
+  if (want === 'native') return reference;
+  let fast: Tokenizer;
+  try {
+    fast = await loadTokenizerFromSpec({ dir, backend: 'fast' });
+  } catch (e) {
+    if (want === 'fast' || !(e instanceof FastPathUnsupported)) throw e;
+    return reference; // not a byte-level BPE the fast encoder reproduces: the binding it is
+  }
+  let picked = picks.get(dir);
+  if (!picked) {
+    picked = pickFastOrReference(fast, reference, { strict: want === 'fast' });
+    picked.catch(() => picks.delete(dir));
+    picks.set(dir, picked);
+  }
+  return picked;
 }
+
+const picks = new Map<string, Promise<Tokenizer>>();
+
+/**
+ * The equality gate: `fast` if it gives `reference`'s ids on the built-in sample (fast-gate.ts,
+ * plus the tokenizer's added tokens), else `reference` with a message on stderr naming the first
+ * differing sample and token (`strict`: throw instead).
+ *
+ * @example
+ * const tok = await pickFastOrReference(await loadTokenizer(dir, { backend: 'fast' }), await loadTokenizer(dir, { backend: 'native' }));
+ */
+export async function pickFastOrReference(fast: Tokenizer, reference: Tokenizer, opts: { strict?: boolean } = {}): Promise<Tokenizer> {
+  const bpe = fastEncoders.get(fast.spec.dir);
+  if (!bpe) throw new Error(`${fast.spec.dir}: not loaded with the fast backend`);
+  const { firstDifference, gateSample } = await import('./fast-gate.ts');
+  const diff = await firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
+  if (diff === undefined) return fast;
+  const msg = `${fast.spec.dir}: the fast BPE encoder differs from the ${reference.backend} tokenizer on the built-in sample (${diff})`;
+  if (opts.strict) throw new Error(`${msg}; use backend 'native'`);
+  console.warn(`weft: ${msg}; using the ${reference.backend} backend instead`);
+  return reference;
+}
+
+/** Thrown when `tokenizer.json` is outside what the fast encoder reproduces (the message says why). */
+export class FastPathUnsupported extends Error {}
 
 const cache = new Map<string, Promise<Tokenizer>>();
 
@@ -153,7 +198,9 @@ async function build(spec: TokenizerSpec): Promise<Tokenizer> {
   const chatTemplate = typeof cfg.chat_template === 'string'
     ? cfg.chat_template
     : cfg.chat_template?.find((t) => t.name === 'default')?.template;
-  const core = spec.backend === 'native' ? await nativeCore(jsonPath) : await jsCore(jsonPath, cfg);
+  const core = spec.backend === 'native' ? await nativeCore(jsonPath)
+    : spec.backend === 'fast' ? await fastCore(spec.dir, jsonPath, cfg)
+    : await jsCore(jsonPath, cfg);
   const idOf = (tok: string | undefined): number | undefined => (tok === undefined ? undefined : core.tokenToId(tok));
 
   // xtuner's get_bos_eos_token_ids: Qwen → no BOS; ChatGLM → [64790, 64792]; else bos_token_id (None → []).
@@ -177,6 +224,25 @@ interface Core {
   encodeBatch(texts: string[]): Promise<Int32Array[]>;
   decode(ids: ArrayLike<number>): Promise<string>;
   tokenToId(token: string): number | undefined;
+}
+
+const fastEncoders = new Map<string, FastBpe>();
+
+/** weft's byte-level BPE encoder; decoding (off the hot path) goes to the binding, loaded when first needed. */
+async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
+  const { FastBpe } = await import('./fast-bpe.ts');
+  const bpe = FastBpe.fromJson(JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson);
+  if (typeof bpe === 'string') throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${bpe})`);
+  fastEncoders.set(dir, bpe);
+  let decoder: Promise<Core> | undefined;
+  const reference = (): Promise<Core> => (decoder ??= nativeCore(jsonPath).catch(() => jsCore(jsonPath, cfg)));
+  return {
+    vocabSize: bpe.vocabSize,
+    encode: async (text) => bpe.encode(text),
+    encodeBatch: async (texts) => texts.map((t) => bpe.encode(t)),
+    decode: async (ids) => (await reference()).decode(ids),
+    tokenToId: (token) => bpe.tokenToId(token),
+  };
 }
 
 async function nativeCore(jsonPath: string): Promise<Core> {

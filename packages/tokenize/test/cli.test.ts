@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
@@ -39,7 +40,7 @@ describe('weft CLI', () => {
   it('tokenize and process default to the same --template and --workers', () => {
     const defaults = (help: string) => ['--template', '--workers'].map((o) => new RegExp(`${o} <\\w+>[^]*?\\(default: ([^)]*)\\)`).exec(help)?.[1]);
     const tok = defaults(weft('tokenize', '--help'));
-    expect(tok).toEqual(['"internlm2_chat"', '1']);
+    expect(tok).toEqual(['"internlm2_chat"', String(Math.min(256, availableParallelism()))]);
     expect(defaults(weft('process', '--help'))).toEqual(tok);
   });
 });

@@ -36,16 +36,20 @@ function corpusTexts(files: string[]): string[] {
   return out;
 }
 
-describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokenizers', () => {
+describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokenizers vs weft\'s fast BPE', () => {
   let native: Tokenizer;
   let js: Tokenizer;
+  let fast: Tokenizer;
   beforeAll(async () => {
     native = await loadTokenizer('default', { backend: 'native' });
     js = await loadTokenizer('default', { backend: 'js' });
+    fast = await loadTokenizer('default', { backend: 'fast' });
   });
 
-  it('auto picks the native binding; both agree on BOS/EOS/vocab (Qwen: no BOS)', async () => {
-    expect((await loadTokenizer('default')).backend).toBe('native');
+  it('auto picks the fast BPE encoder; all agree on BOS/EOS/vocab (Qwen: no BOS)', async () => {
+    expect((await loadTokenizer('default')).backend).toBe('fast');
+    expect(fast.eosIds).toEqual(native.eosIds);
+    expect(fast.vocabSize).toBe(native.vocabSize);
     expect(native.bosIds).toEqual([]);
     expect(native.eosIds).toEqual([native.tokenToId('<|im_end|>')]);
     expect(js.eosIds).toEqual(native.eosIds);
@@ -58,8 +62,10 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
     texts.push('<|im_start|>user\nhi<|im_end|>\n', '', ' ', '\n\n', '😀👍🏽', 'ｆｕｌｌｗｉｄｔｈ', 'a\u0000b');
     const a = await native.encodeBatch(texts);
     const b = await js.encodeBatch(texts);
+    const c = await fast.encodeBatch(texts);
     expect(texts.length).toBeGreaterThan(40);
     for (let i = 0; i < texts.length; i++) expect(Array.from(a[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(b[i]!));
+    for (let i = 0; i < texts.length; i++) expect(Array.from(c[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(a[i]!));
     expect(await native.decode(a[0]!)).toBe(texts[0]);
   });
 
@@ -75,6 +81,7 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
       const a = await run(native);
       expect(a.length, name).toBeGreaterThan(40);
       expect(await run(js), name).toEqual(a);
+      expect(await run(fast), name).toEqual(a);
     }
   });
 
@@ -90,5 +97,7 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
     expect(await run(native, 1)).toEqual(base);
     expect(await run(native, 2)).toEqual(base);
     expect(await run(js, 2)).toEqual(base);
+    expect(await run(fast, 0)).toEqual(base);
+    expect(await run(fast, 2)).toEqual(base);
   });
 });

@@ -1,0 +1,48 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runProcess } from '../src/process.ts';
+
+const base = mkdtempSync(join(tmpdir(), 'weft-proc-workers-'));
+afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+/** Every file under `dir` with its bytes, by relative path. */
+function tree(dir: string, rel = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(join(dir, rel)).sort()) {
+    const p = join(rel, e);
+    if (statSync(join(dir, p)).isDirectory()) Object.assign(out, tree(dir, p));
+    else out[p] = readFileSync(join(dir, p)).toString('base64');
+  }
+  return out;
+}
+
+describe('weft process with worker threads', () => {
+  it('writes the same bytes with 0, 1 and 3 workers, one encoder pool serving every file', async () => {
+    // Three files of uneven size, each cut into many batches (records of ~1.5k characters against
+    // the 32k-character batch bound), so batches finish out of order across workers and files.
+    const input = join(base, 'in');
+    mkdirSync(input);
+    const words = 'alpha beta gamma delta 数据 模型 训练 token'.split(' ');
+    const text = (k: number, n: number): string => Array.from({ length: n }, (_, i) => words[(k * 7 + i * 3) % words.length]).join(' ');
+    for (const [f, count] of [[0, 90], [1, 7], [2, 140]] as const) {
+      const lines = Array.from({ length: count }, (_, k) => JSON.stringify([
+        { role: 'system', content: `sys ${f}` },
+        { role: 'user', content: text(k + f, 40 + (k % 13) * 20) },
+        { role: 'assistant', content: text(k * 3 + f, 60 + (k % 17) * 25), loss: k % 5 !== 0 },
+      ]));
+      writeFileSync(join(input, `part-${f}.json`), `${lines.join('\n')}\n`);
+    }
+    const outs: Record<string, string>[] = [];
+    for (const workers of [0, 1, 3]) {
+      const out = join(base, `out-${workers}`);
+      const summary = await runProcess({ input, format: 'ftdp', workers, maxLength: 600, pack: true, packedLength: 1024, out, progress: false });
+      expect(summary).toMatchObject({ files: 3, read: 237, kept: 237, skipped: {} });
+      outs.push(tree(out));
+    }
+    expect(Object.keys(outs[0]!)).toContain(join('samples', '2', 'state.json'));
+    expect(outs[1]).toEqual(outs[0]);
+    expect(outs[2]).toEqual(outs[0]);
+  });
+});
