@@ -128,7 +128,7 @@ describe('weft option values', () => {
     const cases: [string[], RegExp][] = [
       [[...BASE.pack!, '--on-error', 'ignore'], /--on-error must be one of fail, skip, got "ignore"/],
       [[...BASE.process!, '--format', 'jsonl'], /--format must be one of ftdp, internlm/],
-      [[...BASE.tokenize!, '--backend', 'rust'], /--backend must be one of auto, native, js, sentencepiece/],
+      [[...BASE.tokenize!, '--backend', 'rust'], /--backend must be one of auto, fast, native, js, sentencepiece/],
       [[...BASE['convert hf-to-turbomind']!, '--dtype', 'fp8'], /--dtype must be one of auto, float16, bfloat16/],
       [[...BASE.pack!, '--data-order', join(work, 'nope.txt')], /--data-order: .*nope\.txt does not exist/],
       [['pack', join(work, 'nope'), '--packed-length', '8', '--out', join(work, 'x')], /<bin-folder>: .*nope does not exist/],

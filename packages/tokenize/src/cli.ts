@@ -55,7 +55,7 @@ export function registerCommands(program: Command): void {
     .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)', existingPath('--text-input-path', 'file'))
     .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
     .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
-    .option('--backend <b>', 'auto | native | js | sentencepiece (auto picks sentencepiece for a folder with only tokenizer.model)', oneOf('--backend', ['auto', 'native', 'js', 'sentencepiece'] as const), 'auto')
+    .option('--backend <b>', 'auto | fast | native | js | sentencepiece (auto: the fast BPE encoder where it covers the tokenizer and passes its equality gate, else native; sentencepiece for a folder with only tokenizer.model)', oneOf('--backend', ['auto', 'fast', 'native', 'js', 'sentencepiece'] as const), 'auto')
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
     .option('--format <format>', `dataset format: ${FORMATS.map((f) => f.name).join(', ')}`, oneOf('--format', FORMATS.map((f) => f.name)))
