@@ -29,6 +29,7 @@ const BASE: Record<string, string[]> = {
   pack: ['pack', BIN_DIR, '--packed-length', '64', '--out', join(work, 'p')],
   process: ['process', BIN_DIR, '--format', 'internlm', '--out', join(work, 'q')],
   inspect: ['inspect', BIN_DIR],
+  merge: ['merge', BIN_DIR],
   train: ['train', 'tiny_cpu_demo'],
   'convert pth-to-hf': ['convert', 'pth-to-hf', BIN_DIR, BIN_DIR, join(work, 'hf')],
   'convert hf-to-turbomind': ['convert', 'hf-to-turbomind', 'm', BIN_DIR, '--dst-path', join(work, 'tm')],

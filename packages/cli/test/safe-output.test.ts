@@ -119,6 +119,15 @@ const WRITERS: Writer[] = [
     name: 'process', input: BINS, option: '--out', args: (o) => ['process', BINS, '--format', 'internlm', '--pack', '--packed-length', '16', '--quiet', '--out', o],
     again: (o) => ['process', BINS, '--format', 'internlm', '--pack', '--packed-length', '8', '--quiet', '--out', o],
   },
+  // A task of a sharded job claims the folder every task shares (race-free, see core's claimSharedOutputDir): the same refusals.
+  {
+    name: 'process --shard', input: ALPACA, option: '--out', args: (o) => ['process', ALPACA, '--format', 'alpaca', '--workers', '0', '--shard', '0/2', '--quiet', '--out', o],
+    again: (o) => ['process', ALPACA, '--format', 'alpaca', '--workers', '0', '--max-length', '64', '--shard', '0/2', '--quiet', '--out', o],
+  },
+  {
+    name: 'pack --shard', input: BINS, option: '--out', args: (o) => ['pack', BINS, '--packed-length', '16', '--shard', '1/2', '--quiet', '--out', o],
+    again: (o) => ['pack', BINS, '--packed-length', '8', '--shard', '1/2', '--quiet', '--out', o],
+  },
   { name: 'tokenize --split-ratio', input: ALPACA, option: '--bin-output-path', args: (o) => ['tokenize', '--text-input-path', ALPACA, '--format', 'alpaca', '--template', 'internlm2_chat', '--split-ratio', '0.5', '--workers', '0', '--bin-output-path', o] },
   { name: 'convert pth-to-hf', input: HF, option: '', args: (o) => ['convert', 'pth-to-hf', HF, CKPT, o, '--quiet'] },
   { name: 'convert hf-to-turbomind', input: HF, option: '--dst-path', args: (o) => ['convert', 'hf-to-turbomind', 'tiny', HF, '--dst-path', o, '--quiet'] },

@@ -7,8 +7,8 @@ export {
 export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
 export { tempPathFor, releaseTemp, parseTempName, isStaleTemp, removeStaleTemps, type TempName } from './stale-temps.ts';
 export {
-  OUTPUT_MARKER, OutputDirError, StagedOutputDir, checkOutputDir, checkOutputLocation, claimOutputDir, readOutputMarker, realPathOf,
-  type OutputMarker, type OutputDirOptions, type OutputDirState,
+  OUTPUT_MARKER, OutputDirError, StagedOutputDir, checkOutputDir, checkOutputLocation, claimOutputDir, claimSharedOutputDir, outputMarkerText, readOutputMarker, realPathOf,
+  type OutputMarker, type OutputDirOptions, type OutputDirState, type SharedClaim,
 } from './output-dir.ts';
 export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
 export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOutputFile } from './output-file.ts';
-import { checkOutputDir, claimOutputDir, OUTPUT_MARKER, OutputDirError, readOutputMarker, StagedOutputDir } from './output-dir.ts';
+import { checkOutputDir, claimOutputDir, claimSharedOutputDir, OUTPUT_MARKER, OutputDirError, readOutputMarker, StagedOutputDir } from './output-dir.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'weft-outdir-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -129,5 +131,56 @@ describe('checkOutputFile', () => {
     await expect(checkOutputFile(f)).rejects.toThrow(/exists; pass --overwrite/);
     expect(await checkOutputFile(f, { sameAs: 'a\n' })).toBe(true);
     expect(await checkOutputFile(f, { overwrite: true })).toBe(true);
+  });
+});
+
+describe('claimSharedOutputDir (the tasks of one sharded job, started together)', () => {
+  const settings = { input: '../data', max_length: 384 };
+  const hostOf = (name: string): string => createHash('sha256').update(name).digest('hex').slice(0, 8);
+  const otherHost = hostOf(`${hostname()}-elsewhere`);
+  const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
+
+  it('exactly one of many tasks creates the marker, the rest join; none takes the others\' shards for a foreign folder', async () => {
+    const { input, cwd } = layout('shared-race');
+    for (let round = 0; round < 5; round++) {
+      const out = join(base, 'shared-race', `out${round}`);
+      // Each task claims, then at once starts its shard, as runProcessShard does.
+      const task = async (i: number) => {
+        const how = await claimSharedOutputDir(out, { command: 'process', settings, inputs: [input], cwd, keep: ['shards'] });
+        mkdirSync(join(out, 'shards', `shard-${i}`), { recursive: true });
+        return how;
+      };
+      const got = await Promise.all(Array.from({ length: 8 }, (_, i) => task(i)));
+      expect(got.filter((h) => h === 'created')).toHaveLength(1);
+      expect(got.filter((h) => h === 'joined')).toHaveLength(7);
+      expect(readOutputMarker(out)).toEqual({ weft: 1, command: 'process', settings });
+      expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'shards']); // no marker temp left
+      expect(readdirSync(join(out, 'shards'))).toHaveLength(8);
+    }
+  });
+
+  it('other settings need --overwrite; it swaps the marker, keeps the job folder and live or foreign-host temps, never the folder itself', async () => {
+    const { input, cwd, mine } = layout('shared-replace');
+    const out = join(base, 'shared-replace', 'out');
+    expect(await claimSharedOutputDir(out, { command: 'process', settings, inputs: [input], cwd, keep: ['shards'] })).toBe('created');
+    mkdirSync(join(out, 'shards', 'shard-00000-of-00002'), { recursive: true });
+    mkdirSync(join(out, 'samples', '0'), { recursive: true });
+    writeFileSync(join(out, 'summary.json'), '{}');
+    const dead = deadPid();
+    const temps = { live: `.samples.tmp-${process.ppid}.${hostOf(hostname())}-00000001`, dead: `.samples.tmp-${dead}.${hostOf(hostname())}-00000002`, elsewhere: `.samples.tmp-${dead}.${otherHost}-00000003` };
+    for (const t of Object.values(temps)) mkdirSync(join(out, t));
+    const other = { command: 'process', settings: { ...settings, max_length: 256 }, inputs: [input], cwd, keep: ['shards'] };
+    await expect(claimSharedOutputDir(out, other)).rejects.toThrow(/holds an earlier output of weft process with other settings.*--overwrite/);
+    expect(await claimSharedOutputDir(out, { ...other, overwrite: true })).toBe('replaced');
+    expect(readOutputMarker(out)).toEqual({ weft: 1, command: 'process', settings: other.settings });
+    // The old job's parts go; the shared folder (sorted out by the caller), a live task's temp and another host's stay.
+    expect(readdirSync(out).sort()).toEqual([temps.live, temps.elsewhere, OUTPUT_MARKER, 'shards'].sort());
+    // Now the new job's tasks join, --overwrite or not.
+    expect(await claimSharedOutputDir(out, { ...other, overwrite: true })).toBe('joined');
+    expect(await claimSharedOutputDir(out, other)).toBe('joined');
+    // A folder weft did not write is never taken, --overwrite or not; nor an input.
+    await expect(claimSharedOutputDir(mine, { ...other, overwrite: true })).rejects.toThrow(/not written by weft/);
+    await expect(claimSharedOutputDir(input, { ...other, overwrite: true })).rejects.toThrow(/is the input/);
+    expect(readFileSync(join(mine, 'notes.txt'), 'utf8')).toBe('mine');
   });
 });

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep, isAbsolute } from 'node:path';
 import { writeFileAtomic } from './atomic.ts';
-import { releaseTemp, removeStaleTemps, tempPathFor } from './stale-temps.ts';
+import { parseTempName, releaseTemp, removeStaleTemps, tempPathFor } from './stale-temps.ts';
 
 /**
  * The file that marks a folder as weft's own output. An output folder is only ever replaced when
@@ -151,8 +151,19 @@ export function checkOutputDir(out: string, o: OutputDirOptions): { path: string
   throw new OutputDirError(`${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`);
 }
 
+/**
+ * The marker's text for a command and its settings: what a folder written by that command carries
+ * (a merge writes the same bytes a single run does).
+ *
+ * @example
+ * outputMarkerText({ command: 'process' }); // '{\n  "weft": 1,\n  "command": "process"\n}\n'
+ */
+export function outputMarkerText(o: Pick<OutputDirOptions, 'command' | 'settings'>): string {
+  return markerText(o);
+}
+
 /** The marker's text. */
-function markerText(o: OutputDirOptions): string {
+function markerText(o: Pick<OutputDirOptions, 'command' | 'settings'>): string {
   const m: OutputMarker = { weft: 1, command: o.command, ...(o.settings !== undefined ? { settings: o.settings } : {}) };
   return `${JSON.stringify(m, null, 2)}\n`;
 }
@@ -185,7 +196,8 @@ export class StagedOutputDir {
   /** Write the marker, then move the folder to its place (replacing an allowed previous output). */
   async commit(): Promise<void> {
     const { state } = checkOutputDir(this.out, { ...this.o, settings: undefined });
-    await writeFileAtomic(join(this.path, OUTPUT_MARKER), markerText({ ...this.o, settings: undefined }));
+    // Settings, when given, are recorded (a sharded job's tasks compare them); a staged folder never resumes.
+    await writeFileAtomic(join(this.path, OUTPUT_MARKER), markerText(this.o));
     await mkdir(dirname(resolve(this.out)), { recursive: true });
     if (state === 'replace') {
       // Move the old output aside under a temp name first, so the new one lands in one rename.
@@ -230,4 +242,73 @@ export async function claimOutputDir(out: string, o: OutputDirOptions): Promise<
   await removeStaleTemps(out);
   if (state !== 'resume') await writeFileAtomic(join(out, OUTPUT_MARKER), markerText(o));
   return state;
+}
+
+/** What {@link claimSharedOutputDir} found: it made the marker, joined tasks of the same job, or replaced another output's marker. */
+export type SharedClaim = 'created' | 'joined' | 'replaced';
+
+/**
+ * Take an output folder that several tasks of one job write at the same time, possibly on
+ * different machines sharing a file system (`weft process --shard`: each task writes its own
+ * `shards/shard-I-of-N/`). Race-free:
+ * - no marker yet: the marker is created exclusively (a complete temp file hard-linked to its
+ *   name, which fails if another task got there first), so exactly one task creates it and the
+ *   others read it;
+ * - a marker of this command with equal `settings`: the task joins the job (`--overwrite` or not);
+ * - another output (other settings or command): refused without `overwrite`. With it the marker is
+ *   replaced atomically and the old output's top-level entries are removed, except those named in
+ *   `keep` (the job's shared folder, e.g. `shards`, whose entries the caller sorts out: a finished
+ *   shard of this very job must survive) and temps (stale ones are removed by liveness only).
+ *   The folder itself is never moved away: other tasks of the new job may already write in it.
+ * A non-empty folder weft did not write, and the locations {@link checkOutputLocation} refuses,
+ * are refused as for every output.
+ *
+ * @example
+ * const how = await claimSharedOutputDir('out/big', { command: 'process', settings, inputs: ['data'], keep: ['shards'] });
+ */
+export async function claimSharedOutputDir(out: string, o: OutputDirOptions & { settings: unknown; keep?: readonly string[] }): Promise<SharedClaim> {
+  const opt = o.option ?? '--out';
+  checkOutputLocation(out, o);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
+  await mkdir(out, { recursive: true });
+  const file = join(out, OUTPUT_MARKER);
+  const text = markerText(o);
+  // A few rounds: each lost race means another task just wrote the marker, which the next round reads.
+  for (let round = 0; round < 5; round++) {
+    const marker = readOutputMarker(out) ?? (existsSync(file) ? undefined : legacyMarker(out));
+    if (!marker) {
+      if (existsSync(file)) continue; // being replaced or unreadable for an instant
+      const others = readdirSync(out).filter((e) => parseTempName(e)?.of !== OUTPUT_MARKER);
+      if (others.length > 0) {
+        if (existsSync(file)) continue; // another task marked it and started writing since we looked
+        throw new OutputDirError(`${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`);
+      }
+      const tmp = tempPathFor(file);
+      try {
+        await writeFile(tmp, text);
+        await link(tmp, file); // exclusive: EEXIST when another task created it first
+        return 'created';
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      } finally {
+        await rm(tmp, { force: true });
+        releaseTemp(tmp);
+      }
+      continue;
+    }
+    if (marker.command === o.command && JSON.stringify(marker.settings) === JSON.stringify(o.settings)) return 'joined';
+    if (!o.overwrite) {
+      const differs = marker.command === o.command ? ' with other settings (so this job cannot join it)' : '';
+      throw new OutputDirError(`${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`);
+    }
+    await writeFileAtomic(file, text);
+    const keep = new Set([OUTPUT_MARKER, ...(o.keep ?? [])]);
+    for (const e of readdirSync(out)) {
+      if (keep.has(e) || parseTempName(e)) continue;
+      await rm(join(out, e), { recursive: true, force: true });
+    }
+    await removeStaleTemps(out);
+    return 'replaced';
+  }
+  throw new OutputDirError(`${opt} ${out}: its ${OUTPUT_MARKER} kept changing while this task read it (another job writing the same folder?); run one job per output folder`);
 }

@@ -26,6 +26,8 @@ export interface ProgressOptions {
   now?: () => number;
   /** Extra text shown after the counters. */
   extra?: () => string;
+  /** Where reused items came from, after "reused N of M" (default `from an earlier run`; a merge says `merged from the shards`). */
+  reusedFrom?: string;
 }
 
 const DEFAULT_PLAIN_INTERVAL_S = 10;
@@ -197,7 +199,7 @@ export class Progress {
     const items = this.opts.items;
     if (items) {
       let t = `${this.itemsDone}/${items.total} ${items.unit}`;
-      if (this.itemsReused > 0) t += `, reused ${this.itemsReused} of ${items.total} from an earlier run`;
+      if (this.itemsReused > 0) t += `, reused ${this.itemsReused} of ${items.total} ${this.opts.reusedFrom ?? 'from an earlier run'}`;
       parts.push(t);
     }
     if (this.opts.extra) parts.push(this.opts.extra());

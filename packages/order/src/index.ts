@@ -7,7 +7,7 @@ export {
 } from './internlm-bin.ts';
 export { dataOrder, writeDataOrder, readDataOrder, formatDataOrder, type DataOrderOptions } from './data-order.ts';
 export { splitLines, fileChunks, lineText, lineSource, type RawLine } from './lines.ts';
-export { openInputs, isUrl, type Inputs, type InputOptions, type OpenedInput } from './inputs.ts';
+export { openInputs, isUrl, type Inputs, type InputOptions, type OpenedInput, type ByteRange } from './inputs.ts';
 export { lineReader, linesOf, type CountedSource, type ReadOptions, type LineParser } from './line-reader.ts';
 export { readJsonl, type JsonRecord } from './jsonl.ts';
 export { readFtdp } from './ftdp.ts';

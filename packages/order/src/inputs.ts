@@ -18,10 +18,23 @@ export interface InputOptions {
   timeoutMs?: number;
   /** Bytes per file read. Default 4 MiB. */
   chunkSize?: number;
+  /**
+   * Read only bytes [start, end) of each file (a shard's slice of a large file; cut at line starts).
+   * `firstLine`: lines before `start` when known; otherwise lines are counted from the range start
+   * and the file is named `file [bytes start..end]` in errors (byte offsets stay absolute).
+   */
+  range?: ByteRange;
+}
+
+/** A slice of a file: bytes [start, end). */
+export interface ByteRange {
+  start: number;
+  end: number;
+  firstLine?: number;
 }
 
 /** An input ready to read, or the reason it could not be opened. */
-export type OpenedInput = { file: string; chunks: AsyncIterable<Buffer> } | { file: string; error: DataError };
+export type OpenedInput = { file: string; chunks: AsyncIterable<Buffer>; first?: { offset: number; line: number } } | { file: string; error: DataError };
 
 export function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
@@ -50,6 +63,7 @@ export function openInputs(inputs: Inputs, options: InputOptions = {}): AsyncIte
   let agent: Dispatcher | undefined;
   const open = async (file: string): Promise<OpenedInput> => {
     if (isUrl(file)) {
+      if (options.range) return { file, error: new DataError('a URL cannot be read by byte range: download it first', { file }, { reason: 'missing-file' }) };
       agent ??= new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs }).compose(interceptors.redirect({ maxRedirections: 5 }));
       try {
         const body = await download(file, agent, retries, retryDelayMs);
@@ -64,7 +78,10 @@ export function openInputs(inputs: Inputs, options: InputOptions = {}): AsyncIte
     } catch {
       return { file, error: new DataError('file does not exist: check the path or regenerate data_order.txt', { file }, { reason: 'missing-file' }) };
     }
-    return { file, chunks: fileChunks(file, chunkSize) };
+    const r = options.range;
+    if (!r) return { file, chunks: fileChunks(file, chunkSize) };
+    const name = r.firstLine === undefined && r.start > 0 ? `${file} [bytes ${r.start}..${r.end}]` : file;
+    return { file: name, chunks: fileChunks(file, chunkSize, r), first: { offset: r.start, line: r.firstLine ?? 0 } };
   };
   return (async function* () {
     try {

@@ -64,7 +64,7 @@ export async function* linesOf(inputs: Inputs, options: InputOptions & { maxReco
   const limit = checkMaxRecordBytes(options.maxRecordBytes);
   for await (const inp of openInputs(inputs, options)) {
     if ('error' in inp) { yield inp.error; continue; }
-    for await (const batch of splitLines(inp.chunks, inp.file, limit)) yield* batch;
+    for await (const batch of splitLines(inp.chunks, inp.file, limit, inp.first)) yield* batch;
   }
 }
 

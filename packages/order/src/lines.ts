@@ -22,14 +22,20 @@ export interface RawLine {
  * @example
  * for await (const chunk of fileChunks('a.jsonl')) total += chunk.length;
  */
-export async function* fileChunks(path: string, chunkSize = 1 << 22): AsyncIterable<Buffer> {
+export async function* fileChunks(path: string, chunkSize = 1 << 22, range?: { start: number; end: number }): AsyncIterable<Buffer> {
   const fh = await open(path, 'r');
   try {
+    // A byte range (a shard's slice of a large file) is read from `start` up to `end`.
+    let pos = range?.start ?? 0;
+    const end = range?.end ?? Infinity;
     for (;;) {
-      const buf = Buffer.allocUnsafe(chunkSize);
-      const { bytesRead } = await fh.read(buf, 0, chunkSize, null);
+      const want = Math.min(chunkSize, end - pos);
+      if (want <= 0) return;
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
       if (bytesRead === 0) return;
-      yield bytesRead === chunkSize ? buf : buf.subarray(0, bytesRead);
+      pos += bytesRead;
+      yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
     }
   } finally {
     await fh.close();
@@ -47,12 +53,15 @@ export async function* fileChunks(path: string, chunkSize = 1 << 22): AsyncItera
  * for await (const batch of splitLines(fileChunks('a.jsonl'), 'a.jsonl'))
  *   for (const l of batch) console.log(l.line, l.offset, l.bytes.length);
  */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array>, file: string, maxLineBytes = Infinity): AsyncIterable<RawLine[]> {
+export async function* splitLines(
+  chunks: AsyncIterable<Uint8Array>, file: string, maxLineBytes = Infinity, first: { offset: number; line: number } = { offset: 0, line: 0 },
+): AsyncIterable<RawLine[]> {
   let carry: Buffer[] = [];
   let carryLen = 0;
   let skipping = false; // the line in progress is over the limit: count its bytes, keep none
-  let line = 0;
-  let offset = 0;
+  // `first`: where the stream starts in the file (a byte range): its offset and the lines before it.
+  let line = first.line;
+  let offset = first.offset;
   const oversize = (len: number): RawLine => ({ bytes: EMPTY, line: ++line, offset, file, tooLarge: len });
   for await (const c of chunks) {
     const buf = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);

@@ -37,6 +37,25 @@ function firstMessageLength(bytes: Uint8Array): number {
 const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
 
 /**
+ * A folder's `_fingerprint`: a hash of its Arrow files' SHA-256 digests (in order) and the columns.
+ * Built from per-file digests so that a split assembled from several shards' files
+ * (`weft merge`) gets the fingerprint a single writer gives the same files.
+ *
+ * @example
+ * fingerprintOf(['9f86d0...', 'a3c1...'], ['input_ids', 'labels']); // '0c4f...' (16 hex)
+ */
+export function fingerprintOf(fileSha256: readonly string[], columns: readonly string[]): string {
+  return createHash('sha256').update(`${fileSha256.join('\n')}\n${JSON.stringify(columns)}`).digest('hex').slice(0, 16);
+}
+
+/** One Arrow file a writer produced: its final name, size and SHA-256. */
+export interface WrittenFile {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+/**
  * Writes a HF `datasets` folder (`Dataset.save_to_disk` layout) row by row with bounded memory:
  * Arrow IPC stream shards, `dataset_info.json`, `state.json`. Everything goes to a temp folder
  * beside `dir`, renamed onto `dir` by {@link finish}: the folder appears whole or not at all, with
@@ -57,7 +76,9 @@ export class ArrowDatasetWriter {
   private pendingBytes = 0;
   private shard: AtomicFile | undefined;
   private shardTmpNames: string[] = [];
-  private readonly hash = createHash('sha256');
+  private shardHashes: string[] = [];
+  private shardSizes: number[] = [];
+  private hash = createHash('sha256');
   rows = 0;
   bytes = 0;
 
@@ -139,8 +160,21 @@ export class ArrowDatasetWriter {
   private async closeShard(): Promise<void> {
     if (!this.shard) return;
     await this.out(EOS);
+    this.shardSizes.push(this.shard.bytes);
     await this.shard.commit();
     this.shard = undefined;
+    this.shardHashes.push(this.hash.digest('hex'));
+    this.hash = createHash('sha256');
+  }
+
+  /**
+   * End the current Arrow file here: the next row starts a new one, as a fresh writer would.
+   * `weft process` cuts at the byte-range boundaries of large inputs, so a single run writes the
+   * same files as shards that each write one range.
+   */
+  async cut(): Promise<void> {
+    await this.flushBatch();
+    await this.closeShard();
   }
 
   /**
@@ -148,7 +182,7 @@ export class ArrowDatasetWriter {
    * earlier weft output, and only when `output.overwrite` allows it).
    * `extra` files (name → text) are committed with the folder, e.g. a record of how it was made.
    */
-  async finish(extra: Record<string, string> = {}): Promise<{ rows: number; shards: string[]; fingerprint: string }> {
+  async finish(extra: Record<string, string> = {}): Promise<{ rows: number; shards: string[]; fingerprint: string; files: WrittenFile[] }> {
     await this.flushBatch();
     if (this.shardTmpNames.length === 0) {
       // An empty dataset still has one shard: the schema and the end-of-stream marker.
@@ -162,13 +196,13 @@ export class ArrowDatasetWriter {
     const n = this.shardTmpNames.length;
     const shards = this.shardTmpNames.map((_, k) => shardName(k, n));
     for (let k = 0; k < n; k++) await rename(this.shardTmpNames[k]!, join(this.tmpDir, shards[k]!));
-    this.hash.update(JSON.stringify(this.columns));
-    const fingerprint = this.hash.digest('hex').slice(0, 16);
+    const fingerprint = fingerprintOf(this.shardHashes, this.columns);
     await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns));
     await writeFileAtomic(join(this.tmpDir, 'state.json'), stateJson(shards, fingerprint));
     for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(this.tmpDir, name), text);
     await this.staged.commit();
-    return { rows: this.rows, shards, fingerprint };
+    const files = shards.map((name, k) => ({ name, bytes: this.shardSizes[k]!, sha256: this.shardHashes[k]! }));
+    return { rows: this.rows, shards, fingerprint, files };
   }
 
   /** Drop everything written (the temp folder). */

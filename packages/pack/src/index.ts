@@ -12,5 +12,8 @@ export { ArrowSource } from './arrow-source.ts';
 export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type WritePackedOptions } from './pack-job.ts';
 export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
 export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';
+export { resolveShard, planUnits, assignUnits, unitRange, DEFAULT_SPLIT_BYTES, type ShardSpec, type ShardUnit } from './shard-plan.ts';
+export { runProcessShard, shardDirName, SHARD_MARKER, type ShardMarker, type ShardConfig } from './shard-run.ts';
+export { mergeShards, mergeIfLast, completedShards, type MergeOptions, type MergeResult } from './merge.ts';
 export { defaultCacheDir, ensureTokenCache, TokenFile } from './token-cache.ts';
 export { checkBinVocab } from './vocab-scan.ts';

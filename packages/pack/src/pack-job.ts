@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Progress, type OutputDirOptions } from '@weft/core';
-import { ArrowDatasetWriter } from './arrow-writer.ts';
+import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
 import { PackedDataset } from './packed-dataset.ts';
 
 /** The columns of a packed Arrow dataset, in order. */
@@ -40,6 +40,10 @@ export interface WritePackedOptions {
   workers?: number;
   /** Counts known to the caller, stored and returned with the stats. */
   extraStats?: Partial<PackStats>;
+  /** Pack indices that start a new Arrow file (the unit boundaries of a sharded `weft pack`). */
+  cutBefore?: ReadonlySet<number>;
+  /** Told the Arrow files written (name, size, SHA-256), e.g. for a shard's marker. */
+  onFiles?: (files: WrittenFile[]) => void;
   /** Who writes the folder, its inputs, and whether an earlier weft output may be replaced (`--overwrite`). */
   output?: OutputDirOptions;
 }
@@ -64,8 +68,10 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
   const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' } });
   const bar = new Progress({ label: 'pack', total: ds.length, unit: 'packs', counters: ['tok'], enabled: options.progress ?? false });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+  let index = 0;
   try {
     for await (const p of ds.packs(0, 4, options.workers ?? 0)) {
+      if (options.cutBefore?.has(index++)) await w.cut();
       const lab = p.labels;
       for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
       await w.write(p as unknown as Record<string, Int32Array>);
@@ -78,7 +84,8 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     throw e;
   }
   bar.done();
-  await w.finish({ 'weft_stats.json': JSON.stringify({ config: options.config ?? null, stats }, null, 2) });
+  const res = await w.finish({ 'weft_stats.json': JSON.stringify({ config: options.config ?? null, stats }, null, 2) });
+  options.onFiles?.(res.files);
   return stats;
 }
 

@@ -11,6 +11,9 @@ import { PackedDataset } from './packed-dataset.ts';
 import { prepareProcessOutput } from './process-output.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
+import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
+import { rangedSamples, type Range } from './range-samples.ts';
+import { fileDigest } from './input-digest.ts';
 import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
@@ -55,10 +58,16 @@ export interface ProcessOptions {
   maxShardBytes?: number;
   /** Progress bars on stderr (default: on). */
   progress?: boolean;
+  /** Line-based inputs larger than this are read (and their Arrow files cut) in byte ranges, the units shards share out. */
+  splitBytes?: number;
+  /** Input digests already known (`weft merge` has them from the shard markers), so the inputs are not reread. */
+  digests?: readonly string[];
   /** Replace an earlier weft output at `out` made with other settings (`--overwrite`); equal settings resume without it. */
   overwrite?: boolean;
   /** The command recorded in the output marker (default `process`; the demo says `demo`). */
   command?: string;
+  /** Progress wording for splits found done (default `from an earlier run`; `weft merge` says where they came from). */
+  reusedFrom?: string;
   /** internlm + pack: folder of the `.bin` token sidecars (see `token-cache.ts`); unset: none. */
   cacheDir?: string | undefined;
 }
@@ -108,7 +117,8 @@ function mergeRejected(into: Record<string, number>, stats: readonly StageStats[
   for (const s of stats) for (const [k, v] of s.rejected) into[k] = (into[k] ?? 0) + v;
 }
 
-async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: string[] }> {
+/** The input folder and its files in data order (relative paths). */
+export async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: string[] }> {
   if (!existsSync(opts.input)) throw new Error(`input ${opts.input} does not exist`);
   if (statSync(opts.input).isFile()) return { root: dirname(opts.input), files: [basename(opts.input)] };
   const fileType = opts.fileType ?? DEFAULT_FILE_TYPE[opts.format];
@@ -117,8 +127,24 @@ async function inputFiles(opts: ProcessOptions): Promise<{ root: string; files: 
   return { root: opts.input, files };
 }
 
-/** Samples of one input file, with the counters of the stages that made them. */
-async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: EncoderPool }): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+/** Whether an input file can be cut into byte ranges (line-based formats). */
+export async function isSplittable(rel: string, format: ProcessFormat): Promise<boolean> {
+  if (format === 'internlm') return false;
+  const { isLineBased } = await import('@weft/tokenize');
+  return isLineBased(rel, format);
+}
+
+/** The byte ranges `weft process` reads an input file in (one unless it is larger than `splitBytes`). */
+export async function inputRanges(root: string, rel: string, opts: ProcessOptions): Promise<Range[]> {
+  const path = join(root, rel);
+  return fileRanges(path, statSync(path).size, await isSplittable(rel, opts.format), opts.splitBytes ?? DEFAULT_SPLIT_BYTES);
+}
+
+/**
+ * Samples of one input file (or a byte range of it), with the counters of the stages that made them.
+ * `shared.pool`: one encoder pool for the whole job (made here on first use; the caller closes it).
+ */
+export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }, shared: { pool?: EncoderPool } = {}): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   const onError = opts.onError ?? 'fail';
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError, ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}) });
@@ -144,11 +170,22 @@ async function fileSamples(path: string, opts: ProcessOptions, shared: { pool?: 
   if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
   const s = tokenizeFile(path, {
     format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError,
+    ...(range ? { range } : {}),
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
     ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
   });
   const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
   return { samples: check(s), stats: () => [...s.stats, check.stats] };
+}
+
+/** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
+export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
+  const tokenized = opts.format === 'internlm';
+  return {
+    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
+    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
+    ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
+  };
 }
 
 /**
@@ -172,11 +209,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   // The units below lie inside the folder this run owns: each may replace its earlier self.
   const output = { command: opts.command ?? 'process', overwrite: true };
   const showProgress = opts.progress ?? true;
-  const baseConfig = {
-    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
-    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
-    ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
-  };
+  const baseConfig = processBaseConfig(opts);
   const summary: ProcessSummary = {
     input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
     samples_dir: null, packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
@@ -187,22 +220,26 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     const sizes = files.map((rel) => statSync(join(root, rel)).size);
     const bar = new Progress({
       label: 'process', total: sizes.reduce((a, b) => a + b, 0), unit: 'B', counters: ['samples', 'tok'],
-      items: { total: files.length, unit: 'files' }, enabled: showProgress,
+      items: { total: files.length, unit: 'files' }, enabled: showProgress, ...(opts.reusedFrom ? { reusedFrom: opts.reusedFrom } : {}),
     });
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
     const shared: { pool?: EncoderPool } = {};
     for (const [k, rel] of files.entries()) {
       const path = join(root, rel);
-      const digest = await sha256File(path);
+      const ranges = await inputRanges(root, rel, opts);
+      const digest = opts.digests?.[k] ?? await fileDigest(path, ranges);
       splitDigests.push(digest);
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
       let st = reusableStats<FileStats>(dir, config);
       if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
       else {
-        const { samples, stats } = await fileSamples(path, opts, shared);
         const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
+        // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
+        const { samples, stats } = ranges.length === 1
+          ? await fileSamples(path, opts, undefined, shared)
+          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared), () => w.cut());
         const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
         try {
           for await (const s of samples) {

@@ -1,5 +1,5 @@
 import { DataError, defineStage, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
-import { readJsonArray, readJsonl, readText } from '@weft/order';
+import { readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
 import { ALPACA_SYSTEM } from './templates.ts';
 
 /** The dataset formats weft reads. */
@@ -127,6 +127,8 @@ export interface ReadDatasetOptions {
   onError?: OnError;
   /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
   maxRecordBytes?: number;
+  /** Read only this byte range of a line-based file (JSON lines, text): a shard's slice of a large file. */
+  range?: ByteRange;
 }
 
 /** A dataset stream: records, the mapping stage's counters, and the file reader's (bad JSON, blank lines). */
@@ -144,7 +146,7 @@ export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly s
 export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): DatasetStream {
   if (!FORMATS.some((f) => f.name === format)) throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
   const onError = options.onError ?? 'fail';
-  const raw = rawRecords(file, format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) });
+  const raw = rawRecords(file, format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) }, options.range);
   const stage = defineStage<RawRecord, Conversation | TextDoc>(`map:${format}`, async function* (src, ctx) {
     for await (const r of src) {
       try {
@@ -167,15 +169,21 @@ interface RawRecord {
   index?: number;
 }
 
-function rawRecords(file: string, format: DatasetFormat, ro: { onError: OnError; maxRecordBytes?: number }): AsyncIterable<RawRecord> & { stats: StageStats } {
+/** Whether a file of this format is read line by line, so that it can be cut into byte ranges at line starts. */
+export function isLineBased(file: string, format: DatasetFormat): boolean {
+  return format === 'ftdp' || !file.toLowerCase().endsWith('.json');
+}
+
+function rawRecords(file: string, format: DatasetFormat, ro: { onError: OnError; maxRecordBytes?: number }, range?: ByteRange): AsyncIterable<RawRecord> & { stats: StageStats } {
   const lower = file.toLowerCase();
+  if (range && !isLineBased(file, format)) throw new Error(`${file}: a JSON array file cannot be read by byte range (only JSON lines and text can be split)`);
   if (format !== 'ftdp' && lower.endsWith('.json')) return readJsonArray(file, ro);
   if (format === 'pretrain' && lower.endsWith('.txt')) {
-    const docs = readText(file, ro);
+    const docs = readText(file, { ...ro, ...(range ? { range } : {}) });
     const it = (async function* () {
       for await (const d of docs) yield { value: d.text, source: d.source };
     })();
     return Object.assign(it, { stats: docs.stats });
   }
-  return readJsonl(file, ro);
+  return readJsonl(file, { ...ro, ...(range ? { range } : {}) });
 }

@@ -1,4 +1,5 @@
 import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import type { ByteRange } from '@weft/order';
 import { encodePrepared } from './encode.ts';
 import { limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
@@ -35,6 +36,8 @@ export interface TokenizeFileOptions {
   onError?: OnError;
   /** The largest record (line, or JSON array element) to read; larger ones fail or are skipped. Default 256 MiB. */
   maxRecordBytes?: number;
+  /** Read only this byte range of a line-based file (a shard's slice, cut at line starts). */
+  range?: ByteRange;
 }
 
 /** The samples of one file, with the counters of every stage (read lines, map format, template, encode). */
@@ -54,7 +57,7 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   const onError = options.onError ?? 'fail';
   // Checked here, not deep in a worker: NaN or -5 would otherwise truncate every sample to nothing or throw a RangeError per batch.
   if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
-  const read = readDataset(file, options.format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) });
+  const read = readDataset(file, options.format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}), ...(options.range ? { range: options.range } : {}) });
   const tpl = options.template ?? DEFAULT_TEMPLATE;
   const mapStage = tpl === 'chat_template'
     ? chatTemplateMap(options.tokenizer, { onError })
