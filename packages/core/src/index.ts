@@ -5,7 +5,7 @@ export {
   type Stage, type CountedStage, type Source,
 } from './stage.ts';
 export { writeFileAtomic, writeFileAtomicSync, AtomicFile, writeAllSync } from './atomic.ts';
-export { tempPathFor, releaseTemp, parseTempName, isStaleTemp, removeStaleTemps, type TempName } from './stale-temps.ts';
+export { tempPathFor, releaseTemp, parseTempName, isStaleTemp, pidAlive, removeStaleTemps, type TempName } from './stale-temps.ts';
 export {
   OUTPUT_MARKER, OutputDirError, StagedOutputDir, checkOutputDir, checkOutputLocation, claimOutputDir, claimSharedOutputDir, outputMarkerText, readOutputMarker, realPathOf,
   type OutputMarker, type OutputDirOptions, type OutputDirState, type SharedClaim,

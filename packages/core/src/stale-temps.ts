@@ -50,7 +50,8 @@ export function parseTempName(name: string): TempName | undefined {
   return { of: m[1]!, pid: Number(m[2]), host: m[3] };
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists on this host (one of another user counts too). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

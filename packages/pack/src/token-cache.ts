@@ -3,7 +3,7 @@ import { closeSync, fstatSync, fsyncSync, openSync, readSync, realpathSync, rena
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { DataError, IGNORE_INDEX, type Pack } from '@weft/core';
+import { DataError, IGNORE_INDEX, pidAlive, type Pack } from '@weft/core';
 import { readInternlmBin, type BinMeta } from '@weft/order';
 
 /**
@@ -71,14 +71,6 @@ function valid(path: string, meta: BinMeta, tokens: number, key: Buffer): boolea
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Remove older versions of this path's cache, and temp files of dead builders. */
 async function removeStale(dir: string, prefix: string, keep: string): Promise<void> {
