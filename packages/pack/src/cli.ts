@@ -79,7 +79,7 @@ export function registerCommands(program: Command): void {
     .option('--workers <n>', 'encoder / packing threads, by default one per core (0 encodes in the main thread); output identical for any count', WORKERS, DEFAULT_WORKERS)
     .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
     .option('--vocab-size <n>', "the model's vocabulary size: a sample with a token id at or above it fails naming file and line, or is skipped with --on-error skip (default: the tokenizer's, added tokens included; internlm input: no check)", int('--vocab-size', 1))
-    .option('--max-record-bytes <n>', 'largest record (line, JSON array element, .bin line) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
+    .option('--max-record-bytes <bytes>', 'largest record (line, JSON array element, .bin line) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
     .option('--file-type <suffix>', 'file suffix to look for (default by format: .json ftdp/alpaca, .jsonl openai/conversation, .txt pretrain, .bin internlm)')
     .option('--data-order <file>', 'data_order.txt listing the input files', existingPath('--data-order', 'file'))

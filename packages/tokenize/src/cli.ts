@@ -64,7 +64,7 @@ export function registerCommands(program: Command): void {
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
     .option('--workers <n>', 'encoding worker threads, by default one per core (0: in this thread); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
     .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
-    .option('--max-record-bytes <n>', 'largest record (line, or JSON array element) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
+    .option('--max-record-bytes <bytes>', 'largest record (line, or JSON array element) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
     .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')
     .option('--quiet', 'no progress on stderr (a bar on a terminal, else a line every WEFT_PROGRESS_INTERVAL seconds, default 10)')
