@@ -35,6 +35,18 @@ export function corpusWords(seed0 = 0x9e3779b9): { rnd: () => number; words: (n:
   return { rnd, words };
 }
 
+/** One ftdp conversation: half English, half Chinese; system + two user/assistant turns, the first reply's `loss` random. */
+export function conversation(rnd: () => number, words: (n: number, zh: boolean) => string): { role: string; content: string; loss?: boolean }[] {
+  const zh = rnd() < 0.5;
+  return [
+    { role: 'system', content: zh ? '你是一个有用的助手。' : 'You are a helpful assistant.' },
+    { role: 'user', content: words(20 + Math.floor(rnd() * 60), zh) },
+    { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh), loss: rnd() < 0.9 },
+    { role: 'user', content: words(10 + Math.floor(rnd() * 40), zh) },
+    { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh) },
+  ];
+}
+
 /** Write the corpus under `dir` (created); returns its size in bytes and its record count. */
 export function writeFtdpCorpus(dir: string, opts: { mb: number; files: number; seed?: number }): { bytes: number; records: number; files: string[] } {
   const { rnd, words } = corpusWords(opts.seed);
@@ -47,14 +59,7 @@ export function writeFtdpCorpus(dir: string, opts: { mb: number; files: number; 
     const lines: string[] = [];
     let size = 0;
     while (size < perFile) {
-      const zh = rnd() < 0.5;
-      const conv = [
-        { role: 'system', content: zh ? '你是一个有用的助手。' : 'You are a helpful assistant.' },
-        { role: 'user', content: words(20 + Math.floor(rnd() * 60), zh) },
-        { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh), loss: rnd() < 0.9 },
-        { role: 'user', content: words(10 + Math.floor(rnd() * 40), zh) },
-        { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh) },
-      ];
+      const conv = conversation(rnd, words);
       const line = JSON.stringify(conv);
       lines.push(line);
       size += Buffer.byteLength(line) + 1;

@@ -25,7 +25,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { datasetToBin, loadTokenizer, readDataset, templateMap } from '@weft/tokenize';
 import { mixedTexts } from '../packages/tokenize/test/mixed-text.ts';
-import { corpusWords } from './corpus.ts';
+import { conversation, corpusWords } from './corpus.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -50,14 +50,7 @@ let textBytes = 0;
   const lines: string[] = [];
   let size = 0;
   while (size < targetMB * 1e6) {
-    const zh = rnd() < 0.5;
-    const conv = [
-      { role: 'system', content: zh ? '你是一个有用的助手。' : 'You are a helpful assistant.' },
-      { role: 'user', content: words(20 + Math.floor(rnd() * 60), zh) },
-      { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh), loss: rnd() < 0.9 },
-      { role: 'user', content: words(10 + Math.floor(rnd() * 40), zh) },
-      { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh) },
-    ];
+    const conv = conversation(rnd, words);
     for (const m of conv) {
       texts.push(m.content);
       textBytes += Buffer.byteLength(m.content);
