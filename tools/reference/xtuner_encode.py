@@ -7,7 +7,10 @@ pretrain_map_fn, template_map_fn and encode_fn. The tokenizer maps each code poi
 ord(c) + 10; BOS is [1] and EOS is [2] (pass --no-bos for a Qwen-like tokenizer without BOS).
 
 Usage:
-  xtuner_encode.py FORMAT FILE MAX_LENGTH TEMPLATE[,TEMPLATE...] [--no-bos]
+  xtuner_encode.py FORMAT FILE MAX_LENGTH TEMPLATE[,TEMPLATE...] [--no-bos] [--offline]
+--offline: also apply the filter of xtuner's offline job (`process` in xtuner/dataset/huggingface.py,
+which process_untokenized_datasets / load_intern_repo_untokenized_dataset run): after encode_fn has
+truncated to max_length, samples with no `label >= 0` are removed ({"dropped": "no-trainable-token"}).
 Prints one JSON object: {template: [{"input_ids": [...], "labels": [...]} | {"dropped": reason}, ...]}.
 """
 import json
@@ -82,10 +85,6 @@ PROMPT_TEMPLATE = dict(
                    SUFFIX='<|end|>', SUFFIX_AS_EOS=True, SEP='\n', STOP_WORDS=['<|end|>']),
 )
 
-ALPACA_SYSTEM = ('Below is an instruction that describes a task. '
-                 'Write a response that appropriately completes the request.\n')
-
-
 class CharTokenizer:
     def __init__(self, bos):
         self.bos = bos
@@ -149,8 +148,10 @@ def to_conversation(fmt, rec):
     if fmt == 'alpaca':
         if rec.get('output') == '<nooutput>':
             return None
-        return [{'system': ALPACA_SYSTEM, 'input': f"{rec['instruction']}\n{rec.get('input', '')}",
-                 'output': rec['output']}], True
+        # xtuner's alpaca_map_fn has no system message since v0.1.14 (commit e53b55e, "[Fix] Remove
+        # `system` for `alpaca_map_fn`", #363; unchanged in v0.2.0): one turn, input = instruction
+        # + "\n" + input.
+        return [{'input': f"{rec['instruction']}\n{rec.get('input', '')}", 'output': rec['output']}], True
     if fmt == 'pretrain':
         return [{'input': '', 'output': rec['text'].strip(), 'need_eos_token': False}], False
     raise ValueError(fmt)
@@ -207,6 +208,7 @@ def encode_fn(conversation, tokenizer, max_length, bos, eos):
 def main():
     fmt, path, max_length, names = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(',')
     bos = [] if '--no-bos' in sys.argv else [1]
+    offline = '--offline' in sys.argv
     eos = [2]
     tok = CharTokenizer(bos)
     out = {}
@@ -224,7 +226,14 @@ def main():
             if use_template:
                 conversation = template_map_fn(conversation, PROMPT_TEMPLATE[name])
             s = encode_fn(conversation, tok, max_length, bos, eos)
-            samples.append(s if s['input_ids'] else {'dropped': 'empty'})
+            if not s['input_ids']:
+                samples.append({'dropped': 'empty'})
+            elif offline and not any(label >= 0 for label in s['labels']):
+                # huggingface.py process(): dataset.filter(lambda example: any(label >= 0 for label
+                # in example['labels'])), after tokenize_dataset (encode_fn truncates), before packing.
+                samples.append({'dropped': 'no-trainable-token'})
+            else:
+                samples.append(s)
         out[name] = samples
     json.dump(out, sys.stdout, ensure_ascii=False)
 

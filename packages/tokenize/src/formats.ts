@@ -1,6 +1,5 @@
 import { DataError, defineStage, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
 import { readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
-import { ALPACA_SYSTEM } from './templates.ts';
 
 /** The dataset formats weft reads. */
 export type DatasetFormat = 'ftdp' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -27,7 +26,7 @@ export const FORMATS: readonly FormatInfo[] = [
   },
   {
     name: 'alpaca',
-    description: 'Alpaca: {instruction, input, output}; xtuner alpaca_map_fn: system = SYSTEM_TEMPLATE.alpaca, user = instruction + "\\n" + input; output "<nooutput>" is dropped',
+    description: 'Alpaca: {instruction, input, output}; xtuner alpaca_map_fn (v0.1.14+): no system message, user = instruction + "\\n" + input; output "<nooutput>" is dropped',
     example: '{"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"}',
   },
   {
@@ -113,7 +112,9 @@ export function recordToItem(format: DatasetFormat, rec: unknown, source: Proven
       const output = str(o, 'output', source, 'record');
       if (output === '<nooutput>') return null;
       const user = `${str(o, 'instruction', source, 'record')}\n${str(o, 'input', source, 'record', true)}`;
-      return { messages: [{ role: 'system', content: ALPACA_SYSTEM }, { role: 'user', content: user }, { role: 'assistant', content: output }], source };
+      // No system message: xtuner's alpaca_map_fn dropped SYSTEM_TEMPLATE.alpaca in v0.1.14 (#363),
+      // so templates without SYSTEM (minicpm) encode alpaca records too.
+      return { messages: [{ role: 'user', content: user }, { role: 'assistant', content: output }], source };
     }
     case 'pretrain': {
       const text = typeof rec === 'string' ? rec : str(asObject(rec, 'record', source), 'text', source, 'record');

@@ -91,9 +91,6 @@ export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
   },
 };
 
-/** xtuner's SYSTEM_TEMPLATE.alpaca: the system text alpaca_map_fn puts on every record. */
-export const ALPACA_SYSTEM = 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n';
-
 /** Look a template up by name, with a list of the names when it is unknown. */
 export function getTemplate(name: string): PromptTemplate {
   const t = Object.hasOwn(PROMPT_TEMPLATES, name) ? PROMPT_TEMPLATES[name] : undefined;
