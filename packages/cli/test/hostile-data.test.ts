@@ -89,7 +89,10 @@ describe(`weft on hostile folders (FUZZ_SEED=${SEED})`, () => {
     expect(skip.status, skip.stderr).toBe(0);
     const s = JSON.parse(skip.stdout) as { read: number; kept: number; skipped: Record<string, number> };
     expect(s.read, JSON.stringify(s)).toBe(s.kept + total(s.skipped));
-    expect(s.kept).toBeGreaterThanOrEqual(15);
+    // The 3 untouched files keep 3 records each: 2 of the 5 lines train nothing (every reply loss: false)
+    // and are dropped as no-trainable-token, as xtuner's offline job does.
+    expect(s.kept).toBeGreaterThanOrEqual(9);
+    expect(s.skipped['no-trainable-token']).toBeGreaterThanOrEqual(6);
     // (Fail mode on these files is covered without a spawn by packages/tokenize/test/docs-fuzz.test.ts.)
     expect(digest(dir), 'inputs untouched').toEqual(before);
   });

@@ -11,6 +11,7 @@ export { BinSource, binSources, type BinSourceOptions } from './bin-source.ts';
 export { ArrowSource } from './arrow-source.ts';
 export { writePackedDataset, reusableStats, PACK_COLUMNS, type PackStats, type WritePackedOptions } from './pack-job.ts';
 export { runProcess, DEFAULT_FILE_TYPE, type ProcessOptions, type ProcessSummary, type ProcessFormat, type FileStats } from './process.ts';
+export { trainableOnly } from './trainable-only.ts';
 export { inspect, histogram, renderTokens, type InspectOptions } from './inspect.ts';
 export { resolveShard, planUnits, assignUnits, unitRange, DEFAULT_SPLIT_BYTES, type ShardSpec, type ShardUnit } from './shard-plan.ts';
 export { runProcessShard, shardDirName, SHARD_MARKER, type ShardMarker, type ShardConfig } from './shard-run.ts';

@@ -14,6 +14,7 @@ import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts
 import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
 import { rangedSamples, type Range } from './range-samples.ts';
 import { fileDigest } from './input-digest.ts';
+import { trainableOnly } from './trainable-only.ts';
 import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
@@ -174,8 +175,10 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
     ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
   });
+  // xtuner's offline job drops samples left with no trainable token after truncation (before packing).
+  const keep = trainableOnly();
   const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
-  return { samples: check(s), stats: () => [...s.stats, check.stats] };
+  return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
 }
 
 /** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
