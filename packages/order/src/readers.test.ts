@@ -1,33 +1,18 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, DataError, type StageStats } from '@weft/core';
+import { collect } from '@weft/core';
 import { readFtdp } from './ftdp.ts';
 import { readJsonArray } from './json-array.ts';
 import { readJsonl } from './jsonl.ts';
 import { readText } from './text.ts';
 import { python } from '../test/python.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
+import { balanced, failure, fileWriter } from '../test/reader-helpers.ts';
 
 const dir = tempDir('weft-readers-');
-function file(name: string, content: string | Buffer): string {
-  const p = join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
-
-function balanced(stats: StageStats): void {
-  const s = stats.toJSON();
-  expect(s.seen).toBe(s.emitted + Object.values(s.rejected).reduce((a, b) => a + b, 0));
-}
-
-async function failure(p: Promise<unknown>): Promise<DataError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e).toBeInstanceOf(DataError);
-  return e as DataError;
-}
+const file = fileWriter(dir);
 
 describe('readJsonl', () => {
   it('reads what Python json reads, with line provenance', async () => {

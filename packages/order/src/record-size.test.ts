@@ -1,8 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { collect, DataError, type StageStats } from '@weft/core';
+import { describe, expect, it } from 'vitest';
+import { collect, DataError } from '@weft/core';
 import { readFtdp } from './ftdp.ts';
 import { readJsonArray } from './json-array.ts';
 import { splitJsonArray } from './json-array-split.ts';
@@ -12,23 +11,11 @@ import { readInternlmBin } from './internlm-bin.ts';
 import { encodeNpy } from './npy.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from './record-size.ts';
 import { python } from '../test/python.ts';
+import { balanced, failure, fileWriter } from '../test/reader-helpers.ts';
+import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'weft-record-size-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-function file(name: string, content: string | Buffer): string {
-  const p = join(dir, name);
-  writeFileSync(p, content);
-  return p;
-}
-function balanced(stats: StageStats): void {
-  const s = stats.toJSON();
-  expect(s.seen).toBe(s.emitted + Object.values(s.rejected).reduce((a, b) => a + b, 0));
-}
-async function failure(p: Promise<unknown>): Promise<DataError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
-  expect(e).toBeInstanceOf(DataError);
-  return e as DataError;
-}
+const dir = tempDir('weft-record-size-');
+const file = fileWriter(dir);
 
 describe('maxRecordBytes: line readers', () => {
   const big = JSON.stringify([{ role: 'user', content: 'x'.repeat(5000) }]);

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { PackedDataset } from '../src/packed-dataset.ts';
 import { InternRepoSampler } from '../src/sampler.ts';
 import { packingCases } from './golden.ts';

@@ -3,23 +3,9 @@ import { BinWriter } from '@weft/tokenize';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
+import { stderrOf } from './stderr.ts';
 import { runProcess } from '../src/process.ts';
 
-/** Run `fn` with stderr captured and a plain progress line at every update (as in a log). */
-async function stderrOf(fn: () => Promise<unknown>): Promise<string[]> {
-  const out: string[] = [];
-  vi.stubEnv('WEFT_PROGRESS_INTERVAL', '0');
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
-  const tty = process.stderr.isTTY;
-  process.stderr.isTTY = false;
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-    process.stderr.isTTY = tty;
-  }
-  return out.join('').trimEnd().split('\n');
-}
 
 afterEach(() => { vi.unstubAllEnvs(); });
 

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { mergeShards } from '../src/merge.ts';
 import { planUnits, assignUnits, resolveShard } from '../src/shard-plan.ts';
 import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
+import { stderrOf } from './stderr.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const CHECK = new URL('../../../tools/reference/merged_shards_check.py', import.meta.url).pathname;
@@ -19,22 +20,6 @@ const job = (out: string): ProcessOptions => ({
   pack: true, packedLength: 512, seed: 7, splitBytes: 16_000, maxShardBytes: 40_000, out, progress: false,
 });
 
-/** Run `fn` with stderr captured and a plain progress line at every update (as in a log). */
-async function stderrOf(fn: () => Promise<unknown>): Promise<string[]> {
-  const out: string[] = [];
-  vi.stubEnv('WEFT_PROGRESS_INTERVAL', '0');
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
-  const tty = process.stderr.isTTY;
-  process.stderr.isTTY = false;
-  try {
-    await fn();
-  } finally {
-    spy.mockRestore();
-    process.stderr.isTTY = tty;
-    vi.unstubAllEnvs();
-  }
-  return out.join('').trimEnd().split('\n');
-}
 
 async function sharded(out: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await runProcessShard(job(out), { index: i, count: n, source: 'cli' });
