@@ -166,10 +166,6 @@ export class Progress {
     this.last = -Infinity; // redraw the bar after the message
   }
 
-  private fmt(n: number): string {
-    return this.opts.unit === 'B' ? fmtBytes(n) : fmtNum(n);
-  }
-
   /** The current line, without a bar (what a log gets). */
   line(final = false): string {
     return `${this.opts.label}: ${this.body(final)}`;
