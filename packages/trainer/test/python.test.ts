@@ -45,4 +45,22 @@ describe('python worker', () => {
     expect(r.master_weights.checkpoint_dtypes).toEqual(['torch.float32']);
     expect(r.master_weights.tied_keys_present).toBe(true);
   });
+
+  it('InternLM v1 (q/k/v/o bias, dynamic/origin rotary) and v2 folders load strictly; logits equal an HF-style reference forward', () => {
+    type Case = { diff_40: number; diff_100: number; roundtrip_equal: boolean; keys: string[] };
+    const r = JSON.parse(runPython([`${PY_TESTS}check_internlm.py`])) as Record<string, Case> & {
+      dynamic_vs_origin_100: number; inv_freq_dropped: boolean; bad_rotary_error: string;
+    };
+    for (const k of ['internlm', 'internlm_origin', 'internlm_nobias', 'internlm2']) {
+      expect(r[k]!.diff_40).toBeLessThan(1e-5); // below max_position_embeddings (64)
+      expect(r[k]!.diff_100).toBeLessThan(1e-5); // past it: v1's dynamic NTK base
+      expect(r[k]!.roundtrip_equal).toBe(true);
+    }
+    expect(r.internlm!.keys).toContain('model.layers.0.self_attn.o_proj.bias');
+    expect(r.internlm_nobias!.keys).not.toContain('model.layers.0.self_attn.q_proj.bias');
+    expect(r.internlm2!.keys).toContain('model.layers.0.attention.wqkv.weight');
+    expect(r.dynamic_vs_origin_100).toBeGreaterThan(1e-3); // the reference tells the two rotary types apart
+    expect(r.inv_freq_dropped).toBe(true);
+    expect(r.bad_rotary_error).toMatch(/rotary.type 'linear' is not supported/);
+  });
 });

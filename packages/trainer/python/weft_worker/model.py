@@ -1,5 +1,6 @@
-"""Llama-family decoder (llama, mistral, qwen2 with qkv bias, internlm2 with packed wqkv) built from
-an HF config.json; state dicts load from and save to the HF key names of the model's own family."""
+"""Llama-family decoder (llama, mistral, qwen2 with qkv bias, internlm2 with packed wqkv, InternLM v1
+with q/k/v/o bias and its `rotary` options) built from an HF config.json; state dicts load from and
+save to the HF key names of the model's own family."""
 import json
 import os
 from dataclasses import dataclass
@@ -26,13 +27,21 @@ class ModelConfig:
     tie_word_embeddings: bool = False
     qkv_bias: bool = False
     head_dim: int = 0
+    o_bias: bool = False
+    # InternLM v1's `rotary.type`: 'dynamic' rescales the base (NTK) for sequences longer than
+    # max_position_embeddings; 'origin' (and every other family) never does.
+    rotary_type: str = 'origin'
+    rotary_scaling: float = 1.0
+    max_position_embeddings: int = 0
 
     @staticmethod
     def from_hf(cfg):
         mt = cfg.get('model_type', 'llama')
-        if mt not in ('llama', 'mistral', 'qwen2', 'internlm2'):
-            raise ValueError(f'model_type {mt!r} is not supported (llama, mistral, qwen2, internlm2)')
+        if mt not in ('llama', 'mistral', 'qwen2', 'internlm2', 'internlm'):
+            raise ValueError(f'model_type {mt!r} is not supported (llama, mistral, qwen2, internlm2, internlm)')
         heads = cfg['num_attention_heads']
+        if mt == 'internlm':
+            return ModelConfig._from_internlm(cfg)
         return ModelConfig(
             model_type=mt, vocab_size=cfg['vocab_size'], hidden_size=cfg['hidden_size'],
             intermediate_size=cfg['intermediate_size'], num_hidden_layers=cfg['num_hidden_layers'],
@@ -41,6 +50,24 @@ class ModelConfig:
             tie_word_embeddings=cfg.get('tie_word_embeddings', False),
             qkv_bias=mt == 'qwen2' or bool(cfg.get('attention_bias', False)) or (mt == 'internlm2' and bool(cfg.get('bias', False))),
             head_dim=cfg.get('head_dim') or cfg['hidden_size'] // heads)
+
+    @staticmethod
+    def _from_internlm(cfg):
+        """InternLM v1 (HF remote code `modeling_internlm.py`): one `bias` switch for q/k/v/o (default
+        on), no GQA, and a `rotary` dict {type: origin|dynamic, base, scaling_factor}; an absent dict
+        means what the newest configuration_internlm.py defaults to, dynamic with base 10000."""
+        rot = cfg.get('rotary') or {'type': 'dynamic', 'base': 10000}
+        if rot.get('type', 'dynamic') not in ('origin', 'dynamic'):
+            raise ValueError(f"rotary.type {rot.get('type')!r} is not supported (origin, dynamic: what modeling_internlm.py knows)")
+        heads, bias = cfg['num_attention_heads'], bool(cfg.get('bias', True))
+        return ModelConfig(
+            model_type='internlm', vocab_size=cfg['vocab_size'], hidden_size=cfg['hidden_size'],
+            intermediate_size=cfg['intermediate_size'], num_hidden_layers=cfg['num_hidden_layers'],
+            num_attention_heads=heads, num_key_value_heads=heads, rms_norm_eps=cfg.get('rms_norm_eps', 1e-6),
+            rope_theta=float(rot.get('base', 10000)), tie_word_embeddings=cfg.get('tie_word_embeddings', False),
+            qkv_bias=bias, o_bias=bias, head_dim=cfg['hidden_size'] // heads,
+            rotary_type=rot.get('type', 'dynamic'), rotary_scaling=float(rot.get('scaling_factor', 1.0)),
+            max_position_embeddings=int(cfg.get('max_position_embeddings', 2048)))
 
     @staticmethod
     def from_folder(folder):
@@ -75,7 +102,7 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(c.hidden_size, c.num_attention_heads * d, bias=c.qkv_bias)
         self.k_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * d, bias=c.qkv_bias)
         self.v_proj = nn.Linear(c.hidden_size, c.num_key_value_heads * d, bias=c.qkv_bias)
-        self.o_proj = nn.Linear(c.num_attention_heads * d, c.hidden_size, bias=False)
+        self.o_proj = nn.Linear(c.num_attention_heads * d, c.hidden_size, bias=c.o_bias)
 
     def qkv(self, x, cos, sin):
         """Projections and rotary embedding: fixed shapes, so `train.py` may compile this part."""
@@ -151,7 +178,7 @@ class Decoder(nn.Module):
 
     def forward(self, input_ids, position_ids, cu_seqlens, max_seqlen, target=None):
         """Logits [T, vocab]; or, given `target` (-100 = no loss), the summed cross-entropy."""
-        freqs = position_ids.float()[:, None] * self.inv_freq[None, :]
+        freqs = position_ids.float()[:, None] * self.rotary_inv_freq(max_seqlen)[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
         x = self.embed_tokens(input_ids)
         cos, sin = emb.cos().to(x.dtype), emb.sin().to(x.dtype)
@@ -164,6 +191,18 @@ class Decoder(nn.Module):
         if target is None:
             return self.lm_head(self.norm(x))
         return self.loss_sum(x, target)
+
+    def rotary_inv_freq(self, seq_len):
+        """InternLM v1 'dynamic': past max_position_embeddings the base grows as modeling_internlm.py's
+        DynamicNTK embedding does, base * (s * L / max_pos - (s - 1)) ** (d / (d - 2)). L is the longest
+        document of the micro batch (xtuner's varlen forward passes that max_seqlen; a lone sequence's
+        length in generation), so a pack of short documents keeps the plain base."""
+        c = self.c
+        if c.rotary_type != 'dynamic' or int(seq_len) <= c.max_position_embeddings:
+            return self.inv_freq
+        d, s = c.head_dim, c.rotary_scaling
+        base = c.rope_theta * ((s * int(seq_len) / c.max_position_embeddings) - (s - 1)) ** (d / (d - 2))
+        return 1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.float32, device=self.inv_freq.device) / d))
 
     def loss_sum(self, x, target):
         """Final norm, head and cross-entropy in one place (one compiled region on GPU)."""
@@ -208,9 +247,13 @@ def to_hf(state, c):
 
 
 def from_hf(hf, c):
-    """HF checkpoint keys -> our state dict (inverse of `to_hf`)."""
+    """HF checkpoint keys -> our state dict (inverse of `to_hf`). InternLM v1's dynamic rotary
+    registers `rotary_emb.inv_freq` as a saved buffer, so its .bin checkpoints carry one per layer:
+    derived from the config, dropped here."""
     out = {}
     for k, v in hf.items():
+        if k.endswith('rotary_emb.inv_freq'):
+            continue
         if k in ('lm_head.weight', 'output.weight'):
             out['lm_head.weight'] = v
             continue
