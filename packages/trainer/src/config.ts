@@ -83,6 +83,42 @@ export interface TrainConfig {
   precision?: 'auto' | 'autocast';
   /** Cross-entropy over this many tokens at a time (0: all at once). Larger vocabularies: less peak memory. */
   ceChunk?: number;
+  /**
+   * GPU compute dtype (InternLM's `model.dtype`): 'bf16' (default) or 'fp16' with a dynamic loss scale
+   * (`gradScaler`). fp16 suits GPUs without bf16 (V100, T4); bf16 needs no scale and never skips a step.
+   * On CPU the compute stays fp32; fp16 there runs the loss-scale logic only.
+   */
+  dtype?: 'bf16' | 'fp16';
+  /** fp16's dynamic loss scale (InternLM's `grad_scaler`); defaults in {@link GradScalerConfig}. */
+  gradScaler?: GradScalerConfig;
+}
+
+/** InternLM's `grad_scaler` fields, camel-cased. An overflow (inf/nan gradient) skips the step. */
+export interface GradScalerConfig {
+  /** Starting scale (default 2**16). */
+  initialScale?: number;
+  /** Scale multiplier after `growthInterval` clean steps in a row (default 2). */
+  growthFactor?: number;
+  /** Scale multiplier once `hysteresis` overflows have been seen (default 0.5). */
+  backoffFactor?: number;
+  /** Clean steps before the scale grows (default 1000). Smaller: finds a high scale sooner, overflows more. */
+  growthInterval?: number;
+  /** Overflows tolerated (each skipping its step) before the scale backs off (default 2). */
+  hysteresis?: number;
+  /** Floor of the scale (default 1). */
+  minScale?: number;
+  /** Ceiling of the scale (default 2**24). */
+  maxScale?: number;
+}
+
+/** The worker's `grad_scaler` dict (InternLM's snake_case names). */
+export function workerGradScaler(g: GradScalerConfig = {}): Record<string, number> {
+  const out: Record<string, number> = {};
+  const names: [keyof GradScalerConfig, string][] = [['initialScale', 'initial_scale'], ['growthFactor', 'growth_factor'],
+    ['backoffFactor', 'backoff_factor'], ['growthInterval', 'growth_interval'], ['hysteresis', 'hysteresis'],
+    ['minScale', 'min_scale'], ['maxScale', 'max_scale']];
+  for (const [ours, theirs] of names) if (g[ours] !== undefined) out[theirs] = g[ours]!;
+  return out;
 }
 
 /** Typed identity for config files: `export default defineConfig({ ... })`. */
@@ -117,6 +153,16 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast') bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
   if (c.nprocPerNode !== undefined && (!Number.isInteger(c.nprocPerNode) || c.nprocPerNode < 1)) bad('nprocPerNode', `must be an integer >= 1, got ${c.nprocPerNode}`);
   if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0)) bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
+  if (c.dtype !== undefined && c.dtype !== 'bf16' && c.dtype !== 'fp16') bad('dtype', `must be 'bf16' or 'fp16', got ${String(c.dtype)}`);
+  if (c.gradScaler) {
+    const g = c.gradScaler;
+    if (c.dtype !== 'fp16') bad('gradScaler', "is only used with dtype: 'fp16'");
+    if (g.initialScale !== undefined && !(g.initialScale > 0)) bad('gradScaler.initialScale', `must be > 0, got ${g.initialScale}`);
+    if (g.growthFactor !== undefined && !(g.growthFactor > 1)) bad('gradScaler.growthFactor', `must be > 1, got ${g.growthFactor}`);
+    if (g.backoffFactor !== undefined && !(g.backoffFactor > 0 && g.backoffFactor < 1)) bad('gradScaler.backoffFactor', `must be in (0, 1), got ${g.backoffFactor}`);
+    if (g.growthInterval !== undefined && (!Number.isInteger(g.growthInterval) || g.growthInterval < 1)) bad('gradScaler.growthInterval', `must be an integer >= 1, got ${g.growthInterval}`);
+    if (g.hysteresis !== undefined && (!Number.isInteger(g.hysteresis) || g.hysteresis < 0)) bad('gradScaler.hysteresis', `must be an integer >= 0, got ${g.hysteresis}`);
+  }
   return c;
 }
 

@@ -1,5 +1,5 @@
 export { registerCommands } from './cli.ts';
-export { defineConfig, validateConfig, loadConfig, type TrainConfig, type DatasetSpec } from './config.ts';
+export { defineConfig, validateConfig, loadConfig, workerGradScaler, type TrainConfig, type DatasetSpec, type GradScalerConfig } from './config.ts';
 export { train, type TrainOptions } from './train.ts';
 export { openDataset, syntheticPacks, type RandomAccessPacks } from './dataset.ts';
 export { startFeed, type FeedPlan } from './feed.ts';

@@ -42,12 +42,14 @@ export class MetricsSink {
     this.rows.push(r);
     appendFileSync(join(this.workDir, 'metrics.jsonl'), `${JSON.stringify(r)}\n`);
     this.tb.scalars(r.step, {
-      'train/loss': r.loss, 'train/lr': r.lr, 'train/grad_norm': r.grad_norm, 'train/tgs': r.tgs,
+      'train/loss': r.loss, 'train/lr': r.lr, 'train/grad_norm': r.grad_norm ?? Number.POSITIVE_INFINITY, 'train/tgs': r.tgs,
       'train/tflops': r.tflops, 'train/num_consumed_tokens': r.num_consumed_tokens, 'train/data_wait_s': r.data_wait_s,
+      ...(r.loss_scale !== undefined ? { 'train/loss_scale': r.loss_scale } : {}),
     });
-    this.log(`step=${r.step} loss=${r.loss.toFixed(4)} lr=${r.lr.toExponential(3)} grad_norm=${r.grad_norm.toFixed(3)} ` +
+    this.log(`step=${r.step} loss=${r.loss.toFixed(4)} lr=${r.lr.toExponential(3)} grad_norm=${r.grad_norm === null ? 'inf' : r.grad_norm.toFixed(3)} ` +
       `tgs=${r.tgs.toFixed(1)} tflops=${r.tflops.toFixed(3)} num_consumed_tokens=${r.num_consumed_tokens} ` +
-      `largest_seq=${r.largest_seq} smallest_seq=${r.smallest_seq} data_wait=${(r.data_wait_s * 1000).toFixed(1)}ms`);
+      `largest_seq=${r.largest_seq} smallest_seq=${r.smallest_seq} data_wait=${(r.data_wait_s * 1000).toFixed(1)}ms` +
+      (r.loss_scale !== undefined ? ` loss_scale=${r.loss_scale}${r.skipped ? ' (overflow: step skipped)' : ''}` : ''));
   }
 
   valid(step: number, loss: number): void {

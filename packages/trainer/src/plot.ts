@@ -3,7 +3,8 @@ export interface StepMetrics {
   step: number;
   loss: number;
   lr: number;
-  grad_norm: number;
+  /** null on a step fp16's loss scale skipped (an inf/nan gradient). */
+  grad_norm: number | null;
   tgs: number;
   tflops: number;
   num_consumed_tokens: number;
@@ -13,6 +14,9 @@ export interface StepMetrics {
   step_time_s: number;
   batch_digest?: number;
   valid_loss?: number;
+  /** fp16 only: the loss scale the step ran with, and whether an overflow skipped its update. */
+  loss_scale?: number;
+  skipped?: boolean;
 }
 
 function chart(title: string, xs: number[], ys: number[], color: string): string {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isDataError, writeFileAtomic } from '@weft/core';
-import { validateConfig, type TrainConfig } from './config.ts';
+import { validateConfig, workerGradScaler, type TrainConfig } from './config.ts';
 import { checkWorkDir } from './work-dir.ts';
 import { openDataset } from './dataset.ts';
 import { startFeed } from './feed.ts';
@@ -107,6 +107,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     max_norm: c.maxNorm, total_steps: totalSteps, checkpoint_every: c.checkpointEvery, max_keep_ckpts: c.maxKeepCkpts,
     save_optimizer: c.saveOptimizer, work_dir: workDir, pack_sample_into_one: c.packSampleIntoOne || !c.useVarlenAttn,
     attn_impl: c.attnImpl ?? 'auto', compile: c.compile ?? false, precision: c.precision ?? 'auto', ce_chunk: c.ceChunk ?? 0,
+    dtype: c.dtype ?? 'bf16', grad_scaler: workerGradScaler(c.gradScaler),
     dataset_length: data.length,
     valid_every: c.validation?.validEvery ?? 0, valid_micro_num: c.validation?.validMicroNum ?? 0,
   }, null, 1));

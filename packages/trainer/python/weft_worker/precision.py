@@ -1,4 +1,4 @@
-"""bf16 model, fp32 master weights: the usual mixed-precision recipe for one GPU.
+"""bf16 (or fp16, with a dynamic loss scale) model, fp32 master weights: the usual mixed-precision recipe for one GPU.
 
 The model's parameters are bf16, so every activation, residual add, norm and rotary runs in bf16
 (autocast would keep the residual stream fp32 and re-cast each weight at every matmul). The
@@ -76,3 +76,66 @@ def _named_params(model):
             if p is not None:
                 out.append((f'{mod_name}.{name}' if mod_name else name, p))
     return out
+
+
+class DynamicGradScaler:
+    """fp16's dynamic loss scale, with InternLM's `grad_scaler` fields and update rule: an overflow
+    (an inf/nan gradient) skips the step and counts toward `hysteresis`; once that many have been
+    seen the scale is multiplied by `backoff_factor` (not below `min_scale`). `growth_interval`
+    clean steps in a row multiply it by `growth_factor` (not above `max_scale`) and reset the
+    overflow count.
+
+    >>> sc = DynamicGradScaler(initial_scale=2**16)
+    >>> (loss * sc.scale).backward(); found_inf = sc.unscale_(params)
+    >>> if not found_inf: opt.step()
+    >>> sc.update(found_inf)
+    """
+
+    def __init__(self, initial_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=1000,
+                 hysteresis=2, min_scale=1.0, max_scale=2.0 ** 24):
+        if not (growth_factor > 1 and 0 < backoff_factor < 1 and growth_interval >= 1 and hysteresis >= 0):
+            raise ValueError('grad_scaler: need growth_factor > 1, 0 < backoff_factor < 1, growth_interval >= 1, hysteresis >= 0')
+        self.scale = float(initial_scale)
+        self.growth_factor, self.backoff_factor = float(growth_factor), float(backoff_factor)
+        self.growth_interval, self.hysteresis = int(growth_interval), int(hysteresis)
+        self.min_scale = float(min_scale) if min_scale else None
+        self.max_scale = float(max_scale) if max_scale else None
+        self.growth_step = 0
+        self.hysteresis_step = 0
+
+    @torch.no_grad()
+    def unscale_(self, params, group=None):
+        """Divide the gradients by the scale; True when any is inf/nan (on any rank of `group`)."""
+        grads = [p.grad for p in params if p.grad is not None]
+        inv = 1.0 / self.scale
+        found = torch.zeros(1, device=grads[0].device if grads else 'cpu')
+        for g in grads:
+            g.mul_(inv)
+            found += (~torch.isfinite(g)).any().float()  # stays on the device: one sync below
+        if group is not None:
+            import torch.distributed as dist
+            dist.all_reduce(found, op=dist.ReduceOp.MAX, group=None if group is True else group)
+        return bool(found.item() > 0)
+
+    def update(self, overflow):
+        if overflow:
+            self.hysteresis_step += 1
+            self.growth_step = 0
+            if self.hysteresis_step >= self.hysteresis:
+                self.scale *= self.backoff_factor
+                if self.min_scale is not None:
+                    self.scale = max(self.scale, self.min_scale)
+        else:
+            self.growth_step += 1
+            if self.growth_step == self.growth_interval:
+                self.growth_step = 0
+                self.hysteresis_step = 0
+                self.scale *= self.growth_factor
+                if self.max_scale is not None:
+                    self.scale = min(self.scale, self.max_scale)
+
+    def state_dict(self):
+        return {'scale': self.scale, 'growth_step': self.growth_step, 'hysteresis_step': self.hysteresis_step}
+
+    def load_state_dict(self, s):
+        self.scale, self.growth_step, self.hysteresis_step = float(s['scale']), int(s['growth_step']), int(s['hysteresis_step'])

@@ -20,7 +20,7 @@ from .data_error import DataError, check_token_ids, report
 from .feed import Prefetcher, open_feed
 from .loss import ce_chunk, set_chunk_fn
 from .model import Decoder, ModelConfig, from_hf, to_hf
-from .precision import MasterWeights
+from .precision import DynamicGradScaler, MasterWeights
 from .profile import StepProfiler
 from .safetensors_io import load_folder
 
@@ -77,7 +77,7 @@ def validate(model, cfg, rank, world, device, autocast):
             break
         check_token_ids(packs, unwrap(model).c.vocab_size, f'rank {rank} validation')
         b = collate(packs, device, cfg.get('pack_sample_into_one', False))
-        with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
+        with torch.autocast('cuda', dtype=half_dtype(cfg)) if autocast else _null():
             total[0] += model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']).double()
         total[1] += (b['target'] != IGNORE_INDEX).sum()
         n += 1
@@ -127,7 +127,7 @@ def wrap(model, cfg, world, device):
         ce = int(cfg.get('ce_chunk') or 0)
         model.ce_chunk = ce
         if world == 1 and precision != 'autocast':
-            master = MasterWeights(model)  # before compiling: the graphs are traced with bf16 weights
+            master = MasterWeights(model, half_dtype(cfg))  # before compiling: the graphs are traced with bf16 weights
         if model.attn_impl == 'varlen':
             varlen_setup()  # import, signature and GQA probe now, not inside a compiled block
         how = cfg.get('compile')
@@ -165,7 +165,7 @@ def wrap(model, cfg, world, device):
         except ImportError:
             fully_shard = None
         if fully_shard is not None and world > 1:
-            mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+            mp = MixedPrecisionPolicy(param_dtype=half_dtype(cfg), reduce_dtype=torch.float32)
             for block in model.layers:
                 fully_shard(block, mp_policy=mp)
             fully_shard(model, mp_policy=mp)
@@ -176,6 +176,19 @@ def wrap(model, cfg, world, device):
     if world > 1:
         return torch.nn.parallel.DistributedDataParallel(model), 'ddp', None
     return model, 'single', None
+
+
+def half_dtype(cfg):
+    """The GPU compute dtype: `dtype: 'fp16'` (InternLM's model.dtype torch.float16) or bf16."""
+    return torch.float16 if cfg.get('dtype') == 'fp16' else torch.bfloat16
+
+
+def make_scaler(cfg):
+    """fp16 only: the dynamic loss scale (`grad_scaler` fields, InternLM's names). On CPU the compute
+    stays fp32 (PyTorch 1.13 has no fp16 CPU autocast) and the scale, skip and backoff logic runs as on GPU."""
+    if cfg.get('dtype') != 'fp16':
+        return None
+    return DynamicGradScaler(**(cfg.get('grad_scaler') or {}))
 
 
 def _compiled(fn):
@@ -266,6 +279,9 @@ def main(argv=None):
     optimizer = torch.optim.AdamW(params, lr=cfg['lr'], betas=tuple(cfg['betas']),
                                   weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8), **extra)
     start_step, consumed_tokens = 0, 0
+    scaler = make_scaler(cfg)
+    # Tests force an overflow: the listed steps get an inf gradient before the unscale.
+    inf_steps = {int(x) for x in os.environ.get('WEFT_DEBUG_INF_GRAD_STEPS', '').split(',') if x}
     if args.resume:
         ms, os_, ts = checkpoint.load(args.resume)
         if ts['world_size'] != world:
@@ -273,6 +289,8 @@ def main(argv=None):
                              'exact resume needs the same world size')
         load_full_state(model, optimizer, mode, from_hf(ms, mc), os_, master)
         start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
+        if scaler is not None and ts.get('grad_scaler'):
+            scaler.load_state_dict(ts['grad_scaler'])
         checkpoint.set_rng_state(ts['rng'])
 
     micro, accum = cfg['micro_batch_size'], cfg['accumulative_counts']
@@ -319,17 +337,28 @@ def main(argv=None):
             with ctx:
                 # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
                 n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
-                with torch.autocast('cuda', dtype=torch.bfloat16) if autocast else _null():
+                with torch.autocast('cuda', dtype=half_dtype(cfg)) if autocast else _null():
                     loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
-                (loss / accum).backward()
+                (loss / accum * (scaler.scale if scaler else 1.0)).backward()
             if master is not None:
                 master.accumulate(first=i == 0)
             loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
-        optimizer.step()
+        skipped = False
+        if scaler is not None:
+            if step + 1 in inf_steps:
+                next(p for p in params if p.grad is not None).grad.view(-1)[0] = float('inf')
+            skipped = scaler.unscale_(params, True if world > 1 else None)
+        if skipped:  # an overflow: no update this step (InternLM skips it too); the scale may back off
+            grad_norm = float('inf')
+        else:
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+            optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if master is not None:
+        if master is not None and not skipped:
             master.publish()
+        loss_scale = scaler.scale if scaler else None  # the scale this step ran with
+        if scaler is not None:
+            scaler.update(skipped)
         stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
                              torch.tensor(float(tokens), dtype=torch.float64, device=device),
                              torch.tensor(wait, dtype=torch.float64, device=device)])
@@ -350,6 +379,7 @@ def main(argv=None):
                   'tgs': tokens / dt, 'tflops': flops / dt / 1e12, 'num_consumed_tokens': consumed_tokens,
                   'largest_seq': max(lens), 'smallest_seq': min(lens), 'data_wait_s': stats[2].item(),
                   'step_time_s': dt, 'batch_digest': digest,
+                  **({'loss_scale': loss_scale, 'skipped': skipped} if scaler is not None else {}),
                   'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
         if cfg['checkpoint_every'] > 0 and (step % cfg['checkpoint_every'] == 0 or step == cfg['total_steps']):
             ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
@@ -358,7 +388,8 @@ def main(argv=None):
                     'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
                     'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
                     'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
-                    'rng': checkpoint.rng_state()}, cfg['max_keep_ckpts'])
+                    'rng': checkpoint.rng_state(),
+                    **({'grad_scaler': scaler.state_dict()} if scaler is not None else {})}, cfg['max_keep_ckpts'])
                 emit({'event': 'checkpoint', 'step': step, 'path': os.path.join(cfg['work_dir'], f'iter_{step}.pth')})
             if world > 1:
                 dist.barrier()
