@@ -31,6 +31,7 @@ const BASE: Record<string, string[]> = {
   inspect: ['inspect', BIN_DIR],
   merge: ['merge', BIN_DIR],
   train: ['train', 'tiny_cpu_demo'],
+  generate: ['generate', BIN_DIR, '--prompt', 'hi'],
   'convert pth-to-hf': ['convert', 'pth-to-hf', BIN_DIR, BIN_DIR, join(work, 'hf')],
   'convert hf-to-turbomind': ['convert', 'hf-to-turbomind', 'm', BIN_DIR, '--dst-path', join(work, 'tm')],
 };
@@ -60,11 +61,11 @@ function parse(args: string[]): { code: number; err: string; opts?: Record<strin
   }
 }
 
-/** [command path, option] for every option whose value is a number (`<n>`, `<bytes>`, `<size>`, `<r>`, `<p>`). */
+/** [command path, option] for every option whose value is a number (`<n>`, `<bytes>`, `<size>`, `<r>`, `<p>`, `<t>`). */
 function numericOptions(): [string, Option][] {
   const out: [string, Option][] = [];
   const walk = (c: Command, path: string[]): void => {
-    for (const o of c.options) if (/<(n|bytes|size|r|p)>/.test(o.flags)) out.push([path.join(' '), o]);
+    for (const o of c.options) if (/<(n|bytes|size|r|p|t)>/.test(o.flags)) out.push([path.join(' '), o]);
     for (const sub of c.commands) walk(sub, [...path, sub.name()]);
   };
   walk(buildProgram(), []);

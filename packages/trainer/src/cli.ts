@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { integer } from '@weft/core';
+import { decimal, integer } from '@weft/core';
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
@@ -42,5 +42,30 @@ export function registerCommands(program: Command): void {
     .action(async (name: string, dir: string) => {
       const { copyConfig } = await import('./named-configs.ts');
       process.stdout.write(`${copyConfig(name, dir)}\n`);
+    });
+
+  program
+    .command('generate')
+    .description('Generate a continuation from an HF model folder with the PyTorch worker (greedy, or sampled with a seed)')
+    .argument('<hf-dir>', 'HF model folder: config.json + *.safetensors (what weft convert pth-to-hf / internlm-to-hf write)')
+    .requiredOption('--prompt <text>', 'the prompt (with --template: the user message)')
+    .option('--template <name>', 'xtuner prompt template for one user turn, e.g. internlm2_chat (`weft list-templates`)')
+    .option('--system <text>', 'system message (needs --template)')
+    .option('--tokenizer <spec>', 'tokenizer folder, hub id or "default" (default: the model folder)')
+    .option('--max-new-tokens <n>', 'most tokens to generate', integer('--max-new-tokens', { min: 1 }), 128)
+    .option('--temperature <t>', '0: greedy; > 0: sample at this temperature', decimal('--temperature', { min: 0 }), 0)
+    .option('--top-p <p>', 'nucleus sampling mass (with --temperature)', decimal('--top-p', { min: 0, max: 1 }), 1)
+    .option('--seed <n>', 'sampling seed: the same seed gives the same text', integer('--seed', { min: 0 }), 0)
+    .option('--device <d>', 'auto (GPU when PyTorch sees one), cpu, cuda, cuda:N', 'auto')
+    .option('--dtype <d>', 'auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16', 'auto')
+    .option('--python <path>', 'Python with PyTorch (default: $WEFT_PYTHON, else auto-detected)')
+    .option('--json', 'print {prompt_ids, ids, text, stopped} as one JSON line')
+    .action(async (model: string, o: { prompt: string; template?: string; system?: string; tokenizer?: string; maxNewTokens: number;
+      temperature: number; topP: number; seed: number; device: string; dtype: string; python?: string; json?: boolean }) => {
+      const { UsageError } = await import('@weft/core');
+      if (!['auto', 'fp32', 'bf16', 'fp16'].includes(o.dtype)) throw new UsageError(`--dtype must be auto, fp32, bf16 or fp16, got "${o.dtype}"`);
+      const { generate } = await import('./generate.ts');
+      const r = await generate({ ...o, model });
+      process.stdout.write(o.json ? `${JSON.stringify({ prompt_ids: r.promptIds, ids: r.ids, text: r.text, stopped: r.stopped })}\n` : `${r.text}\n`);
     });
 }

@@ -13,3 +13,4 @@ export { MetricsSink } from './metrics.ts';
 export { EventFileWriter, encodeEvent, tfRecord, crc32c, maskedCrc } from './tfevents.ts';
 export { runPicture, type StepMetrics } from './plot.ts';
 export { listConfigs, copyConfig } from './named-configs.ts';
+export { generate, promptIds, stopIds, type GenerateOptions, type GenerateResult } from './generate.ts';

@@ -9,7 +9,15 @@ export interface PythonInfo {
 
 const PROBE = 'import torch,sys; print(torch.__version__, torch.cuda.device_count() if torch.cuda.is_available() else 0)';
 
+const probed = new Map<string, PythonInfo | undefined>();
+
+/** Start `python` once per process to ask for torch (about a second each: `import torch`). */
 function probe(python: string): PythonInfo | undefined {
+  if (!probed.has(python)) probed.set(python, probeOnce(python));
+  return probed.get(python);
+}
+
+function probeOnce(python: string): PythonInfo | undefined {
   const r = spawnSync(python, ['-c', PROBE], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0 || !r.stdout) return undefined;
   const [torch, n] = r.stdout.trim().split(/\s+/);
