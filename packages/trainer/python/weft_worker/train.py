@@ -159,7 +159,7 @@ def wrap(model, cfg, world, device):
         elif how:
             model.loss_sum = _compiled(model.loss_sum)  # final norm, head and cross-entropy
         if master is not None:
-            return model, 'bf16', master
+            return model, 'fp16' if half_dtype(cfg) == torch.float16 else 'bf16', master
         try:
             from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
         except ImportError:
