@@ -29,6 +29,10 @@ describe('named configs', () => {
     expect(() => validateConfig({ ...c, totalSteps: undefined, epochs: undefined })).toThrow(/totalSteps/);
     expect(() => validateConfig({ ...c, precision: 'fp8' as never })).toThrow(/precision must be 'auto' or 'autocast'/);
     expect(() => validateConfig({ ...c, ceChunk: -1 })).toThrow(/ceChunk must be an integer >= 0/);
+    expect(() => validateConfig({ ...c, dtype: 'fp8' as never })).toThrow(/dtype must be 'bf16' or 'fp16'/);
+    expect(() => validateConfig({ ...c, gradScaler: { hysteresis: 1 } })).toThrow(/gradScaler is only used with dtype: 'fp16'/);
+    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { backoffFactor: 2 } })).toThrow(/gradScaler.backoffFactor must be in \(0, 1\)/);
+    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { growthInterval: 0 } })).toThrow(/gradScaler.growthInterval must be an integer >= 1/);
     expect(() => validateConfig({ ...c, etaMin: 1 })).toThrow(/etaMin/);
     expect(() => validateConfig({ ...c, nprocPerNode: 0 })).toThrow(/nprocPerNode must be an integer >= 1/);
   });

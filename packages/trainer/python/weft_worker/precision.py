@@ -110,6 +110,7 @@ class DynamicGradScaler:
         inv = 1.0 / self.scale
         found = torch.zeros(1, device=grads[0].device if grads else 'cpu')
         for g in grads:
+            g = g.to_local() if hasattr(g, 'to_local') else g  # FSDP2: this rank's shard; the all-reduce covers the rest
             g.mul_(inv)
             found += (~torch.isfinite(g)).any().float()  # stays on the device: one sync below
         if group is not None:
