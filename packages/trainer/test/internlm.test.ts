@@ -37,28 +37,31 @@ function shrink(c: TrainConfig, model: string, workDir: string): TrainConfig {
 describe('InternLM models in the trainer (1 CPU rank, tiny random folders)', () => {
   it('each named InternLM config trains on a folder of the type it names; loss falls; pth-to-hf round-trips', async () => {
     const root = tempDir('weft-internlm-');
-    const types = new Map<string, string>();
-    await Promise.all(NAMED.map(async (name) => {
-      const c = await loadConfig(copyConfig(name, join(root, 'cfg', name)));
-      const type = namedType(c);
-      types.set(name, type);
-      const model = tinyFolder(join(root, name, 'model'), type);
-      const work = join(root, name, 'work');
-      const rows = steps((await train(shrink(c, model, work), quiet)).rows);
+    const configs = await Promise.all(NAMED.map(async (name) => loadConfig(copyConfig(name, join(root, 'cfg', name)))));
+    const types = new Map(NAMED.map((name, i) => [name, namedType(configs[i]!)]));
+    // One Python for all four fixtures (and one below for all checks): each start is a torch import.
+    runPython(['-c', `import sys; sys.path.insert(0, sys.argv[1]); import internlm_ref
+for d, t in zip(sys.argv[2::2], sys.argv[3::2]): internlm_ref.make_folder(d, t, 3)`, join(REF, '..'),
+      ...NAMED.flatMap((name) => [join(root, name, 'model'), types.get(name)!])]);
+    await Promise.all(NAMED.map(async (name, i) => {
+      const model = join(root, name, 'model'), work = join(root, name, 'work');
+      const rows = steps((await train(shrink(configs[i]!, model, work), quiet)).rows);
       expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4, 5]);
       expect(rows[4]!.loss).toBeLessThan(rows[0]!.loss - 0.3);
-      // The checkpoint -> weft convert pth-to-hf -> the same tensors under the fixture's own HF key names.
-      const hf = join(root, name, 'hf');
-      await pthToHf({ base: model, pth: join(work, 'iter_5.pth'), out: hf, progress: false });
-      const r = JSON.parse(runPython(['-c', `import sys, json, torch
-from weft_worker.safetensors_io import load_folder
-a, b, base = load_folder(sys.argv[1]), torch.load(sys.argv[2]), load_folder(sys.argv[3])
-print(json.dumps({'same': sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a),
-  'keys_as_base': sorted(a) == sorted(base), 'moved': any(not torch.equal(a[k], base[k]) for k in a),
-  'model_type': json.load(open(sys.argv[1] + '/config.json'))['model_type']}))`, hf, join(work, 'iter_5.pth'), model])) as
-        { same: boolean; keys_as_base: boolean; moved: boolean; model_type: string };
-      expect(r).toEqual({ same: true, keys_as_base: true, moved: true, model_type: type });
+      // The checkpoint -> weft convert pth-to-hf -> an HF folder.
+      await pthToHf({ base: model, pth: join(work, 'iter_5.pth'), out: join(root, name, 'hf'), progress: false });
     }));
+    // Each HF folder: the checkpoint's tensors, under the fixture's own key names, of the named type.
+    const checks = JSON.parse(runPython(['-c', `import sys, json, torch
+from weft_worker.safetensors_io import load_folder
+out = []
+for d in sys.argv[1:]:
+    a, b, base = load_folder(d + '/hf'), torch.load(d + '/work/iter_5.pth'), load_folder(d + '/model')
+    out.append({'same': sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a),
+      'keys_as_base': sorted(a) == sorted(base), 'moved': any(not torch.equal(a[k], base[k]) for k in a),
+      'model_type': json.load(open(d + '/hf/config.json'))['model_type']})
+print(json.dumps(out))`, ...NAMED.map((name) => join(root, name))])) as { same: boolean; keys_as_base: boolean; moved: boolean; model_type: string }[];
+    NAMED.forEach((name, i) => expect(checks[i], name).toEqual({ same: true, keys_as_base: true, moved: true, model_type: types.get(name) }));
     expect([...types.values()].sort()).toEqual(['internlm', 'internlm2', 'internlm2', 'internlm2']);
     expect(types.get('internlm_7b_full_intern_repo_dataset_template')).toBe('internlm');
     const saved = JSON.parse(readFileSync(join(root, NAMED[0]!, 'model', 'config.json'), 'utf8')) as Record<string, unknown>;
