@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDataError } from '@weft/core';
@@ -89,6 +89,22 @@ describe('weft convert internlm-to-hf', () => {
       rope_theta: 1000000, rope_scaling: { type: 'dynamic', factor: 2 }, max_position_embeddings: 32768, torch_dtype: 'bfloat16',
     });
     expect(existsSync(join(v2, 'tokenizer.model'))).toBe(false); // no --tokenizer: no tokenizer files
+  });
+
+  it('--code-from copies the remote-code files; a rerun replaces its own output only with --overwrite, with the same bytes', async () => {
+    const code = tmp();
+    writeFileSync(join(code, 'modeling_internlm.py'), '# modeling\n');
+    writeFileSync(join(code, 'configuration_internlm.py'), '# configuration\n');
+    writeFileSync(join(code, 'config.json'), '{}');
+    const out = join(tmp(), 'hf');
+    const o = { ckpt: join(fx, 'v1_tp1_pp2_fp16'), out, codeFrom: code, progress: false };
+    const first = await internlmToHf(o);
+    expect(first.extra).toEqual(['config.json', 'generation_config.json', 'configuration_internlm.py', 'modeling_internlm.py']);
+    expect(readFileSync(join(out, 'modeling_internlm.py'), 'utf8')).toBe('# modeling\n');
+    const bytes = readFileSync(join(out, 'model.safetensors'));
+    await expect(internlmToHf(o)).rejects.toThrow(/holds an earlier output of weft convert internlm-to-hf; pass --overwrite/);
+    await internlmToHf({ ...o, overwrite: true });
+    expect(readFileSync(join(out, 'model.safetensors')).equals(bytes)).toBe(true);
   });
 
   it('bad inputs: missing shard, shape mismatch, unknown key, truncated shard, other layouts — named, nothing written', async () => {
