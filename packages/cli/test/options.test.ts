@@ -32,6 +32,7 @@ const BASE: Record<string, string[]> = {
   merge: ['merge', BIN_DIR],
   train: ['train', 'tiny_cpu_demo'],
   'convert pth-to-hf': ['convert', 'pth-to-hf', BIN_DIR, BIN_DIR, join(work, 'hf')],
+  'convert internlm-to-hf': ['convert', 'internlm-to-hf', BIN_DIR, join(work, 'ih')],
   'convert hf-to-turbomind': ['convert', 'hf-to-turbomind', 'm', BIN_DIR, '--dst-path', join(work, 'tm')],
 };
 

@@ -22,7 +22,7 @@ export function registerInternlmToHf(convert: Command, dtypes: Record<string, DT
     .option('--max-shard-size <size>', 'largest safetensors shard (e.g. 2GB, 500MB)', byteSize('--max-shard-size', { min: 1 }), 2e9)
     .option('--max-position-embeddings <n>', 'config.json max_position_embeddings (default 4096)', integer('--max-position-embeddings', { min: 1 }))
     .option('--rotary-type <type>', 'origin or dynamic (NTK) rotary; default origin for internlm, dynamic for internlm2', oneOf('--rotary-type', ['origin', 'dynamic'] as const))
-    .option('--scaling-factor <x>', 'dynamic NTK factor (default 1.0 internlm, 2.0 internlm2)', decimal('--scaling-factor', { min: 0 }))
+    .option('--scaling-factor <r>', 'dynamic NTK factor (default 1.0 internlm, 2.0 internlm2)', decimal('--scaling-factor', { min: 0 }))
     .option('--code-from <hf-folder>', "copy the *.py (remote code) of a downloaded InternLM HF model folder into the output", existingPath('--code-from', 'dir'))
     .option('--overwrite', 'replace an earlier weft output at <out> (never a folder weft did not write)')
     .option('--quiet', 'no progress bar')
