@@ -1,9 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '@weft/core';
 import { PyGlobal, PyObject } from './pickle.ts';
 import { readTorchFile, TorchTensor } from './pth.ts';
-import { DTYPE_SIZE, numel, readRange, type DType, type TensorRecord } from './tensor.ts';
+import { DTYPE_SIZE, numel, type DType, type TensorRecord } from './tensor.ts';
 
 // The layout of InternLM / InternEvo training checkpoints (docs/INTERNLM-CHECKPOINT.md) and the
 // plan that turns their tp × pp shards into Hugging Face tensors, one output tensor at a time.
@@ -225,48 +225,76 @@ export interface InternlmPlan {
   dtype: DType;
 }
 
-/** Rows `[start, start + count)` along dim 0 of a tensor, reading only those bytes when the tensor is contiguous. */
-function readRows(t: TorchTensor, start: number, count: number): Uint8Array {
-  const size = DTYPE_SIZE[t.dtype];
-  const row = numel(t.shape.slice(1));
-  if (t.contiguous) {
-    const base = t.storage.archive.storedOffset(t.storage.entry) + (t.storageOffset + start * row) * size;
-    return readRange(t.storage.archive.file, base, count * row * size);
+/** Read `dst.length` bytes at `offset` of `file` straight into `dst`. */
+function readInto(file: string, offset: number, dst: Uint8Array): void {
+  const fd = openSync(file, 'r');
+  try {
+    for (let done = 0; done < dst.length;) {
+      const n = readSync(fd, dst, done, dst.length - done, offset + done);
+      if (n === 0) throw new DataError(`file ends before ${dst.length} bytes could be read`, { file, offset: offset + done }, { reason: 'truncated' });
+      done += n;
+    }
+  } finally {
+    closeSync(fd);
   }
-  return t.read().subarray(start * row * size, (start + count) * row * size);
 }
 
-/** Concatenate C-order parts along `dim`. */
-function concat(parts: { bytes: Uint8Array; shape: number[] }[], dim: number, size: number): Uint8Array {
-  const outer = numel(parts[0]!.shape.slice(0, dim));
-  const inner = parts.map((p) => numel(p.shape.slice(dim)) * size);
-  const total = inner.reduce((a, b) => a + b, 0);
-  const out = new Uint8Array(outer * total);
+/** Rows `[start, start + count)` along dim 0 of a tensor into `dst`, reading only those bytes when the tensor is contiguous. */
+function rowsInto(t: TorchTensor, start: number, count: number, dst: Uint8Array): void {
+  const size = DTYPE_SIZE[t.dtype];
+  const row = numel(t.shape.slice(1)) * size;
+  if (t.contiguous) readInto(t.storage.archive.file, t.storage.archive.storedOffset(t.storage.entry) + t.storageOffset * size + start * row, dst);
+  else dst.set(t.read().subarray(start * row, (start + count) * row));
+}
+
+/**
+ * Concatenate along dim 0 the row ranges `[start, start + count)` of tensors (whole tensors by
+ * default), read straight into the output: memory is the output tensor.
+ */
+function cat0(pieces: { t: TorchTensor; start?: number; count?: number }[]): Uint8Array {
+  const size = DTYPE_SIZE[pieces[0]!.t.dtype];
+  const lens = pieces.map((p) => (p.count ?? p.t.shape[0]!) * numel(p.t.shape.slice(1)) * size);
+  const out = new Uint8Array(lens.reduce((a, b) => a + b, 0));
   let o = 0;
-  for (let i = 0; i < outer; i++) {
-    for (let k = 0; k < parts.length; k++) {
-      const n = inner[k]!;
-      out.set(parts[k]!.bytes.subarray(i * n, (i + 1) * n), o);
-      o += n;
-    }
-  }
+  pieces.forEach((p, k) => {
+    rowsInto(p.t, p.start ?? 0, p.count ?? p.t.shape[0]!, out.subarray(o, o + lens[k]!));
+    o += lens[k]!;
+  });
   return out;
 }
 
-/** Interleaved → half-split rotary order for the q and k rows of every kv group (v rows stay), as InternEvo's `permute`. */
+/** Concatenate 2-D tensors along dim 1 (row-parallel weights): one input part in memory at a time beside the output. */
+function cat1(parts: TorchTensor[]): Uint8Array {
+  const size = DTYPE_SIZE[parts[0]!.dtype];
+  const rows = parts[0]!.shape[0]!;
+  const widths = parts.map((p) => p.shape[1]! * size);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Uint8Array(rows * total);
+  let col = 0;
+  parts.forEach((p, k) => {
+    const w = widths[k]!;
+    const bytes = p.read();
+    for (let r = 0; r < rows; r++) out.set(bytes.subarray(r * w, (r + 1) * w), r * total + col);
+    col += w;
+  });
+  return out;
+}
+
+/** Interleaved → half-split rotary order for the q and k rows of every kv group (v rows stay), in place, as InternEvo's `permute`. */
 function permuteWqkv(bytes: Uint8Array, groups: number, qPerKv: number, headDim: number, rowBytes: number): Uint8Array {
-  const out = new Uint8Array(bytes.length);
   const perGroup = (qPerKv + 2) * headDim;
+  const head = new Uint8Array(headDim * rowBytes);
   for (let g = 0; g < groups; g++) {
-    for (let n = 0; n < qPerKv + 2; n++) {
-      const head = (g * perGroup + n * headDim) * rowBytes;
+    for (let n = 0; n <= qPerKv; n++) { // q heads and the k head; v is the last
+      const at = (g * perGroup + n * headDim) * rowBytes;
+      head.set(bytes.subarray(at, at + headDim * rowBytes));
       for (let j = 0; j < headDim; j++) {
-        const from = n <= qPerKv ? (j < headDim / 2 ? 2 * j : 2 * (j - headDim / 2) + 1) : j;
-        out.set(bytes.subarray(head + from * rowBytes, head + (from + 1) * rowBytes), head + j * rowBytes);
+        const from = j < headDim / 2 ? 2 * j : 2 * (j - headDim / 2) + 1;
+        bytes.set(head.subarray(from * rowBytes, (from + 1) * rowBytes), at + j * rowBytes);
       }
     }
   }
-  return out;
+  return bytes;
 }
 
 /** Round an f64 to the nearest f32 / bf16 / f16 and write it (the dtype's bytes). */
@@ -284,8 +312,7 @@ function writeFloat(view: DataView, i: number, dtype: DType, x: number): void {
 function normalizeRows(bytes: Uint8Array, rows: number, cols: number, dtype: DType, file: string): Uint8Array {
   if (dtype !== 'F32' && dtype !== 'F64') throw new DataError(`norm_head: the head is ${dtype}; weft normalises F32/F64 heads only (convert a float32 checkpoint, then cast with --dtype)`, { file }, { reason: 'unsupported-dtype' });
   const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Uint8Array(bytes.length);
-  const dst = new DataView(out.buffer);
+  const dst = src; // in place: each row is read whole (the norm) before it is written
   const get = (i: number) => (dtype === 'F32' ? src.getFloat32(i * 4, true) : src.getFloat64(i * 8, true));
   for (let r = 0; r < rows; r++) {
     let ss = 0;
@@ -295,7 +322,7 @@ function normalizeRows(bytes: Uint8Array, rows: number, cols: number, dtype: DTy
     const d = Math.max(norm, 1e-12);
     for (let c = 0; c < cols; c++) writeFloat(dst, r * cols + c, dtype, get(r * cols + c) / d);
   }
-  return out;
+  return bytes;
 }
 
 /**
@@ -342,11 +369,11 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
       tensors.push({ name, dtype, shape, read: () => ps[0]!.t.read(), direct: ps[0]!.t });
       return;
     }
-    tensors.push({ name, dtype, shape, read: () => concat(ps.map((p) => ({ bytes: p.t.read(), shape: p.t.shape })), dim, DTYPE_SIZE[dtype]) });
+    tensors.push({ name, dtype, shape, read: () => (dim === 0 ? cat0(ps) : cat1(ps.map((p) => p.t))) });
   };
   // rows [k·n, (k+1)·n) of every rank, concatenated (v1's fused Wqkv)
   const addRows = (name: string, ps: Placed[], k: number, n: number, shape: number[]) => {
-    tensors.push({ name, dtype: ps[0]!.t.dtype, shape, read: () => concat(ps.map((p) => ({ bytes: readRows(p.t, k * n, n), shape: [n, ...p.t.shape.slice(1)] })), 0, DTYPE_SIZE[ps[0]!.t.dtype]) });
+    tensors.push({ name, dtype: ps[0]!.t.dtype, shape, read: () => cat0(ps.map((p) => ({ t: p.t, start: k * n, count: n }))) });
   };
 
   // embedding: vocab-parallel (dim 0) or hidden split (dim 1)
@@ -406,7 +433,7 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
         const dtype = wqkv[0]!.t.dtype;
         const size = DTYPE_SIZE[dtype];
         if (d % 2) throw new DataError(`head dim ${d} is odd: the interleaved→half rotary permutation (adapt_hf false) needs an even one`, { file: ck.configFile }, { reason: 'bad-config' });
-        tensors.push({ name, dtype, shape, read: () => permuteWqkv(concat(wqkv.map((p) => ({ bytes: p.t.read(), shape: p.t.shape })), 0, size), kv, qPerKv, d, H * size) });
+        tensors.push({ name, dtype, shape, read: () => permuteWqkv(cat0(wqkv), kv, qPerKv, d, H * size) });
       }
       add(`model.layers.${i}.attention.wo.weight`, parts(`${b}attention.wo.weight`, [H, split(H, 'hidden_size')], 'row parallel: the input dim is split'), 1, [H, H]);
       const I = interOf(`${b}feed_forward.w1.weight`);
@@ -427,7 +454,7 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
   const headName = version === 'internlm' ? 'lm_head.weight' : 'output.weight';
   if (version === 'internlm2' && c.normHead) {
     const dtype = headParts[0]!.t.dtype;
-    tensors.push({ name: headName, dtype, shape: [vocab, H], read: () => normalizeRows(concat(headParts.map((p) => ({ bytes: p.t.read(), shape: p.t.shape })), 0, DTYPE_SIZE[dtype]), vocab, H, dtype, headParts[0]!.file) });
+    tensors.push({ name: headName, dtype, shape: [vocab, H], read: () => normalizeRows(cat0(headParts), vocab, H, dtype, headParts[0]!.file) });
   } else add(headName, headParts, 0, [vocab, H]);
 
   // anything not consumed is a key this converter does not know: refuse rather than drop weights
