@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { DataError } from '@weft/core';
 import { PyGlobal, PyObject } from './pickle.ts';
 import { readTorchFile, TorchTensor } from './pth.ts';
-import { DTYPE_SIZE, numel, type DType, type TensorRecord } from './tensor.ts';
+import { DTYPE_SIZE, numel, streamRange, type DType, type TensorRecord } from './tensor.ts';
 
 // The layout of InternLM / InternEvo training checkpoints (docs/INTERNLM-CHECKPOINT.md) and the
 // plan that turns their tp × pp shards into Hugging Face tensors, one output tensor at a time.
@@ -213,6 +213,8 @@ export interface PlannedTensor {
   dtype: DType;
   shape: number[];
   read(): Uint8Array;
+  /** The same bytes in chunks (when every input is contiguous), two buffers alternating. */
+  stream?(chunk: number): AsyncIterable<Uint8Array>;
   /** A single whole input tensor under a new name (no copy through memory needed). */
   direct?: TorchTensor;
 }
@@ -278,6 +280,43 @@ function cat1(parts: TorchTensor[]): Uint8Array {
     col += w;
   });
   return out;
+}
+
+/** The streaming form of {@link cat0} (contiguous tensors only): each piece's bytes in chunks, straight from the file. */
+async function* streamCat0(pieces: { t: TorchTensor; start?: number; count?: number }[], chunk: number): AsyncGenerator<Uint8Array> {
+  for (const p of pieces) {
+    const size = DTYPE_SIZE[p.t.dtype];
+    const row = numel(p.t.shape.slice(1)) * size;
+    const base = p.t.storage.archive.storedOffset(p.t.storage.entry) + p.t.storageOffset * size;
+    yield* streamRange(p.t.storage.archive.file, base + (p.start ?? 0) * row, (p.count ?? p.t.shape[0]!) * row, chunk);
+  }
+}
+
+/**
+ * The streaming form of {@link cat1} (contiguous tensors only): blocks of rows, each part's rows of
+ * the block read by offset and interleaved; two output buffers alternate (the TensorRecord contract).
+ */
+async function* streamCat1(parts: TorchTensor[], chunk: number): AsyncGenerator<Uint8Array> {
+  const size = DTYPE_SIZE[parts[0]!.dtype];
+  const rows = parts[0]!.shape[0]!;
+  const widths = parts.map((p) => p.shape[1]! * size);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const block = Math.max(1, Math.min(rows, Math.floor(chunk / total)));
+  const bufs = [new Uint8Array(block * total), rows > block ? new Uint8Array(block * total) : undefined];
+  const tmp = widths.map((w) => new Uint8Array(block * w));
+  for (let r0 = 0, k = 0; r0 < rows; r0 += block, k ^= 1) {
+    const n = Math.min(block, rows - r0);
+    const out = bufs[k]!.subarray(0, n * total);
+    let col = 0;
+    parts.forEach((p, i) => {
+      const w = widths[i]!;
+      const part = tmp[i]!.subarray(0, n * w);
+      rowsInto(p, r0, n, part);
+      for (let r = 0; r < n; r++) out.set(part.subarray(r * w, (r + 1) * w), r * total + col);
+      col += w;
+    });
+    yield out;
+  }
 }
 
 /** Interleaved → half-split rotary order for the q and k rows of every kv group (v rows stay), in place, as InternEvo's `permute`. */
@@ -369,11 +408,15 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
       tensors.push({ name, dtype, shape, read: () => ps[0]!.t.read(), direct: ps[0]!.t });
       return;
     }
-    tensors.push({ name, dtype, shape, read: () => (dim === 0 ? cat0(ps) : cat1(ps.map((p) => p.t))) });
+    const ts = ps.map((p) => p.t);
+    const stream = ts.every((t) => t.contiguous) ? (chunk: number) => (dim === 0 ? streamCat0(ps, chunk) : streamCat1(ts, chunk)) : undefined;
+    tensors.push({ name, dtype, shape, read: () => (dim === 0 ? cat0(ps) : cat1(ts)), stream });
   };
   // rows [k·n, (k+1)·n) of every rank, concatenated (v1's fused Wqkv)
   const addRows = (name: string, ps: Placed[], k: number, n: number, shape: number[]) => {
-    tensors.push({ name, dtype: ps[0]!.t.dtype, shape, read: () => cat0(ps.map((p) => ({ t: p.t, start: k * n, count: n }))) });
+    const pieces = ps.map((p) => ({ t: p.t, start: k * n, count: n }));
+    const stream = ps.every((p) => p.t.contiguous) ? (chunk: number) => streamCat0(pieces, chunk) : undefined;
+    tensors.push({ name, dtype: ps[0]!.t.dtype, shape, read: () => cat0(pieces), stream });
   };
 
   // embedding: vocab-parallel (dim 0) or hidden split (dim 1)
@@ -475,6 +518,7 @@ export function plannedRecord(p: PlannedTensor): TensorRecord {
   const nbytes = numel(p.shape) * DTYPE_SIZE[p.dtype];
   return {
     name: p.name, dtype: p.dtype, shape: p.shape, nbytes,
+    ...(p.stream ? { stream: (chunk = 16 << 20) => p.stream!(chunk) } : {}),
     read: async () => {
       const b = p.read();
       if (b.length !== nbytes) throw new Error(`${p.name}: built ${b.length} bytes, expected ${nbytes}`);

@@ -28,6 +28,8 @@ export interface InternlmToHfOptions {
   codeFrom?: string;
   progress?: boolean;
   overwrite?: boolean;
+  /** Bytes per streamed read (tests use small ones to cross chunk boundaries). Default 16 MiB. */
+  chunkBytes?: number;
 }
 
 /** What {@link internlmToHf} did. */
@@ -139,7 +141,7 @@ export async function internlmToHf(o: InternlmToHfOptions): Promise<InternlmToHf
     const total = plan.tensors.reduce((s, t) => s + numel(t.shape) * DTYPE_SIZE[o.dtype && CASTABLE.has(t.dtype) ? o.dtype : t.dtype], 0);
     const bar = new Progress({ label: 'internlm-to-hf', total, unit: 'B', enabled: o.progress ?? true });
     const written = await writeSafetensors(staged.path, plan.tensors.map(plannedRecord), {
-      maxShardSize: o.maxShardSize, dtype: o.dtype, stem: 'model',
+      maxShardSize: o.maxShardSize, dtype: o.dtype, stem: 'model', chunkBytes: o.chunkBytes,
       onTensor: (_t, n) => bar.tick(n),
     });
     bar.done();
