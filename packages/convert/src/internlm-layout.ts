@@ -233,7 +233,7 @@ function readInto(file: string, offset: number, dst: Uint8Array): void {
   try {
     for (let done = 0; done < dst.length;) {
       const n = readSync(fd, dst, done, dst.length - done, offset + done);
-      if (n === 0) throw new DataError(`file ends before ${dst.length} bytes could be read`, { file, offset: offset + done }, { reason: 'truncated' });
+      if (n === 0) throw new DataError(`file ends before ${dst.length} bytes could be read (was the shard copied completely?)`, { file, offset: offset + done }, { reason: 'truncated' });
       done += n;
     }
   } finally {
