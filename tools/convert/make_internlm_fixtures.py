@@ -9,7 +9,7 @@ OUT_DIR/<case>.original.pt) and splits them the way InternLM's tensor-parallel r
 hidden-split embedding) and its pipeline stages number them (layers from 0 in every stage,
 embedding in the first stage, norm and head in the last). See packages/convert/docs/INTERNLM-CHECKPOINT.md.
 
-Cases (OUT_DIR/<case>/): see CASES below. Bad inputs (OUT_DIR/bad/<name>/): missing shard, shape
+Cases (OUT_DIR/<case>/): see CASES below (one stores some tensors as non-contiguous views). Bad inputs (OUT_DIR/bad/<name>/): missing shard, shape
 mismatch between tp ranks, unknown key, truncated shard, hostile model_config.pt and shard
 (os.system via __reduce__; the marker OUT_DIR/PWNED must never appear), weight-parallel file.
 Prints the case list as JSON.
@@ -29,7 +29,7 @@ DT = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 CASES = {
     # name: version, tp, pp, layers, dtype, options
     "v1_tp1_pp1": dict(v=1, tp=1, pp=1, L=2, dtype="fp32", extras=True),
-    "v1_tp2_pp2": dict(v=1, tp=2, pp=2, L=3, dtype="fp32", prefix=True),
+    "v1_tp2_pp2": dict(v=1, tp=2, pp=2, L=3, dtype="fp32", prefix=True, strided=True),
     "v1_tp2_pp1_split_bf16": dict(v=1, tp=2, pp=1, L=2, dtype="bf16", split=True),
     "v1_tp1_pp2_fp16": dict(v=1, tp=1, pp=2, L=2, dtype="fp16"),
     "v2_tp1_pp2": dict(v=2, tp=1, pp=2, L=3, dtype="fp32", adapt_hf=True),
@@ -163,6 +163,11 @@ def write_case(name, c, g, folder):
             if s == pp - 1:
                 sd["norm.weight"] = w["norm"].clone()
                 sd[head_key] = w["head"].chunk(tp, 0)[t].clone()
+            if c.get("strided") and t == 1 and s == 0:
+                # stored as non-contiguous views (same values): the converter's gather paths
+                for k in ("blocks.0.mixer.Wqkv.weight", "blocks.0.mlp.w3.weight", "blocks.0.mlp.w1.weight"):
+                    sd[k] = sd[k].t().contiguous().t()
+                assert not sd["blocks.0.mlp.w3.weight"].is_contiguous()
             if c.get("prefix"):
                 sd = {"model." + k: v for k, v in sd.items()}
             torch.save(sd, os.path.join(folder, f"model_tp{t}_pp{s}.pt"))
