@@ -33,6 +33,7 @@ const BASE: Record<string, string[]> = {
   train: ['train', 'tiny_cpu_demo'],
   generate: ['generate', BIN_DIR, '--prompt', 'hi'],
   'convert pth-to-hf': ['convert', 'pth-to-hf', BIN_DIR, BIN_DIR, join(work, 'hf')],
+  'convert internlm-to-hf': ['convert', 'internlm-to-hf', BIN_DIR, join(work, 'ih')],
   'convert hf-to-turbomind': ['convert', 'hf-to-turbomind', 'm', BIN_DIR, '--dst-path', join(work, 'tm')],
 };
 

@@ -26,6 +26,7 @@ const RAW = join(S, 'data', 'raw', 'a.jsonl');
 const ALPACA = join(S, 'data', 'raw', 'alpaca.json');
 const HF = join(S, 'data', 'hf');
 const CKPT = join(S, 'data', 'ckpt.pth');
+const INTERNLM = join(S, 'data', 'internlm_ckpt');
 const MINE = join(S, 'mine'); // a folder of the user's
 const PREV = join(S, 'prev'); // earlier weft outputs
 const cwd0 = process.cwd();
@@ -50,7 +51,17 @@ beforeAll(async () => {
     if (f.endsWith('.gz')) writeFileSync(join(HF, f.slice(0, -3)), gunzipSync(readFileSync(join(tiny, f))));
     else copyFileSync(join(tiny, f), join(HF, f));
   }
-  execFileSync('/usr/bin/python3', ['-c', `import torch; torch.save({"model.norm.weight": torch.ones(4), "lm_head.weight": torch.zeros(3, 4)}, ${JSON.stringify(CKPT)})`]);
+  // and a one-layer InternLM2 training checkpoint folder (model_tp0_pp0.pt + model_config.pt) for internlm-to-hf
+  mkdirSync(INTERNLM);
+  execFileSync('/usr/bin/python3', ['-c', [
+    'import torch, sys',
+    `torch.save({"model.norm.weight": torch.ones(4), "lm_head.weight": torch.zeros(3, 4)}, ${JSON.stringify(CKPT)})`,
+    'sd = {"tok_embeddings.weight": torch.zeros(3, 4), "layers.0.attention.wqkv.weight": torch.zeros(8, 4), "layers.0.attention.wo.weight": torch.zeros(4, 4)}',
+    'sd.update({f"layers.0.feed_forward.{w}.weight": torch.zeros(4, 4) for w in ("w1", "w2", "w3")})',
+    'sd.update({"layers.0.attention_norm.weight": torch.ones(4), "layers.0.ffn_norm.weight": torch.ones(4), "norm.weight": torch.ones(4), "output.weight": torch.zeros(3, 4)})',
+    `torch.save(sd, ${JSON.stringify(join(INTERNLM, 'model_tp0_pp0.pt'))})`,
+    `torch.save(dict(num_layers=1, hidden_size=4, num_attention_heads=2, num_kv_attention_heads=1, vocab_size=3, adapt_hf=True), ${JSON.stringify(join(INTERNLM, 'model_config.pt'))})`,
+  ].join('\n')]);
   process.chdir(WORK);
 });
 afterAll(() => {
@@ -130,6 +141,7 @@ const WRITERS: Writer[] = [
   },
   { name: 'tokenize --split-ratio', input: ALPACA, option: '--bin-output-path', args: (o) => ['tokenize', '--text-input-path', ALPACA, '--format', 'alpaca', '--template', 'internlm2_chat', '--split-ratio', '0.5', '--workers', '0', '--bin-output-path', o] },
   { name: 'convert pth-to-hf', input: HF, option: '', args: (o) => ['convert', 'pth-to-hf', HF, CKPT, o, '--quiet'] },
+  { name: 'convert internlm-to-hf', input: INTERNLM, option: '', args: (o) => ['convert', 'internlm-to-hf', INTERNLM, o, '--quiet'] },
   { name: 'convert hf-to-turbomind', input: HF, option: '--dst-path', args: (o) => ['convert', 'hf-to-turbomind', 'tiny', HF, '--dst-path', o, '--quiet'] },
 ];
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { byteSize, decimal, existingPath, oneOf } from '@weft/core';
+import { registerInternlmToHf } from './internlm-cli.ts';
 import { inspectCheckpoint } from './inspect.ts';
 import { pthToHf } from './pth-to-hf.ts';
 import type { DType } from './tensor.ts';
@@ -9,7 +10,7 @@ const DTYPES: Record<string, DType> = { bf16: 'BF16', fp16: 'F16', fp32: 'F32', 
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
-  const convert = program.command('convert').description('convert checkpoints: pth-to-hf, inspect, hf-to-turbomind');
+  const convert = program.command('convert').description('convert checkpoints: pth-to-hf, internlm-to-hf, inspect, hf-to-turbomind');
   convert
     .command('pth-to-hf')
     .description('training checkpoint (.pth, DeepSpeed folder, xtuner, LoRA) → Hugging Face safetensors folder')
@@ -53,5 +54,6 @@ export function registerCommands(program: Command): void {
       if (r.skipped.length) out.push(`# not tensors: ${r.skipped.join(', ')}`);
       process.stdout.write(`${out.join('\n')}\n`);
     });
+  registerInternlmToHf(convert, DTYPES);
   registerTurbomind(convert);
 }

@@ -12,5 +12,7 @@ export { zero3Records } from './zero3.ts';
 export { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 export { mapXtunerKeys, peftAdapterKeys, isLoraStateDict, loraAdapterConfig, type MappedKeys } from './keys.ts';
 export { pthToHf, baseModelDir, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';
+export { internlmToHf, internlmHfConfig, type InternlmToHfOptions, type InternlmToHfResult } from './internlm-to-hf.ts';
+export { openInternlmCheckpoint, planInternlmToHf, findInternlmShards, readInternlmConfig, type InternlmVersion, type InternlmCheckpoint, type InternlmPlan } from './internlm-layout.ts';
 export { inspectCheckpoint, type TensorInfo } from './inspect.ts';
 export * from './turbomind/index.ts';
