@@ -1,7 +1,10 @@
 """Make tiny InternLM / InternEvo training checkpoint folders for `weft convert internlm-to-hf`,
 with the PyTorch CI installs (Debian python3-torch). Run at test time:
 
-    /usr/bin/python3 make_internlm_fixtures.py OUT_DIR
+    /usr/bin/python3 make_internlm_fixtures.py OUT_DIR [--vocab N] [--cases a,b]
+
+--vocab sets the vocabulary size (default 24; the trainer's end-to-end test uses a tokenizer's 1000);
+--cases makes only the named cases and no bad inputs.
 
 Each case starts from full weights under their Hugging Face names (saved as
 OUT_DIR/<case>.original.pt) and splits them the way InternLM's tensor-parallel ranks hold them
@@ -24,6 +27,7 @@ import torch.nn.functional as F
 
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
+_opts = dict(zip(sys.argv[2::2], sys.argv[3::2]))
 DT = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 CASES = {
@@ -37,7 +41,7 @@ CASES = {
     "v2_tp2_pp1_normhead": dict(v=2, tp=2, pp=1, L=2, dtype="fp32", adapt_hf=True, norm_head=True, split=True),
     "v2_tp1_pp1": dict(v=2, tp=1, pp=1, L=2, dtype="bf16", adapt_hf=None),
 }
-H, HEADS, KV, I, V = 16, 4, 2, 32, 24
+H, HEADS, KV, I, V = 16, 4, 2, 32, int(_opts.get("--vocab", 24))
 D = H // HEADS
 
 
@@ -189,8 +193,13 @@ def write_case(name, c, g, folder):
 
 def main():
     g = torch.Generator().manual_seed(0)
+    only = _opts["--cases"].split(",") if "--cases" in _opts else None
     for name, c in CASES.items():
-        write_case(name, c, g, os.path.join(OUT, name))
+        if only is None or name in only:
+            write_case(name, c, g, os.path.join(OUT, name))
+    if only is not None:
+        print(json.dumps({"cases": {k: CASES[k] for k in only}}))
+        return
     bad = os.path.join(OUT, "bad")
     base = dict(v=1, tp=2, pp=2, L=2, dtype="fp32")
 

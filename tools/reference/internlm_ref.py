@@ -34,10 +34,16 @@ def _cos_sin(cfg, d, seq_len):
         if rot.get('type', 'dynamic') == 'dynamic' and seq_len > mp:
             s = float(rot.get('scaling_factor', 1.0))
             base = base * ((s * seq_len / mp) - (s - 1)) ** (d / (d - 2))
-    else:
+    else:  # InternLM2: rope_scaling {type: dynamic|linear, factor} as modeling_internlm2.py's _init_rope
         base = float(cfg.get('rope_theta', 10000.0))
+        rs, mp = cfg.get('rope_scaling') or {}, cfg.get('max_position_embeddings', 2048)
+        if rs.get('type') == 'dynamic' and seq_len > mp:
+            s = float(rs['factor'])
+            base = base * ((s * seq_len / mp) - (s - 1)) ** (d / (d - 2))
     inv = 1.0 / (base ** (torch.arange(0, d, 2).float() / d))
     t = torch.arange(seq_len, dtype=torch.float32)
+    if cfg['model_type'] == 'internlm2' and (cfg.get('rope_scaling') or {}).get('type') == 'linear':
+        t = t / float(cfg['rope_scaling']['factor'])
     freqs = torch.einsum('i,j->ij', t, inv)
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos(), emb.sin()

@@ -50,8 +50,9 @@ describe('python worker', () => {
     type Case = { diff_40: number; diff_100: number; roundtrip_equal: boolean; keys: string[] };
     const r = JSON.parse(runPython([`${PY_TESTS}check_internlm.py`])) as Record<string, Case> & {
       dynamic_vs_origin_100: number; inv_freq_dropped: boolean; bad_rotary_error: string;
+      internlm2_dynamic_vs_none_100: number; bad_rope_scaling_error: string;
     };
-    for (const k of ['internlm', 'internlm_origin', 'internlm_nobias', 'internlm2']) {
+    for (const k of ['internlm', 'internlm_origin', 'internlm_nobias', 'internlm2', 'internlm2_dynamic', 'internlm2_linear']) {
       expect(r[k]!.diff_40).toBeLessThan(1e-5); // below max_position_embeddings (64)
       expect(r[k]!.diff_100).toBeLessThan(1e-5); // past it: v1's dynamic NTK base
       expect(r[k]!.roundtrip_equal).toBe(true);
@@ -62,5 +63,8 @@ describe('python worker', () => {
     expect(r.dynamic_vs_origin_100).toBeGreaterThan(1e-3); // the reference tells the two rotary types apart
     expect(r.inv_freq_dropped).toBe(true);
     expect(r.bad_rotary_error).toMatch(/rotary.type 'linear' is not supported/);
+    // InternLM2's rope_scaling (dynamic x2 is what internlm-to-hf writes) changes the logits past max_position_embeddings
+    expect(r.internlm2_dynamic_vs_none_100).toBeGreaterThan(1e-3);
+    expect(r.bad_rope_scaling_error).toMatch(/rope_scaling.type 'yarn' is not supported/);
   });
 });

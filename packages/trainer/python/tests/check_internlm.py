@@ -46,6 +46,12 @@ def main():
         res['internlm_origin'], *_ = check(tmp, 'internlm', {'rotary': {'type': 'origin', 'base': 5000}})
         res['internlm_nobias'], *_ = check(tmp, 'internlm', {'bias': False})
         res['internlm2'], *_ = check(tmp, 'internlm2')
+        # InternLM2's rope_scaling (internlm-to-hf writes dynamic x2.0): read, not ignored.
+        res['internlm2_dynamic'], m2, hf2, cfg2 = check(tmp, 'internlm2', {'rope_scaling': {'type': 'dynamic', 'factor': 2.0}})
+        res['internlm2_linear'], *_ = check(tmp, 'internlm2', {'rope_scaling': {'type': 'linear', 'factor': 4.0}})
+        with torch.no_grad():
+            ids2 = torch.randint(0, cfg2['vocab_size'], (100,), generator=torch.Generator().manual_seed(2))
+            res['internlm2_dynamic_vs_none_100'] = (worker_logits(m2, ids2) - internlm_ref.forward(hf2, dict(cfg2, rope_scaling=None), ids2)).abs().max().item()
         # The dynamic rescale matters past max_position_embeddings: origin's table there differs.
         ids = torch.randint(0, cfg['vocab_size'], (100,), generator=torch.Generator().manual_seed(2))
         origin = dict(cfg, rotary={'type': 'origin', 'base': 10000})
@@ -59,6 +65,11 @@ def main():
             res['bad_rotary_error'] = ''
         except ValueError as e:
             res['bad_rotary_error'] = str(e)
+        try:
+            ModelConfig.from_hf(dict(cfg2, rope_scaling={'type': 'yarn', 'factor': 2.0}))
+            res['bad_rope_scaling_error'] = ''
+        except ValueError as e:
+            res['bad_rope_scaling_error'] = str(e)
     print(json.dumps(res))
 
 

@@ -28,8 +28,9 @@ class ModelConfig:
     qkv_bias: bool = False
     head_dim: int = 0
     o_bias: bool = False
-    # InternLM v1's `rotary.type`: 'dynamic' rescales the base (NTK) for sequences longer than
-    # max_position_embeddings; 'origin' (and every other family) never does.
+    # InternLM v1's `rotary.type` / InternLM2's `rope_scaling.type`: 'dynamic' rescales the base (NTK)
+    # for sequences longer than max_position_embeddings; 'linear' (InternLM2) divides positions by the
+    # factor; 'origin' (and every other family) does neither.
     rotary_type: str = 'origin'
     rotary_scaling: float = 1.0
     max_position_embeddings: int = 0
@@ -42,6 +43,13 @@ class ModelConfig:
         heads = cfg['num_attention_heads']
         if mt == 'internlm':
             return ModelConfig._from_internlm(cfg)
+        rotary_type, rotary_scaling = 'origin', 1.0
+        if mt == 'internlm2' and cfg.get('rope_scaling'):
+            # modeling_internlm2.py's _init_rope: {type: dynamic|linear, factor} (what internlm-to-hf writes)
+            rs = cfg['rope_scaling']
+            if rs.get('type') not in ('dynamic', 'linear'):
+                raise ValueError(f"rope_scaling.type {rs.get('type')!r} is not supported (dynamic, linear: what modeling_internlm2.py knows)")
+            rotary_type, rotary_scaling = rs['type'], float(rs['factor'])
         return ModelConfig(
             model_type=mt, vocab_size=cfg['vocab_size'], hidden_size=cfg['hidden_size'],
             intermediate_size=cfg['intermediate_size'], num_hidden_layers=cfg['num_hidden_layers'],
@@ -49,7 +57,8 @@ class ModelConfig:
             rms_norm_eps=cfg.get('rms_norm_eps', 1e-6), rope_theta=cfg.get('rope_theta', 10000.0),
             tie_word_embeddings=cfg.get('tie_word_embeddings', False),
             qkv_bias=mt == 'qwen2' or bool(cfg.get('attention_bias', False)) or (mt == 'internlm2' and bool(cfg.get('bias', False))),
-            head_dim=cfg.get('head_dim') or cfg['hidden_size'] // heads)
+            head_dim=cfg.get('head_dim') or cfg['hidden_size'] // heads, rotary_type=rotary_type, rotary_scaling=rotary_scaling,
+            max_position_embeddings=int(cfg.get('max_position_embeddings', 2048)))
 
     @staticmethod
     def _from_internlm(cfg):
@@ -198,6 +207,8 @@ class Decoder(nn.Module):
         document of the micro batch (xtuner's varlen forward passes that max_seqlen; a lone sequence's
         length in generation), so a pack of short documents keeps the plain base."""
         c = self.c
+        if c.rotary_type == 'linear':  # positions / factor, as InternLM2's linear scaling
+            return self.inv_freq / c.rotary_scaling
         if c.rotary_type != 'dynamic' or int(seq_len) <= c.max_position_embeddings:
             return self.inv_freq
         d, s = c.head_dim, c.rotary_scaling

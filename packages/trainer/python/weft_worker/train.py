@@ -381,7 +381,10 @@ def main(argv=None):
                   'step_time_s': dt, 'batch_digest': digest,
                   **({'loss_scale': loss_scale, 'skipped': skipped} if scaler is not None else {}),
                   'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
-        if cfg['checkpoint_every'] > 0 and (step % cfg['checkpoint_every'] == 0 or step == cfg['total_steps']):
+        # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
+        # < 0 never (benchmarks only: the TypeScript config refuses it).
+        every = cfg['checkpoint_every']
+        if every >= 0 and (step == cfg['total_steps'] or (every > 0 and step % every == 0)):
             ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
             if rank == 0:
                 checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, {
