@@ -10,8 +10,14 @@
    dynamic NTK rope_scaling (same formula). Logits on the same tokens, fp32, TF32 off: max |diff|.
 3. Greedy generation: the worker's generate path (weft_worker.generate, what `weft generate` runs;
    called from Python here, as the box has no Node) against transformers' `generate`.
+4. With `--converted DIR`: each folder in DIR, written by `weft convert internlm-to-hf` on a machine
+   with Node (tools/device/internlm_convert_here.sh), goes through 2. and 3. the same way; where the
+   folder holds weft_generate.json (`weft generate --json` run there, on CPU), its prompt ids are
+   the prompt and its ids must equal transformers' greedy continuation too. `--converted-only`
+   skips 1.-3.
 
-    python3 tools/device/internlm_check.py OUT_DIR      (prints a table; writes OUT_DIR/internlm_check.json)
+    python3 tools/device/internlm_check.py OUT_DIR [--converted DIR [--converted-only]]
+    (prints a table; writes OUT_DIR/internlm_check.json)
 """
 import json
 import os
@@ -106,9 +112,9 @@ def llama_folder(src, out):
               bos_token_id=1, eos_token_id=2, pad_token_id=0, torch_dtype='float32')
     if c.qkv_bias != c.o_bias:
         raise SystemExit('qkv bias without o bias has no exact llama mapping')
-    if c.rotary_type == 'dynamic':
-        lc['rope_scaling'] = {'rope_type': 'dynamic', 'factor': c.rotary_scaling}
-        lc['rope_parameters'] = {'rope_type': 'dynamic', 'factor': c.rotary_scaling, 'rope_theta': c.rope_theta}
+    if c.rotary_type in ('dynamic', 'linear'):  # InternLM v1 rotary.type / InternLM2 rope_scaling.type: llama's of that name
+        lc['rope_scaling'] = {'rope_type': c.rotary_type, 'factor': c.rotary_scaling}
+        lc['rope_parameters'] = {'rope_type': c.rotary_type, 'factor': c.rotary_scaling, 'rope_theta': c.rope_theta}
     else:
         lc['rope_parameters'] = {'rope_type': 'default', 'rope_theta': c.rope_theta}
     os.makedirs(out)
@@ -122,7 +128,7 @@ def llama_folder(src, out):
     return out
 
 
-def compare(name, folder, tmp, lengths, gen_len):
+def compare(name, folder, tmp, lengths, gen_len, prompt=None):
     from transformers import AutoModelForCausalLM
     hf, info = AutoModelForCausalLM.from_pretrained(llama_folder(folder, os.path.join(tmp, name + '_llama')),
                                                     dtype=torch.float32, attn_implementation='eager',
@@ -139,7 +145,7 @@ def compare(name, folder, tmp, lengths, gen_len):
             a = ours(ids.to(DEV), torch.arange(t, device=DEV), torch.tensor([0, t], dtype=torch.int32, device=DEV), t)
             b = hf(ids[None].to(DEV)).logits[0]
         out[f'logits_max_abs_diff_T{t}'] = (a - b).abs().max().item()
-    prompt = torch.randint(3, vocab, (12,), generator=g).tolist()
+    prompt = prompt or torch.randint(3, vocab, (12,), generator=g).tolist()
     w_ids, why = generate(ours, prompt, gen_len, stop_ids=[2])
     with torch.no_grad():
         h = hf.generate(torch.tensor([prompt], device=DEV), max_new_tokens=gen_len, do_sample=False,
@@ -150,12 +156,45 @@ def compare(name, folder, tmp, lengths, gen_len):
     return out
 
 
+def converted(src, tmp):
+    """4.: the internlm-to-hf folders under `src` (sorted by name), each against transformers."""
+    out = {}
+    for name in sorted(os.listdir(src)):
+        folder = os.path.join(src, name)
+        if not os.path.isfile(os.path.join(folder, 'config.json')):
+            continue
+        cfg = json.load(open(os.path.join(folder, 'config.json')))
+        mp = cfg.get('max_position_embeddings', 4096)
+        lengths = (24, 80) if mp < 80 else (40,)  # past max_position_embeddings too when the folder's is small
+        cli = os.path.join(folder, 'weft_generate.json')
+        recorded = json.load(open(cli)) if os.path.isfile(cli) else None
+        try:
+            r = compare('converted_' + name, folder, tmp, lengths, len(recorded['ids']) if recorded else 8,
+                        recorded['prompt_ids'] if recorded else None)
+            r['model_type'] = cfg['model_type']
+            r['rotary'] = cfg.get('rotary') or cfg.get('rope_scaling')
+            r['max_position_embeddings'] = mp
+            if recorded:
+                r['weft_generate_cpu'] = recorded['ids']
+                r['weft_generate_cpu_equal'] = recorded['ids'] == r['greedy_transformers']
+        except Exception as e:
+            r = {'error': f'{type(e).__name__}: {str(e)[:2000]}'}
+        out[name] = r
+    return out
+
+
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else '.'
+    args = sys.argv[1:]
+    out_dir = args[0] if args and not args[0].startswith('--') else '.'
+    conv = args[args.index('--converted') + 1] if '--converted' in args else None
     import transformers
     res = {'torch': torch.__version__, 'transformers': transformers.__version__, 'device': DEV,
            'gpu': torch.cuda.get_device_name(0) if DEV == 'cuda' else ''}
     with tempfile.TemporaryDirectory() as tmp:
+        if conv:
+            res['converted'] = converted(conv, tmp)
+        if '--converted-only' in args:
+            return report(res, out_dir)
         try:
             v1, res['train_fp16'] = train_fp16(tmp)
         except Exception as e:  # still compare the untrained folders
@@ -177,7 +216,33 @@ def main():
                 res[name] = compare(name, folder, tmp, lengths, 8 if 'dynamic' in name else 16)
             except Exception as e:
                 res[name] = {'error': f'{type(e).__name__}: {str(e)[:2000]}'}
+    report(res, out_dir)
+
+
+def row(name, r):
+    if 'error' in r:
+        print(f'{name}: ERROR {r["error"][-800:]}')
+        return
+    diffs = '  '.join(f'{k[len("logits_max_abs_diff_"):]}={v:.2e}' for k, v in r.items() if k.startswith('logits_max'))
+    cli = f"  = weft generate (CPU) {r['weft_generate_cpu_equal']}" if 'weft_generate_cpu_equal' in r else ''
+    print(f"{name:34s} logits max|diff| {diffs}  greedy equal {r['greedy_equal']}{cli}  missing {len(r['missing'])} "
+          f"unexpected {len(r['unexpected'])}  o_proj bias {r['o_proj_bias']}")
+    if not r['greedy_equal'] or not r.get('weft_generate_cpu_equal', True):
+        print('   worker      ', r['greedy_worker'])
+        print('   transformers', r['greedy_transformers'])
+        if 'weft_generate_cpu' in r:
+            print('   weft (CPU)  ', r['weft_generate_cpu'])
+
+
+def report(res, out_dir):
     print(f"torch {res['torch']}  transformers {res['transformers']}  {res['device']} {res['gpu']}")
+    for name, r in res.get('converted', {}).items():
+        row(f'internlm-to-hf {name}', r)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, 'internlm_check.json'), 'w') as f:
+        f.write(json.dumps(res, indent=1, default=str))  # (transformers 5 reports key sets)
+    if 'train_fp16' not in res:
+        return
     t = res['train_fp16']
     if 'error' in t:
         print('train fp16: ERROR', t['error'][-800:])
@@ -186,19 +251,7 @@ def main():
               f"skipped steps {t['skipped_steps']}; scale {t['loss_scale'][0]:.3g} .. {t['loss_scale'][-1]:.3g}")
         print('  loss_scale per step:', ' '.join(f'{s:.0f}' for s in t['loss_scale']))
     for name in ('internlm_v1_trained', 'internlm_v1_dynamic_past_max_pos', 'internlm2'):
-        r = res[name]
-        if 'error' in r:
-            print(f'{name}: ERROR {r["error"][-800:]}')
-            continue
-        diffs = '  '.join(f'{k[len("logits_max_abs_diff_"):]}={v:.2e}' for k, v in r.items() if k.startswith('logits_max'))
-        print(f"{name:34s} logits max|diff| {diffs}  greedy equal {r['greedy_equal']}  missing {len(r['missing'])} "
-              f"unexpected {len(r['unexpected'])}  o_proj bias {r['o_proj_bias']}")
-        if not r['greedy_equal']:
-            print('   worker      ', r['greedy_worker'])
-            print('   transformers', r['greedy_transformers'])
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, 'internlm_check.json'), 'w') as f:
-        f.write(json.dumps(res, indent=1, default=str))  # (transformers 5 reports key sets)
+        row(name, res[name])
 
 
 if __name__ == '__main__':

@@ -7,4 +7,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-$(mktemp -d)}"
-python3 tools/device/internlm_check.py "$OUT" 2>"$OUT/internlm_check.stderr" || { tail -40 "$OUT/internlm_check.stderr"; exit 1; }
+python3 tools/device/internlm_check.py "$OUT" "$@" 2>"$OUT/internlm_check.stderr" || { tail -40 "$OUT/internlm_check.stderr"; exit 1; }
