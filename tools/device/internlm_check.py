@@ -180,6 +180,8 @@ def converted(src, tmp):
         except Exception as e:
             r = {'error': f'{type(e).__name__}: {str(e)[:2000]}'}
         out[name] = r
+        row(f'internlm-to-hf {name}', r)  # as it goes: a run cut short still shows the folders done
+        sys.stdout.flush()
     return out
 
 
@@ -236,8 +238,6 @@ def row(name, r):
 
 def report(res, out_dir):
     print(f"torch {res['torch']}  transformers {res['transformers']}  {res['device']} {res['gpu']}")
-    for name, r in res.get('converted', {}).items():
-        row(f'internlm-to-hf {name}', r)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, 'internlm_check.json'), 'w') as f:
         f.write(json.dumps(res, indent=1, default=str))  # (transformers 5 reports key sets)
