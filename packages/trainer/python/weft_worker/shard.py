@@ -61,14 +61,18 @@ def apply_fsdp2(model, world, device):
     """Shard each decoder block and then the rest (embeddings, final norm, head) over all ranks.
     GPU: bf16 compute, fp32 gradient reduction, fp32 sharded parameters (the master weights).
     CPU: fp32 throughout (gloo, and CPU bf16 matmuls are slow). The mesh is given explicitly:
-    without it fully_shard picks CUDA whenever a GPU is visible, even for gloo CPU ranks."""
+    without it fully_shard picks CUDA whenever a GPU is visible, even for gloo CPU ranks.
+    The root (embeddings, final norm, head) stays gathered after forward: backward needs it first.
+    One rank: nothing is sharded, so blocks stay gathered too, and gradients are "reduced" in bf16,
+    which is exact there (a sum of one) and skips an fp32 copy of every gradient."""
     fully_shard, MixedPrecisionPolicy = _fsdp2_api()
     from torch.distributed.device_mesh import init_device_mesh
     mesh = init_device_mesh(device.type, (world,))
     kw = {'mesh': mesh}
     if device.type == 'cuda':
-        kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+        kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=torch.bfloat16,
+                                               reduce_dtype=torch.float32 if world > 1 else torch.bfloat16)
     for block in model.layers:
-        fully_shard(block, **kw)
-    fully_shard(model, **kw)
+        fully_shard(block, reshard_after_forward=world > 1, **kw)
+    fully_shard(model, reshard_after_forward=False, **kw)
     return model
