@@ -228,11 +228,17 @@ def section_gpu_bench(args):
     for name, kw in (('weft-bf16-block-ce2k', dict(compile_='block', ce_chunk=2048)),
                      ('weft-fsdp2-1gpu-block-ce2k', dict(compile_='block', ce_chunk=2048, shard='fsdp2'))):
         try:
-            r = tg.run_weft(args, name, tmp, timeout=200, **kw)
+            r = tg.run_weft(args, name, tmp, timeout=200, profile=args.profile, **kw)
         except Exception as e:
             print(f'FAILED {name}: {str(e)[-3000:]}', flush=True)
             continue
-        r.pop('profile', None)
+        p = r.pop('profile', None)
+        if p:
+            print(f"{name}: GPU time of one step {p['gpu_ms_total']:.1f} ms (step {r['step_s'] * 1e3:.1f} ms): "
+                  + ', '.join(f'{k} {v:.1f}' for k, v in p['gpu_ms_by_family'].items()), flush=True)
+            for k in p['top_kernels'][:10]:
+                print(f"    {k['ms']:7.2f} ms {k['calls']:5d}x [{k['family']}] {k['name'][:110]}", flush=True)
+            r['profile_families'] = p['gpu_ms_by_family']
         results.append(r)
         print(json.dumps(r), flush=True)
     lines = ['| variant | mode | tokens/s | MFU work done | MFU nominal | step (s) | peak mem (GiB) | loss first→last | warm-up (s) |',
@@ -300,19 +306,42 @@ def section_hf_logits(args):
         json.dump({'max_abs_diff': diff, 'tolerance': tol, 'shape': list(want.shape)}, f)
 
 
+def section_e2e_compare(args):
+    """`weft train` (TypeScript launcher + feed) with FSDP2 on CPU ranks: run A on 2 ranks for 8 steps;
+    run B killed after its step-4 checkpoint on 2 ranks and resumed (--resume auto) on 1 rank."""
+    def rows(d):
+        with open(os.path.join(d, 'metrics.jsonl')) as f:
+            return {r['step']: r for r in (json.loads(line) for line in f if line.strip())}
+    a, b = rows(args.a), rows(args.b)
+    lines = ['| step | loss, 2 ranks uninterrupted | loss, killed at 4 on 2 ranks, resumed on 1 | abs Δ |', '| --- | --- | --- | --- |']
+    worst = 0.0
+    for s in sorted(a):
+        d = abs(a[s]['loss'] - b[s]['loss']) if s in b else float('inf')
+        worst = max(worst, d)
+        lines.append(f"| {s} | {a[s]['loss']:.6f} | {b[s]['loss'] if s in b else float('nan'):.6f} | {d:.1e} |")
+    table = '\n'.join(lines)
+    print(table)
+    print(f'steps {sorted(a)} vs {sorted(b)}; worst |Δloss| {worst:.2e} (bound 1e-4, fp32): {"PASS" if len(a) == 8 and worst <= 1e-4 else "FAIL"}', flush=True)
+    with open(os.path.join(args.out, 'fsdp-e2e.json'), 'w') as f:
+        json.dump({'table': table, 'worst': worst}, f)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('section', choices=['cpu', 'fixture', 'gpu-bench', 'gpu-dcp', 'hf-logits'])
+    ap.add_argument('section', choices=['cpu', 'fixture', 'gpu-bench', 'gpu-dcp', 'hf-logits', 'e2e-compare'])
     ap.add_argument('--out', required=True)
     ap.add_argument('--hf')
     ap.add_argument('--logits')
+    ap.add_argument('--a')
+    ap.add_argument('--b')
+    ap.add_argument('--profile', action='store_true')
     ap.add_argument('--steps', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=8)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     {'cpu': section_cpu, 'fixture': section_fixture, 'gpu-bench': section_gpu_bench, 'gpu-dcp': section_gpu_dcp,
-     'hf-logits': section_hf_logits}[args.section](args)
+     'hf-logits': section_hf_logits, 'e2e-compare': section_e2e_compare}[args.section](args)
 
 
 if __name__ == '__main__':
