@@ -12,7 +12,14 @@ describe('python worker', () => {
       torch: [number, number]; fsdp2_available: boolean; pick: Record<string, string>; left: string[]; last: string;
       is_sharded: boolean[]; trainer_state: Record<string, unknown>; steps: number[];
       key_map_llama: Record<string, string>; key_map_internlm2: null | Record<string, string>;
+      clip: { max_norm: string; norm_diff: number; grad_diff: number; scaled: boolean }[];
     };
+    // FSDP2's clipping on local shards against torch.nn.utils.clip_grad_norm_ (one rank: shards = tensors)
+    expect(r.clip.map((c) => c.scaled)).toEqual([true, false, false]);
+    for (const c of r.clip) {
+      expect(c.norm_diff).toBeLessThan(1e-5);
+      expect(c.grad_diff).toBeLessThan(1e-6);
+    }
     const has = r.torch[0] > 2 || (r.torch[0] === 2 && r.torch[1] >= 4);
     expect(r.fsdp2_available).toBe(has);
     expect(r.pick['auto/1']).toBe('none');

@@ -44,4 +44,18 @@ keys = ['embed_tokens.weight', 'layers.0.self_attn.q_proj.weight', 'layers.0.sel
         'layers.0.self_attn.v_proj.weight', 'norm.weight', 'lm_head.weight']
 out['key_map_llama'] = dcp.hf_key_map(keys, to_hf, llama)
 out['key_map_internlm2'] = dcp.hf_key_map(keys, to_hf, internlm2)
+# clipping on (local) shards equals torch's clip_grad_norm_ (one rank: the shards are the tensors)
+import torch  # noqa: E402
+torch.manual_seed(0)
+for max_norm in (0.5, 1e9, float('inf')):
+    a = [torch.nn.Parameter(torch.randn(s)) for s in ((7, 3), (5,), (2, 2, 2))]
+    b = [torch.nn.Parameter(p.detach().clone()) for p in a]
+    for p, q in zip(a, b):
+        p.grad = torch.randn(p.shape) * 3
+        q.grad = p.grad.clone()
+    n_ref = torch.nn.utils.clip_grad_norm_(a, max_norm)
+    n = shard.clip_grad_norm_(b, max_norm)
+    out.setdefault('clip', []).append({'max_norm': str(max_norm), 'norm_diff': abs(float(n) - float(n_ref)),
+                                       'grad_diff': max(float((p.grad - q.grad).abs().max()) for p, q in zip(a, b)),
+                                       'scaled': bool(float(n_ref) > max_norm)})
 print(json.dumps(out))

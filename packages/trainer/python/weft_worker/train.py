@@ -338,7 +338,8 @@ def main(argv=None):
             if master is not None:
                 master.accumulate(first=i == 0)
             loss_sum += loss.detach()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+        clip = shard.clip_grad_norm_ if mode == 'fsdp2' else torch.nn.utils.clip_grad_norm_
+        grad_norm = clip(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if master is not None:
