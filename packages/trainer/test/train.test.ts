@@ -86,4 +86,24 @@ print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join
     await expect(train(tinyConfig(dir), { ...quiet, resume: 'auto' })).rejects.toThrow(/weights only\), so it cannot be resumed/);
     expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false); // refused before anything started
   });
+
+  it('another rank count: refused for a .pth checkpoint; for a sharded iter_N.dcp only the global batch must match', async () => {
+    const state = { step: 2, world_size: 2, has_optimizer: true, cursor: { epoch: 0, consumed: 8 } };
+    const dir = tempDir('weft-train-');
+    mkdirSync(join(dir, 'iter_2.state'));
+    writeFileSync(join(dir, 'iter_2.pth'), '');
+    writeFileSync(join(dir, 'iter_2.state', 'trainer_state.json'), JSON.stringify(state));
+    writeFileSync(join(dir, 'last_checkpoint'), 'iter_2.pth\n');
+    await expect(train(tinyConfig(dir), { ...quiet, nprocPerNode: 1, resume: 'auto' })).rejects.toThrow(/saved by 2 ranks, this launch has 1; exact resume needs the same world size \(only sharded FSDP2 checkpoints/);
+    const sharded = tempDir('weft-train-');
+    mkdirSync(join(sharded, 'iter_2.state'));
+    mkdirSync(join(sharded, 'iter_2.dcp'));
+    writeFileSync(join(sharded, 'iter_2.dcp', '.metadata'), '');
+    writeFileSync(join(sharded, 'iter_2.state', 'trainer_state.json'), JSON.stringify({ ...state, format: 'dcp' }));
+    writeFileSync(join(sharded, 'last_checkpoint'), 'iter_2.dcp\n');
+    // 1 rank x 2 micro batches is half the global batch of 2 ranks x 2: the cursor cannot line up
+    await expect(train(tinyConfig(sharded), { ...quiet, nprocPerNode: 1, resume: 'auto' }))
+      .rejects.toThrow(/on 1 ranks instead of 2, keep microBatchSize × accumulativeCounts × ranks the same/);
+    expect(existsSync(join(sharded, 'metrics.jsonl'))).toBe(false);
+  });
 });
