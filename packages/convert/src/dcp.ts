@@ -216,6 +216,8 @@ export function dcpRecords(dir: string): { tensors: TensorRecord[]; skipped: str
       throw new DataError(`not valid JSON: ${(e as Error).message}`, { file: keysFile }, { reason: 'bad-dcp' });
     }
   }
+  const why = keys?.['__weft_unconvertible__'];
+  if (why !== undefined) throw new DataError(`this sharded checkpoint cannot be converted: ${why}`, { file: keysFile }, { reason: 'unsupported' });
   const hasModel = index.tensors.some((t) => t.fqn.startsWith('model.'));
   const tensors: TensorRecord[] = [];
   const skipped = [...index.bytes];

@@ -94,6 +94,14 @@ describe('DCP (FSDP2 sharded) checkpoints', () => {
     expect(openCheckpoint(FX).kind).toBe('dcp');
   });
 
+  it('a model family whose HF layout reshapes tensors (weft_keys.json says so) is refused, not written under the worker\'s names', async () => {
+    const d = copy();
+    writeFileSync(join(d, 'weft_keys.json'), JSON.stringify({ __weft_unconvertible__: 'internlm2 packs wqkv' }));
+    const e = await dataError(() => dcpRecords(d));
+    expect(e.reason).toBe('unsupported');
+    expect(e.message).toMatch(/cannot be converted: internlm2 packs wqkv/);
+  });
+
   it('a hostile .metadata (os.system) is refused by name and never run', async () => {
     const d = copy();
     const marker = join(d, 'PWNED');

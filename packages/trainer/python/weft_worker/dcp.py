@@ -19,13 +19,7 @@ import torch
 import torch.distributed as dist
 
 
-def available():
-    try:
-        import torch.distributed.checkpoint as dcp  # noqa: F401
-        from torch.distributed.checkpoint.state_dict import get_state_dict  # noqa: F401
-        return hasattr(dcp, 'save')
-    except ImportError:
-        return False
+UNCONVERTIBLE = '__weft_unconvertible__'
 
 
 def hf_key_map(model_keys, to_hf, mc):
@@ -55,9 +49,11 @@ def save(path_final, model, optimizer, want_optim, key_map):
     dcp.save(state, checkpoint_id=tmp)
     dist.barrier()
     if rank == 0:
-        if key_map is not None:
-            with open(os.path.join(tmp, 'weft_keys.json'), 'w') as f:
-                json.dump(key_map, f, indent=0, sort_keys=True)
+        if key_map is None:  # the converter must refuse rather than write tensors under our names
+            key_map = {UNCONVERTIBLE: 'the HF layout of this model family reshapes tensors (internlm2 packs wqkv), '
+                                      'which the converter does not redo on shards yet'}
+        with open(os.path.join(tmp, 'weft_keys.json'), 'w') as f:
+            json.dump(key_map, f, indent=0, sort_keys=True)
         if os.path.isdir(path_final):  # a stale one from an earlier run at this step
             import shutil
             shutil.rmtree(path_final)
