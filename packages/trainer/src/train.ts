@@ -74,6 +74,11 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
 
   // Data: packs by index, and the sampler that fixes every rank's share and order.
   const py = resolvePython(o.python);
+  // FSDP2 (fully_shard) arrived in PyTorch 2.4; say so before any worker starts
+  const [major = 0, minor = 0] = py.torch.split(/[.+]/).map((x) => parseInt(x, 10));
+  if (c.shard === 'fsdp2' && (major < 2 || (major === 2 && minor < 4))) {
+    throw new Error(`shard: 'fsdp2' needs PyTorch >= 2.4 (fully_shard), and ${py.python} has torch ${py.torch}: use shard 'ddp' or 'auto', or --python for a newer PyTorch`);
+  }
   const topo = topologyFromEnv(process.env, o.nprocPerNode, c.nprocPerNode ?? (py.cudaDevices || 1));
   const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);

@@ -87,6 +87,16 @@ print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join
     expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false); // refused before anything started
   });
 
+  it('shard: fsdp2 on a PyTorch without fully_shard stops before any worker starts, saying what to do', async () => {
+    const dir = tempDir('weft-train-');
+    const torch = runPython(['-c', 'import torch; print(torch.__version__)']).trim();
+    const [major, minor] = torch.split('.').map(Number) as [number, number];
+    const run = train({ ...tinyConfig(dir), shard: 'fsdp2', totalSteps: 1 }, quiet);
+    if (major > 2 || (major === 2 && minor >= 4)) return void (await run); // a PyTorch with FSDP2: it just trains
+    await expect(run).rejects.toThrow(/shard: 'fsdp2' needs PyTorch >= 2\.4 \(fully_shard\).*use shard 'ddp' or 'auto'/);
+    expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false);
+  });
+
   it('another rank count: refused for a .pth checkpoint; for a sharded iter_N.dcp only the global batch must match', async () => {
     const state = { step: 2, world_size: 2, has_optimizer: true, cursor: { epoch: 0, consumed: 8 } };
     const dir = tempDir('weft-train-');
