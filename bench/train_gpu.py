@@ -78,13 +78,13 @@ def nominal_flops_per_token():
 
 
 def run_weft(args, name, tmp, nproc=1, accum=1, micro=1, compile_='parts', precision='bf16', ce_chunk=0,
-             attn='auto', timeout=150, profile=False):
+             attn='auto', timeout=150, profile=False, shard='auto'):
     warmup, steps = (args.warmup, args.steps) if accum * micro == 1 else (max(3, args.warmup // 2), max(4, args.steps // 2))
     cfg = dict(model={'config': MODEL}, seed=1024, micro_batch_size=micro, accumulative_counts=accum, lr=3e-4, betas=[0.9, 0.95],
                weight_decay=0.01, warmup_ratio=0.0, eta_min=3e-5, max_norm=1.0, total_steps=warmup + steps,
                checkpoint_every=-1, max_keep_ckpts=0, save_optimizer=True, work_dir=os.path.join(tmp, name),  # -1: never save
                pack_sample_into_one=False, attn_impl=attn, compile=compile_, precision=precision, ce_chunk=ce_chunk,
-               dataset_length=10**6)
+               dataset_length=10**6, shard=shard)
     cfg_path = os.path.join(tmp, f'{name}.json')
     with open(cfg_path, 'w') as f:
         json.dump(cfg, f)

@@ -4,13 +4,14 @@ import { DataError } from '@weft/core';
 import { PyObject } from './pickle.ts';
 import { readTorchFile } from './pth.ts';
 import { readSafetensorsHeader, safetensorsFiles } from './safetensors-read.ts';
+import { dcpFiles, dcpRecords, isDcpDir } from './dcp.ts';
 import { findStateDict } from './state-dict.ts';
 import type { TensorRecord } from './tensor.ts';
 import { zero3Records } from './zero3.ts';
 
 /** What a checkpoint path held, as tensor records with their stored names. */
 export interface Checkpoint {
-  /** 'pth' | 'deepspeed-zero2' | 'deepspeed-zero3' | 'safetensors' */
+  /** 'pth' | 'dcp' | 'deepspeed-zero2' | 'deepspeed-zero3' | 'safetensors' */
   kind: string;
   /** Where in the pickle the state dict was ('' top level, 'state_dict', 'module'). */
   path: string;
@@ -37,7 +38,7 @@ function deepspeedDir(dir: string): string | undefined {
 /**
  * Open any supported checkpoint as lazy tensor records: a torch.save file (plain state dict,
  * `{state_dict}` / `{module}` wrappers), a work dir whose `last_checkpoint` names one (weft trainer,
- * mmengine), a DeepSpeed folder (ZeRO-1/2 model states, ZeRO-3
+ * mmengine), a sharded torch.distributed.checkpoint folder (weft's FSDP2 `iter_<N>.dcp`), a DeepSpeed folder (ZeRO-1/2 model states, ZeRO-3
  * partitions consolidated), or safetensors (file, folder, index).
  *
  * @example
@@ -45,12 +46,14 @@ function deepspeedDir(dir: string): string | undefined {
  */
 export function openCheckpoint(path: string): Checkpoint {
   if (statSync(path).isDirectory()) {
-    // a weft (or mmengine) work dir: `last_checkpoint` names the newest iter_<N>.pth
+    if (isDcpDir(path)) return fromDcp(path);
+    // a weft (or mmengine) work dir: `last_checkpoint` names the newest iter_<N>.pth (or iter_<N>.dcp)
     const last = join(path, 'last_checkpoint');
     if (existsSync(last)) {
       const name = readFileSync(last, 'utf8').trim();
       const file = name.startsWith('/') ? name : join(path, name);
       if (existsSync(file) && statSync(file).isFile()) return fromTorch(file, 'pth');
+      if (existsSync(file) && isDcpDir(file)) return fromDcp(file);
     }
     const ds = deepspeedDir(path);
     if (ds) {
@@ -75,6 +78,11 @@ function fromTorch(file: string, kind: string): Checkpoint {
     throw new DataError(`no state dict of tensors found (looked at the top level, state_dict, module, model); found ${entries}`, { file }, { reason: 'no-state-dict' });
   }
   return { kind, path: sd.path, tensors: sd.tensors.map(([name, t]) => t.record(name)), skipped: sd.skipped, files: [file] };
+}
+
+function fromDcp(dir: string): Checkpoint {
+  const { tensors, skipped } = dcpRecords(dir);
+  return { kind: 'dcp', path: '', tensors, skipped, files: dcpFiles(dir) };
 }
 
 function fromSafetensors(path: string): Checkpoint {

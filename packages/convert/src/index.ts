@@ -9,6 +9,7 @@ export { unpickle, PyGlobal, PyObject, type PickleHandlers, type UnpickleOptions
 export { readTorchFile, TorchTensor, TorchStorage, type TorchFile } from './pth.ts';
 export { findStateDict, type FoundStateDict } from './state-dict.ts';
 export { zero3Records } from './zero3.ts';
+export { dcpRecords, readDcpIndex, isDcpDir, type DcpIndex } from './dcp.ts';
 export { openCheckpoint, type Checkpoint } from './checkpoint.ts';
 export { mapXtunerKeys, peftAdapterKeys, isLoraStateDict, loraAdapterConfig, type MappedKeys } from './keys.ts';
 export { pthToHf, baseModelDir, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';

@@ -8,7 +8,8 @@ const STORAGE_DTYPES: Record<string, DType> = {
   LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
   UntypedStorage: 'U8',
 };
-const TORCH_DTYPES: Record<string, DType> = {
+/** torch dtypes by their attribute name (`torch.float32`), as pickles name them. */
+export const TORCH_DTYPES: Record<string, DType> = {
   float32: 'F32', float: 'F32', float64: 'F64', double: 'F64', float16: 'F16', half: 'F16', bfloat16: 'BF16',
   int64: 'I64', long: 'I64', int32: 'I32', int: 'I32', int16: 'I16', short: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
 };
@@ -127,13 +128,17 @@ const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((d)
  * const { value } = readTorchFile('iter_500.pth');
  * for (const t of stateDictTensors(value)) console.log(t.name, t.shape);
  */
-export function readTorchFile(file: string): TorchFile {
+export function readTorchFile(file: string, window?: { offset: number; length: number }): TorchFile {
+  if (window) return readTorchArchive(ZipArchive.open(file, window), `${file}@${window.offset}`);
   if (!looksLikeZip(file)) {
     const head = readRange(file, 0, 1);
     if (head[0] === 0x80) throw new DataError('this is a legacy (pre-1.6, non-zip) torch.save file, which weft does not read; re-save it with PyTorch ≥ 1.6: torch.save(torch.load(f), f2)', { file, offset: 0 }, { reason: 'legacy-format' });
     throw new DataError('not a PyTorch checkpoint: expected a zip (torch.save format of PyTorch ≥ 1.6)', { file, offset: 0 }, { reason: 'not-zip' });
   }
-  const archive = ZipArchive.open(file);
+  return readTorchArchive(ZipArchive.open(file), file);
+}
+
+function readTorchArchive(archive: ZipArchive, file: string): TorchFile {
   const pklName = [...archive.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (!pklName) throw new DataError('zip has no <archive>/data.pkl: not a torch.save checkpoint', { file }, { reason: 'not-torch' });
   const prefix = pklName.slice(0, -'data.pkl'.length);

@@ -34,9 +34,11 @@ export class ZipArchive {
   readonly entries = new Map<string, ZipEntry>();
   private dataOffsets = new Map<string, number>();
 
-  private constructor(readonly file: string, readonly size: number) {}
+  /** `base`: where the archive starts in `file` (a torch.save blob inside a DCP .distcp file); `size`: its length. */
+  private constructor(readonly file: string, readonly size: number, readonly base = 0) {}
 
-  static open(file: string): ZipArchive {
+  /** Open a zip file, or one embedded at `window.offset` (`window.length` bytes) inside a larger file. */
+  static open(file: string, window?: { offset: number; length: number }): ZipArchive {
     const fd = openSync(file, 'r');
     let size: number;
     try {
@@ -44,23 +46,26 @@ export class ZipArchive {
     } finally {
       closeSync(fd);
     }
-    const z = new ZipArchive(file, size);
+    if (window && (window.offset < 0 || window.length < 0 || window.offset + window.length > size)) {
+      throw new DataError(`zip archive of ${window.length} bytes at ${window.offset} runs past the end of the ${size}-byte file (truncated?)`, { file, offset: window.offset }, { reason: 'truncated' });
+    }
+    const z = window ? new ZipArchive(file, window.length, window.offset) : new ZipArchive(file, size);
     z.readDirectory();
     return z;
   }
 
   private fail(detail: string, offset: number, reason = 'bad-zip'): never {
-    throw new DataError(detail, { file: this.file, offset }, { reason });
+    throw new DataError(detail, { file: this.file, offset: this.base + offset }, { reason });
   }
 
   private readDirectory(): void {
     const { file, size } = this;
     const tailLen = Math.min(size, 22 + 0xffff);
-    const tail = Buffer.from(readRange(file, size - tailLen, tailLen));
+    const tail = Buffer.from(readRange(file, this.base + size - tailLen, tailLen));
     let at = -1;
     for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD) { at = i; break; }
     if (at < 0) {
-      const head = Buffer.from(readRange(file, 0, Math.min(size, 4)));
+      const head = Buffer.from(readRange(file, this.base, Math.min(size, 4)));
       if (head.length >= 4 && head.readUInt32LE(0) === LOC) this.fail('zip archive is truncated: no end-of-central-directory record (was the file copied completely?)', size, 'truncated');
       this.fail('not a zip archive (no end-of-central-directory record)', size, 'not-zip');
     }
@@ -72,7 +77,7 @@ export class ZipArchive {
       if (at < 20 || tail.readUInt32LE(at - 20) !== LOC64) this.fail('zip64 end-of-central-directory locator missing', eocdPos);
       const rec64 = Number(tail.readBigUInt64LE(at - 20 + 8));
       if (rec64 + 56 > size) this.fail(`zip64 end-of-central-directory record at ${rec64} lies past the end of the file`, eocdPos - 20, 'truncated');
-      const r = Buffer.from(readRange(file, rec64, 56));
+      const r = Buffer.from(readRange(file, this.base + rec64, 56));
       if (r.readUInt32LE(0) !== EOCD64) this.fail('bad zip64 end-of-central-directory signature', rec64);
       count = Number(r.readBigUInt64LE(32));
       cdSize = Number(r.readBigUInt64LE(40));
@@ -80,7 +85,7 @@ export class ZipArchive {
     }
     if (cdOffset + cdSize > size || cdSize > MAX_INLINE) this.fail(`central directory (${cdSize} bytes at ${cdOffset}) lies past the end of the ${size}-byte file (truncated?)`, eocdPos, 'truncated');
     if (count * 46 > cdSize) this.fail(`central directory of ${cdSize} bytes cannot hold ${count} entries`, cdOffset);
-    const cd = Buffer.from(readRange(file, cdOffset, cdSize));
+    const cd = Buffer.from(readRange(file, this.base + cdOffset, cdSize));
     let p = 0;
     for (let i = 0; i < count; i++) {
       if (p + 46 > cd.length || cd.readUInt32LE(p) !== CEN) this.fail(`bad central directory entry ${i}`, cdOffset + p);
@@ -122,10 +127,11 @@ export class ZipArchive {
     let off = this.dataOffsets.get(entry.name);
     if (off !== undefined) return off;
     if (entry.localHeaderOffset + 30 > this.size) this.fail(`local header of ${JSON.stringify(entry.name)} lies past the end of the file`, entry.localHeaderOffset, 'truncated');
-    const h = Buffer.from(readRange(this.file, entry.localHeaderOffset, 30));
+    const h = Buffer.from(readRange(this.file, this.base + entry.localHeaderOffset, 30));
     if (h.readUInt32LE(0) !== LOC) this.fail(`bad local header signature for ${JSON.stringify(entry.name)}`, entry.localHeaderOffset);
     off = entry.localHeaderOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
     if (off + entry.compressedSize > this.size) this.fail(`data of ${JSON.stringify(entry.name)} runs past the end of the file (truncated?)`, off, 'truncated');
+    off += this.base;
     this.dataOffsets.set(entry.name, off);
     return off;
   }

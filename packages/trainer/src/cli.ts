@@ -13,13 +13,16 @@ export function registerCommands(program: Command): void {
     .option('--python <path>', 'Python with PyTorch for the workers (default: $WEFT_PYTHON, else auto-detected)')
     .option('--work-dir <dir>', 'override the config\'s workDir')
     .option('--total-steps <n>', 'override the config\'s totalSteps', integer('--total-steps', { min: 1 }))
-    .action(async (configArg: string, opts: { nprocPerNode?: number; resume?: string | boolean; python?: string; workDir?: string; totalSteps?: number }) => {
-      const { loadConfig } = await import('./config.ts');
+    .option('--shard <how>', 'override the config\'s shard: fsdp2 | ddp | none | auto (default: fsdp2 for several ranks on PyTorch >= 2.4, else ddp)')
+    .action(async (configArg: string, opts: { nprocPerNode?: number; resume?: string | boolean; python?: string; workDir?: string; totalSteps?: number; shard?: string }) => {
+      const { loadConfig, validateConfig } = await import('./config.ts');
       const { namedConfigPath } = await import('./named-configs.ts');
       const { train } = await import('./train.ts');
       const file = existsSync(configArg) ? configArg : namedConfigPath(configArg);
       if (!file) throw new Error(`${configArg}: no such file, and not a named config (see \`weft list-cfg\`)`);
       const config = await loadConfig(file);
+      if (opts.shard !== undefined) config.shard = opts.shard as typeof config.shard;
+      validateConfig(config);
       if (opts.workDir) config.workDir = opts.workDir;
       if (opts.totalSteps !== undefined) config.totalSteps = opts.totalSteps;
       const resume = opts.resume === true ? 'auto' : opts.resume || undefined;

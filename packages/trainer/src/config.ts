@@ -81,6 +81,13 @@ export interface TrainConfig {
    * 'autocast' keeps fp32 parameters under bf16 autocast (more memory, slower). Several ranks use FSDP2's own policy.
    */
   precision?: 'auto' | 'autocast';
+  /**
+   * How the model spreads over ranks. 'fsdp2': each rank holds a shard of the weights, gradients
+   * and optimizer (least memory; sharded checkpoints iter_N.dcp/ that resume on any rank count);
+   * 'ddp': every rank holds everything (plain .pth checkpoints); 'none': one rank. 'auto': fsdp2
+   * for several ranks on PyTorch >= 2.4, else ddp (PyTorch 1.13 has no fully_shard).
+   */
+  shard?: 'auto' | 'fsdp2' | 'ddp' | 'none';
   /** Cross-entropy over this many tokens at a time (0: all at once). Larger vocabularies: less peak memory. */
   ceChunk?: number;
   /**
@@ -151,6 +158,7 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!c.workDir) bad('workDir', 'is required');
   if (c.validation && (!(c.validation.validEvery > 0) || !(c.validation.validMicroNum > 0))) bad('validation', 'needs validEvery > 0 and validMicroNum > 0');
   if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast') bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
+  if (c.shard !== undefined && !['auto', 'fsdp2', 'ddp', 'none'].includes(c.shard)) bad('shard', `must be 'auto', 'fsdp2', 'ddp' or 'none', got ${String(c.shard)}`);
   if (c.nprocPerNode !== undefined && (!Number.isInteger(c.nprocPerNode) || c.nprocPerNode < 1)) bad('nprocPerNode', `must be an integer >= 1, got ${c.nprocPerNode}`);
   if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0)) bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
   if (c.dtype !== undefined && c.dtype !== 'bf16' && c.dtype !== 'fp16') bad('dtype', `must be 'bf16' or 'fp16', got ${String(c.dtype)}`);

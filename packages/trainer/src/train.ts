@@ -35,6 +35,8 @@ interface TrainerState {
   world_size: number;
   has_optimizer: boolean;
   cursor: { epoch: number; consumed: number };
+  /** 'dcp': a sharded FSDP2 checkpoint (iter_N.dcp/), which resumes on any number of ranks. */
+  format?: string;
 }
 
 /** Find and check the checkpoint to resume from; undefined = start fresh. */
@@ -46,7 +48,7 @@ function resumePoint(resume: string | undefined, workDir: string): { pth: string
     if (!existsSync(pointer)) return undefined;
     pth = join(workDir, readFileSync(pointer, 'utf8').trim());
   }
-  const stateFile = `${pth.replace(/\.pth$/, '')}.state/trainer_state.json`;
+  const stateFile = `${pth.replace(/\/+$/, '').replace(/\.(pth|dcp)$/, '')}.state/trainer_state.json`;
   if (!existsSync(pth)) throw new Error(`--resume ${pth}: no such checkpoint`);
   if (!existsSync(stateFile)) throw new Error(`--resume ${pth}: ${stateFile} is missing, so this is not a weft training checkpoint`);
   const state = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerState;
@@ -72,6 +74,11 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
 
   // Data: packs by index, and the sampler that fixes every rank's share and order.
   const py = resolvePython(o.python);
+  // FSDP2 (fully_shard) arrived in PyTorch 2.4; say so before any worker starts
+  const [major = 0, minor = 0] = py.torch.split(/[.+]/).map((x) => parseInt(x, 10));
+  if (c.shard === 'fsdp2' && (major < 2 || (major === 2 && minor < 4))) {
+    throw new Error(`shard: 'fsdp2' needs PyTorch >= 2.4 (fully_shard), and ${py.python} has torch ${py.torch}: use shard 'ddp' or 'auto', or --python for a newer PyTorch`);
+  }
   const topo = topologyFromEnv(process.env, o.nprocPerNode, c.nprocPerNode ?? (py.cudaDevices || 1));
   const packOpts = { packedLength: c.packedLength, seed: c.seed, maxLength: c.maxLength, dataOrderPath: c.dataOrderPath, cacheDir: join(workDir, 'tokenized') };
   const data = await openDataset(c.dataset, packOpts);
@@ -90,12 +97,16 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
 
   const from = resumePoint(o.resume, workDir);
   const startStep = from?.state.step ?? 0;
-  if (from && from.state.world_size !== topo.worldSize) {
-    throw new Error(`--resume ${from.pth}: saved by ${from.state.world_size} ranks, this launch has ${topo.worldSize}; exact resume needs the same world size`);
+  // A sharded (DCP) checkpoint reshards on load, so it resumes on another rank count; the
+  // sampler's global order does not depend on the rank count, so the cursor check below then
+  // holds exactly when the global batch (microBatchSize × accumulativeCounts × ranks) is unchanged.
+  if (from && from.state.world_size !== topo.worldSize && from.state.format !== 'dcp') {
+    throw new Error(`--resume ${from.pth}: saved by ${from.state.world_size} ranks, this launch has ${topo.worldSize}; exact resume needs the same world size (only sharded FSDP2 checkpoints, iter_N.dcp, resume on another)`);
   }
   const cursor = cursorAfter(order, startStep * perStep);
   if (from && (from.state.cursor.epoch !== cursor.epoch || from.state.cursor.consumed !== cursor.consumed)) {
-    throw new Error(`--resume ${from.pth}: its sampler cursor ${JSON.stringify(from.state.cursor)} does not match this data (${JSON.stringify(cursor)}): the dataset or batch settings changed`);
+    throw new Error(`--resume ${from.pth}: its sampler cursor ${JSON.stringify(from.state.cursor)} does not match this data (${JSON.stringify(cursor)}): the dataset or batch settings changed` +
+      (from.state.world_size !== topo.worldSize ? ` (on ${topo.worldSize} ranks instead of ${from.state.world_size}, keep microBatchSize × accumulativeCounts × ranks the same)` : ''));
   }
   log(`weft train: ${data.length} packs of ${c.packedLength} tokens, ${topo.worldSize} rank(s) (${topo.nnodes} node(s)), ` +
     `${totalSteps} steps, ${py.python} (torch ${py.torch})${from ? `, resuming at step ${startStep} from ${from.pth}` : ''}`);
@@ -108,6 +119,7 @@ export async function train(config: TrainConfig, o: TrainOptions = {}): Promise<
     save_optimizer: c.saveOptimizer, work_dir: workDir, pack_sample_into_one: c.packSampleIntoOne || !c.useVarlenAttn,
     attn_impl: c.attnImpl ?? 'auto', compile: c.compile ?? false, precision: c.precision ?? 'auto', ce_chunk: c.ceChunk ?? 0,
     dtype: c.dtype ?? 'bf16', grad_scaler: workerGradScaler(c.gradScaler),
+    shard: c.shard ?? 'auto',
     dataset_length: data.length,
     valid_every: c.validation?.validEvery ?? 0, valid_micro_num: c.validation?.validMicroNum ?? 0,
   }, null, 1));

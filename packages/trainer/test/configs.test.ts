@@ -35,6 +35,8 @@ describe('named configs', () => {
     expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { growthInterval: 0 } })).toThrow(/gradScaler.growthInterval must be an integer >= 1/);
     expect(() => validateConfig({ ...c, etaMin: 1 })).toThrow(/etaMin/);
     expect(() => validateConfig({ ...c, nprocPerNode: 0 })).toThrow(/nprocPerNode must be an integer >= 1/);
+    expect(() => validateConfig({ ...c, shard: 'zero3' as never })).toThrow(/shard must be 'auto', 'fsdp2', 'ddp' or 'none'/);
+    expect(validateConfig({ ...c, shard: 'fsdp2' }).shard).toBe('fsdp2');
   });
 
   it('list-cfg says as many gloo workers for tiny_cpu_demo as `weft train tiny_cpu_demo` starts', async () => {

@@ -7,6 +7,38 @@ describe('python worker', () => {
     expect(left).toEqual(['iter_1.pth', 'iter_3.pth', 'iter_3.state', 'iter_4.pth', 'iter_4.state', 'last_checkpoint']);
   });
 
+  it('shard: auto picks FSDP2 only where PyTorch has it (DDP on 1.13), a clear error otherwise; sharded checkpoints rotate and resume', () => {
+    const r = JSON.parse(runPython([`${PY_TESTS}check_shard.py`])) as {
+      torch: [number, number]; fsdp2_available: boolean; pick: Record<string, string>; left: string[]; last: string;
+      is_sharded: boolean[]; trainer_state: Record<string, unknown>; steps: number[];
+      key_map_llama: Record<string, string>; key_map_internlm2: null | Record<string, string>;
+      clip: { max_norm: string; norm_diff: number; grad_diff: number; scaled: boolean }[];
+    };
+    // FSDP2's clipping on local shards against torch.nn.utils.clip_grad_norm_ (one rank: shards = tensors)
+    expect(r.clip.map((c) => c.scaled)).toEqual([true, false, false]);
+    for (const c of r.clip) {
+      expect(c.norm_diff).toBeLessThan(1e-5);
+      expect(c.grad_diff).toBeLessThan(1e-6);
+    }
+    const has = r.torch[0] > 2 || (r.torch[0] === 2 && r.torch[1] >= 4);
+    expect(r.fsdp2_available).toBe(has);
+    expect(r.pick['auto/1']).toBe('none');
+    expect(r.pick['auto/2']).toBe(has ? 'fsdp2' : 'ddp');
+    expect(r.pick['ddp/2']).toBe('ddp');
+    if (has) expect(r.pick['fsdp2/1']).toBe('fsdp2');
+    else expect(r.pick['fsdp2/2']).toMatch(/fsdp2 needs PyTorch >= 2\.4 .*this is 1\.13.*Use shard: ddp/);
+    expect(r.pick['none/2']).toMatch(/cannot train on 2 ranks/);
+    expect(r.pick['zero3/1']).toMatch(/must be one of auto, fsdp2, ddp, none/);
+    expect(r.left).toEqual(['iter_4.dcp', 'iter_4.state', 'iter_6.dcp', 'iter_6.state', 'last_checkpoint']);
+    expect(r.last).toBe('iter_6.dcp');
+    expect(r.is_sharded).toEqual([true, false]);
+    expect(r.trainer_state).toMatchObject({ format: 'dcp', step: 6, has_optimizer: true });
+    expect(r.steps).toEqual([4, 6]);
+    // llama keys only rename (the converter names shards with this map); internlm2 packs wqkv: no map
+    expect(r.key_map_llama).toMatchObject({ 'embed_tokens.weight': 'model.embed_tokens.weight', 'lm_head.weight': 'lm_head.weight', 'norm.weight': 'model.norm.weight' });
+    expect(r.key_map_internlm2).toBeNull();
+  });
+
   it('varlen (block-diagonal) attention equals attention computed per document', () => {
     const r = JSON.parse(runPython([`${PY_TESTS}check_attention.py`, 'math', 'cpu'])) as { max_abs_diff: number; max_abs_diff_unmasked: number };
     expect(r.max_abs_diff).toBeLessThan(1e-5);

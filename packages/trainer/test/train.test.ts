@@ -86,4 +86,34 @@ print(sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a))`, join
     await expect(train(tinyConfig(dir), { ...quiet, resume: 'auto' })).rejects.toThrow(/weights only\), so it cannot be resumed/);
     expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false); // refused before anything started
   });
+
+  it('shard: fsdp2 on a PyTorch without fully_shard stops before any worker starts, saying what to do', async () => {
+    const dir = tempDir('weft-train-');
+    const torch = runPython(['-c', 'import torch; print(torch.__version__)']).trim();
+    const [major, minor] = torch.split('.').map(Number) as [number, number];
+    const run = train({ ...tinyConfig(dir), shard: 'fsdp2', totalSteps: 1 }, quiet);
+    if (major > 2 || (major === 2 && minor >= 4)) return void (await run); // a PyTorch with FSDP2: it just trains
+    await expect(run).rejects.toThrow(/shard: 'fsdp2' needs PyTorch >= 2\.4 \(fully_shard\).*use shard 'ddp' or 'auto'/);
+    expect(existsSync(join(dir, 'metrics.jsonl'))).toBe(false);
+  });
+
+  it('another rank count: refused for a .pth checkpoint; for a sharded iter_N.dcp only the global batch must match', async () => {
+    const state = { step: 2, world_size: 2, has_optimizer: true, cursor: { epoch: 0, consumed: 8 } };
+    const dir = tempDir('weft-train-');
+    mkdirSync(join(dir, 'iter_2.state'));
+    writeFileSync(join(dir, 'iter_2.pth'), '');
+    writeFileSync(join(dir, 'iter_2.state', 'trainer_state.json'), JSON.stringify(state));
+    writeFileSync(join(dir, 'last_checkpoint'), 'iter_2.pth\n');
+    await expect(train(tinyConfig(dir), { ...quiet, nprocPerNode: 1, resume: 'auto' })).rejects.toThrow(/saved by 2 ranks, this launch has 1; exact resume needs the same world size \(only sharded FSDP2 checkpoints/);
+    const sharded = tempDir('weft-train-');
+    mkdirSync(join(sharded, 'iter_2.state'));
+    mkdirSync(join(sharded, 'iter_2.dcp'));
+    writeFileSync(join(sharded, 'iter_2.dcp', '.metadata'), '');
+    writeFileSync(join(sharded, 'iter_2.state', 'trainer_state.json'), JSON.stringify({ ...state, format: 'dcp' }));
+    writeFileSync(join(sharded, 'last_checkpoint'), 'iter_2.dcp\n');
+    // 1 rank x 2 micro batches is half the global batch of 2 ranks x 2: the cursor cannot line up
+    await expect(train(tinyConfig(sharded), { ...quiet, nprocPerNode: 1, resume: 'auto' }))
+      .rejects.toThrow(/on 1 ranks instead of 2, keep microBatchSize × accumulativeCounts × ranks the same/);
+    expect(existsSync(join(sharded, 'metrics.jsonl'))).toBe(false);
+  });
 });

@@ -14,7 +14,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from . import checkpoint
+from . import checkpoint, dcp, shard
 from .attention import pick_impl, varlen_setup
 from .data_error import DataError, check_token_ids, report
 from .feed import Prefetcher, open_feed
@@ -86,7 +86,7 @@ def validate(model, cfg, rank, world, device, autocast):
     return (total[0] / total[1].clamp(min=1)).item()
 
 
-def setup_dist():
+def setup_dist(shard_req):
     world = int(os.environ.get('WORLD_SIZE', '1'))
     rank = int(os.environ.get('RANK', '0'))
     local = int(os.environ.get('LOCAL_RANK', '0'))
@@ -94,9 +94,12 @@ def setup_dist():
     device = torch.device('cuda', local) if use_cuda else torch.device('cpu')
     if use_cuda:
         torch.cuda.set_device(device)
+    mode = shard.pick(shard_req, world)
     if world > 1:
         dist.init_process_group('nccl' if use_cuda else 'gloo')
-    return rank, world, device
+    elif mode == 'fsdp2':  # one rank: a process group of one, no rendezvous needed
+        dist.init_process_group('nccl' if use_cuda else 'gloo', store=dist.HashStore(), rank=0, world_size=1)
+    return rank, world, device, mode
 
 
 def build_model(cfg, device):
@@ -116,17 +119,18 @@ def build_model(cfg, device):
     return model
 
 
-def wrap(model, cfg, world, device):
-    """One GPU: bf16 parameters with fp32 master weights (`precision.py`; `precision: 'autocast'`
-    keeps fp32 parameters under bf16 autocast instead). Several GPUs: FSDP2 (bf16 compute, fp32
-    master weights). DDP on CPU; nothing for one CPU rank. Returns (model, mode, master or None)."""
+def wrap(model, cfg, world, device, sharding):
+    """`sharding` (shard.pick): 'fsdp2' shards over all ranks (`shard.py`: bf16 compute with fp32
+    sharded master weights on GPU, fp32 on CPU); 'ddp' replicates; 'none' is one rank. One GPU
+    without FSDP2: bf16 parameters with fp32 master weights (`precision.py`; `precision:
+    'autocast'` keeps fp32 parameters under bf16 autocast instead). Returns (model, mode, master or None)."""
     model.to(device)
     master = None
     if device.type == 'cuda':
         precision = cfg.get('precision') or 'auto'
         ce = int(cfg.get('ce_chunk') or 0)
         model.ce_chunk = ce
-        if world == 1 and precision != 'autocast':
+        if sharding == 'none' and precision != 'autocast':
             master = MasterWeights(model, half_dtype(cfg))  # before compiling: the graphs are traced with bf16 weights
         if model.attn_impl == 'varlen':
             varlen_setup()  # import, signature and GQA probe now, not inside a compiled block
@@ -160,20 +164,14 @@ def wrap(model, cfg, world, device):
             model.loss_sum = _compiled(model.loss_sum)  # final norm, head and cross-entropy
         if master is not None:
             return model, 'fp16' if half_dtype(cfg) == torch.float16 else 'bf16', master
-        try:
-            from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
-        except ImportError:
-            fully_shard = None
-        if fully_shard is not None and world > 1:
-            mp = MixedPrecisionPolicy(param_dtype=half_dtype(cfg), reduce_dtype=torch.float32)
-            for block in model.layers:
-                fully_shard(block, mp_policy=mp)
-            fully_shard(model, mp_policy=mp)
-            return model, 'fsdp2', None
-        if world > 1:
+        if sharding == 'fsdp2':
+            return shard.apply_fsdp2(model, world, device, half_dtype(cfg)), 'fsdp2', None
+        if sharding == 'ddp':
             return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]), 'ddp+autocast', None
         return model, 'autocast', None
-    if world > 1:
+    if sharding == 'fsdp2':
+        return shard.apply_fsdp2(model, world, device), 'fsdp2', None
+    if sharding == 'ddp':
         return torch.nn.parallel.DistributedDataParallel(model), 'ddp', None
     return model, 'single', None
 
@@ -189,6 +187,18 @@ def make_scaler(cfg):
     if cfg.get('dtype') != 'fp16':
         return None
     return DynamicGradScaler(**(cfg.get('grad_scaler') or {}))
+
+
+def make_optimizer(params, cfg, device):
+    """AdamW; on GPU the fused kernel (also over FSDP2's sharded DTensor parameters where this
+    PyTorch supports it, else its default foreach kernel)."""
+    kw = dict(lr=cfg['lr'], betas=tuple(cfg['betas']), weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8))
+    if device.type == 'cuda':
+        try:
+            return torch.optim.AdamW(params, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError) as e:
+            sys.stderr.write(f'weft: fused AdamW unavailable here ({str(e)[:120]}); using the default kernel\n')
+    return torch.optim.AdamW(params, **kw)
 
 
 def _compiled(fn):
@@ -211,20 +221,14 @@ def unwrap(model):
 
 
 def full_state(model, optimizer, mode, want_optim, master=None):
-    if mode == 'fsdp2':
-        from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
-                                                             get_optimizer_state_dict)
-        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        ms = get_model_state_dict(model, options=opts)
-        os_ = get_optimizer_state_dict(model, optimizer, options=opts) if want_optim else None
-        return ms, os_
+    """The whole state on rank 0 for a .pth checkpoint (FSDP2 runs write sharded ones: dcp.py)."""
     sd = master.state_dict() if master is not None else unwrap(model).state_dict()
     ms = {k: v.detach().cpu() for k, v in sd.items()}
     return ms, (optimizer.state_dict() if want_optim else None)
 
 
 def load_full_state(model, optimizer, mode, ms, os_, master=None):
-    if mode == 'fsdp2':
+    if mode == 'fsdp2':  # a .pth from a DDP or one-GPU run: every rank holds it whole, keeps its shard
         from torch.distributed.checkpoint.state_dict import (StateDictOptions, set_model_state_dict,
                                                              set_optimizer_state_dict)
         opts = StateDictOptions(full_state_dict=True)
@@ -268,23 +272,32 @@ def main(argv=None):
     with open(args.config) as f:
         cfg = json.load(f)
 
-    rank, world, device = setup_dist()
+    rank, world, device, sharding = setup_dist(cfg.get('shard'))
     torch.manual_seed(cfg['seed'])
     model = build_model(cfg, device)
     mc = model.c
     flops_params = model.num_params(embeddings=False)
-    model, mode, master = wrap(model, cfg, world, device)
+    model_keys = list(model.state_dict().keys())
+    model, mode, master = wrap(model, cfg, world, device, sharding)
     params = master.master if master is not None else list(model.parameters())
-    extra = {'fused': True} if device.type == 'cuda' and mode != 'fsdp2' else {}
-    optimizer = torch.optim.AdamW(params, lr=cfg['lr'], betas=tuple(cfg['betas']),
-                                  weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8), **extra)
+    optimizer = make_optimizer(params, cfg, device)
     start_step, consumed_tokens = 0, 0
     scaler = make_scaler(cfg)
     # Tests force an overflow: the listed steps get an inf gradient before the unscale.
     inf_steps = {int(x) for x in os.environ.get('WEFT_DEBUG_INF_GRAD_STEPS', '').split(',') if x}
-    if args.resume:
+    if args.resume and checkpoint.is_sharded(args.resume):
+        ts = checkpoint.load_trainer_state(args.resume)
+        if mode != 'fsdp2':
+            raise SystemExit(f'{args.resume}: a sharded (FSDP2) checkpoint needs shard: fsdp2 (PyTorch >= 2.4); this run uses '
+                             f'{mode} on torch {torch.__version__}. Or convert it (weft convert pth-to-hf) and start from the HF folder.')
+        dcp.load(args.resume, model, optimizer)  # DCP reshards: any world size
+        start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
+        checkpoint.set_rng_state(ts['rng'])
+        if scaler is not None and ts.get('grad_scaler'):
+            scaler.load_state_dict(ts['grad_scaler'])
+    elif args.resume:
         ms, os_, ts = checkpoint.load(args.resume)
-        if ts['world_size'] != world:
+        if ts['world_size'] != world and mode != 'fsdp2':
             raise SystemExit(f'{args.resume}: saved with {ts["world_size"]} ranks, this run has {world}; '
                              'exact resume needs the same world size')
         load_full_state(model, optimizer, mode, from_hf(ms, mc), os_, master)
@@ -333,6 +346,8 @@ def main(argv=None):
             tokens += b['input_ids'].numel()
             flops += 6 * flops_params * b['input_ids'].numel() + 6 * mc.hidden_size * mc.num_hidden_layers * float((b['docs'].astype('float64') ** 2).sum())
             sync = i == len(batches) - 1 or mode not in ('ddp', 'ddp+autocast')
+            if mode == 'fsdp2' and hasattr(model, 'set_requires_gradient_sync'):
+                model.set_requires_gradient_sync(i == len(batches) - 1)  # reduce-scatter once per step
             ctx = model.no_sync() if not sync else _null()
             with ctx:
                 # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
@@ -351,7 +366,8 @@ def main(argv=None):
         if skipped:  # an overflow: no update this step (InternLM skips it too); the scale may back off
             grad_norm = float('inf')
         else:
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+            clip = shard.clip_grad_norm_ if mode == 'fsdp2' else torch.nn.utils.clip_grad_norm_
+            grad_norm = clip(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if master is not None and not skipped:
@@ -385,15 +401,24 @@ def main(argv=None):
         # < 0 never (benchmarks only: the TypeScript config refuses it).
         every = cfg['checkpoint_every']
         if every >= 0 and (step == cfg['total_steps'] or (every > 0 and step % every == 0)):
-            ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
+            ts = {'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
+                  'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
+                  'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
+                  'rng': checkpoint.rng_state(),
+                  **({'grad_scaler': scaler.state_dict()} if scaler is not None else {})}
+            if mode == 'fsdp2':  # each rank writes its shards: nothing is gathered
+                path = os.path.join(cfg['work_dir'], f'iter_{step}.dcp')
+                os.makedirs(cfg['work_dir'], exist_ok=True)
+                dcp.save(path, model, optimizer, cfg['save_optimizer'], dcp.hf_key_map(model_keys, to_hf, mc))
+                if rank == 0:
+                    checkpoint.save_sharded(cfg['work_dir'], step, ts, cfg['save_optimizer'], cfg['max_keep_ckpts'])
+            else:
+                ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
+                path = os.path.join(cfg['work_dir'], f'iter_{step}.pth')
+                if rank == 0:
+                    checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, ts, cfg['max_keep_ckpts'])
             if rank == 0:
-                checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, {
-                    'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
-                    'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
-                    'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
-                    'rng': checkpoint.rng_state(),
-                    **({'grad_scaler': scaler.state_dict()} if scaler is not None else {})}, cfg['max_keep_ckpts'])
-                emit({'event': 'checkpoint', 'step': step, 'path': os.path.join(cfg['work_dir'], f'iter_{step}.pth')})
+                emit({'event': 'checkpoint', 'step': step, 'path': path})
             if world > 1:
                 dist.barrier()
         if cfg.get('valid_every') and step % cfg['valid_every'] == 0:
