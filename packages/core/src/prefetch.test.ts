@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prefetch } from './prefetch.ts';
+import { openedInTurn, prefetch } from './prefetch.ts';
 
 /** A source of 0..n-1 that records how far it was read and whether it was ended. */
 function counted(n: number, failAt = -1): { src: AsyncIterable<number>; pulled: () => number; ended: () => boolean } {
@@ -61,5 +61,36 @@ describe('prefetch', () => {
     await ticks(30);
     expect(c.ended()).toBe(true);
     expect(c.pulled()).toBeLessThanOrEqual(11);
+  });
+});
+
+describe('openedInTurn', () => {
+  it('opens the next item when the current one is handed out, and drops it on an early exit', async () => {
+    const opened: number[] = [];
+    const dropped: number[] = [];
+    const seen: number[] = [];
+    const open = async (k: number): Promise<number> => {
+      opened.push(k);
+      return k;
+    };
+    try {
+      for await (const k of openedInTurn(5, open, (k) => dropped.push(k))) {
+        seen.push(k);
+        expect(opened).toEqual(Array.from({ length: Math.min(k + 2, 5) }, (_, i) => i)); // k+1 already opened
+        if (k === 2) throw new Error('stop');
+      }
+    } catch (e) {
+      expect((e as Error).message).toBe('stop');
+    }
+    expect(seen).toEqual([0, 1, 2]);
+    expect(dropped).toEqual([3]);
+  });
+
+  it('a consumer that stops reading a prefetched stream early cancels it', async () => {
+    const c = counted(1000);
+    const p = prefetch(c.src, { limit: 10 });
+    for await (const x of p) if (x === 3) break;
+    await ticks(40);
+    expect(c.ended()).toBe(true);
   });
 });

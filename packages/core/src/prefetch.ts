@@ -57,38 +57,68 @@ export function prefetch<T>(source: AsyncIterable<T>, opts: { limit: number; wei
     finished = true;
     signal();
   })();
+  const cancel = (): void => {
+    stopped = true;
+    const r = room;
+    room = undefined;
+    r?.();
+    buf.length = 0;
+    head = 0;
+    void pump.then(() => it.return?.()).catch(() => undefined);
+  };
   return {
     async *[Symbol.asyncIterator]() {
-      for (;;) {
-        if (buf.length > head) {
-          const x = buf[head]!;
-          buf[head++] = undefined as T;
-          if (head > 1024 && head * 2 > buf.length) {
-            buf.splice(0, head);
-            head = 0;
+      let ended = false;
+      try {
+        for (;;) {
+          if (buf.length > head) {
+            const x = buf[head]!;
+            buf[head++] = undefined as T;
+            if (head > 1024 && head * 2 > buf.length) {
+              buf.splice(0, head);
+              head = 0;
+            }
+            weight -= weigh(x);
+            const r = room;
+            room = undefined;
+            r?.();
+            yield x;
+            continue;
           }
-          weight -= weigh(x);
-          const r = room;
-          room = undefined;
-          r?.();
-          yield x;
-          continue;
+          if (finished) {
+            ended = true;
+            if (failure) throw failure.error;
+            return;
+          }
+          await new Promise<void>((r) => { wake = r; });
         }
-        if (finished) {
-          if (failure) throw failure.error;
-          return;
-        }
-        await new Promise<void>((r) => { wake = r; });
+      } finally {
+        // The consumer stopped early (an error while writing, a break): stop reading ahead.
+        if (!ended) cancel();
       }
     },
-    cancel() {
-      stopped = true;
-      const r = room;
-      room = undefined;
-      r?.();
-      buf.length = 0;
-      head = 0;
-      void pump.then(() => it.return?.()).catch(() => undefined);
-    },
+    cancel,
   };
+}
+
+/**
+ * Items 0..n-1 opened in turn: item k+1's `open` starts when item k is handed out, so whatever it
+ * sets going (a {@link prefetch}ed stream) overlaps the consumer's work on item k. If the consumer
+ * stops early, `drop` gets the item opened ahead (to cancel it).
+ *
+ * @example
+ * for await (const f of openedInTurn(files.length, (k) => openFile(k), (f) => f.samples.cancel())) await write(f);
+ */
+export async function* openedInTurn<T>(n: number, open: (k: number) => Promise<T>, drop: (t: T) => void): AsyncGenerator<T> {
+  let next = n > 0 ? open(0) : undefined;
+  try {
+    for (let k = 0; k < n; k++) {
+      const cur = await next!;
+      next = k + 1 < n ? open(k + 1) : undefined;
+      next?.catch(() => undefined); // its failure is reported when its turn comes
+      yield cur;
+    }
+  } finally {
+    if (next) await next.then(drop, () => undefined);
+  }
 }

@@ -2,9 +2,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
-import { ArrowDatasetWriter } from './arrow-writer.ts';
+import { arrowSink } from './arrow-sink.ts';
 import { ArrowSource } from './arrow-source.ts';
 import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
@@ -14,7 +14,7 @@ import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts
 import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
 import { RANGE_CUT, rangedSamples, type Range } from './range-samples.ts';
 import { fileDigest } from './input-digest.ts';
-import { trainableOnly } from './trainable-only.ts';
+import { lossTokens, trainableOnly } from './trainable-only.ts';
 import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
@@ -197,7 +197,7 @@ interface OpenedFile {
  * each, so 32 MB): enough to keep the workers busy while a file's last samples are written and its
  * folder committed, small beside the job.
  */
-const PREFETCH_TOKENS = 1 << 22;
+export const PREFETCH_TOKENS = 1 << 22;
 const sampleWeight = (s: Sample | typeof RANGE_CUT): number => (s === RANGE_CUT ? 1 : 1 + s.input_ids.length);
 
 /** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
@@ -265,42 +265,34 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared));
       return { rel, digest, config, dir, samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: sampleWeight }), stats };
     };
-    let next: Promise<OpenedFile> | undefined = files.length > 0 ? open(0) : undefined;
     try {
-      for (let k = 0; k < files.length; k++) {
-        const f = await next!;
-        next = k + 1 < files.length ? open(k + 1) : undefined;
-        next?.catch(() => undefined); // its failure is reported when its turn comes
+      let k = 0;
+      for await (const f of openedInTurn(files.length, open, (g) => g.samples?.cancel())) {
         splitDigests.push(f.digest);
         let st = f.reused;
         if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
         else {
-          const w = await ArrowDatasetWriter.create(f.dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
           const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
-          try {
-            for await (const s of f.samples!) {
-              if (s === RANGE_CUT) {
-                await w.cut();
-                continue;
-              }
-              await w.write({ input_ids: s.input_ids, labels: s.labels });
+          const before = bytesBefore;
+          await arrowSink(f.samples!, f.dir, {
+            columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output,
+            onRow: async (s: Sample) => {
               fs.kept++;
               fs.tokens += s.input_ids.length;
-              for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) fs.loss_tokens++;
+              fs.loss_tokens += lossTokens(s.labels);
               bar.add('samples');
               bar.add('tok', s.input_ids.length);
-              if (s.source?.offset !== undefined) bar.update(bytesBefore + s.source.offset);
+              if (s.source?.offset !== undefined) bar.update(before + s.source.offset);
               if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-            }
-          } catch (e) {
-            await w.abort();
-            throw e;
-          }
-          const all = f.stats!();
-          fs.read = all[0]?.seen ?? fs.kept;
-          mergeRejected(fs.skipped, all);
-          // The encoder's "empty" drops are records too; everything read is kept or counted.
-          await w.finish({ 'weft_stats.json': JSON.stringify({ config: f.config, stats: fs }, null, 2) });
+            },
+            extraFiles: () => {
+              const all = f.stats!();
+              fs.read = all[0]?.seen ?? fs.kept;
+              // The encoder's "empty" drops are records too; everything read is kept or counted.
+              mergeRejected(fs.skipped, all);
+              return { 'weft_stats.json': JSON.stringify({ config: f.config, stats: fs }, null, 2) };
+            },
+          });
           st = fs;
           bar.update(bytesBefore + sizes[k]!);
           bar.itemDone();
@@ -311,10 +303,9 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         summary.tokens += st.tokens;
         summary.loss_tokens += st.loss_tokens;
         for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
+        k++;
       }
     } catch (e) {
-      // The file read ahead is dropped before its encoders go.
-      await next?.then((f) => f.samples?.cancel(), () => undefined);
       await shared.pool?.close();
       throw e;
     }
