@@ -48,6 +48,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 export PYTHONPATH=/tmp/site
 tar xJf "$C/src.tar.xz" -C /tmp/weft && tar xJf "$C/nm.tar.xz" -C /tmp/weft
 cd /tmp/weft
+export WEFT_CACHE_DIR=${WEFT_CACHE_DIR:-/tmp/weft-cache}
 node --import tsx bench/process-scale.ts "$@"
 RUN
 chmod +x "$carry/run.sh"

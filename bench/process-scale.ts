@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/process-scale.ts [--mb 64] [--files 16] [--workers 1,2,4,8,16] [--py-workers same|none|1,2]
  *                                  [--python python3] [--weft-root DIR] [--weft-env K=V,...] [--no-startup] [--keep]
+ *                                  [--shards 2x8,4x4]   (N shard processes of W workers at once, then weft merge)
  *
  * Each run is a fresh process (the `weft` CLI, or python3), timed wall-clock from spawn to exit
  * (startup, tokenizer loads and the final write included), with its peak RSS: the sum over the
@@ -164,6 +165,12 @@ async function datasets(dir: string, n: number): Promise<{ run: Run; tokens: num
   return { run, tokens: res.tokens };
 }
 
+// One untimed run of each first: tsx's transform cache, weft's tokenizer cache (the fast encoder's
+// gate verdict and tables, WEFT_CACHE_DIR) and Python's bytecode are then warm, as they are for
+// every run after a machine's first.
+if (workerCounts.length > 0) await weft(tiny, 1);
+if (pyCounts.length > 0) await datasets(tiny, 1);
+
 for (const w of workerCounts) {
   const startup = withStartup ? (await weft(tiny, w)).run.seconds : 0;
   const { run, tokens, hash } = await weft(input, w);
@@ -175,6 +182,24 @@ for (const n of pyCounts) {
   const { run, tokens } = await datasets(input, n);
   rows.push({ name: 'datasets map', workers: n, run, tokens, startup });
   console.log(`datasets ${n}: ${run.seconds.toFixed(2)} s (start-up ${startup.toFixed(2)} s), ${run.peakRssMB.toFixed(0)} MB`);
+}
+
+// --shards 2x8,4x4: N `weft process --shard i/N --workers W` processes at once on this machine,
+// then `weft merge`; wall time from the first spawn to the merge's end (one main thread per shard).
+const shardSpecs = opt('shards', '').split(',').filter(Boolean).map((x) => x.split('x').map(Number) as [number, number]);
+const shardRows: { n: number; w: number; seconds: number; mergeSeconds: number; cpu: number; peak: number; same: boolean }[] = [];
+for (const [n, w] of shardSpecs) {
+  const out = join(work, `weft-shards-${n}x${w}`);
+  const t0 = performance.now();
+  const runs = await Promise.all(Array.from({ length: n }, (_, i) => timed(process.execPath, [weftBin, 'process', input, '--format', 'ftdp', '--shard', `${i}/${n}`, '--workers', String(w), '--quiet', '--out', out], { ...process.env, ...weftEnv })));
+  const shardsDone = performance.now();
+  const merge = await timed(process.execPath, [weftBin, 'merge', out, '--quiet'], { ...process.env, ...weftEnv });
+  const seconds = (performance.now() - t0) / 1000;
+  if (!runs.every((r) => r.ok) || !merge.ok) { console.error(runs.map((r) => r.stderr).join('\n'), merge.stderr); throw new Error(`shards ${n}x${w} failed`); }
+  const same = hashDir(join(out, 'samples')) === rows.find((r) => r.hash)?.hash;
+  shardRows.push({ n, w, seconds, mergeSeconds: (performance.now() - shardsDone) / 1000, cpu: runs.reduce((a, r) => a + r.cpuSeconds, 0) + merge.cpuSeconds, peak: runs.reduce((a, r) => a + r.peakRssMB, 0), same });
+  rmSync(out, { recursive: true, force: true });
+  console.log(`weft ${n} shards x ${w} workers: ${seconds.toFixed(2)} s (merge ${shardRows.at(-1)!.mergeSeconds.toFixed(2)} s)`);
 }
 
 const rate = (r: Row): number => inputMB / r.run.seconds;
@@ -190,6 +215,15 @@ for (const r of rows) {
   const py = rows.find((x) => x.name === 'datasets map' && x.workers === r.workers);
   const ratio = r.name === 'weft process' && py ? `${(rate(r) / rate(py)).toFixed(2)}×` : '';
   console.log(`| ${r.name} | ${r.workers} | ${r.run.seconds.toFixed(2)} | ${rate(r).toFixed(2)} | ${Math.round(r.tokens / r.run.seconds).toLocaleString('en-US')} | ${eff} | ${ratio} | ${withStartup ? r.startup.toFixed(2) : '–'} | ${withStartup ? steady(r).toFixed(2) : '–'} | ${effSteady} | ${r.run.peakRssMB.toFixed(0)} | ${r.run.cpuSeconds.toFixed(1)} | ${r.run.mainCpuSeconds.toFixed(1)} |`);
+}
+if (shardRows.length > 0) {
+  const one = base('weft process');
+  console.log('\n| weft, shards × workers at once, then merge | wall s (merge s) | MB/s | efficiency vs 1 worker | peak RSS MB (sum) | CPU s | samples = single run |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const r of shardRows) {
+    const mbs = inputMB / r.seconds;
+    console.log(`| ${r.n} × ${r.w} | ${r.seconds.toFixed(2)} (${r.mergeSeconds.toFixed(2)}) | ${mbs.toFixed(2)} | ${one ? pct(mbs / (r.n * r.w * rate(one))) : '–'} | ${r.peak.toFixed(0)} | ${r.cpu.toFixed(1)} | ${r.same ? 'yes' : 'NO'} |`);
+  }
 }
 console.log(`load average after the runs: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cores} cores`);
 const hashes = new Set(rows.filter((r) => r.hash).map((r) => r.hash));

@@ -24,3 +24,5 @@ export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './em
 export { mutateBytes } from './mutate.ts';
 export { OUT_OF_VOCAB, firstOutOfVocab, outOfVocab, checkVocabSize, vocabCheck } from './vocab.ts';
 export { fullGc } from './gc.ts';
+export { defaultCacheDir } from './cache-dir.ts';
+export { prefetch, openedInTurn, type Prefetched } from './prefetch.ts';

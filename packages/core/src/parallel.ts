@@ -136,7 +136,11 @@ export class WorkerPool<I, O, A = unknown> {
     return p;
   }
 
-  /** Map a stream through the workers; results come out in input order. One run at a time per pool. */
+  /**
+   * Map a stream through the workers; results come out in input order. Several runs may be under
+   * way at once (the next input file's while this one's ends): they share the workers, each keeps
+   * its own order and window.
+   */
   map: Stage<I, O> = (source) => {
     const self = this;
     return (async function* () {

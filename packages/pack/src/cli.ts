@@ -157,9 +157,11 @@ export function registerCommands(program: Command): void {
     .option('--no-color', 'brackets instead of colour even on a TTY')
     .action(async (path: string, o: { index: number; split?: string; tokenizer?: string; packedLength: number; maxTokens: number; color: boolean }) => {
       const { inspect } = await import('./inspect.ts');
+      // The tokenizer is the command's business; inspect itself only needs a decode function.
+      const tok = o.tokenizer ? await (await import('@weft/tokenize')).loadTokenizer(o.tokenizer) : undefined;
       process.stdout.write(await inspect(path, {
         index: o.index, packedLength: o.packedLength, maxTokens: o.maxTokens, color: o.color && Boolean(process.stdout.isTTY),
-        ...(o.split ? { split: o.split } : {}), ...(o.tokenizer ? { tokenizer: o.tokenizer } : {}),
+        ...(o.split ? { split: o.split } : {}), ...(tok ? { decode: (ids: Int32Array) => tok.decode(ids) } : {}),
       }));
     });
 }

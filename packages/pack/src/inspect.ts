@@ -9,8 +9,8 @@ export interface InspectOptions {
   index?: number;
   /** DatasetDict split to open (default: the first). */
   split?: string;
-  /** Decode tokens with this tokenizer ('default', a folder or a hub id); ids are shown otherwise. */
-  tokenizer?: string;
+  /** Token ids → text (a tokenizer's `decode`); ids are shown without it. */
+  decode?: (ids: Int32Array) => Promise<string>;
   /** For a `.bin` folder: the pack length to report utilisation for. */
   packedLength?: number;
   /** Colour (TTY) or brackets around loss-masked tokens. */
@@ -63,23 +63,17 @@ export async function renderTokens(inputIds: Int32Array, labels: Int32Array, cut
   return out;
 }
 
-async function decoder(spec: string | undefined): Promise<Decode> {
-  if (!spec) return undefined;
-  const { loadTokenizer } = await import('@weft/tokenize');
-  const tok = await loadTokenizer(spec);
-  return (ids) => tok.decode(ids);
-}
-
 /**
  * A readable look at a packed/tokenized Arrow folder or an InternLM `.bin` folder: one row with
  * its loss-masked tokens marked, a length histogram, and pack utilisation.
  *
  * @example
- * console.log(await inspect('out/demo/packed', { index: 0, tokenizer: 'default', color: process.stdout.isTTY }));
+ * const tok = await loadTokenizer('default'); // @weft/tokenize
+ * console.log(await inspect('out/demo/packed', { index: 0, decode: (ids) => tok.decode(ids), color: process.stdout.isTTY }));
  */
 export async function inspect(path: string, options: InspectOptions = {}): Promise<string> {
   if (!existsSync(path)) throw new Error(`${path} does not exist`);
-  const decode = await decoder(options.tokenizer);
+  const decode = options.decode;
   const color = options.color ?? false;
   const maxTokens = options.maxTokens ?? 400;
   const index = options.index ?? 0;

@@ -1,7 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Progress, type OutputDirOptions } from '@weft/core';
-import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
+import { Progress, type OutputDirOptions, type Pack } from '@weft/core';
+import { arrowSink } from './arrow-sink.ts';
+import type { WrittenFile } from './arrow-writer.ts';
+import { RANGE_CUT } from './range-samples.ts';
+import { lossTokens } from './trainable-only.ts';
 import { PackedDataset } from './packed-dataset.ts';
 
 /** The columns of a packed Arrow dataset, in order. */
@@ -65,26 +68,30 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     pack_tokens: ds.length * packedLength, waste_tokens: tokens - ds.length * packedLength, padding_tokens: 0, loss_tokens: 0,
     ...options.extraStats,
   };
-  const w = await ArrowDatasetWriter.create(dir, { columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' } });
   const bar = new Progress({ label: 'pack', total: ds.length, unit: 'packs', counters: ['tok'], enabled: options.progress ?? false });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
-  let index = 0;
-  try {
+  const cutBefore = options.cutBefore;
+  // Packs, with a cut where a shard of `weft pack --shard` would start its own file.
+  async function* packs(): AsyncIterable<Pack | typeof RANGE_CUT> {
+    let index = 0;
     for await (const p of ds.packs(0, 4, options.workers ?? 0)) {
-      if (options.cutBefore?.has(index++)) await w.cut();
-      const lab = p.labels;
-      for (let i = 0; i < lab.length; i++) if (lab[i] !== -100) stats.loss_tokens++;
-      await w.write(p as unknown as Record<string, Int32Array>);
+      if (cutBefore?.has(index++)) yield RANGE_CUT;
+      yield p;
+    }
+  }
+  const res = await arrowSink(packs(), dir, {
+    columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' },
+    onRow: async (p: Pack) => {
+      stats.loss_tokens += lossTokens(p.labels);
       bar.add('tok', packedLength);
       bar.tick();
       if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-    }
-  } catch (e) {
-    await w.abort();
-    throw e;
-  }
-  bar.done();
-  const res = await w.finish({ 'weft_stats.json': JSON.stringify({ config: options.config ?? null, stats }, null, 2) });
+    },
+    extraFiles: () => {
+      bar.done();
+      return { 'weft_stats.json': JSON.stringify({ config: options.config ?? null, stats }, null, 2) };
+    },
+  });
   options.onFiles?.(res.files);
   return stats;
 }

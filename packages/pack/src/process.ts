@@ -2,9 +2,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, vocabCheck, type OnError, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
-import { ArrowDatasetWriter } from './arrow-writer.ts';
+import { arrowSink } from './arrow-sink.ts';
 import { ArrowSource } from './arrow-source.ts';
 import { datasetDictJson } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
@@ -12,9 +12,9 @@ import { prepareProcessOutput } from './process-output.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
 import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
 import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
-import { rangedSamples, type Range } from './range-samples.ts';
+import { RANGE_CUT, rangedSamples, type Range } from './range-samples.ts';
 import { fileDigest } from './input-digest.ts';
-import { trainableOnly } from './trainable-only.ts';
+import { lossTokens, trainableOnly } from './trainable-only.ts';
 import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
@@ -181,6 +181,25 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
   return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
 }
 
+/** A file of `weft process` opened for writing: done earlier (`reused`), or its samples already being read. */
+interface OpenedFile {
+  rel: string;
+  digest: string;
+  config: Record<string, unknown>;
+  dir: string;
+  reused?: FileStats;
+  samples?: Prefetched<Sample | typeof RANGE_CUT>;
+  stats?: () => StageStats[];
+}
+
+/**
+ * How far the next file is read ahead of the one being written, in tokens (ids and labels: 8 bytes
+ * each, so 32 MB): enough to keep the workers busy while a file's last samples are written and its
+ * folder committed, small beside the job.
+ */
+export const PREFETCH_TOKENS = 1 << 22;
+const sampleWeight = (s: Sample | typeof RANGE_CUT): number => (s === RANGE_CUT ? 1 : 1 + s.input_ids.length);
+
 /** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
 export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
   const tokenized = opts.format === 'internlm';
@@ -228,53 +247,67 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
     const shared: { pool?: EncoderPool } = {};
-    for (const [k, rel] of files.entries()) {
+    // File k+1 is opened (digest, reuse check, its samples read and encoded ahead into a bounded
+    // buffer) while file k is written, so the pool does not drain at each file's end. Output
+    // still goes file by file, in data order.
+    const open = async (k: number): Promise<OpenedFile> => {
+      const rel = files[k]!;
       const path = join(root, rel);
       const ranges = await inputRanges(root, rel, opts);
       const digest = opts.digests?.[k] ?? await fileDigest(path, ranges);
-      splitDigests.push(digest);
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
-      let st = reusableStats<FileStats>(dir, config);
-      if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
-      else {
-        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
-        // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
-        const { samples, stats } = ranges.length === 1
-          ? await fileSamples(path, opts, undefined, shared)
-          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared), () => w.cut());
-        const fs: FileStats = { file: rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
-        try {
-          for await (const s of samples) {
-            await w.write({ input_ids: s.input_ids, labels: s.labels });
-            fs.kept++;
-            fs.tokens += s.input_ids.length;
-            for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) fs.loss_tokens++;
-            bar.add('samples');
-            bar.add('tok', s.input_ids.length);
-            if (s.source?.offset !== undefined) bar.update(bytesBefore + s.source.offset);
-            if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-          }
-        } catch (e) {
-          await w.abort();
-          await shared.pool?.close();
-          throw e;
+      const reused = reusableStats<FileStats>(dir, config);
+      if (reused) return { rel, digest, config, dir, reused };
+      // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
+      const { samples, stats } = ranges.length === 1
+        ? await fileSamples(path, opts, undefined, shared)
+        : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared));
+      return { rel, digest, config, dir, samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: sampleWeight }), stats };
+    };
+    try {
+      let k = 0;
+      for await (const f of openedInTurn(files.length, open, (g) => g.samples?.cancel())) {
+        splitDigests.push(f.digest);
+        let st = f.reused;
+        if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
+        else {
+          const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
+          const before = bytesBefore;
+          await arrowSink(f.samples!, f.dir, {
+            columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output,
+            onRow: async (s: Sample) => {
+              fs.kept++;
+              fs.tokens += s.input_ids.length;
+              fs.loss_tokens += lossTokens(s.labels);
+              bar.add('samples');
+              bar.add('tok', s.input_ids.length);
+              if (s.source?.offset !== undefined) bar.update(before + s.source.offset);
+              if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
+            },
+            extraFiles: () => {
+              const all = f.stats!();
+              fs.read = all[0]?.seen ?? fs.kept;
+              // The encoder's "empty" drops are records too; everything read is kept or counted.
+              mergeRejected(fs.skipped, all);
+              return { 'weft_stats.json': JSON.stringify({ config: f.config, stats: fs }, null, 2) };
+            },
+          });
+          st = fs;
+          bar.update(bytesBefore + sizes[k]!);
+          bar.itemDone();
         }
-        const all = stats();
-        fs.read = all[0]?.seen ?? fs.kept;
-        mergeRejected(fs.skipped, all);
-        // The encoder's "empty" drops are records too; everything read is kept or counted.
-        await w.finish({ 'weft_stats.json': JSON.stringify({ config, stats: fs }, null, 2) });
-        st = fs;
-        bar.update(bytesBefore + sizes[k]!);
-        bar.itemDone();
+        bytesBefore += sizes[k]!;
+        summary.read += st.read;
+        summary.kept += st.kept;
+        summary.tokens += st.tokens;
+        summary.loss_tokens += st.loss_tokens;
+        for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
+        k++;
       }
-      bytesBefore += sizes[k]!;
-      summary.read += st.read;
-      summary.kept += st.kept;
-      summary.tokens += st.tokens;
-      summary.loss_tokens += st.loss_tokens;
-      for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
+    } catch (e) {
+      await shared.pool?.close();
+      throw e;
     }
     await shared.pool?.close();
     bar.done();

@@ -48,19 +48,23 @@ export function combineStats(parts: readonly (readonly StageStats[])[]): StageSt
   return out;
 }
 
+/** Between two ranges of a file's samples: the Arrow writer starts a new file here. */
+export const RANGE_CUT: unique symbol = Symbol('range cut');
+
 /**
  * The samples of a file read range by range: `open` reads one range (told how many lines came
- * before it), `cut` runs between ranges (the Arrow writer starts a new file there, as a shard that
- * owns the next range would). The counters are the ranges' combined.
+ * before it); between ranges comes {@link RANGE_CUT}, where the Arrow writer starts a new file, as
+ * a shard that owns the next range would. (A marker in the stream, not a callback: the stream may
+ * be read ahead of its writer.) The counters are the ranges' combined.
  *
  * @example
- * const { samples, stats } = rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }), () => w.cut());
+ * const { samples, stats } = rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }));
+ * for await (const s of samples) if (s === RANGE_CUT) await w.cut(); else await w.write(s);
  */
 export function rangedSamples(
   ranges: readonly Range[],
   open: (range: Range, linesBefore: number) => Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }>,
-  cut: () => Promise<void>,
-): { samples: AsyncIterable<Sample>; stats: () => StageStats[] } {
+): { samples: AsyncIterable<Sample | typeof RANGE_CUT>; stats: () => StageStats[] } {
   const parts: StageStats[][] = [];
   let current: (() => StageStats[]) | undefined;
   const samples = (async function* () {
@@ -71,7 +75,7 @@ export function rangedSamples(
       yield* opened.samples;
       parts.push(opened.stats());
       current = undefined;
-      if (r < ranges.length - 1) await cut();
+      if (r < ranges.length - 1) yield RANGE_CUT;
     }
   })();
   return { samples, stats: () => combineStats(current ? [...parts, current()] : parts) };

@@ -2,14 +2,25 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimSharedOutputDir, DEFAULT_TEMPLATE, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from '@weft/core';
-import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
-import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
+import { claimSharedOutputDir, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
+import { arrowSink } from './arrow-sink.ts';
+import type { WrittenFile } from './arrow-writer.ts';
+import { fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
+import { lossTokens } from './trainable-only.ts';
 import { processSettings } from './process-output.ts';
 import type { EncoderPool } from '@weft/tokenize';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
 import { sha256Range } from './input-digest.ts';
 import { toStatsRecords, type StatsRecord } from './range-samples.ts';
+
+/** A unit of this task opened for writing: its byte range and digest, its samples already being read. */
+interface OpenedUnit {
+  u: ShardUnit;
+  bytes: { start: number; end: number };
+  sha256: string;
+  samples: Prefetched<Sample>;
+  stats: () => StageStats[];
+}
 
 /** The marker file a completed shard leaves in its folder. */
 export const SHARD_MARKER = 'weft_shard.json';
@@ -137,33 +148,33 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   // One encoder pool for all this task's units (each worker loads the tokenizer once).
   const shared: { pool?: EncoderPool } = {};
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
+  // Unit k+1 is opened (its digest, its samples read and encoded ahead) while unit k is written.
+  const open = async (k: number): Promise<OpenedUnit> => {
+    const u = mine[k]!;
+    const path = join(root, config.files[u.file]!);
+    const bytes = await unitRange(path, config.sizes[u.file]!, u);
+    const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
+    // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
+    const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) }, shared);
+    return { u, bytes, sha256, samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: (s) => 1 + s.input_ids.length }), stats };
+  };
   try {
-    for (const u of mine) {
-      const rel = config.files[u.file]!;
-      const path = join(root, rel);
-      const bytes = await unitRange(path, config.sizes[u.file]!, u);
-      const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
+    for await (const { u, bytes, sha256, samples, stats } of openedInTurn(mine.length, open, (o) => o.samples.cancel())) {
       const unitDir = `f${u.file}-r${u.range}`;
-      const w = await ArrowDatasetWriter.create(join(tmp, unitDir), { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
-      // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
-      const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) }, shared);
       let kept = 0, tokens = 0, loss = 0;
-      try {
-        for await (const s of samples) {
-          await w.write({ input_ids: s.input_ids, labels: s.labels });
+      const before = bytesBefore;
+      const res = await arrowSink(samples, join(tmp, unitDir), {
+        columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes,
+        onRow: async (s: Sample) => {
           kept++;
           tokens += s.input_ids.length;
-          for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) loss++;
+          loss += lossTokens(s.labels);
           bar.add('samples');
           bar.add('tok', s.input_ids.length);
-          if (s.source?.offset !== undefined) bar.update(bytesBefore + Math.max(0, s.source.offset - bytes.start));
+          if (s.source?.offset !== undefined) bar.update(before + Math.max(0, s.source.offset - bytes.start));
           if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-        }
-      } catch (e) {
-        await w.abort();
-        throw e;
-      }
-      const res = await w.finish();
+        },
+      });
       // An empty range contributes no Arrow file (a single run's writer writes none for it either).
       if (kept === 0) for (const f of res.files) await rm(join(tmp, unitDir, f.name), { force: true });
       records.push({ ...u, bytes, sha256, kept, tokens, loss_tokens: loss, stats: toStatsRecords(stats()), dir: unitDir, arrow: kept === 0 ? [] : res.files });

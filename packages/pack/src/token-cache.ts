@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { DataError, IGNORE_INDEX, pidAlive, type Pack } from '@weft/core';
 import { readInternlmBin, type BinMeta } from '@weft/order';
@@ -23,17 +22,7 @@ import { readInternlmBin, type BinMeta } from '@weft/order';
 const MAGIC = 'WEFTTOK2';
 const HEADER = 64;
 
-/**
- * The default cache folder: `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft`, else `~/.cache/weft`.
- *
- * @example
- * defaultCacheDir(); // '/home/me/.cache/weft'
- */
-export function defaultCacheDir(): string {
-  if (process.env.WEFT_CACHE_DIR) return process.env.WEFT_CACHE_DIR;
-  const xdg = process.env.XDG_CACHE_HOME;
-  return xdg ? join(xdg, 'weft') : join(homedir(), '.cache', 'weft');
-}
+export { defaultCacheDir } from '@weft/core';
 
 /** The cache file name of `binPath` as it is now, and what it must contain. */
 async function cacheKey(binPath: string, cacheDir: string): Promise<{ path: string; prefix: string; key: Buffer; size: bigint; mtimeNs: bigint }> {

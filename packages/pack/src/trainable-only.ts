@@ -20,3 +20,10 @@ export function trainableOnly(): CountedStage<Sample, Sample> {
     }
   });
 }
+
+/** How many tokens of a sample carry a loss (labels other than the ignore index, -100). */
+export function lossTokens(labels: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== -100) n++;
+  return n;
+}

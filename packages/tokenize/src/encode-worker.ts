@@ -2,12 +2,35 @@ import { isMainThread } from 'node:worker_threads';
 import { WorkerPool, type Sample } from '@weft/core';
 import { encodePrepared } from './encode.ts';
 import type { Prepared } from './template-map.ts';
-import { loadTokenizerFromSpec, type Tokenizer, type TokenizerSpec } from './tokenizer.ts';
+import { adoptFastTables, fastTablesOf, loadTokenizerFromSpec, type FastTables, type Tokenizer, type TokenizerSpec } from './tokenizer.ts';
 
 /** What each worker of `tokenizeFile` gets: the tokenizer to load and the truncation length. */
 export interface EncodeWorkerInit {
   spec: TokenizerSpec;
   maxLength?: number;
+  /** The fast encoder's tables from the parent (shared memory): the worker does not read tokenizer.json. */
+  fastTables?: FastTables;
+}
+
+/**
+ * The init of an encoder worker for `spec`: with the fast backend loaded in this thread, its
+ * tables go along (shared, not copied), so starting a worker costs no tokenizer.json parse.
+ *
+ * @example
+ * const init = encodeWorkerInit(tok.spec, { maxLength: 2048 });
+ */
+export function encodeWorkerInit(spec: TokenizerSpec, opts: { maxLength?: number } = {}): EncodeWorkerInit {
+  const init: EncodeWorkerInit = { spec };
+  if (opts.maxLength !== undefined) init.maxLength = opts.maxLength;
+  const tables = spec.backend === 'fast' ? fastTablesOf(spec.dir) : undefined;
+  if (tables) init.fastTables = tables;
+  return init;
+}
+
+/** In a worker: load the tokenizer of `init`, on the parent's tables when it sent them. */
+function workerTokenizer(init: { spec: TokenizerSpec; fastTables?: FastTables }): Promise<Tokenizer> {
+  if (init.fastTables) adoptFastTables(init.spec.dir, init.fastTables);
+  return loadTokenizerFromSpec(init.spec);
 }
 
 /** A pool of encoder threads, kept for a whole job (see {@link encoderPool}). */
@@ -55,20 +78,19 @@ export function encoderPool(tokenizer: Pick<Tokenizer, 'spec'>, opts: { workers:
   // With rayon, two batches per worker at once: the native encode of one runs on rayon's threads
   // while this worker's JavaScript turns the other's ids into samples.
   const { concurrencyPerWorker } = tokenizer.spec.backend === 'native' ? limitNativeThreads(opts.workers) : { concurrencyPerWorker: 1 };
-  const init: EncodeWorkerInit = { spec: tokenizer.spec };
-  if (opts.maxLength !== undefined) init.maxLength = opts.maxLength;
+  const init = encodeWorkerInit(tokenizer.spec, opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {});
   return new WorkerPool({ module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers: opts.workers, concurrencyPerWorker, inFlightPerWorker: 3 });
 }
 
 /** Worker factory for core `parallelMap`: loads the tokenizer once, then encodes batches. */
 export async function createEncoder(init: EncodeWorkerInit): Promise<(batch: Prepared[]) => Promise<(Sample | null)[]>> {
-  const tok = await loadTokenizerFromSpec(init.spec);
+  const tok = await workerTokenizer(init);
   return (batch) => encodePrepared(tok, batch, init.maxLength);
 }
 
 /** Worker factory for InternLM-style documents: BOS + encode(text) + EOS for each text of a batch. */
-export async function createDocEncoder(init: { spec: TokenizerSpec }): Promise<(texts: string[]) => Promise<Int32Array[]>> {
-  const tok = await loadTokenizerFromSpec(init.spec);
+export async function createDocEncoder(init: { spec: TokenizerSpec; fastTables?: FastTables }): Promise<(texts: string[]) => Promise<Int32Array[]>> {
+  const tok = await workerTokenizer(init);
   return (texts) => encodeDocs(tok, texts);
 }
 

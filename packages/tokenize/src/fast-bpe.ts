@@ -36,7 +36,7 @@ interface PreTokenizerJson {
   use_regex?: boolean;
 }
 
-interface AddedTokenJson {
+export interface AddedTokenJson {
   id: number;
   content: string;
   single_word?: boolean;
@@ -70,6 +70,26 @@ const CACHE_PIECE_MAX = 64; // longer pieces are rare repeats; caching them only
 const SHIFT32 = 4294967296;
 
 /**
+ * What the encoder needs, and nothing it can rebuild: plain data that crosses threads (the merge
+ * table on a SharedArrayBuffer is shared, not copied) and goes into weft's cache (fast-cache.ts).
+ * The vocabulary itself is not in it: only `tokenToId` needs it, and reads it when first asked.
+ */
+export interface FastBpeTables {
+  vocabSize: number;
+  /** The id of each byte's one-byte token. */
+  byteIds: Int32Array;
+  /** Merges in an open-addressing hash table keyed by the pair of ids: slots of [a, b, rank, new id] (4 << hBits ints). */
+  hBits: number;
+  h: Int32Array;
+  split: { source: string; flags: string };
+  prefixSpace: 'none' | 'segment' | 'piece';
+  nfc: boolean;
+  added: AddedTokenJson[];
+  /** `ignore_merges`: pieces that are a whole vocabulary entry, as text → id. */
+  wholeWord: [string, number][] | null;
+}
+
+/**
  * Byte-level BPE (GPT-2, Llama-3, Qwen2/3 `tokenizer.json`) encoded in TypeScript with ids identical
  * to HF `tokenizers`: added tokens split first (leftmost-longest, `lstrip`/`rstrip`), then NFC when
  * the normalizer says so, the split regex once per text, and merges by rank on each piece's bytes,
@@ -84,13 +104,16 @@ const SHIFT32 = 4294967296;
 export class FastBpe {
   /** Ids of all tokens, added tokens included (as `tokenizers`' `get_vocab_size(true)`). */
   readonly vocabSize: number;
-  private readonly vocab: Map<string, number>;
+  /** Shareable with another thread or a file: `FastBpe.fromTables(bpe.tables, ...)` encodes the same. */
+  readonly tables: FastBpeTables;
+  private vocab: Map<string, number> | undefined;
+  private readonly loadVocab: () => Map<string, number>;
   private readonly added: Map<string, AddedTokenJson>;
   private readonly addedRe: RegExp | null;
   private readonly split: RegExp;
   private readonly nfc: boolean;
   private readonly prefixSpace: 'none' | 'segment' | 'piece';
-  private readonly byteIds = new Int32Array(256);
+  private readonly byteIds: Int32Array;
   private readonly wholeWord: Map<string, number> | null;
   // Merges in an open-addressing hash table keyed by the pair of ids: slots of [a, b, rank, new id]
   // side by side, so a lookup touches one cache line.
@@ -105,55 +128,42 @@ export class FastBpe {
   private out = new Int32Array(4096);
   private outLen = 0;
 
-  private constructor(json: TokenizerJson, split: RegExp, prefixSpace: 'none' | 'segment' | 'piece') {
-    const model = json.model!;
-    this.split = split;
-    this.prefixSpace = prefixSpace;
-    this.nfc = json.normalizer?.type === 'NFC';
-    this.vocab = new Map(Object.entries(model.vocab!));
-    const chars = byteLevelChars();
-    for (let b = 0; b < 256; b++) this.byteIds[b] = this.vocab.get(chars[b]!)!;
-    const merges = model.merges ?? [];
-    this.hBits = Math.max(10, Math.ceil(Math.log2(merges.length * 2 + 1)));
-    this.h = new Int32Array(4 << this.hBits).fill(-1);
-    for (let r = 0; r < merges.length; r++) {
-      const m = merges[r]!;
-      const [a, b] = typeof m === 'string' ? m.split(' ') as [string, string] : m;
-      const ia = this.vocab.get(a);
-      const ib = this.vocab.get(b);
-      const nw = this.vocab.get(a + b);
-      if (ia === undefined || ib === undefined || nw === undefined) throw new Error(`merge ${r} (${a} ${b}) names a token that is not in the vocabulary`);
-      this.insertMerge(ia, ib, r, nw); // a repeated pair keeps its last rank, as tokenizers' HashMap does
-    }
-    this.added = new Map((json.added_tokens ?? []).map((t) => [t.content, t]));
+  private constructor(t: FastBpeTables, loadVocab: () => Map<string, number>) {
+    this.tables = t;
+    this.vocabSize = t.vocabSize;
+    this.loadVocab = loadVocab;
+    this.byteIds = t.byteIds;
+    this.hBits = t.hBits;
+    this.h = t.h;
+    this.split = new RegExp(t.split.source, t.split.flags);
+    this.prefixSpace = t.prefixSpace;
+    this.nfc = t.nfc;
+    this.added = new Map(t.added.map((a) => [a.content, a]));
     const contents = [...this.added.keys()].sort((x, y) => y.length - x.length);
     // JavaScript takes the first alternative that matches; longest first makes that leftmost-longest (Aho-Corasick's LeftmostLongest).
     this.addedRe = contents.length ? new RegExp(contents.map((c) => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'gu') : null;
-    const ids = new Set(this.vocab.keys());
-    for (const c of this.added.keys()) ids.add(c);
-    this.vocabSize = ids.size;
-    if (model.ignore_merges) {
-      // A piece that is a whole vocabulary entry maps to it directly; keyed by the entry's text.
-      this.wholeWord = new Map();
-      const back = new Map(chars.map((c, b) => [c, b]));
-      const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-      for (const [tok, id] of this.vocab) {
-        if ([...tok].some((c) => !back.has(c))) continue;
-        const bytes = Uint8Array.from(tok, (c) => back.get(c)!);
-        try {
-          this.wholeWord.set(dec.decode(bytes), id);
-        } catch {
-          // not valid UTF-8 on its own: no piece of text can equal it
-        }
-      }
-    } else this.wholeWord = null;
+    this.wholeWord = t.wholeWord ? new Map(t.wholeWord) : null;
   }
 
   /** Build from a parsed `tokenizer.json`, or say why this tokenizer is not covered. */
   static fromJson(json: TokenizerJson): FastBpe | string {
     const why = unsupported(json);
     if (typeof why === 'string') return why;
-    return new FastBpe(json, why.split, why.prefixSpace);
+    const vocab = new Map(Object.entries(json.model!.vocab!));
+    const bpe = new FastBpe(buildTables(json, why.split, why.prefixSpace, vocab), () => vocab);
+    bpe.vocab = vocab;
+    return bpe;
+  }
+
+  /**
+   * An encoder over tables another `FastBpe` made from the same `tokenizer.json` (another thread's,
+   * or weft's cached copy); `loadVocab` gives the vocabulary when `tokenToId` first needs it.
+   *
+   * @example
+   * const copy = FastBpe.fromTables(bpe.tables, () => new Map(Object.entries(json.model.vocab)));
+   */
+  static fromTables(tables: FastBpeTables, loadVocab: () => Map<string, number>): FastBpe {
+    return new FastBpe(tables, loadVocab);
   }
 
   /** The added tokens' texts (special tokens and the like), for the equality gate's sample. */
@@ -163,7 +173,10 @@ export class FastBpe {
 
   /** Token id of a vocabulary entry or added token (`tokenizers`' `token_to_id`). */
   tokenToId(token: string): number | undefined {
-    return this.added.get(token)?.id ?? this.vocab.get(token);
+    const added = this.added.get(token);
+    if (added) return added.id;
+    this.vocab ??= this.loadVocab();
+    return this.vocab.get(token);
   }
 
   /** Ids of `text`, no special tokens added (`encode(text, add_special_tokens=False).ids`). */
@@ -390,16 +403,59 @@ export class FastBpe {
     }
   }
 
-  private insertMerge(a: number, b: number, rank: number, newId: number): void {
-    const h = this.h;
-    const mask = (4 << this.hBits) - 4;
-    let s = (Math.imul(a ^ Math.imul(b, 0x85ebca77), 0x9e3779b1) >>> (32 - this.hBits)) << 2;
-    while (h[s] !== -1 && !(h[s] === a && h[s + 1] === b)) s = (s + 4) & mask;
-    h[s] = a;
-    h[s + 1] = b;
-    h[s + 2] = rank;
-    h[s + 3] = newId;
+}
+
+/** The tables of a covered `tokenizer.json`: its merges hashed into `h`, on shared memory so threads can share them. */
+function buildTables(json: TokenizerJson, split: RegExp, prefixSpace: 'none' | 'segment' | 'piece', vocab: Map<string, number>): FastBpeTables {
+  const model = json.model!;
+  const chars = byteLevelChars();
+  const byteIds = new Int32Array(256);
+  for (let b = 0; b < 256; b++) byteIds[b] = vocab.get(chars[b]!)!;
+  const merges = model.merges ?? [];
+  const hBits = Math.max(10, Math.ceil(Math.log2(merges.length * 2 + 1)));
+  const h = new Int32Array(new SharedArrayBuffer(4 * (4 << hBits))).fill(-1);
+  for (let r = 0; r < merges.length; r++) {
+    const m = merges[r]!;
+    const [a, b] = typeof m === 'string' ? m.split(' ') as [string, string] : m;
+    const ia = vocab.get(a);
+    const ib = vocab.get(b);
+    const nw = vocab.get(a + b);
+    if (ia === undefined || ib === undefined || nw === undefined) throw new Error(`merge ${r} (${a} ${b}) names a token that is not in the vocabulary`);
+    insertMerge(h, hBits, ia, ib, r, nw); // a repeated pair keeps its last rank, as tokenizers' HashMap does
   }
+  const added = json.added_tokens ?? [];
+  const ids = new Set(vocab.keys());
+  for (const a of added) ids.add(a.content);
+  let wholeWord: [string, number][] | null = null;
+  if (model.ignore_merges) {
+    // A piece that is a whole vocabulary entry maps to it directly; keyed by the entry's text.
+    wholeWord = [];
+    const back = new Map(chars.map((c, b) => [c, b]));
+    const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    for (const [tok, id] of vocab) {
+      if ([...tok].some((c) => !back.has(c))) continue;
+      const bytes = Uint8Array.from(tok, (c) => back.get(c)!);
+      try {
+        wholeWord.push([dec.decode(bytes), id]);
+      } catch {
+        // not valid UTF-8 on its own: no piece of text can equal it
+      }
+    }
+  }
+  return {
+    vocabSize: ids.size, byteIds, hBits, h, split: { source: split.source, flags: split.flags }, prefixSpace,
+    nfc: json.normalizer?.type === 'NFC', added: added.map((a) => ({ ...a })), wholeWord,
+  };
+}
+
+function insertMerge(h: Int32Array, hBits: number, a: number, b: number, rank: number, newId: number): void {
+  const mask = (4 << hBits) - 4;
+  let s = (Math.imul(a ^ Math.imul(b, 0x85ebca77), 0x9e3779b1) >>> (32 - hBits)) << 2;
+  while (h[s] !== -1 && !(h[s] === a && h[s + 1] === b)) s = (s + 4) & mask;
+  h[s] = a;
+  h[s + 1] = b;
+  h[s + 2] = rank;
+  h[s + 3] = newId;
 }
 
 /**

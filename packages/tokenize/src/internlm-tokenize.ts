@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { batch, DataError, mapConcurrent, parallelMap, Progress, StagedOutputDir, type OnError, type Provenance, type Sample } from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
 import { BinWriter, signedTokens } from './bin-writer.ts';
-import { encodeDocs, limitNativeThreads } from './encode-worker.ts';
+import { encodeDocs, encodeWorkerInit, limitNativeThreads } from './encode-worker.ts';
 import type { DatasetFormat } from './formats.ts';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_MAX_RECORD_BYTES, readJsonArray as streamJsonArray, recordTooLarge } from '@weft/order';
@@ -156,7 +156,7 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
   const encodeBatches = workers === 0
     ? mapConcurrent((texts: string[]) => encodeDocs(opts.tokenizer, texts), { concurrency: 2 })
     : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
-      module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: { spec: opts.tokenizer.spec }, workers,
+      module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: encodeWorkerInit(opts.tokenizer.spec), workers,
       concurrencyPerWorker: opts.tokenizer.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
     });
   const progress = inputProgress(input, 'docs', opts.progress);

@@ -1,7 +1,7 @@
 import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
 import type { ByteRange } from '@weft/order';
 import { encodePrepared } from './encode.ts';
-import { limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
+import { encodeWorkerInit, limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
 import { readDataset, type DatasetFormat } from './formats.ts';
 import { chatTemplateMap } from './chat-template.ts';
 import { templateMap, type Prepared } from './template-map.ts';
@@ -62,8 +62,7 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
   const mapStage = tpl === 'chat_template'
     ? chatTemplateMap(options.tokenizer, { onError })
     : templateMap(tpl, { onError });
-  const init: EncodeWorkerInit = { spec: options.tokenizer.spec };
-  if (options.maxLength !== undefined) init.maxLength = options.maxLength;
+  const init = encodeWorkerInit(options.tokenizer.spec, options.maxLength !== undefined ? { maxLength: options.maxLength } : {});
   const workers = options.workers ?? 0;
   const tok = options.tokenizer;
   const encodeBatches = options.pool

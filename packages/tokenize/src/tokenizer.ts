@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import type { FastBpe, TokenizerJson } from './fast-bpe.ts';
+import type { FastBpe, FastBpeTables, TokenizerJson } from './fast-bpe.ts';
+import { fastCacheKey, readFastCache, writeFastCache, type FastCacheEntry } from './fast-cache.ts';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
 import { fullGc } from '@weft/core';
 import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
@@ -87,51 +88,122 @@ export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Bac
   const spmOnly = !existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer.model'));
   if (want === 'sentencepiece' || (want === 'auto' && spmOnly)) return loadTokenizerFromSpec({ dir, backend: 'sentencepiece' });
   if (want === 'js') return loadTokenizerFromSpec({ dir, backend: 'js' });
-  let reference: Tokenizer;
-  try {
-    reference = await loadTokenizerFromSpec({ dir, backend: 'native' });
-  } catch (e) {
-    if (want === 'native') throw e;
-    reference = await loadTokenizerFromSpec({ dir, backend: 'js' });
-  }
-  if (want === 'native') return reference;
-  let fast: Tokenizer;
-  try {
-    fast = await loadTokenizerFromSpec({ dir, backend: 'fast' });
-  } catch (e) {
-    if (want === 'fast' || !(e instanceof FastPathUnsupported)) throw e;
-    return reference; // not a byte-level BPE the fast encoder reproduces: the binding it is
-  }
-  let picked = picks.get(dir);
+  if (want === 'native') return loadTokenizerFromSpec({ dir, backend: 'native' });
+  const pick = `${want}\0${dir}`;
+  let picked = picks.get(pick);
   if (!picked) {
-    picked = pickFastOrReference(fast, reference, { strict: want === 'fast' });
-    picked.catch(() => picks.delete(dir));
-    picks.set(dir, picked);
+    picked = gatedFast(dir, { strict: want === 'fast' });
+    picked.catch(() => picks.delete(pick));
+    picks.set(pick, picked);
   }
   return picked;
 }
 
 const picks = new Map<string, Promise<Tokenizer>>();
 
+/** The binding, or the pure-JS tokenizer where the binding does not load (same ids). */
+async function referenceOf(dir: string): Promise<Tokenizer> {
+  try {
+    return await loadTokenizerFromSpec({ dir, backend: 'native' });
+  } catch {
+    return loadTokenizerFromSpec({ dir, backend: 'js' });
+  }
+}
+
+/**
+ * The fast encoder when its gate verdict says it gives the reference's ids, else the reference.
+ * The verdict comes from weft's cache (fast-cache.ts) when this tokenizer was gated before on this
+ * machine with the same code; otherwise the gate runs here and its verdict (and the fast tables)
+ * are cached. A cached verdict loads neither the reference nor tokenizer.json's JSON.
+ */
+async function gatedFast(dir: string, opts: { strict: boolean }): Promise<Tokenizer> {
+  const { key, entry } = fastCacheEntry(dir);
+  if (entry?.gate.unsupported !== undefined) {
+    if (opts.strict) throw new FastPathUnsupported(entry.gate.unsupported);
+    return referenceOf(dir);
+  }
+  if (entry && entry.gate.diff === null) return loadTokenizerFromSpec({ dir, backend: 'fast' });
+  if (entry) return gateFailed(dir, entry.gate.diff!, await referenceOf(dir), opts);
+  // Not gated before: run the gate, and keep what it found.
+  const reference = await referenceOf(dir);
+  let fast: Tokenizer;
+  try {
+    fast = await loadTokenizerFromSpec({ dir, backend: 'fast' });
+  } catch (e) {
+    if (!(e instanceof FastPathUnsupported)) throw e;
+    writeFastCache({ key, gate: { reference: reference.backend as 'native' | 'js', diff: null, unsupported: e.message } });
+    if (opts.strict) throw e;
+    return reference; // not a byte-level BPE the fast encoder reproduces: the binding it is
+  }
+  const diff = await gateDifference(fast, reference);
+  const bpe = fastEncoders.get(dir)!;
+  writeFastCache({ key, gate: { reference: reference.backend as 'native' | 'js', diff: diff ?? null }, ...(diff === undefined ? { tables: bpe.bpe.tables, shape: bpe.shape } : {}) });
+  return diff === undefined ? fast : gateFailed(dir, diff, reference, opts);
+}
+
+function gateFailed(dir: string, diff: string, reference: Tokenizer, opts: { strict?: boolean }): Tokenizer {
+  const msg = `${dir}: the fast BPE encoder differs from the ${reference.backend} tokenizer on the built-in sample (${diff})`;
+  if (opts.strict) throw new Error(`${msg}; use backend 'native'`);
+  console.warn(`weft: ${msg}; using the ${reference.backend} backend instead`);
+  return reference;
+}
+
+/** The first difference of `fast` from `reference` on the gate sample (fast-gate.ts plus the added tokens), or undefined. */
+async function gateDifference(fast: Tokenizer, reference: Tokenizer): Promise<string | undefined> {
+  const bpe = fastEncoders.get(fast.spec.dir)?.bpe;
+  if (!bpe) throw new Error(`${fast.spec.dir}: not loaded with the fast backend`);
+  const { firstDifference, gateSample } = await import('./fast-gate.ts');
+  return firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
+}
+
 /**
  * The equality gate: `fast` if it gives `reference`'s ids on the built-in sample (fast-gate.ts,
  * plus the tokenizer's added tokens), else `reference` with a message on stderr naming the first
- * differing sample and token (`strict`: throw instead).
+ * differing sample and token (`strict`: throw instead). Not cached: `loadTokenizer` caches its verdict.
  *
  * @example
  * const tok = await pickFastOrReference(await loadTokenizer(dir, { backend: 'fast' }), await loadTokenizer(dir, { backend: 'native' }));
  */
 export async function pickFastOrReference(fast: Tokenizer, reference: Tokenizer, opts: { strict?: boolean } = {}): Promise<Tokenizer> {
-  const bpe = fastEncoders.get(fast.spec.dir);
-  if (!bpe) throw new Error(`${fast.spec.dir}: not loaded with the fast backend`);
-  const { firstDifference, gateSample } = await import('./fast-gate.ts');
-  const diff = await firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
-  if (diff === undefined) return fast;
-  const msg = `${fast.spec.dir}: the fast BPE encoder differs from the ${reference.backend} tokenizer on the built-in sample (${diff})`;
-  if (opts.strict) throw new Error(`${msg}; use backend 'native'`);
-  console.warn(`weft: ${msg}; using the ${reference.backend} backend instead`);
-  return reference;
+  const diff = await gateDifference(fast, reference);
+  return diff === undefined ? fast : gateFailed(fast.spec.dir, diff, reference, opts);
 }
+
+const cacheEntries = new Map<string, { key: string; entry: FastCacheEntry | undefined }>();
+
+/** This tokenizer's cache key and entry (read once per process). */
+function fastCacheEntry(dir: string): { key: string; entry: FastCacheEntry | undefined } {
+  let e = cacheEntries.get(dir);
+  if (!e) {
+    const key = fastCacheKey(dir);
+    e = { key, entry: readFastCache(key) };
+    cacheEntries.set(dir, e);
+  }
+  return e;
+}
+
+/**
+ * The tables of the fast encoder loaded in this thread for `dir`, to hand to worker threads
+ * ({@link adoptFastTables}): their merge table is shared memory, so a worker starts without
+ * reading or hashing tokenizer.json.
+ */
+export function fastTablesOf(dir: string): FastTables | undefined {
+  const f = fastEncoders.get(dir);
+  return f ? { bpe: f.bpe.tables, shape: f.shape } : undefined;
+}
+
+/** In a worker: use these tables (from {@link fastTablesOf} in the parent) when the fast backend of `dir` is loaded. */
+export function adoptFastTables(dir: string, tables: FastTables): void {
+  adopted.set(dir, tables);
+}
+
+/** A fast encoder's tables and the tokenizer.json parts chunking needs. */
+export interface FastTables {
+  bpe: FastBpeTables;
+  shape: TokenizerJsonShape;
+}
+
+const adopted = new Map<string, FastTables>();
 
 /** Thrown when `tokenizer.json` is outside what the fast encoder reproduces (the message says why). */
 export class FastPathUnsupported extends Error {}
@@ -228,19 +300,39 @@ interface Core {
   tokenToId(token: string): number | undefined;
 }
 
-const fastEncoders = new Map<string, FastBpe>();
+const fastEncoders = new Map<string, { bpe: FastBpe; shape: TokenizerJsonShape }>();
 
-/** weft's byte-level BPE encoder; decoding (off the hot path) goes to the binding, loaded when first needed. */
+/**
+ * weft's byte-level BPE encoder, from the first of: tables handed over by the parent thread,
+ * weft's cache (when the gate passed there), tokenizer.json itself. Decoding (off the hot path)
+ * goes to the binding, loaded when first needed.
+ */
 async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
   const { FastBpe } = await import('./fast-bpe.ts');
-  const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson;
-  const bpe = FastBpe.fromJson(json);
-  if (typeof bpe === 'string') throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${bpe})`);
-  fastEncoders.set(dir, bpe);
+  const vocabOf = (): Map<string, number> => new Map(Object.entries((JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson).model?.vocab ?? {}));
+  let known = adopted.get(dir);
+  if (!known) {
+    const cached = cacheEntries.get(dir)?.entry;
+    if (cached?.gate.diff === null && cached.tables && cached.shape) known = { bpe: cached.tables, shape: cached.shape };
+  }
+  let bpe: FastBpe;
+  let shape: TokenizerJsonShape;
+  if (known) {
+    bpe = FastBpe.fromTables(known.bpe, vocabOf);
+    shape = known.shape;
+  } else {
+    const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson;
+    const built = FastBpe.fromJson(json);
+    if (typeof built === 'string') throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${built})`);
+    bpe = built;
+    const j = json as TokenizerJsonShape;
+    shape = { normalizer: j.normalizer ?? null, pre_tokenizer: j.pre_tokenizer ?? null, model: { ...(j.model?.type !== undefined ? { type: j.model.type } : {}), dropout: j.model?.dropout ?? null }, added_tokens: (json.added_tokens ?? []).map((t) => ({ content: t.content })) };
+  }
+  fastEncoders.set(dir, { bpe, shape });
   let decoder: Promise<Core> | undefined;
   const reference = (): Promise<Core> => (decoder ??= nativeCore(jsonPath).catch(() => jsCore(jsonPath, cfg)));
   // Huge texts in safe pieces, as for the binding: same ids, memory bounded by the piece.
-  const encodeMany = withChunking(async (texts: string[]) => texts.map((t) => bpe.encode(t)), chunkSafety(json as unknown as TokenizerJsonShape));
+  const encodeMany = withChunking(async (texts: string[]) => texts.map((t) => bpe.encode(t)), chunkSafety(shape));
   return {
     vocabSize: bpe.vocabSize,
     encode: async (text) => (await encodeMany([text]))[0]!,
