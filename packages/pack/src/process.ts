@@ -6,7 +6,7 @@ import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, vocabCheck, type OnError, 
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { ArrowDatasetWriter } from './arrow-writer.ts';
 import { ArrowSource } from './arrow-source.ts';
-import { datasetDictJson } from './hf-json.ts';
+import { datasetDictJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
 import { prepareProcessOutput } from './process-output.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
@@ -238,7 +238,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       let st = reusableStats<FileStats>(dir, config);
       if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
       else {
-        const w = await ArrowDatasetWriter.create(dir, { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output });
+        const w = await ArrowDatasetWriter.create(dir, { columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes, output });
         // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
         const { samples, stats } = ranges.length === 1
           ? await fileSamples(path, opts, undefined, shared)

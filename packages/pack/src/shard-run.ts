@@ -4,6 +4,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimSharedOutputDir, DEFAULT_TEMPLATE, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from '@weft/core';
 import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
+import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
 import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
 import { processSettings } from './process-output.ts';
 import type { EncoderPool } from '@weft/tokenize';
@@ -144,7 +145,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
       const bytes = await unitRange(path, config.sizes[u.file]!, u);
       const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
       const unitDir = `f${u.file}-r${u.range}`;
-      const w = await ArrowDatasetWriter.create(join(tmp, unitDir), { columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes });
+      const w = await ArrowDatasetWriter.create(join(tmp, unitDir), { columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes });
       // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
       const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) }, shared);
       let kept = 0, tokens = 0, loss = 0;
