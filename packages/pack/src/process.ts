@@ -160,7 +160,7 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
         for (let i = 0; i < tokens.length; i++) {
           const t = tokens[i]!;
           input_ids[i] = t < 0 ? -t : t;
-          labels[i] = t > 0 ? t : -100; // xtuner: token 0 never has a loss
+          labels[i] = t > 0 ? t : -100; // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
         }
         yield { input_ids, labels, source };
       }
