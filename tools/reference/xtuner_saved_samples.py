@@ -10,7 +10,8 @@ For every non-empty split it builds the dataset the way xtuner's offline job doe
 rows weft wrote), `remove_columns` of the source columns, the `any(label >= 0)` filter, `.map` of
 `get_lengths`, `remove_columns("length")`, then `DatasetDict.save_to_disk(XTUNER_DIR)` and
 `load_from_disk`. An empty split is left out on xtuner's side: xtuner stops with an error there.
-Prints one JSON object: per split the features both ways (as `str`) and whether the rows are equal;
+Prints one JSON object: per split the features both ways (as `str`), whether the rows are equal, and
+`labels_ok` (every label datasets reads from weft's folder is -100 or its own token, both kinds present);
 `packed`: the packed folder's features.
 """
 import json
@@ -43,6 +44,10 @@ for name, ds in weft.items():
         'xtuner': str(x.features) if x is not None else None,
         'rows': len(ds),
         'rows_equal': x is not None and ds.to_list() == x.to_list(),
+        # As datasets reads weft's int64 labels: each -100 or its token, and both kinds present.
+        'labels_ok': all(len(r['labels']) == len(r['input_ids'])
+                         and all(l == -100 or l == t for l, t in zip(r['labels'], r['input_ids'])) for r in ds)
+        and any(l == -100 for r in ds for l in r['labels']) and any(l >= 0 for r in ds for l in r['labels']),
     }
 packed_dir = os.path.join(weft_out, 'packed')
 if os.path.exists(packed_dir):

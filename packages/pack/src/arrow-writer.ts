@@ -127,19 +127,24 @@ export class ArrowDatasetWriter {
       let total = 0;
       for (const r of rows) total += r[c]!.length;
       const wide = this.int64.includes(c);
-      const values = wide ? new BigInt64Array(total) : new Int32Array(total);
+      // int64 values as little-endian word pairs (low word, sign): no BigInt per value.
+      const values = new Int32Array(wide ? 2 * total : total);
       const offsets = new Int32Array(rows.length + 1);
       let at = 0;
       rows.forEach((r, i) => {
-        if (values instanceof Int32Array) values.set(r[c]!, at);
-        else for (const [k, x] of r[c]!.entries()) values[at + k] = BigInt(x);
-        at += r[c]!.length;
+        const v = r[c]!;
+        if (!wide) values.set(v, at);
+        else for (let k = 0; k < v.length; k++) {
+          values[2 * (at + k)] = v[k]!;
+          values[2 * (at + k) + 1] = v[k]! >> 31;
+        }
+        at += v.length;
         offsets[i + 1] = at;
       });
       const type = this.schema.fields[ci]!.type as List<Int32 | Int64>;
-      const child = values instanceof Int32Array
-        ? makeData({ type: new Int32(), length: total, nullCount: 0, data: values })
-        : makeData({ type: new Int64(), length: total, nullCount: 0, data: values });
+      const child = wide
+        ? makeData({ type: new Int64(), length: total, nullCount: 0, data: new BigInt64Array(values.buffer) })
+        : makeData({ type: new Int32(), length: total, nullCount: 0, data: values });
       return makeData({ type, length: rows.length, nullCount: 0, valueOffsets: offsets, child });
     });
     const struct = makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children });

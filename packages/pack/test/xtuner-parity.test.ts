@@ -96,11 +96,12 @@ describe('samples folder: the feature types of xtuner\'s saved samples', () => {
 
   it('load_from_disk gives input_ids int32, labels int64 (as datasets saves xtuner\'s), packed stays int32; rows equal', async () => {
     await runProcess({ input, format: 'ftdp', maxLength: 48, pack: true, packedLength: 64, out, progress: false });
-    const r = JSON.parse(execFileSync('python3', [SCRIPT, out, xtunerDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Record<string, { weft: string; xtuner: string; rows: number; rows_equal: boolean }> & { packed: string };
+    const r = JSON.parse(execFileSync('python3', [SCRIPT, out, xtunerDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Record<string, { weft: string; xtuner: string; rows: number; rows_equal: boolean; labels_ok: boolean }> & { packed: string };
     expect(r['0']!.rows).toBe(12);
     expect(r['0']!.weft).toBe(r['0']!.xtuner);
     expect(r['0']!.weft).toMatch(/'input_ids': (List|Sequence)\(.*Value\('int32'\).*'labels': (List|Sequence)\(.*Value\('int64'\)/);
     expect(r['0']!.rows_equal).toBe(true);
+    expect(r['0']!.labels_ok).toBe(true);
     expect(r.packed).not.toMatch(/int64/);
   });
 
