@@ -118,15 +118,17 @@ def read_records(fmt, path):
                 yield json.loads(line)
 
 
-def fill_missing_keys(fmt, records):
-    """What HF datasets does to a file's messages: every message gets every key any message has, None if absent."""
+def fill_missing_keys(fmt, records, keys=None):
+    """What HF datasets does to a file's messages: every message gets every key any message has, None if absent.
+    `keys`: the file's message keys when `records` is only part of the file (default: found in `records`)."""
     if fmt not in ('ftdp', 'openai'):
         return records
     lists = [rec if fmt == 'ftdp' else rec['messages'] for rec in records]
-    keys = []
-    for msgs in lists:
-        for m in msgs:
-            keys += [k for k in m if k not in keys]
+    if keys is None:
+        keys = []
+        for msgs in lists:
+            for m in msgs:
+                keys += [k for k in m if k not in keys]
     for msgs in lists:
         for m in msgs:
             for k in keys:
