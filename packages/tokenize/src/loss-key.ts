@@ -17,19 +17,28 @@ const known = new Map<string, boolean>();
  * holds only in files where no message has the key.
  *
  * A byte search decides most files; a file holding `"loss"` (or a \u escape of its letters) is
- * parsed record by record. Records that do not parse are not looked at (the reading pass counts or
- * fails them). The answer is remembered per path, size and mtime, so the byte ranges of one large
- * file do not each rescan it.
+ * parsed record by record (a URL is always downloaded and parsed once more). Records that do not
+ * parse are not looked at (the reading pass counts or fails them). The answer is remembered per
+ * path, size and mtime (per URL), so the byte ranges of one large file do not each rescan it.
  *
  * @example
  * if (await lossKeyInFile('data/chat.jsonl', 'openai')) console.log('replies without "loss" are not trained');
  */
 export async function lossKeyInFile(file: string, format: 'ftdp' | 'openai', maxRecordBytes?: number): Promise<boolean> {
-  const st = statSync(file);
-  const key = `${file}\0${st.size}\0${st.mtimeMs}`;
+  // A URL is read (downloaded) once more, and parsed; a path that cannot be read is left to the reader's error.
+  const url = /^https?:\/\//i.test(file);
+  let key = file;
+  if (!url) {
+    try {
+      const st = statSync(file);
+      key = `${file}\0${st.size}\0${st.mtimeMs}`;
+    } catch {
+      return false;
+    }
+  }
   let found = known.get(key);
   if (found === undefined) {
-    found = await mayHoldLossKey(file) && await parsedLossKey(file, format, maxRecordBytes);
+    found = (url || await mayHoldLossKey(file)) && await parsedLossKey(file, format, maxRecordBytes);
     known.set(key, found);
   }
   return found;

@@ -2,7 +2,9 @@
 // `datasets` Dataset, whose messages get the union of all message keys: a message without `loss`
 // has `loss: None`, and openai_map_fn's `str(None).lower() == "true"` does not train it. The
 // reference (tools/reference/xtuner_encode.py) reproduces that None-filling file-wide.
-import { statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe, type Sample } from '@weft/core';
@@ -70,6 +72,21 @@ describe('a loss key on some messages of a file: the others are not trained, as 
     // r2 (no key) is not trained; r4 ('True') is.
     expect(got[0]!.labels.every((l) => l < 0)).toBe(true);
     expect(got[1]!.labels.some((l) => l >= 0)).toBe(true);
+  });
+
+  it('a URL is read once more for the key; a missing file gets the reader\'s error', async () => {
+    const file = write('mixed', 'ftdp');
+    const server = createServer((_, res) => res.end(readFileSync(file)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mixed.json`;
+      const got = await collect(pipe(readDataset(url, 'ftdp'), templateMap('internlm2_chat'), encode({ tokenizer: charTokenizer(true), maxLength: 100000 })));
+      const ref = JSON.parse(python('xtuner_encode.py', ['ftdp', file, '100000', 'internlm2_chat'])) as Record<string, RefSample[]>;
+      expect(got.map(plain)).toEqual(ref.internlm2_chat);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    await expect(collect(readDataset(join(dir, 'missing.json'), 'ftdp'))).rejects.toThrow(/missing\.json/);
   });
 
   it('weft tokenize (.bin): untrained replies are negative tokens, as the reference labels them', async () => {
