@@ -70,11 +70,11 @@ function lossFlag(v: unknown): boolean | undefined {
 }
 
 /**
- * Validate a list of chat messages: known roles, string content. `lossKeyInFile`: some message of
+ * Validate a list of chat messages: known roles, string content. `fileHasLossKey`: some message of
  * the file has a `loss` key, so a message without one reads `loss: false` — xtuner's pipeline sees
  * it through HF `datasets`, which gives it `loss: None` (see {@link lossKeyInFile}).
  */
-export function parseMessages(v: unknown, src: Provenance, lossKeyInFile = false): Message[] {
+export function parseMessages(v: unknown, src: Provenance, fileHasLossKey = false): Message[] {
   if (!Array.isArray(v)) throw new DataError('expected an array of messages', src, { reason: 'bad-record' });
   return v.map((m, i) => {
     const where = `message ${i}`;
@@ -82,7 +82,7 @@ export function parseMessages(v: unknown, src: Provenance, lossKeyInFile = false
     const role = str(o, 'role', src, where);
     if (!ROLES.has(role)) throw new DataError(`${where}: unknown role "${role}" (expected system, user or assistant)`, src, { reason: 'unknown-role' });
     const msg: Message = { role, content: str(o, 'content', src, where) };
-    const loss = lossFlag(Object.hasOwn(o, 'loss') ? o.loss : lossKeyInFile ? null : undefined);
+    const loss = lossFlag(Object.hasOwn(o, 'loss') ? o.loss : fileHasLossKey ? null : undefined);
     if (loss !== undefined) msg.loss = loss;
     return msg;
   });
@@ -90,14 +90,14 @@ export function parseMessages(v: unknown, src: Provenance, lossKeyInFile = false
 
 /**
  * Map one parsed record of `format` to a Conversation or TextDoc; `null` means "nothing to train on" (counted).
- * `lossKeyInFile` (ftdp, openai): some message of the file has a `loss` key ({@link parseMessages}).
+ * `fileHasLossKey` (ftdp, openai): some message of the file has a `loss` key ({@link parseMessages}).
  */
-export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance, lossKeyInFile = false): Conversation | TextDoc | null {
+export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance, fileHasLossKey = false): Conversation | TextDoc | null {
   switch (format) {
     case 'ftdp':
-      return { messages: parseMessages(rec, source, lossKeyInFile), source };
+      return { messages: parseMessages(rec, source, fileHasLossKey), source };
     case 'openai':
-      return { messages: parseMessages(asObject(rec, 'record', source).messages, source, lossKeyInFile), source };
+      return { messages: parseMessages(asObject(rec, 'record', source).messages, source, fileHasLossKey), source };
     case 'conversation': {
       const turns = asObject(rec, 'record', source).conversation;
       if (!Array.isArray(turns)) throw new DataError('missing "conversation" array', source, { reason: 'missing-conversation' });
