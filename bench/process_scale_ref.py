@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'reference'))
-from xtuner_encode import PROMPT_TEMPLATE, openai_map_fn, template_map_fn  # noqa: E402
+from xtuner_encode import PROMPT_TEMPLATE, fill_missing_keys, openai_map_fn, template_map_fn  # noqa: E402
 
 IGNORE_INDEX = -100
 _tok = None
@@ -35,7 +35,10 @@ def tokenizer(path):
 def encode_batch(batch, tok_dir, max_length):
     tok = tokenizer(tok_dir)
     template = PROMPT_TEMPLATE['internlm2_chat']
-    convs = [template_map_fn(openai_map_fn(json.loads(line)), template) for line in batch['line']]
+    # xtuner reads each file as one Dataset: a message without a key that another message of the file
+    # has reads None (fill_missing_keys); `loss_keys` are that file's message keys.
+    convs = [template_map_fn(openai_map_fn(fill_missing_keys('ftdp', [json.loads(line)], keys)[0]), template)
+             for line, keys in zip(batch['line'], batch['loss_keys'])]
     index, texts = {}, []
     for conv in convs:
         for t in conv:
@@ -59,8 +62,10 @@ def encode_batch(batch, tok_dir, max_length):
                 enc = ids[index[t['sep']]]
                 input_ids += enc
                 labels += [IGNORE_INDEX] * len(enc)
-        out_ids.append(input_ids[:max_length])
-        out_labels.append(labels[:max_length])
+        # The offline job's filter: samples with no trainable token are dropped.
+        if any(label >= 0 for label in labels[:max_length]):
+            out_ids.append(input_ids[:max_length])
+            out_labels.append(labels[:max_length])
     return {'input_ids': out_ids, 'labels': out_labels}
 
 
@@ -69,15 +74,19 @@ def main():
     t0 = time.perf_counter()
     from datasets import Dataset, Features, Sequence, Value, disable_progress_bars
     disable_progress_bars()
-    lines = []
+    lines, loss_keys = [], []
     for name in sorted(os.listdir(in_dir)):
         if name.endswith('.json'):
             with open(os.path.join(in_dir, name), encoding='utf-8') as f:
-                lines += [ln for ln in f.read().split('\n') if ln.strip()]
-    ds = Dataset.from_dict({'line': lines})
+                text = f.read()
+            file_lines = [ln for ln in text.split('\n') if ln.strip()]
+            keys = ['loss'] if '"loss"' in text else []
+            lines += file_lines
+            loss_keys += [keys] * len(file_lines)
+    ds = Dataset.from_dict({'line': lines, 'loss_keys': loss_keys})
     features = Features({'input_ids': Sequence(Value('int32')), 'labels': Sequence(Value('int32'))})
     ds = ds.map(encode_batch, batched=True, batch_size=256, num_proc=num_proc if num_proc > 1 else None,
-                remove_columns=['line'], features=features, fn_kwargs={'tok_dir': tok_dir, 'max_length': 32768})
+                remove_columns=['line', 'loss_keys'], features=features, fn_kwargs={'tok_dir': tok_dir, 'max_length': 32768})
     ds.save_to_disk(out_dir)
     import pyarrow.compute as pc
     tokens = pc.sum(pc.list_value_length(ds.data.column('input_ids'))).as_py()

@@ -58,5 +58,10 @@ if __name__ == '__main__':
     out = []
     for f in files(sys.argv[1]):
         with open(f, encoding='utf-8') as fh:
-            out += [render(json.loads(line)) for line in fh if line.strip()]
+            records = [json.loads(line) for line in fh if line.strip()]
+        # xtuner reads a file as one HF datasets Dataset: every message gets every key some message
+        # of the file has, None where it had none (reproduced here, not by calling datasets), and
+        # str(None).lower() is not "true": such a reply has no loss.
+        keys = {k for r in records for m in r for k in m}
+        out += [render([{**{k: None for k in keys}, **m} for m in r]) for r in records]
     json.dump(out, sys.stdout, ensure_ascii=False)

@@ -7,10 +7,18 @@ pretrain_map_fn, template_map_fn and encode_fn. The tokenizer maps each code poi
 ord(c) + 10; BOS is [1] and EOS is [2] (pass --no-bos for a Qwen-like tokenizer without BOS).
 
 Usage:
-  xtuner_encode.py FORMAT FILE MAX_LENGTH TEMPLATE[,TEMPLATE...] [--no-bos] [--offline]
+  xtuner_encode.py FORMAT FILE MAX_LENGTH TEMPLATE[,TEMPLATE...] [--no-bos] [--offline] [--zero C]
+--zero C: the character C encodes to token 0 (Qwen's "!" is token 0): encode_fn labels a trained
+token with itself, so a trained token 0 has label 0, and `label >= 0` counts it as trainable.
 --offline: also apply the filter of xtuner's offline job (`process` in xtuner/dataset/huggingface.py,
 which process_untokenized_datasets / load_intern_repo_untokenized_dataset run): after encode_fn has
 truncated to max_length, samples with no `label >= 0` are removed ({"dropped": "no-trainable-token"}).
+Message keys are filled file-wide as xtuner's pipeline sees them (ftdp/openai): xtuner builds one HF
+`datasets` Dataset per file (`Dataset.from_list` in load_intern_repo_untokenized_dataset, or
+`load_dataset('json')`), and Arrow gives the messages one struct type, the union of every message's keys,
+so a key that some message of the file has (`loss`) is present with the value None on every other
+message. `fill_missing_keys` reproduces that behaviour of `datasets` here (it does not call `datasets`);
+openai_map_fn then reads `str(None).lower() == "true"`: False, so such a reply is not trained.
 Prints one JSON object: {template: [{"input_ids": [...], "labels": [...]} | {"dropped": reason}, ...]}.
 """
 import json
@@ -86,12 +94,13 @@ PROMPT_TEMPLATE = dict(
 )
 
 class CharTokenizer:
-    def __init__(self, bos):
+    def __init__(self, bos, zero=None):
         self.bos = bos
+        self.zero = zero
 
     def encode(self, text, add_special_tokens=False):
         assert add_special_tokens is False
-        return [ord(c) + 10 for c in text]
+        return [0 if c == self.zero else ord(c) + 10 for c in text]
 
 
 def read_records(fmt, path):
@@ -109,6 +118,24 @@ def read_records(fmt, path):
                 yield json.loads(line)
 
 
+def fill_missing_keys(fmt, records, keys=None):
+    """What HF datasets does to a file's messages: every message gets every key any message has, None if absent.
+    `keys`: the file's message keys when `records` is only part of the file (default: found in `records`)."""
+    if fmt not in ('ftdp', 'openai'):
+        return records
+    lists = [rec if fmt == 'ftdp' else rec['messages'] for rec in records]
+    if keys is None:
+        keys = []
+        for msgs in lists:
+            for m in msgs:
+                keys += [k for k in m if k not in keys]
+    for msgs in lists:
+        for m in msgs:
+            for k in keys:
+                m.setdefault(k, None)
+    return records
+
+
 def openai_map_fn(messages):
     system, inp, conversation = '', '', []
     while messages and messages[0]['role'] == 'assistant':
@@ -119,8 +146,9 @@ def openai_map_fn(messages):
         elif msg['role'] == 'user':
             inp += msg['content']
         elif msg['role'] == 'assistant':
-            # xtuner's InternLM loader: str(loss).lower() == "true", default true.
-            loss = str(msg.get('loss', True)).lower() == 'true'
+            # xtuner's openai_map_fn: str(msg.get("loss", "True")).lower() == "true"; a None
+            # (filled in by fill_missing_keys) reads "none": not trained.
+            loss = str(msg.get('loss', 'True')).lower() == 'true'
             conversation.append({'system': system, 'input': inp, 'output': msg['content'], 'output_with_loss': loss})
             system, inp = '', ''
         else:
@@ -210,11 +238,12 @@ def main():
     bos = [] if '--no-bos' in sys.argv else [1]
     offline = '--offline' in sys.argv
     eos = [2]
-    tok = CharTokenizer(bos)
+    zero = sys.argv[sys.argv.index('--zero') + 1] if '--zero' in sys.argv else None
+    tok = CharTokenizer(bos, zero)
     out = {}
     for name in names:
         samples = []
-        for rec in read_records(fmt, path):
+        for rec in fill_missing_keys(fmt, list(read_records(fmt, path))):
             conv = to_conversation(fmt, rec)
             if conv is None:
                 samples.append({'dropped': 'no-output'})

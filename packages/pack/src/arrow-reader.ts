@@ -13,7 +13,7 @@ interface BatchRef {
   firstRow: number;
   /** File offset of the body, and per column the (offsets, values) buffer positions in it; absent when the fast path cannot read this batch. */
   body: number;
-  direct: { offsets: number; values: number }[] | undefined;
+  direct: { offsets: number; values: number; width: 4 | 8 }[] | undefined;
 }
 
 interface Shard {
@@ -32,6 +32,22 @@ export interface ValueLayout {
   start: Float64Array;
   /** Row → number of values. */
   lengths: Int32Array;
+  /** Bytes per value: 4 (list<int32>) or 8 (list<int64>, e.g. the labels of xtuner's saved samples). */
+  width: 4 | 8;
+}
+
+/**
+ * int64 values (little-endian pairs of int32 words) as int32: every value must fit, as token ids
+ * and labels do; `where` names the file for the error otherwise.
+ */
+export function narrowInt64(words: Int32Array, where: { file: string; offset?: number }): Int32Array {
+  const out = new Int32Array(words.length >> 1);
+  for (let k = 0; k < out.length; k++) {
+    const lo = words[2 * k]!;
+    if (words[2 * k + 1] !== lo >> 31) throw new DataError('an int64 value does not fit in int32 (token ids and labels must)', where, { reason: 'out-of-range' });
+    out[k] = lo;
+  }
+  return out;
 }
 
 const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
@@ -62,15 +78,27 @@ async function readMessageAt(fh: FileHandle, offset: number, size: number, path:
 }
 
 /**
- * Where each list<int32> column's offsets and values sit in a batch body, when the batch is
- * uncompressed, has no nulls and only list<int32> columns: then one row is two small reads per
+ * Where each list<int32> (or list<int64>) column's offsets and values sit in a batch body, when the
+ * batch is uncompressed, has no nulls and only such columns: then one row is two small reads per
  * column instead of decoding the batch (rows read in shuffled order stay cheap).
  */
-function directLayout(message: Message<MessageHeader.RecordBatch>, ncols: number, allListInt32: boolean): BatchRef['direct'] {
+function directLayout(message: Message<MessageHeader.RecordBatch>, widths: (4 | 8)[] | undefined): BatchRef['direct'] {
   const h = message.header();
-  if (!allListInt32 || h.compression || h.nodes.length !== 2 * ncols || h.buffers.length !== 4 * ncols) return undefined;
+  const ncols = widths?.length ?? 0;
+  if (!widths || h.compression || h.nodes.length !== 2 * ncols || h.buffers.length !== 4 * ncols) return undefined;
   if (h.nodes.some((n) => Number(n.nullCount) !== 0)) return undefined;
-  return Array.from({ length: ncols }, (_, c) => ({ offsets: Number(h.buffers[4 * c + 1]!.offset), values: Number(h.buffers[4 * c + 3]!.offset) }));
+  return widths.map((width, c) => ({ offsets: Number(h.buffers[4 * c + 1]!.offset), values: Number(h.buffers[4 * c + 3]!.offset), width }));
+}
+
+/** Bytes per value of each column when every column is a list of signed int32 or int64; else undefined. */
+function listIntWidths(fields: { type: { typeId: Type; children: { type: unknown }[] } }[]): (4 | 8)[] | undefined {
+  const widths: (4 | 8)[] = [];
+  for (const f of fields) {
+    const item = f.type.children[0]?.type as Int | undefined;
+    if (f.type.typeId !== Type.List || item?.typeId !== Type.Int || !item.isSigned || (item.bitWidth !== 32 && item.bitWidth !== 64)) return undefined;
+    widths.push(item.bitWidth === 64 ? 8 : 4);
+  }
+  return widths;
 }
 
 /**
@@ -105,7 +133,7 @@ export class ArrowDataset {
     const shards: Shard[] = [];
     const batches: BatchRef[] = [];
     let columns: string[] = [];
-    let allListInt32 = false;
+    let widths: (4 | 8)[] | undefined;
     let rows = 0;
     for (const [k, f] of files.entries()) {
       const path = join(dir, f);
@@ -121,13 +149,12 @@ export class ArrowDataset {
           if (k === 0) {
             const fields = (m.message as Message<MessageHeader.Schema>).header().fields;
             columns = fields.map((x) => x.name);
-            allListInt32 = fields.every((f) => f.type.typeId === Type.List && f.type.children[0]?.type.typeId === Type.Int
-              && (f.type.children[0].type as Int).bitWidth === 32 && (f.type.children[0].type as Int).isSigned);
+            widths = listIntWidths(fields);
           }
         } else if (m.message.headerType === MessageHeader.RecordBatch) {
           const msg = m.message as Message<MessageHeader.RecordBatch>;
           const n = msg.header().length;
-          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows, body: m.body, direct: directLayout(msg, columns.length, allListInt32) });
+          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows, body: m.body, direct: directLayout(msg, widths) });
           rows += n;
         } else {
           throw new DataError('dictionary batches are not supported', { file: path, offset }, { reason: 'unsupported' });
@@ -153,7 +180,7 @@ export class ArrowDataset {
     return table;
   }
 
-  /** Row i as column name → Int32Array (list<int32> columns). */
+  /** Row i as column name → Int32Array (list<int32> columns; list<int64> ones are narrowed, each value checked). */
   async get(i: number): Promise<Record<string, Int32Array>> {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`row ${i} out of range [0, ${this.length})`);
     let lo = 0, hi = this.batches.length - 1;
@@ -171,47 +198,51 @@ export class ArrowDataset {
       for (const [c, name] of this.columns.entries()) {
         const d = ref.direct[c]!;
         await fh.read(new Uint8Array(pair.buffer), 0, 8, ref.body + d.offsets + 4 * r);
-        const v = new Int32Array(pair[1]! - pair[0]!);
-        if (v.length > 0) await fh.read(new Uint8Array(v.buffer), 0, v.byteLength, ref.body + d.values + 4 * pair[0]!);
-        out[name] = v;
+        const v = new Int32Array((pair[1]! - pair[0]!) * (d.width >> 2));
+        const at = ref.body + d.values + d.width * pair[0]!;
+        if (v.length > 0) await fh.read(new Uint8Array(v.buffer), 0, v.byteLength, at);
+        out[name] = d.width === 8 ? narrowInt64(v, { file: this.shards[ref.shard]!.path, offset: at }) : v;
       }
       return out;
     }
     const t = await this.table(lo);
     for (const c of this.columns) {
       // A view of the decoded batch (no copy); the batch stays alive as long as the view does.
-      const v = t.getChild(c)!.get(r) as { toArray(): Int32Array } | null;
-      out[c] = v ? v.toArray() : new Int32Array(0);
+      const v = t.getChild(c)!.get(r) as { toArray(): Int32Array | BigInt64Array } | null;
+      const a = v ? v.toArray() : new Int32Array(0);
+      out[c] = a instanceof BigInt64Array ? narrowInt64(new Int32Array(a.buffer, a.byteOffset, 2 * a.length), { file: this.shards[ref.shard]!.path }) : a;
     }
     return out;
   }
 
   /**
-   * Where each row's values of the list<int32> `column` start in the shard files, when every batch
-   * is plain (uncompressed, no nulls, list<int32> columns only; what weft and `save_to_disk`
-   * write): then any token range of a row is one positioned read of int32s, with no decoding.
+   * Where each row's values of the list<int32> or list<int64> `column` start in the shard files,
+   * when every batch is plain (uncompressed, no nulls, list<int32|int64> columns only; what weft
+   * and `save_to_disk` write): then any token range of a row is one positioned read, with no decoding.
    * Undefined otherwise. Memory: 12 bytes per row.
    *
    * @example
    * const l = await ds.valueLayout('input_ids');
-   * // row r's tokens are int32 at byte l.start[r] of l.shards[l.shardOf[r]], l.lengths[r] of them
+   * // row r's values sit at byte l.start[r] of l.shards[l.shardOf[r]], l.lengths[r] of them, l.width bytes each
    */
   async valueLayout(column: string): Promise<ValueLayout | undefined> {
     const c = this.columns.indexOf(column);
     if (c < 0) throw new Error(`${this.dir}: no column ${column} (columns: ${this.columns.join(', ')})`);
     if (this.batches.some((b) => !b.direct)) return undefined;
     const lengths = new Int32Array(this.length), start = new Float64Array(this.length), shardOf = new Int32Array(this.length);
+    let width: 4 | 8 = 4;
     for (const ref of this.batches) {
+      width = ref.direct![c]!.width;
       const offs = new Int32Array(ref.rows + 1);
       await this.shards[ref.shard]!.fh.read(new Uint8Array(offs.buffer), 0, offs.byteLength, ref.body + ref.direct![c]!.offsets);
       const values = ref.body + ref.direct![c]!.values;
       for (let r = 0; r < ref.rows; r++) {
         lengths[ref.firstRow + r] = offs[r + 1]! - offs[r]!;
-        start[ref.firstRow + r] = values + 4 * offs[r]!;
+        start[ref.firstRow + r] = values + width * offs[r]!;
         shardOf[ref.firstRow + r] = ref.shard;
       }
     }
-    return { shards: this.shards.map((s) => s.path), shardOf, start, lengths };
+    return { shards: this.shards.map((s) => s.path), shardOf, start, lengths, width };
   }
 
   /** Length of `column` in every row (from the list offsets only). */

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { DataError, type Pack, type Sample } from '@weft/core';
-import { ArrowDataset, type ValueLayout } from './arrow-reader.ts';
+import { ArrowDataset, narrowInt64, type ValueLayout } from './arrow-reader.ts';
 import type { LengthSource } from './length-seeded.ts';
 
 /** Positioned reads of one column's value ranges straight into a destination array. */
@@ -10,14 +10,18 @@ class RangeReader {
   /** Values [from, to) of row `row`, written into `dst` at `at`. */
   readInto(row: number, from: number, to: number, dst: Int32Array, at: number): void {
     if (!(from >= 0 && from <= to && to <= this.layout.lengths[row]!)) throw new RangeError(`values [${from}, ${to}) out of range of row ${row} (${this.layout.lengths[row]})`);
-    const bytes = new Uint8Array(dst.buffer, dst.byteOffset + 4 * at, 4 * (to - from));
+    const width = this.layout.width;
+    // int64 values (xtuner's saved labels) are read whole, then narrowed into dst.
+    const wide = width === 8 ? new Int32Array(2 * (to - from)) : undefined;
+    const bytes = wide ? new Uint8Array(wide.buffer) : new Uint8Array(dst.buffer, dst.byteOffset + 4 * at, 4 * (to - from));
     const shard = this.layout.shardOf[row]!;
-    const pos = this.layout.start[row]! + 4 * from;
+    const pos = this.layout.start[row]! + width * from;
     for (let got = 0; got < bytes.length;) {
       const r = readSync(this.fds[shard]!, bytes, got, bytes.length - got, pos + got);
       if (r === 0) throw new DataError('Arrow shard ends early (changed while reading?)', { file: this.layout.shards[shard]!, offset: pos + got }, { reason: 'truncated' });
       got += r;
     }
+    if (wide) dst.set(narrowInt64(wide, { file: this.layout.shards[shard]!, offset: pos }), at);
   }
 }
 
@@ -25,7 +29,7 @@ class RangeReader {
  * A tokenized Arrow dataset (columns input_ids, labels) as a {@link LengthSource}, for
  * length-seeded packing of `weft process` output: lengths from the list offsets, rows read on
  * demand. When the shards are plain IPC (as weft and `save_to_disk` write them), `fillRange`
- * reads only a piece's int32 values, straight from the file into the pack, with no decoding.
+ * reads only a piece's values (int32, or int64 labels narrowed), straight from the file into the pack.
  *
  * @example
  * const src = await ArrowSource.open('out/samples/0');

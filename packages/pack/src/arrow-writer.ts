@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Field, Int32, List, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, type Data } from 'apache-arrow';
+import { Field, Int32, Int64, List, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, type Data } from 'apache-arrow';
 import { AtomicFile, StagedOutputDir, writeFileAtomic, type OutputDirOptions } from '@weft/core';
 import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from './hf-json.ts';
 
@@ -9,6 +9,11 @@ import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from
 export interface ArrowDatasetWriterOptions {
   /** Column names, each a list of int32 (e.g. input_ids, labels, cumulative_len, position_ids). */
   columns: readonly string[];
+  /**
+   * Columns stored as list<int64> instead (values still written as Int32Array, widened): what
+   * `datasets` gives xtuner's `labels` ({@link SAMPLE_INT64_COLUMNS}).
+   */
+  int64Columns?: readonly string[];
   /** Start a new shard past this many bytes. HF uses about 500 MB. Smaller: more files, less per file. */
   maxShardBytes?: number;
   /** Rows per record batch at most (HF writes 1000). */
@@ -22,10 +27,10 @@ export interface ArrowDatasetWriterOptions {
   output?: OutputDirOptions;
 }
 
-/** The Arrow schema `save_to_disk` gives list-of-int32 columns (child field `item`, nullable). */
-export function hfSchema(columns: readonly string[]): Schema {
-  const list = () => new List(new Field('item', new Int32(), true));
-  return new Schema(columns.map((c) => new Field(c, list(), true)), new Map([['huggingface', huggingfaceSchemaMetadata(columns)]]));
+/** The Arrow schema `save_to_disk` gives list-of-int32 (or `int64`) columns (child field `item`, nullable). */
+export function hfSchema(columns: readonly string[], int64: readonly string[] = []): Schema {
+  const list = (c: string) => new List(new Field('item', int64.includes(c) ? new Int64() : new Int32(), true));
+  return new Schema(columns.map((c) => new Field(c, list(c), true)), new Map([['huggingface', huggingfaceSchemaMetadata(columns, int64)]]));
 }
 
 /** The schema message's byte length at the head of an encapsulated IPC stream. */
@@ -82,8 +87,11 @@ export class ArrowDatasetWriter {
   rows = 0;
   bytes = 0;
 
+  private readonly int64: readonly string[];
+
   private constructor(readonly dir: string, private readonly staged: StagedOutputDir, readonly columns: readonly string[], opts: ArrowDatasetWriterOptions) {
-    this.schema = hfSchema(columns);
+    this.int64 = opts.int64Columns ?? [];
+    this.schema = hfSchema(columns, this.int64);
     this.maxShardBytes = opts.maxShardBytes ?? 500 << 20;
     this.batchRows = opts.batchRows ?? 1000;
     // A shard is cut between batches, so a batch never outgrows the shard bound.
@@ -118,16 +126,25 @@ export class ArrowDatasetWriter {
     const children: Data[] = this.columns.map((c, ci) => {
       let total = 0;
       for (const r of rows) total += r[c]!.length;
-      const values = new Int32Array(total);
+      const wide = this.int64.includes(c);
+      // int64 values as little-endian word pairs (low word, sign): no BigInt per value.
+      const values = new Int32Array(wide ? 2 * total : total);
       const offsets = new Int32Array(rows.length + 1);
       let at = 0;
       rows.forEach((r, i) => {
-        values.set(r[c]!, at);
-        at += r[c]!.length;
+        const v = r[c]!;
+        if (!wide) values.set(v, at);
+        else for (let k = 0; k < v.length; k++) {
+          values[2 * (at + k)] = v[k]!;
+          values[2 * (at + k) + 1] = v[k]! >> 31;
+        }
+        at += v.length;
         offsets[i + 1] = at;
       });
-      const type = this.schema.fields[ci]!.type as List<Int32>;
-      const child = makeData({ type: new Int32(), length: total, nullCount: 0, data: values });
+      const type = this.schema.fields[ci]!.type as List<Int32 | Int64>;
+      const child = wide
+        ? makeData({ type: new Int64(), length: total, nullCount: 0, data: new BigInt64Array(values.buffer) })
+        : makeData({ type: new Int32(), length: total, nullCount: 0, data: values });
       return makeData({ type, length: rows.length, nullCount: 0, valueOffsets: offsets, child });
     });
     const struct = makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children });
@@ -197,7 +214,7 @@ export class ArrowDatasetWriter {
     const shards = this.shardTmpNames.map((_, k) => shardName(k, n));
     for (let k = 0; k < n; k++) await rename(this.shardTmpNames[k]!, join(this.tmpDir, shards[k]!));
     const fingerprint = fingerprintOf(this.shardHashes, this.columns);
-    await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns));
+    await writeFileAtomic(join(this.tmpDir, 'dataset_info.json'), datasetInfoJson(this.columns, this.int64));
     await writeFileAtomic(join(this.tmpDir, 'state.json'), stateJson(shards, fingerprint));
     for (const [name, text] of Object.entries(extra)) await writeFileAtomic(join(this.tmpDir, name), text);
     await this.staged.commit();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tableFromIPC, Type, type List } from 'apache-arrow';
 import { OUTPUT_MARKER } from '@weft/core';
@@ -113,6 +114,34 @@ describe('ArrowDataset on folders weft did not write', () => {
     expect(Array.from((await ds.get(1)).input_ids!)).toEqual([]);
     expect(Array.from((await ds.get(2)).input_ids!)).toEqual([3]);
     expect(Array.from(await ds.lengths())).toEqual([2, 0, 1]);
+    await ds.close();
+  });
+});
+
+describe('int64 columns (xtuner\'s saved labels) written by pyarrow', () => {
+  // Row 0 fits; row 1 holds 2**40; row 2 is a null list, which makes its batch (rows 2-3) take the decode path.
+  const PY = `
+import json, os, sys, pyarrow as pa
+d = sys.argv[1]
+t = pa.table({'input_ids': pa.array([[1, 2], [3], [4], [5, 6]], pa.list_(pa.int32())),
+              'labels': pa.array([[-100, 2], [2**40], None, [7, -100]], pa.list_(pa.int64()))})
+with pa.ipc.new_stream(os.path.join(d, 'data-00000-of-00001.arrow'), t.schema) as w:
+    w.write_table(t.slice(0, 2))
+    w.write_table(t.slice(2, 2))
+json.dump({'_data_files': [{'filename': 'data-00000-of-00001.arrow'}]}, open(os.path.join(d, 'state.json'), 'w'))`;
+
+  it('reads int64 values as Int32Array on both paths, and names the file for one that does not fit', async () => {
+    const dir = tempDir('weft-arrow-int64-');
+    execFileSync('python3', ['-c', PY, dir]);
+    const ds = await ArrowDataset.open(dir);
+    expect(Array.from((await ds.get(0)).labels!)).toEqual([-100, 2]);
+    expect((await ds.get(0)).labels).toBeInstanceOf(Int32Array);
+    await expect(ds.get(1)).rejects.toThrow(/data-00000-of-00001\.arrow.*does not fit in int32/);
+    expect(Array.from((await ds.get(2)).labels!)).toEqual([]);
+    expect(Array.from((await ds.get(2)).input_ids!)).toEqual([4]);
+    expect((await ds.get(3)).labels).toBeInstanceOf(Int32Array);
+    expect(Array.from((await ds.get(3)).labels!)).toEqual([7, -100]);
+    expect(Array.from(await ds.lengths('labels'))).toEqual([2, 1, 0, 2]);
     await ds.close();
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ProcessSummary } from './process.ts';
 import { byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError } from '@weft/core';
 
 // Token counts and indices are int32 in the Arrow columns; a seed is numpy's uint32.
@@ -9,6 +10,14 @@ const WORKERS = integer('--workers', { min: 0, max: 256 });
 /** Warn on stderr about an empty result (no records, or no packs); `--strict` makes it a data error (exit 2). */
 function warnIfEmpty(s: { read?: number; kept?: number; lines?: number; packs: number | null; tokens: number; packed_length: number | null }, input: string, strict: boolean): void {
   checkOutputNotEmpty({ input, read: s.read ?? s.lines ?? 0, kept: s.kept ?? 0, packs: s.packs, tokens: s.tokens, packedLength: s.packed_length }, { strict });
+}
+
+/** Say on stderr which input files gave an empty split (`weft process` summaries only). */
+async function noteEmptySplits(s: object): Promise<void> {
+  if (!('empty_splits' in s) || !Array.isArray(s.empty_splits)) return;
+  const { emptySplitsNote } = await import('./process.ts');
+  const note = emptySplitsNote(s as Pick<ProcessSummary, 'files' | 'empty_splits'>);
+  if (note) process.stderr.write(`${note}\n`);
 }
 
 /** Add this package's subcommands (`pack`, `process`, `inspect`) to the `weft` program. */
@@ -111,6 +120,7 @@ export function registerCommands(program: Command): void {
         if (o.merge || o.numShards !== undefined) throw new UsageError('--merge and --num-shards go with --shard');
         const summary = await runProcess(opts);
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        await noteEmptySplits(summary);
         warnIfEmpty(summary, folder, strict);
         return;
       }
@@ -125,6 +135,7 @@ export function registerCommands(program: Command): void {
         const r = await mergeIfLast(o.out as string, { workers: o.workers as number, progress: !o.quiet });
         if (r.merged) {
           process.stdout.write(`${JSON.stringify(r.result.summary, null, 2)}\n`);
+          await noteEmptySplits(r.result.summary);
           warnIfEmpty(r.result.summary, folder, strict);
         } else process.stderr.write(`shard ${shard.index}/${shard.count}: not merging: ${r.reason}\n`);
       }
@@ -142,6 +153,7 @@ export function registerCommands(program: Command): void {
       const { mergeShards } = await import('./merge.ts');
       const r = await mergeShards(out, { workers: o.workers, progress: !o.quiet, verify: Boolean(o.verify) });
       process.stdout.write(`${JSON.stringify(r.summary, null, 2)}\n`);
+      await noteEmptySplits(r.summary);
       warnIfEmpty(r.summary, out, Boolean(o.strict));
     });
 

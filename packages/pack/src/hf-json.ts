@@ -3,14 +3,23 @@
  * them so that `load_from_disk` opens the folder without a cast.
  */
 
-/** The `features` entry of a list-of-int32 column: `Sequence(Value("int32"))`. */
-export function int32SequenceFeature(): Record<string, unknown> {
-  return { feature: { dtype: 'int32', _type: 'Value' }, _type: 'Sequence' };
+/** The `features` entry of a list-of-int32 column: `Sequence(Value("int32"))` (or `"int64"`). */
+export function int32SequenceFeature(dtype: 'int32' | 'int64' = 'int32'): Record<string, unknown> {
+  return { feature: { dtype, _type: 'Value' }, _type: 'Sequence' };
 }
 
-export function featuresOf(columns: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(columns.map((c) => [c, int32SequenceFeature()]));
+/** `columns` as features: list of int32, or of int64 for the columns named in `int64`. */
+export function featuresOf(columns: readonly string[], int64: readonly string[] = []): Record<string, unknown> {
+  return Object.fromEntries(columns.map((c) => [c, int32SequenceFeature(int64.includes(c) ? 'int64' : 'int32')]));
 }
+
+/**
+ * The columns of a samples split (`weft process`'s `samples/K`) and their types as xtuner's saved
+ * samples have them: `datasets` stores `input_ids` as int32 (its OptimizedTypedSequence narrows
+ * that column by name) and `labels` as int64 (Python ints). Packed folders stay all int32.
+ */
+export const SAMPLE_COLUMNS = ['input_ids', 'labels'] as const;
+export const SAMPLE_INT64_COLUMNS = ['labels'] as const;
 
 /** Python's `json.dumps` with default separators (", ", ": "), ASCII only — for the schema metadata. */
 export function pythonJsonDumps(v: unknown): string {
@@ -27,12 +36,12 @@ function asciiJson(s: string): string {
 }
 
 /** Arrow schema metadata value under key `huggingface`. */
-export function huggingfaceSchemaMetadata(columns: readonly string[]): string {
-  return pythonJsonDumps({ info: { features: featuresOf(columns) } });
+export function huggingfaceSchemaMetadata(columns: readonly string[], int64: readonly string[] = []): string {
+  return pythonJsonDumps({ info: { features: featuresOf(columns, int64) } });
 }
 
 /** `dataset_info.json`: the full DatasetInfo field set, top-level keys sorted, indent 2. */
-export function datasetInfoJson(columns: readonly string[]): string {
+export function datasetInfoJson(columns: readonly string[], int64: readonly string[] = []): string {
   const info: Record<string, unknown> = {
     builder_name: null,
     citation: '',
@@ -42,7 +51,7 @@ export function datasetInfoJson(columns: readonly string[]): string {
     description: '',
     download_checksums: null,
     download_size: null,
-    features: featuresOf(columns),
+    features: featuresOf(columns, int64),
     homepage: '',
     license: '',
     post_processed: null,

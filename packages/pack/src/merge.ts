@@ -3,7 +3,7 @@ import { copyFile, link, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkOutputDir, OUTPUT_MARKER, outputMarkerText, releaseTemp, tempPathFor, writeFileAtomic, type StageStats } from '@weft/core';
 import { ArrowDatasetWriter, fingerprintOf } from './arrow-writer.ts';
-import { datasetInfoJson, shardName, stateJson } from './hf-json.ts';
+import { datasetInfoJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS, shardName, stateJson } from './hf-json.ts';
 import { inputDigest, sha256Range } from './input-digest.ts';
 import { reusableStats, type PackStats } from './pack-job.ts';
 import { mergePackShards, type PackShardMarker } from './pack-shard.ts';
@@ -12,7 +12,7 @@ import { combineStats, fromStatsRecords } from './range-samples.ts';
 import { assignUnits } from './shard-plan.ts';
 import { configHash, processJobMarker, readMarker, shardConfig, shardDirName, type ShardConfig, type ShardMarker, type UnitRecord } from './shard-run.ts';
 
-const COLUMNS = ['input_ids', 'labels'] as const;
+const COLUMNS = SAMPLE_COLUMNS;
 
 /** Options of {@link mergeShards}. */
 export interface MergeOptions {
@@ -171,14 +171,14 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
     const files = units.flatMap((u) => u.arrow.map((f) => ({ ...f, from: join(u.shardDir, u.dir, f.name) })));
     if (files.length === 0) {
       // No rows: the one empty Arrow file a single run's writer leaves.
-      await (await ArrowDatasetWriter.create(dir, { columns: COLUMNS, output: { command: opts.command ?? 'process', overwrite: true } })).finish({ 'weft_stats.json': stats });
+      await (await ArrowDatasetWriter.create(dir, { columns: COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, output: { command: opts.command ?? 'process', overwrite: true } })).finish({ 'weft_stats.json': stats });
       continue;
     }
     const tmp = tempPathFor(dir);
     await mkdir(tmp);
     const names = files.map((_, j) => shardName(j, files.length));
     for (const [j, f] of files.entries()) (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
-    await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(COLUMNS));
+    await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(COLUMNS, SAMPLE_INT64_COLUMNS));
     await writeFileAtomic(join(tmp, 'state.json'), stateJson(names, fingerprintOf(files.map((f) => f.sha256), COLUMNS)));
     await writeFileAtomic(join(tmp, 'weft_stats.json'), stats);
     // Last, as a single run's writer does: the split's own marker.

@@ -6,7 +6,7 @@ import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, openedInTurn, prefetch, vo
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { arrowSink } from './arrow-sink.ts';
 import { ArrowSource } from './arrow-source.ts';
-import { datasetDictJson } from './hf-json.ts';
+import { datasetDictJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
 import { PackedDataset } from './packed-dataset.ts';
 import { prepareProcessOutput } from './process-output.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
@@ -97,6 +97,11 @@ export interface ProcessSummary {
   tokens: number;
   loss_tokens: number;
   samples_dir: string | null;
+  /**
+   * Input files whose split holds no sample (every record skipped or without a trainable token):
+   * weft writes their split empty, where xtuner's offline job stops with an error.
+   */
+  empty_splits: string[];
   packed_dir: string | null;
   packs: number | null;
   packed_length: number | null;
@@ -155,7 +160,7 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
         for (let i = 0; i < tokens.length; i++) {
           const t = tokens[i]!;
           input_ids[i] = t < 0 ? -t : t;
-          labels[i] = t > 0 ? t : -100; // xtuner: token 0 never has a loss
+          labels[i] = t > 0 ? t : -100; // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
         }
         yield { input_ids, labels, source };
       }
@@ -200,6 +205,22 @@ interface OpenedFile {
 export const PREFETCH_TOKENS = 1 << 22;
 const sampleWeight = (s: Sample | typeof RANGE_CUT): number => (s === RANGE_CUT ? 1 : 1 + s.input_ids.length);
 
+
+/**
+ * The line `weft process` prints on stderr when some input files gave no sample, or undefined.
+ *
+ * @example
+ * emptySplitsNote({ files: 3, empty_splits: ['b.json'] });
+ * // 'weft: NOTE: 1 of 3 input files gave no trainable sample, so its split is empty: b.json (xtuner's offline job stops with an error on such a file)'
+ */
+export function emptySplitsNote(s: Pick<ProcessSummary, 'files' | 'empty_splits'>): string | undefined {
+  const n = s.empty_splits.length;
+  if (n === 0) return undefined;
+  const shown = s.empty_splits.slice(0, 10).join(', ') + (n > 10 ? `, ... (${n - 10} more in summary.json "empty_splits")` : '');
+  return `weft: NOTE: ${n} of ${s.files} input files gave no trainable sample, so ${n === 1 ? 'its split is' : 'their splits are'} empty: ${shown} `
+    + "(xtuner's offline job stops with an error on such a file)";
+}
+
 /** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
 export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
   const tokenized = opts.format === 'internlm';
@@ -234,7 +255,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const baseConfig = processBaseConfig(opts);
   const summary: ProcessSummary = {
     input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
-    samples_dir: null, packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
+    samples_dir: null, empty_splits: [], packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
   };
   const splitDigests: string[] = [];
   if (!packDirect) {
@@ -275,7 +296,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
           const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
           const before = bytesBefore;
           await arrowSink(f.samples!, f.dir, {
-            columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes, output,
+            columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes, output,
             onRow: async (s: Sample) => {
               fs.kept++;
               fs.tokens += s.input_ids.length;
@@ -302,6 +323,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         summary.kept += st.kept;
         summary.tokens += st.tokens;
         summary.loss_tokens += st.loss_tokens;
+        if (st.kept === 0) summary.empty_splits.push(f.rel);
         for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
         k++;
       }

@@ -7,6 +7,7 @@ import { arrowSink } from './arrow-sink.ts';
 import type { WrittenFile } from './arrow-writer.ts';
 import { fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
 import { lossTokens } from './trainable-only.ts';
+import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
 import { processSettings } from './process-output.ts';
 import type { EncoderPool } from '@weft/tokenize';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
@@ -164,7 +165,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
       let kept = 0, tokens = 0, loss = 0;
       const before = bytesBefore;
       const res = await arrowSink(samples, join(tmp, unitDir), {
-        columns: ['input_ids', 'labels'], maxShardBytes: opts.maxShardBytes,
+        columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes,
         onRow: async (s: Sample) => {
           kept++;
           tokens += s.input_ids.length;

@@ -20,7 +20,7 @@ function readFolder(dir: string): Record<string, number[][]> {
     const t = tableFromIPC(readFileSync(join(dir, filename)));
     for (const f of t.schema.fields) {
       const col = t.getChild(f.name)!;
-      for (let r = 0; r < t.numRows; r++) (out[f.name] ??= []).push(Array.from(col.get(r)!.toArray() as Int32Array));
+      for (let r = 0; r < t.numRows; r++) (out[f.name] ??= []).push(Array.from(col.get(r)!.toArray() as Int32Array | BigInt64Array, Number)); // samples' labels are int64
     }
   }
   return out;

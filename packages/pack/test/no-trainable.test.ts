@@ -16,11 +16,13 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 type RefSample = { input_ids: number[]; labels: number[] } | { dropped: string };
 
 const long = 'word '.repeat(120).trim();
+// Replies meant to train say `loss: true`: some messages of the file have the key, so a reply without
+// it would not be trained (xtuner reads it as None, see packages/tokenize/test/loss-key.test.ts).
 const RECORDS = [
-  [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }],
+  [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello', loss: true }],
   [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'not trained', loss: false }],
-  [{ role: 'system', content: 'S' }, { role: 'user', content: long }, { role: 'assistant', content: 'cut off by max_length' }],
-  [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', loss: false }, { role: 'user', content: long }, { role: 'assistant', content: 'cut' }],
+  [{ role: 'system', content: 'S' }, { role: 'user', content: long }, { role: 'assistant', content: 'cut off by max_length', loss: true }],
+  [{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b', loss: false }, { role: 'user', content: long }, { role: 'assistant', content: 'cut', loss: true }],
   [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'kept', loss: 'True' }],
 ];
 

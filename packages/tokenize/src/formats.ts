@@ -1,5 +1,6 @@
 import { DataError, defineStage, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
 import { readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
+import { lossKeyInFile } from './loss-key.ts';
 
 /** The dataset formats weft reads. */
 export type DatasetFormat = 'ftdp' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -16,12 +17,12 @@ export interface FormatInfo {
 export const FORMATS: readonly FormatInfo[] = [
   {
     name: 'ftdp',
-    description: 'InternLM ftdp: each line of a .json file is a JSON array of {role, content, loss?} messages (loss false: no loss on that reply)',
+    description: 'InternLM ftdp: each line of a .json file is a JSON array of {role, content, loss?} messages (loss false: no loss on that reply; when any message of the file has loss, replies without it have none, as in xtuner)',
     example: '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", "loss": true}]',
   },
   {
     name: 'openai',
-    description: 'OpenAI chat: {"messages": [{role, content, loss?}, ...]} per JSON line (or a .json array of such records)',
+    description: 'OpenAI chat: {"messages": [{role, content, loss?}, ...]} per JSON line (or a .json array of such records); loss as for ftdp',
     example: '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}',
   },
   {
@@ -68,8 +69,12 @@ function lossFlag(v: unknown): boolean | undefined {
   return py.toLowerCase() === 'true';
 }
 
-/** Validate a list of chat messages: known roles, string content. */
-export function parseMessages(v: unknown, src: Provenance): Message[] {
+/**
+ * Validate a list of chat messages: known roles, string content. `fileHasLossKey`: some message of
+ * the file has a `loss` key, so a message without one reads `loss: false` — xtuner's pipeline sees
+ * it through HF `datasets`, which gives it `loss: None` (see {@link lossKeyInFile}).
+ */
+export function parseMessages(v: unknown, src: Provenance, fileHasLossKey = false): Message[] {
   if (!Array.isArray(v)) throw new DataError('expected an array of messages', src, { reason: 'bad-record' });
   return v.map((m, i) => {
     const where = `message ${i}`;
@@ -77,19 +82,22 @@ export function parseMessages(v: unknown, src: Provenance): Message[] {
     const role = str(o, 'role', src, where);
     if (!ROLES.has(role)) throw new DataError(`${where}: unknown role "${role}" (expected system, user or assistant)`, src, { reason: 'unknown-role' });
     const msg: Message = { role, content: str(o, 'content', src, where) };
-    const loss = lossFlag(o.loss);
+    const loss = lossFlag(Object.hasOwn(o, 'loss') ? o.loss : fileHasLossKey ? null : undefined);
     if (loss !== undefined) msg.loss = loss;
     return msg;
   });
 }
 
-/** Map one parsed record of `format` to a Conversation or TextDoc; `null` means "nothing to train on" (counted). */
-export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance): Conversation | TextDoc | null {
+/**
+ * Map one parsed record of `format` to a Conversation or TextDoc; `null` means "nothing to train on" (counted).
+ * `fileHasLossKey` (ftdp, openai): some message of the file has a `loss` key ({@link parseMessages}).
+ */
+export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance, fileHasLossKey = false): Conversation | TextDoc | null {
   switch (format) {
     case 'ftdp':
-      return { messages: parseMessages(rec, source), source };
+      return { messages: parseMessages(rec, source, fileHasLossKey), source };
     case 'openai':
-      return { messages: parseMessages(asObject(rec, 'record', source).messages, source), source };
+      return { messages: parseMessages(asObject(rec, 'record', source).messages, source, fileHasLossKey), source };
     case 'conversation': {
       const turns = asObject(rec, 'record', source).conversation;
       if (!Array.isArray(turns)) throw new DataError('missing "conversation" array', source, { reason: 'missing-conversation' });
@@ -130,6 +138,11 @@ export interface ReadDatasetOptions {
   maxRecordBytes?: number;
   /** Read only this byte range of a line-based file (JSON lines, text): a shard's slice of a large file. */
   range?: ByteRange;
+  /**
+   * ftdp/openai: whether some message of the whole file has a `loss` key (then messages without
+   * one are not trained, as in xtuner). Default: found by {@link lossKeyInFile} before the first record.
+   */
+  lossKeyInFile?: boolean;
 }
 
 /** A dataset stream: records, the mapping stage's counters, and the file reader's (bad JSON, blank lines). */
@@ -139,7 +152,9 @@ export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly s
  * Read a dataset file as Conversations (chat formats) or TextDocs (pretrain), with provenance,
  * through `@weft/order`'s readers (JSON lines, JSON arrays, text). Bad records raise a DataError
  * naming file and line, or are counted with `onError: 'skip'`; records with nothing to train on
- * (alpaca `<nooutput>`) are counted as dropped.
+ * (alpaca `<nooutput>`) are counted as dropped. ftdp/openai: when some message of the file has a
+ * `loss` key, the messages without one get `loss: false`, as xtuner's pipeline reads them (the whole
+ * file is scanned once for the key before the first record, also when reading a byte range).
  *
  * @example
  * for await (const c of readDataset('data/sample/ftdp/a.json', 'ftdp')) console.log(c.messages.length);
@@ -149,9 +164,10 @@ export function readDataset(file: string, format: DatasetFormat, options: ReadDa
   const onError = options.onError ?? 'fail';
   const raw = rawRecords(file, format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) }, options.range);
   const stage = defineStage<RawRecord, Conversation | TextDoc>(`map:${format}`, async function* (src, ctx) {
+    const lossKey = options.lossKeyInFile ?? ((format === 'ftdp' || format === 'openai') && await lossKeyInFile(file, format, options.maxRecordBytes));
     for await (const r of src) {
       try {
-        const item = recordToItem(format, r.value, r.source);
+        const item = recordToItem(format, r.value, r.source, lossKey);
         if (item === null) ctx.drop('no-output');
         else yield item;
       } catch (e) {

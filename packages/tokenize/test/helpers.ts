@@ -30,5 +30,5 @@ export const TWO_TURN = [
   { role: 'user', content: 'U1' },
   { role: 'assistant', content: 'A1', loss: false },
   { role: 'user', content: 'U2' },
-  { role: 'assistant', content: 'A2' },
+  { role: 'assistant', content: 'A2', loss: true },
 ];
