@@ -49,8 +49,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     `packed/ (packed Arrow dataset, ${summary.packs} packs of ${DEMO_PACKED_LENGTH} tokens), summary.json; look inside: npx weft inspect ${join(opts.out, 'packed')} --tokenizer default\n`);
   if (opts.train) {
     // The tiny CPU demo model (2 layers, hidden 64, Qwen3 vocabulary), trained on the packs just written.
-    const { loadConfig, train } = await import('@weft/trainer');
-    const config = await loadConfig(join(ROOT, 'packages/trainer/src/configs/tiny_cpu_demo.ts'));
+    const { loadNamedConfig, train } = await import('@weft/trainer');
+    const config = await loadNamedConfig('tiny_cpu_demo');
     const packed = { kind: 'packed' as const, path: join(opts.out, 'packed') };
     Object.assign(config, {
       dataset: packed, packedLength: DEMO_PACKED_LENGTH, maxLength: DEMO_PACKED_LENGTH,

@@ -12,4 +12,4 @@ export { checkDatasetVocab, modelVocabSize } from './vocab.ts';
 export { MetricsSink } from './metrics.ts';
 export { EventFileWriter, encodeEvent, tfRecord, crc32c, maskedCrc } from './tfevents.ts';
 export { runPicture, type StepMetrics } from './plot.ts';
-export { listConfigs, copyConfig } from './named-configs.ts';
+export { listConfigs, copyConfig, loadNamedConfig } from './named-configs.ts';
