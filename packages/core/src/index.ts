@@ -18,6 +18,7 @@ export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
 export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sample, type Pack } from './records.ts';
 export { RandomState, shuffledArange } from './mt19937.ts';
+export { signedTokenId, signedTokenLabel, signedToken, decodeSignedInto, fromSignedTokens, toSignedTokens } from './signed-tokens.ts';
 export { seededRandom } from './random.ts';
 export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, type Range } from './cli-options.ts';
 export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';

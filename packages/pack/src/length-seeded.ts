@@ -1,4 +1,4 @@
-import { DataError, IGNORE_INDEX, type Pack, type Sample } from '@weft/core';
+import { DataError, signedTokenId, signedTokenLabel, type Pack, type Sample } from '@weft/core';
 import { RandomState } from '@weft/core';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
@@ -154,9 +154,8 @@ function fillPiece(pack: Pack, at: number, t: SampleTokens, start: number, end: 
   const { input_ids, labels, position_ids } = pack;
   if (t instanceof Int32Array) {
     for (let i = start; i < end; i++, at++) {
-      const v = t[i]!;
-      input_ids[at] = v < 0 ? -v : v;
-      labels[at] = v > 0 ? v : IGNORE_INDEX;
+      input_ids[at] = signedTokenId(t[i]!);
+      labels[at] = signedTokenLabel(t[i]!);
       position_ids[at] = i - start;
     }
   } else {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimSharedOutputDir, DEFAULT_TEMPLATE, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from '@weft/core';
+import { claimSharedOutputDir, DEFAULT_TEMPLATE, IGNORE_INDEX, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic } from '@weft/core';
 import { ArrowDatasetWriter, type WrittenFile } from './arrow-writer.ts';
 import { fileSamples, inputFiles, isSplittable, type ProcessOptions } from './process.ts';
 import { processSettings } from './process-output.ts';
@@ -153,7 +153,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
           await w.write({ input_ids: s.input_ids, labels: s.labels });
           kept++;
           tokens += s.input_ids.length;
-          for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== -100) loss++;
+          for (let i = 0; i < s.labels.length; i++) if (s.labels[i] !== IGNORE_INDEX) loss++;
           bar.add('samples');
           bar.add('tok', s.input_ids.length);
           if (s.source?.offset !== undefined) bar.update(bytesBefore + Math.max(0, s.source.offset - bytes.start));
