@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join, relative, resolve } from 'node:path';
 import { runProcess } from '@weft/pack';
-import { DEFAULT_WORKERS } from '@weft/core';
+import { DEFAULT_MAX_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, DEFAULT_WORKERS } from '@weft/core';
 
 /**
  * Short packs keep the optional CPU training quick: a step's cost is its tokens times the 151669-token
@@ -32,11 +32,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     input: relative(process.cwd(), join(ROOT, 'data/sample/ftdp')) || '.',
     format: 'ftdp',
     tokenizer: 'default',
-    template: 'internlm2_chat',
-    maxLength: 32768,
+    template: DEFAULT_TEMPLATE,
+    maxLength: DEFAULT_MAX_LENGTH,
     pack: true,
     packedLength: DEMO_PACKED_LENGTH,
-    seed: 1024,
+    seed: DEFAULT_SEED,
     workers: opts.workers ?? DEFAULT_WORKERS,
     out: opts.out,
     command: 'demo',

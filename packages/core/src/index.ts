@@ -12,7 +12,7 @@ export {
 } from './output-dir.ts';
 export { checkOutputFile, type OutputFileOptions } from './output-file.ts';
 export { Progress, plainIntervalMs, type ProgressOptions, type ProgressStream, type ReusedWork } from './progress.ts';
-export { DEFAULT_TEMPLATE, DEFAULT_WORKERS } from './defaults.ts';
+export { DEFAULT_TEMPLATE, DEFAULT_WORKERS, DEFAULT_SEED, DEFAULT_PACKED_LENGTH, DEFAULT_MAX_LENGTH, MAX_WORKERS } from './defaults.ts';
 export { parallelMap, WorkerPool, defaultWorkers, type ParallelMapOptions } from './parallel.ts';
 export { mapConcurrent } from './concurrent.ts';
 export { pythonSortKey, comparePython } from './pysort.ts';
@@ -20,7 +20,7 @@ export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sampl
 export { RandomState, shuffledArange } from './mt19937.ts';
 export { signedTokenId, signedTokenLabel, signedToken, decodeSignedInto, fromSignedTokens, toSignedTokens } from './signed-tokens.ts';
 export { seededRandom } from './random.ts';
-export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, type Range } from './cli-options.ts';
+export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, onErrorOption, workersOption, tokenizerOption, seedOption, packedLengthOption, ON_ERROR_CHOICES, type Range } from './cli-options.ts';
 export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';
 export { mutateBytes } from './mutate.ts';
 export { OUT_OF_VOCAB, firstOutOfVocab, outOfVocab, checkVocabSize, vocabCheck } from './vocab.ts';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BinFile, dataOrder, readBinMeta } from '@weft/order';
-import { fromSignedTokens, IGNORE_INDEX } from '@weft/core';
+import { DEFAULT_PACKED_LENGTH, fromSignedTokens, IGNORE_INDEX } from '@weft/core';
 import { ArrowDataset } from './arrow-reader.ts';
 
 /** Options of {@link inspect}. */
@@ -91,7 +91,7 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
     return `DatasetDict with splits ${splits.join(', ')}; showing split ${split}\n${await inspect(join(path, split), { ...options, split: undefined })}`;
   }
   if (existsSync(join(path, 'state.json'))) return inspectArrow(path, index, decode, color, maxTokens);
-  if (statSync(path).isDirectory()) return inspectBin(path, index, options.packedLength ?? 8192, decode, color, maxTokens);
+  if (statSync(path).isDirectory()) return inspectBin(path, index, options.packedLength ?? DEFAULT_PACKED_LENGTH, decode, color, maxTokens);
   throw new Error(`${path}: not an Arrow datasets folder (no state.json / dataset_dict.json) nor a folder of .bin files`);
 }
 
