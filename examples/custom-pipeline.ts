@@ -37,7 +37,7 @@ export function dropNoLoss() {
   return defineStage<Sample, Sample>('drop-no-loss', async function* (src, ctx) {
     for await (const s of src) {
       if (s.labels.some((l) => l !== IGNORE_INDEX)) yield s;
-      else ctx.drop('no-loss');
+      else ctx.drop('no-trainable-token');
     }
   });
 }

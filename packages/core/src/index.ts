@@ -1,4 +1,5 @@
 export { DataError, formatProvenance, isDataError, type Provenance, type OnError } from './errors.ts';
+export type { Reason, RecordField } from './reasons.ts';
 export { StageStats, type StageContext } from './stats.ts';
 export {
   defineStage, pipe, fromIterable, collect, map, filter, batch, unbatch, tap,

@@ -6,11 +6,11 @@ export {
   type BinMeta, type TokenRecord, type BinReadOptions,
 } from './internlm-bin.ts';
 export { dataOrder, writeDataOrder, readDataOrder, formatDataOrder, type DataOrderOptions } from './data-order.ts';
-export { splitLines, fileChunks, lineText, lineSource, type RawLine } from './lines.ts';
+export { splitLines, fileChunks, lineText, lineString, lineSource, type RawLine } from './lines.ts';
 export { openInputs, isUrl, type Inputs, type InputOptions, type OpenedInput, type ByteRange } from './inputs.ts';
-export { lineReader, linesOf, type CountedSource, type ReadOptions, type LineParser } from './line-reader.ts';
+export { lineReader, linesOf, parseJsonLine, type CountedSource, type ReadOptions, type LineParser } from './line-reader.ts';
 export { readJsonl, type JsonRecord } from './jsonl.ts';
-export { readFtdp } from './ftdp.ts';
+export { readFtdp, parseMessages, lossFlag } from './ftdp.ts';
 export { readText } from './text.ts';
 export { readJsonArray, type JsonArrayRecord } from './json-array.ts';
 export { shard, type ShardOptions } from './shard.ts';

@@ -212,7 +212,7 @@ export class PackedFile {
       const t = tokens[k]!;
       const want = this.source.lengths[pc.sample]!;
       if (sampleLength(t) !== want || (!(t instanceof Int32Array) && t.labels.length !== want)) {
-        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
+        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta-mismatch' });
       }
     }
     return assemblePack(this.plan.packedLength, pieces, tokens);

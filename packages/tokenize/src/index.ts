@@ -5,7 +5,7 @@ export {
 } from './tokenizer.ts';
 export { resolveHubTokenizer, hubCacheDir } from './hub.ts';
 export { sentencepieceTokenizer, parseSentencepieceModel, PIECE_TYPE, type SentencepieceModel } from './sentencepiece.ts';
-export { readDataset, recordToItem, parseMessages, isLineBased, FORMATS, type DatasetFormat, type FormatInfo, type ReadDatasetOptions } from './formats.ts';
+export { readDataset, recordToItem, isLineBased, FORMATS, type DatasetFormat, type FormatInfo, type ReadDatasetOptions } from './formats.ts';
 export { PROMPT_TEMPLATES, getTemplate, pyFormat, type PromptTemplate } from './templates.ts';
 export {
   templateMap, messagesToTurns, turnsToPieces, pretrainPieces, pyStrip,

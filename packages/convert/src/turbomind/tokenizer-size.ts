@@ -59,7 +59,7 @@ export function tokenizerSize(dir: string): number | undefined {
     try {
       j = JSON.parse(readFileSync(tj, 'utf8')) as typeof j;
     } catch (e) {
-      throw new DataError(`not valid JSON: ${(e as Error).message}`, { file: tj }, { reason: 'bad-json' });
+      throw new DataError(`not valid JSON: ${(e as Error).message}`, { file: tj }, { reason: 'malformed-json' });
     }
     const vocab = j.model?.vocab;
     // BPE/WordLevel/WordPiece keep a token → id object; Unigram a list of [token, score]
