@@ -181,6 +181,45 @@ export function srcPathProblems(repo = REPO, pkgs = readPackages(repo)): string[
   return out;
 }
 
+/**
+ * Import cycles among the modules of packages' `src/` (relative imports, dynamic ones included;
+ * `import type` is erased and does not count): each cycle as its files, `a.ts -> b.ts -> a.ts`.
+ */
+export function moduleCycles(repo = REPO, pkgs = readPackages(repo)): string[] {
+  const graph = new Map<string, string[]>();
+  for (const { name } of pkgs) {
+    for (const file of sourceFiles(join(repo, 'packages', name, 'src'))) {
+      if (/\.test\.[mc]?[tj]s$/.test(file)) continue;
+      const text = stripComments(readFileSync(file, 'utf8'));
+      const deps: string[] = [];
+      for (const m of text.matchAll(/\b(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s*)?(['"])(\.[^'"]+)\1|\bimport\s*\(\s*(['"])(\.[^'"]+)\3\s*\)/g)) {
+        deps.push(resolve(file, '..', (m[2] ?? m[4])!));
+      }
+      graph.set(file, deps);
+    }
+  }
+  // Tarjan's strongly connected components; a component of two or more files is a cycle.
+  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], on = new Set<string>();
+  const out: string[] = [];
+  let next = 0;
+  const visit = (v: string): void => {
+    index.set(v, next); low.set(v, next); next++; stack.push(v); on.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
+      else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do { w = stack.pop()!; on.delete(w); scc.push(w); } while (w !== v);
+      if (scc.length > 1) out.push(scc.map((f) => relative(repo, f).split(sep).join('/')).sort().join(' <-> '));
+    }
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return out;
+}
+
 /** The Markdown block for docs/ARCHITECTURE.md: floors, declared dependencies, and a mermaid graph. */
 export function graphMarkdown(pkgs: Pkg[]): string {
   const floor = floorOf(pkgs);
@@ -226,7 +265,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const pkgs = readPackages();
   if (process.argv.includes('--write')) console.log(writeDoc() ? `${DOC}: package graph updated` : `${DOC}: package graph already current`);
   else console.log(graphMarkdown(pkgs));
-  const problems = [...graphProblems(pkgs, readImports(REPO, pkgs)), ...srcPathProblems(REPO, pkgs)];
+  const problems = [...graphProblems(pkgs, readImports(REPO, pkgs)), ...srcPathProblems(REPO, pkgs), ...moduleCycles(REPO, pkgs).map((c) => `import cycle: ${c}`)];
   for (const p of problems) console.error(p);
   process.exitCode = problems.length ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DOC, FLOORS, REPO, docBlock, graphMarkdown, graphProblems, readImports, readPackages, srcPathProblems } from '../package-graph.ts';
+import { DOC, FLOORS, REPO, docBlock, graphMarkdown, graphProblems, moduleCycles, readImports, readPackages, srcPathProblems } from '../package-graph.ts';
 import { tempDir } from './temp-dir.ts';
 
 /** A throwaway workspace: package.json dependencies and source files per package. */
@@ -34,6 +34,10 @@ describe('the package graph as built', () => {
     const block = docBlock(readFileSync(join(REPO, DOC), 'utf8'));
     expect(block, `${DOC} has no package-graph block`).toBeDefined();
     expect(block, `${DOC} is stale: run npx tsx tools/package-graph.ts --write`).toBe(graphMarkdown(readPackages(REPO)));
+  });
+
+  it('no module of a package imports itself back through others (dynamic imports count)', () => {
+    expect(moduleCycles(REPO)).toEqual([]);
   });
 
   it('every package sits on exactly one floor', () => {
@@ -90,6 +94,18 @@ describe('the checker', () => {
     expect(problemsOf(root)).toEqual([
       'packages/order/package.json: declares @weft/core in dependencies but no source file imports it; remove it (or move it to devDependencies if only tests use it)',
     ]);
+  });
+
+  it('finds an import cycle closed by a dynamic import, and ignores type-only imports', () => {
+    const root = workspace({
+      core: { files: {
+        'src/a.ts': "import { b } from './b.ts';\nexport const a = 1;\n",
+        'src/b.ts': "export const b = async () => (await import('./a.ts')).a;\n",
+        'src/c.ts': "import type { D } from './d.ts';\nexport type C = D;\n",
+        'src/d.ts': "import { c } from './c.ts';\nexport type D = number;\n",
+      } },
+    });
+    expect(moduleCycles(root)).toEqual(['packages/core/src/a.ts <-> packages/core/src/b.ts']);
   });
 
   it('puts a package missing from FLOORS in the error', () => {

@@ -24,5 +24,6 @@ export { seededRandom } from './random.ts';
 export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, onErrorOption, workersOption, tokenizerOption, seedOption, packedLengthOption, ON_ERROR_CHOICES, type Range } from './cli-options.ts';
 export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';
 export { mutateBytes } from './mutate.ts';
+export { walkProtobuf, type ProtoFieldHandler } from './protobuf.ts';
 export { OUT_OF_VOCAB, firstOutOfVocab, outOfVocab, checkVocabSize, vocabCheck } from './vocab.ts';
 export { fullGc } from './gc.ts';
