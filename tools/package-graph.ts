@@ -27,6 +27,13 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['cli'],
 ];
 
+/**
+ * Packages whose face (`src/index.ts`) is checked: every value it exports is used outside the
+ * package or named in the docs (any `.md`), and nothing is re-exported wholesale (`export *`).
+ * Types may stay (they spell the exported functions' options). One line per package to add.
+ */
+export const FACES_CHECKED: readonly string[] = ['core', 'order', 'convert', 'cli'];
+
 export const REPO = fileURLToPath(new URL('../', import.meta.url));
 const SCOPE = '@weft/';
 export const DOC = 'docs/ARCHITECTURE.md';
@@ -220,6 +227,35 @@ export function moduleCycles(repo = REPO, pkgs = readPackages(repo)): string[] {
   return out;
 }
 
+function repoFiles(dir: string, out: string[] = []): string[] {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.') || e.name === 'node_modules' || e.name === 'out' || e.name === 'fixtures') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) repoFiles(p, out);
+    else if (/\.(ts|mts|mjs|md)$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/** Values a package's face exports that nothing outside the package uses and no doc names; `export *` lines. */
+export function faceProblems(repo = REPO, names: readonly string[] = FACES_CHECKED): string[] {
+  const files = repoFiles(repo);
+  const out: string[] = [];
+  for (const name of names) {
+    const face = `packages/${name}/src/index.ts`;
+    const text = stripComments(readFileSync(join(repo, face), 'utf8'));
+    if (/export\s*\*/.test(text)) out.push(`${face}: re-exports a module wholesale (export *); name what other packages and users call`);
+    const values = [...text.matchAll(/export\s*(type\s*)?\{([^}]*)\}/g)].flatMap((m) => (m[1] ? [] : m[2]!.split(',')))
+      .map((s) => s.trim()).filter((s) => s !== '' && !s.startsWith('type ')).map((s) => s.split(/\s+as\s+/).pop()!);
+    const own = join(repo, 'packages', name) + sep;
+    const outside = files.filter((f) => !f.startsWith(own) || f.endsWith('.md')).map((f) => readFileSync(f, 'utf8')).join('\n');
+    for (const v of values) {
+      if (!new RegExp(`\\b${v}\\b`).test(outside)) out.push(`${face}: exports ${v}, which no other package, tool, example or doc uses; drop it from the face (tests import it from its module)`);
+    }
+  }
+  return out;
+}
+
 /** The Markdown block for docs/ARCHITECTURE.md: floors, declared dependencies, and a mermaid graph. */
 export function graphMarkdown(pkgs: Pkg[]): string {
   const floor = floorOf(pkgs);
@@ -265,7 +301,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const pkgs = readPackages();
   if (process.argv.includes('--write')) console.log(writeDoc() ? `${DOC}: package graph updated` : `${DOC}: package graph already current`);
   else console.log(graphMarkdown(pkgs));
-  const problems = [...graphProblems(pkgs, readImports(REPO, pkgs)), ...srcPathProblems(REPO, pkgs), ...moduleCycles(REPO, pkgs).map((c) => `import cycle: ${c}`)];
+  const problems = [...graphProblems(pkgs, readImports(REPO, pkgs)), ...srcPathProblems(REPO, pkgs), ...moduleCycles(REPO, pkgs).map((c) => `import cycle: ${c}`), ...faceProblems()];
   for (const p of problems) console.error(p);
   process.exitCode = problems.length ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DOC, FLOORS, REPO, docBlock, graphMarkdown, graphProblems, moduleCycles, readImports, readPackages, srcPathProblems } from '../package-graph.ts';
+import { DOC, FLOORS, REPO, docBlock, faceProblems, graphMarkdown, graphProblems, moduleCycles, readImports, readPackages, srcPathProblems } from '../package-graph.ts';
 import { tempDir } from './temp-dir.ts';
 
 /** A throwaway workspace: package.json dependencies and source files per package. */
@@ -38,6 +38,10 @@ describe('the package graph as built', () => {
 
   it('no module of a package imports itself back through others (dynamic imports count)', () => {
     expect(moduleCycles(REPO)).toEqual([]);
+  });
+
+  it('the checked faces export only what is used outside their package or documented', () => {
+    expect(faceProblems(REPO)).toEqual([]);
   });
 
   it('every package sits on exactly one floor', () => {
@@ -106,6 +110,21 @@ describe('the checker', () => {
       } },
     });
     expect(moduleCycles(root)).toEqual(['packages/core/src/a.ts <-> packages/core/src/b.ts']);
+  });
+
+  it('reports a face value nobody outside uses, and export *; types, documented and used names pass', () => {
+    const root = workspace({
+      core: { files: { 'src/index.ts': "export { used, documented, unused, type T } from './a.ts';\nexport * from './b.ts';\n", 'README.md': 'call `documented`\n' } },
+      order: { deps: ['core'], files: { 'src/a.ts': "import { used } from '@weft/core';\n// unused is only named in a comment here, which counts: a doc mention is a use\n" } },
+    });
+    expect(faceProblems(root, ['core'])).toEqual([
+      'packages/core/src/index.ts: re-exports a module wholesale (export *); name what other packages and users call',
+    ]);
+    writeFileSync(join(root, 'packages/order/src/a.ts'), "import { used } from '@weft/core';\n");
+    expect(faceProblems(root, ['core'])).toEqual([
+      'packages/core/src/index.ts: re-exports a module wholesale (export *); name what other packages and users call',
+      'packages/core/src/index.ts: exports unused, which no other package, tool, example or doc uses; drop it from the face (tests import it from its module)',
+    ]);
   });
 
   it('puts a package missing from FLOORS in the error', () => {

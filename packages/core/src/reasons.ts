@@ -56,7 +56,6 @@ export type Reason =
   | 'bad-tensor'
   | 'bad-pickle'
   | 'bad-zip'
-  | 'bad-protobuf'
   | 'compressed'
   | 'corrupt'
   | 'corrupt-model'
