@@ -5,12 +5,12 @@
  * reads `.bin` lines with too). The expected positions come from Python's own reading of the
  * bytes (line numbers and offsets of `\n`-split lines; what json.loads rejects; what is not UTF-8).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, isDataError, type DataError } from '@weft/core';
-import { readFtdp, readJsonl, scanSources } from '@weft/order';
+import { readFtdp, readInternlmBin, readJsonl, scanSources } from '@weft/order';
 import { datasetToBin, internlmDocs, loadTokenizer, readDataset } from '@weft/tokenize';
 import { runProcess } from '@weft/pack';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
@@ -91,6 +91,40 @@ async function firstError(run: () => Promise<unknown>): Promise<DataError | unde
 
 const pos = (e: DataError | undefined) => e && { file: e.source.file, line: e.source.line, offset: e.source.offset, reason: e.reason };
 
+const WEFT = new URL('../bin/weft.mjs', import.meta.url).pathname;
+
+/**
+ * An InternLM .bin + .meta written by Python (json.dumps lines, np.save'd int32 meta), with the
+ * given lines; returns Python's view of each line: number, offset and why it is bad (or null).
+ */
+function pythonBin(folder: string, lines: string[]): { line: number; offset: number; reason: string | null }[] {
+  const code = `
+import json, os, sys, numpy as np
+folder, lines = sys.argv[1], [bytes.fromhex(h) for h in json.loads(sys.argv[2])]
+os.makedirs(folder, exist_ok=True)
+path, meta, view, off = os.path.join(folder, 'a.bin'), [], [], 0
+with open(path, 'wb') as f:
+    for i, raw in enumerate(lines, 1):
+        r, n = None, 1
+        try:
+            v = json.loads(raw.decode('utf-8'))
+            if isinstance(v, dict) and isinstance(v.get('tokens'), list) and all(type(t) is int for t in v['tokens']): n = len(v['tokens'])
+            else: r = 'schema'
+        except UnicodeDecodeError: r = 'non-utf8'
+        except json.JSONDecodeError: r = 'malformed-json'
+        view.append({'line': i, 'offset': off, 'reason': r}); meta.append((off, n)); f.write(raw + b'\\n'); off += len(raw) + 1
+np.save(path + '.meta', np.array(meta, dtype=np.int32)); os.rename(path + '.meta.npy', path + '.meta')
+print(json.dumps(view))`;
+  return JSON.parse(execFileSync('python3', ['-c', code, folder, JSON.stringify(lines.map((l) => Buffer.from(l, 'latin1').toString('hex')))], { encoding: 'utf8' }));
+}
+
+/** `weft pack` on a folder (packs of 1 token: every line is read, none falls in a dropped tail): exit code, its summary's skipped counts, and where a failure was reported. */
+function weftPack(folder: string, out: string, skip: boolean): { code: number | null; skipped?: Record<string, number>; at?: string } {
+  const r = spawnSync('node', [WEFT, 'pack', folder, '--packed-length', '1', '--out', out, '--quiet', ...(skip ? ['--on-error', 'skip'] : [])], { encoding: 'utf8' });
+  const at = /: (line \d+ \(byte \d+\)): /.exec(r.stderr)?.[1];
+  return { code: r.status, ...(r.status === 0 ? { skipped: (JSON.parse(r.stdout) as { skipped: Record<string, number> }).skipped } : {}), ...(at ? { at } : {}) };
+}
+
 describe('the same bad input, every command', () => {
   it('ftdp: weft tokenize --format, weft process and weft scan count the same reasons', async () => {
     const want = expectedCounts(pythonView(ftdpFile, 'ftdp'));
@@ -120,6 +154,29 @@ describe('the same bad input, every command', () => {
         scan: pos(await firstError(() => collect(readFtdp(f)))),
       };
       expect(got, `line ${bad.line}`).toEqual({ tokenize: want, process: want, scan: want });
+    }
+  });
+
+  it('InternLM .bin lines: weft pack, weft process --format internlm and weft scan agree, in both modes', async () => {
+    const BIN_LINES = ['{"tokens": [1, 2, 3]}', '{"tokens": [1, 2', '{"tokens": [1, "caf\xe9"]}', '{"tokens": "x"}', '{"tokens": [4, -5, 6]}'];
+    const folder = join(dir, 'bin');
+    const view = pythonBin(folder, BIN_LINES);
+    const want = expectedCounts(view);
+    expect(want).toEqual({ 'malformed-json': 1, 'non-utf8': 1, schema: 1 });
+    const proc = await runProcess({ input: folder, format: 'internlm', out: join(dir, 'bin-proc'), onError: 'skip', workers: 0, command: 'process', progress: false });
+    const [scan] = await scanSources(folder, { read: true });
+    expect(weftPack(folder, join(dir, 'bin-pack'), true).skipped).toEqual(want);
+    expect(proc.skipped).toEqual(want);
+    expect(scan!.rejected).toEqual(want);
+    for (const bad of view.filter((v) => v.reason)) {
+      const one = join(dir, `bin-${bad.line}`);
+      // The good lines and this bad one, each at its place in the full file.
+      pythonBin(one, BIN_LINES.map((l, i) => (i + 1 === bad.line || !view[i]!.reason ? l : '{"tokens": [7]}'.padEnd(l.length, ' '))));
+      const f = join(one, 'a.bin');
+      const at = { file: f, line: bad.line, offset: bad.offset, reason: bad.reason };
+      expect(pos(await firstError(() => collect(readInternlmBin(f)))), `line ${bad.line}`).toEqual(at);
+      expect(pos(await firstError(() => runProcess({ input: one, format: 'internlm', out: `${one}-o`, workers: 0, command: 'process', progress: false }))), `line ${bad.line}`).toEqual(at);
+      expect(weftPack(one, `${one}-p`, false), `line ${bad.line}`).toEqual({ code: 2, at: `line ${bad.line} (byte ${bad.offset})` });
     }
   });
 
