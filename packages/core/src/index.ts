@@ -19,7 +19,7 @@ export { mapConcurrent } from './concurrent.ts';
 export { comparePython } from './pysort.ts';
 export { IGNORE_INDEX, type TextDoc, type Message, type Conversation, type Sample, type Pack } from './records.ts';
 export { RandomState, shuffledArange } from './mt19937.ts';
-export { signedTokenId, signedTokenLabel, fromSignedTokens, toSignedTokens } from './signed-tokens.ts';
+export { signedTokenId, signedTokenLabel, decodeSignedInto, fromSignedTokens, toSignedTokens } from './signed-tokens.ts';
 export { seededRandom } from './random.ts';
 export { OptionError, UsageError, isUsageError, EXIT_BAD_INPUT, integer, decimal, byteSize, oneOf, existingPath, onErrorOption, workersOption, tokenizerOption, seedOption, packedLengthOption, type Range } from './cli-options.ts';
 export { emptyOutputProblem, checkOutputNotEmpty, type OutputCounts } from './empty-output.ts';

@@ -1,4 +1,4 @@
-import { DataError, signedTokenId, signedTokenLabel, type Pack, type Sample } from '@weft/core';
+import { DataError, decodeSignedInto, type Pack, type Sample } from '@weft/core';
 import { RandomState } from '@weft/core';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
@@ -153,11 +153,8 @@ function emptyPack(packedLength: number, pieces: number): Pack {
 function fillPiece(pack: Pack, at: number, t: SampleTokens, start: number, end: number): number {
   const { input_ids, labels, position_ids } = pack;
   if (t instanceof Int32Array) {
-    for (let i = start; i < end; i++, at++) {
-      input_ids[at] = signedTokenId(t[i]!);
-      labels[at] = signedTokenLabel(t[i]!);
-      position_ids[at] = i - start;
-    }
+    decodeSignedInto(t.subarray(start, end), input_ids, labels, at);
+    for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
   } else {
     input_ids.set(t.input_ids.subarray(start, end), at);
     labels.set(t.labels.subarray(start, end), at);
