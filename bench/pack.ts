@@ -30,6 +30,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, existsSync, statSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SEED, fromSignedTokens } from '@weft/core';
 import { BinFile, encodeNpy, readInternlmBin } from '@weft/order';
 import { ArrowDatasetWriter, ArrowSource, PackedDataset, binSources, type LengthSource } from '@weft/pack';
 
@@ -142,7 +143,7 @@ async function arrowRun(dir: string, check = false): Promise<Run> {
   const t0 = performance.now(), c0 = cpuNow();
   const sources: LengthSource[] = [];
   for (let k = 0; existsSync(join(dir, String(k))); k++) sources.push(await ArrowSource.open(join(dir, String(k))));
-  return drain(PackedDataset.fromSources(sources, { packedLength: L, seed: 1024 }), t0, { c0, check });
+  return drain(PackedDataset.fromSources(sources, { packedLength: L, seed: DEFAULT_SEED }), t0, { c0, check });
 }
 
 /** The samples of every .bin as an Arrow split, as `weft process --format internlm` writes them. */
@@ -152,9 +153,7 @@ async function toArrow(bins: string, out: string): Promise<void> {
   for (let f = 0; existsSync(join(bins, `part-${String(f).padStart(3, '0')}.bin`)); f++) {
     const w = await ArrowDatasetWriter.create(join(out, String(f)), { columns: ['input_ids', 'labels'] });
     for await (const { tokens } of readInternlmBin(join(bins, `part-${String(f).padStart(3, '0')}.bin`))) {
-      const input_ids = Int32Array.from(tokens, (t) => (t < 0 ? -t : t));
-      const labels = Int32Array.from(tokens, (t) => (t > 0 ? t : -100));
-      await w.write({ input_ids, labels });
+      await w.write(fromSignedTokens(tokens));
     }
     await w.finish();
   }

@@ -21,8 +21,8 @@ const plain = (packs: Pack[]) => packs.map((p) => ({
 
 /**
  * Write an InternLM tokenized folder the way InternLM's tools/tokenizer.py does (json.dumps lines,
- * np.save'd int32 meta), with nested folders, loss-masked (negative) tokens, a line with no loss
- * token and lines of every length.
+ * np.save'd int32 meta), with nested folders, loss-masked (negative) tokens, token 0, lines with no
+ * loss token and lines of every length.
  */
 function makeBinFolder(dir: string): void {
   const script = `
@@ -38,6 +38,8 @@ for rel, n in [('en/b.bin', 9), ('en/a.bin', 7), ('cn/z/x.bin', 5), ('top.bin', 
             toks = [int(t) for t in rng.randint(1, 5000, size=k)]
             if i % 3 == 1: toks[: k // 2] = [-t for t in toks[: k // 2]]
             if i == 2: toks = [-t for t in toks]
+            if i % 4 == 0: toks[0] = 0  # token 0: stored unsigned, never trained
+            if i == 3: toks = [0] * k  # only token 0: no loss token, dropped
             line = (json.dumps({'tokens': toks}) + '\\n').encode()
             meta.append((off, len(toks))); f.write(line); off += len(line)
     np.save(path + '.meta', np.array(meta, dtype=np.int32)); os.rename(path + '.meta.npy', path + '.meta')
@@ -64,8 +66,8 @@ describe('examples/custom-pipeline.ts', () => {
     expect(read.seen).toBe(25);
     expect(read.emitted + (read.rejected.short ?? 0)).toBe(read.seen);
     expect(noLoss.seen).toBe(read.emitted);
-    expect(noLoss.emitted + (noLoss.rejected['no-loss'] ?? 0)).toBe(noLoss.seen);
-    expect(noLoss.rejected['no-loss']).toBeGreaterThan(0);
+    expect(noLoss.emitted + (noLoss.rejected['no-trainable-token'] ?? 0)).toBe(noLoss.seen);
+    expect(noLoss.rejected['no-trainable-token']).toBeGreaterThan(0);
   });
 
   it('matches the reference on the shipped tokenized sample', async () => {

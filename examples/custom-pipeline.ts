@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IGNORE_INDEX, collect, defineStage, fromIterable, map, pipe, type Pack, type Sample } from '@weft/core';
+import { IGNORE_INDEX, collect, defineStage, fromIterable, fromSignedTokens, map, pipe, type Pack, type Sample } from '@weft/core';
 import { dataOrder, internlmBinReader, type TokenRecord } from '@weft/order';
 import { packStreaming } from '@weft/pack';
 
@@ -29,23 +29,15 @@ export interface CustomPipelineResult {
   stats: { name: string; seen: number; emitted: number; rejected: Record<string, number> }[];
 }
 
-/** InternLM marks no-loss tokens by negating them: split a line into ids and labels. */
-export const toSample = map<TokenRecord, Sample>(({ tokens, source }) => {
-  const input_ids = new Int32Array(tokens.length);
-  const labels = new Int32Array(tokens.length);
-  for (let i = 0; i < tokens.length; i++) {
-    input_ids[i] = Math.abs(tokens[i]);
-    labels[i] = tokens[i] < 0 ? IGNORE_INDEX : tokens[i];
-  }
-  return { input_ids, labels, source };
-});
+/** InternLM marks no-loss tokens by negating them (token 0 never has a loss): split a line into ids and labels. */
+export const toSample = map<TokenRecord, Sample>(({ tokens, source }) => ({ ...fromSignedTokens(tokens), source }));
 
 /** A custom counted stage: samples that teach nothing (no loss token) are dropped and counted. */
 export function dropNoLoss() {
   return defineStage<Sample, Sample>('drop-no-loss', async function* (src, ctx) {
     for await (const s of src) {
       if (s.labels.some((l) => l !== IGNORE_INDEX)) yield s;
-      else ctx.drop('no-loss');
+      else ctx.drop('no-trainable-token');
     }
   });
 }

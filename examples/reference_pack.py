@@ -3,8 +3,8 @@
 
 Reads every .bin under a folder (a directory's own files sorted, then its subdirectories in
 sorted order), takes the token counts from the .bin.meta (numpy .npy, (N, 2): offset, count),
-skips lines shorter than --min-length, splits tokens into ids and labels (negative = no loss,
-label -100), drops samples without a loss token, then concatenates and cuts every
+skips lines shorter than --min-length, splits tokens into ids and labels (negative or 0 = no loss,
+label -100: xtuner's `labels = t if t > 0`), drops samples without a loss token, then concatenates and cuts every
 --packed-length tokens (xtuner's Packer; the short tail is dropped). Prints the packs as JSON.
 
     python3 examples/reference_pack.py <folder> <packed_length> [min_length]
@@ -36,7 +36,7 @@ def samples(folder, min_length):
                 tokens = json.loads(f.readline())['tokens']
                 assert len(tokens) == count
                 ids = [abs(t) for t in tokens]
-                labels = [t if t >= 0 else -100 for t in tokens]
+                labels = [t if t > 0 else -100 for t in tokens]  # xtuner: token 0 never has a loss
                 if any(l != -100 for l in labels):
                     yield ids, labels
 

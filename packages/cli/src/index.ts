@@ -1,1 +1,1 @@
-export { buildProgram, main, reportError } from './main.ts';
+export { main, reportError } from './main.ts';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join, relative, resolve } from 'node:path';
 import { runProcess } from '@weft/pack';
-import { DEFAULT_WORKERS } from '@weft/core';
+import { DEFAULT_MAX_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, DEFAULT_WORKERS } from '@weft/core';
 
 /**
  * Short packs keep the optional CPU training quick: a step's cost is its tokens times the 151669-token
@@ -32,11 +32,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     input: relative(process.cwd(), join(ROOT, 'data/sample/ftdp')) || '.',
     format: 'ftdp',
     tokenizer: 'default',
-    template: 'internlm2_chat',
-    maxLength: 32768,
+    template: DEFAULT_TEMPLATE,
+    maxLength: DEFAULT_MAX_LENGTH,
     pack: true,
     packedLength: DEMO_PACKED_LENGTH,
-    seed: 1024,
+    seed: DEFAULT_SEED,
     workers: opts.workers ?? DEFAULT_WORKERS,
     out: opts.out,
     command: 'demo',
@@ -49,8 +49,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     `packed/ (packed Arrow dataset, ${summary.packs} packs of ${DEMO_PACKED_LENGTH} tokens), summary.json; look inside: npx weft inspect ${join(opts.out, 'packed')} --tokenizer default\n`);
   if (opts.train) {
     // The tiny CPU demo model (2 layers, hidden 64, Qwen3 vocabulary), trained on the packs just written.
-    const { loadConfig, train } = await import('@weft/trainer');
-    const config = await loadConfig(join(ROOT, 'packages/trainer/src/configs/tiny_cpu_demo.ts'));
+    const { loadNamedConfig, train } = await import('@weft/trainer');
+    const config = await loadNamedConfig('tiny_cpu_demo');
     const packed = { kind: 'packed' as const, path: join(opts.out, 'packed') };
     Object.assign(config, {
       dataset: packed, packedLength: DEMO_PACKED_LENGTH, maxLength: DEMO_PACKED_LENGTH,

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { DataError } from '@weft/core';
+import { DataError, type Reason } from '@weft/core';
 import { PyGlobal, PyObject, unpickle } from './pickle.ts';
 import { readTorchFile, TorchTensor, TORCH_DTYPES } from './pth.ts';
 import { DTYPE_SIZE, numel, readRange, type DType, type TensorRecord } from './tensor.ts';
@@ -59,7 +59,7 @@ const fieldsOf = (o: PyObject, file: string, names: string[]): Map<unknown, unkn
  */
 export function readDcpIndex(dir: string): DcpIndex {
   const file = join(dir, '.metadata');
-  const bad = (detail: string, reason = 'bad-dcp'): never => {
+  const bad = (detail: string, reason: Reason = 'bad-dcp'): never => {
     throw new DataError(`.metadata: ${detail}`, { file }, { reason });
   };
   const value = unpickle(readFileSync(file), { file, handlers: { 'torch.Size': (a) => a[0] } });

@@ -1,19 +1,11 @@
+// The face of @weft/convert: what other packages and users call (README "Library", TURBOMIND.md).
+// Everything else is internal; tests import it from its own module by relative path.
 export { registerCommands } from './cli.ts';
-export { DTYPE_SIZE, isDType, numel, readRange, streamRange, renameTensor, tensorFromBytes, type DType, type TensorRecord } from './tensor.ts';
-export { readSafetensors, readSafetensorsHeader, safetensorsFiles, MAX_HEADER_SIZE, type SafetensorsHeader } from './safetensors-read.ts';
-export { writeSafetensors, safetensorsHeader, type WriteSafetensorsOptions, type WrittenSafetensors } from './safetensors-write.ts';
-export { castBytes, f32BitsToBf16, f32BitsToF16, f16BitsToF32, CASTABLE } from './cast.ts';
-export { parseSize } from './size.ts';
-export { ZipArchive, looksLikeZip, type ZipEntry } from './zip.ts';
-export { unpickle, PyGlobal, PyObject, type PickleHandlers, type UnpickleOptions } from './pickle.ts';
-export { readTorchFile, TorchTensor, TorchStorage, type TorchFile } from './pth.ts';
-export { findStateDict, type FoundStateDict } from './state-dict.ts';
-export { zero3Records } from './zero3.ts';
-export { dcpRecords, readDcpIndex, isDcpDir, type DcpIndex } from './dcp.ts';
+export { type DType, type TensorRecord } from './tensor.ts';
+export { readSafetensors } from './safetensors-read.ts';
+export { writeSafetensors, type WriteSafetensorsOptions, type WrittenSafetensors } from './safetensors-write.ts';
 export { openCheckpoint, type Checkpoint } from './checkpoint.ts';
-export { mapXtunerKeys, peftAdapterKeys, isLoraStateDict, loraAdapterConfig, type MappedKeys } from './keys.ts';
-export { pthToHf, baseModelDir, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';
-export { internlmToHf, internlmHfConfig, type InternlmToHfOptions, type InternlmToHfResult } from './internlm-to-hf.ts';
-export { openInternlmCheckpoint, planInternlmToHf, findInternlmShards, readInternlmConfig, type InternlmVersion, type InternlmCheckpoint, type InternlmPlan } from './internlm-layout.ts';
-export { inspectCheckpoint, type TensorInfo } from './inspect.ts';
-export * from './turbomind/index.ts';
+export { mapXtunerKeys, type MappedKeys } from './keys.ts';
+export { pthToHf, type PthToHfOptions, type PthToHfResult } from './pth-to-hf.ts';
+export { internlmToHf, type InternlmToHfOptions, type InternlmToHfResult } from './internlm-to-hf.ts';
+export { writeTurbomind, type WriteTurbomindOptions, type WrittenTurbomind } from './turbomind/write.ts';

@@ -1,4 +1,4 @@
-import { DataError } from '@weft/core';
+import { DataError, type Reason } from '@weft/core';
 
 /** A `module.name` reference from a GLOBAL / STACK_GLOBAL opcode: a name, never imported. */
 export class PyGlobal {
@@ -69,7 +69,7 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   let pos = 0;
   let op = 0;
   let opAt = 0;
-  const fail = (detail: string, reason = 'bad-pickle'): never => {
+  const fail = (detail: string, reason: Reason = 'bad-pickle'): never => {
     throw new DataError(`pickle: ${detail} (opcode 0x${op.toString(16).padStart(2, '0')})`, { file, offset: opAt }, { reason });
   };
   const need = (n: number) => {

@@ -65,7 +65,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new DataError(`header is not valid JSON: ${(e as Error).message}`, { file, offset: 8 }, { reason: 'bad-json' });
+    throw new DataError(`header is not valid JSON: ${(e as Error).message}`, { file, offset: 8 }, { reason: 'malformed-json' });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DataError('header must be a JSON object', { file, offset: 8 }, { reason: 'bad-header' });
   const keys = topLevelKeys(text);
@@ -144,7 +144,7 @@ export function safetensorsFiles(path: string): string[] {
   try {
     j = JSON.parse(readFileSync(index, 'utf8'));
   } catch (e) {
-    throw new DataError(`index is not valid JSON: ${(e as Error).message}`, { file: index }, { reason: 'bad-json' });
+    throw new DataError(`index is not valid JSON: ${(e as Error).message}`, { file: index }, { reason: 'malformed-json' });
   }
   const map = (j as { weight_map?: unknown })?.weight_map;
   if (typeof map !== 'object' || map === null) throw new DataError('index has no weight_map object', { file: index }, { reason: 'bad-header' });

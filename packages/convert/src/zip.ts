@@ -1,6 +1,6 @@
 import { openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
-import { DataError } from '@weft/core';
+import { DataError, type Reason } from '@weft/core';
 import { readRange } from './tensor.ts';
 
 /** One member of a zip archive, as its central directory describes it. */
@@ -54,7 +54,7 @@ export class ZipArchive {
     return z;
   }
 
-  private fail(detail: string, offset: number, reason = 'bad-zip'): never {
+  private fail(detail: string, offset: number, reason: Reason = 'bad-zip'): never {
     throw new DataError(detail, { file: this.file, offset: this.base + offset }, { reason });
   }
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDataError } from '@weft/core';
 import { describe, expect, it } from 'vitest';
-import { dcpRecords, openCheckpoint, pthToHf, readDcpIndex, readSafetensors } from '../src/index.ts';
+import { dcpRecords, readDcpIndex } from '../src/dcp.ts';
+import { openCheckpoint, pthToHf, readSafetensors } from '../src/index.ts';
 import { tmp } from './helpers.ts';
 
 const f32 = (b: Uint8Array) => Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));

@@ -2,7 +2,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDataError, seededRandom } from '@weft/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { findStateDict, readSafetensorsHeader, readTorchFile, TorchTensor, unpickle, writeSafetensors, ZipArchive, tensorFromBytes } from '../src/index.ts';
+import { findStateDict } from '../src/state-dict.ts';
+import { readSafetensorsHeader } from '../src/safetensors-read.ts';
+import { readTorchFile, TorchTensor } from '../src/pth.ts';
+import { unpickle } from '../src/pickle.ts';
+import { writeSafetensors } from '../src/safetensors-write.ts';
+import { ZipArchive } from '../src/zip.ts';
+import { tensorFromBytes } from '../src/tensor.ts';
 import { fixtures, tmp } from './helpers.ts';
 
 /** One random corruption: flip, overwrite, insert, delete, truncate, duplicate, or a run of 0xff (huge lengths). */

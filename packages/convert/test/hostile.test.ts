@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { isDataError } from '@weft/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openCheckpoint, PyObject, readSafetensorsHeader, readTorchFile, unpickle } from '../src/index.ts';
+import { openCheckpoint } from '../src/checkpoint.ts';
+import { PyObject, unpickle } from '../src/pickle.ts';
+import { readSafetensorsHeader } from '../src/safetensors-read.ts';
+import { readTorchFile } from '../src/pth.ts';
 import { fixtures, tmp, TORCH_PYTHON } from './helpers.ts';
 
 let fx: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDataError } from '@weft/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { internlmToHf } from '../src/index.ts';
+import { internlmToHf } from '../src/internlm-to-hf.ts';
 import { py, tmp, TORCH_PYTHON } from './helpers.ts';
 
 // Fixtures: tools/convert/make_internlm_fixtures.py splits full HF-named weights into InternLM

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pthToHf, type PthToHfOptions, type PthToHfResult } from '../src/index.ts';
+import { pthToHf, type PthToHfOptions, type PthToHfResult } from '../src/pth-to-hf.ts';
 import { compareMany, fixtures, tmp } from './helpers.ts';
 
 let fx: string;

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_WORKERS, MAX_WORKERS } from './defaults.ts';
 
 /**
  * A bad command-line value. Commander prints it after "option '--x <n>' argument 'v' is invalid."
@@ -128,4 +129,67 @@ export function existingPath(name: string, kind: 'file' | 'dir' | 'any' = 'any')
     if (kind === 'dir' && !st.isDirectory()) throw new OptionError(`${name}: ${v} is not a folder`);
     return v;
   };
+}
+
+/*
+ * The options several commands share, defined once: the same flag, parser, range and default
+ * everywhere; each command may word the help for what the option does there.
+ */
+
+/** What `--on-error` accepts. */
+export const ON_ERROR_CHOICES = ['fail', 'skip'] as const;
+
+/**
+ * `--on-error <policy>`: `fail` (the default) stops at the first bad record naming its place;
+ * `skip` counts it under its reason and goes on.
+ *
+ * @example
+ * cmd.addOption(onErrorOption('bad lines: fail, or skip and count them'));
+ */
+export function onErrorOption(description = 'bad records: fail, or skip and count them'): Option {
+  return new Option('--on-error <policy>', description).argParser(oneOf('--on-error', ON_ERROR_CHOICES)).default('fail');
+}
+
+/**
+ * `--workers <n>`: worker threads, 0 to `MAX_WORKERS` (0: in this thread). Any count gives the same bytes.
+ *
+ * @example
+ * cmd.addOption(workersOption('packing threads (output identical for any count)', 0));
+ */
+export function workersOption(description: string, defaultValue: number = DEFAULT_WORKERS): Option {
+  return new Option('--workers <n>', description).argParser(integer('--workers', { min: 0, max: MAX_WORKERS })).default(defaultValue);
+}
+
+/**
+ * `--tokenizer <spec>`: `default` (the embedded Qwen3), a folder with tokenizer.json or
+ * tokenizer.model, or a hub id. `defaultValue` null: no tokenizer unless one is named.
+ *
+ * @example
+ * cmd.addOption(tokenizerOption()); // default 'default'
+ * cmd.addOption(tokenizerOption('decode tokens with this tokenizer', null));
+ */
+export function tokenizerOption(description = "'default' (embedded Qwen3), a folder with tokenizer.json or tokenizer.model, or a hub id", defaultValue: string | null = 'default'): Option {
+  const o = new Option('--tokenizer <spec>', description);
+  return defaultValue === null ? o : o.default(defaultValue);
+}
+
+/**
+ * `--seed <n>`: numpy's uint32 seed of the packing shuffle, default {@link DEFAULT_SEED}.
+ *
+ * @example
+ * cmd.addOption(seedOption());
+ */
+export function seedOption(description = 'shuffle seed of the packing'): Option {
+  return new Option('--seed <n>', description).argParser(integer('--seed', { min: 0, max: 2 ** 32 - 1 })).default(DEFAULT_SEED);
+}
+
+/**
+ * `--packed-length <n>`: tokens per pack (int32 range). `defaultValue` null: a required option.
+ *
+ * @example
+ * cmd.addOption(packedLengthOption('tokens per pack', null)); // required
+ */
+export function packedLengthOption(description = 'tokens per pack', defaultValue: number | null = DEFAULT_PACKED_LENGTH): Option {
+  const o = new Option('--packed-length <n>', description).argParser(integer('--packed-length', { min: 1, max: 2 ** 31 - 1 }));
+  return defaultValue === null ? o.makeOptionMandatory() : o.default(defaultValue);
 }

@@ -1,3 +1,5 @@
+import type { Reason } from './reasons.ts';
+
 /** Where a record came from: a file and a line (text formats) or a byte offset (binary formats). */
 export interface Provenance {
   file: string;
@@ -16,10 +18,10 @@ export class DataError extends Error {
   override readonly name = 'DataError';
   readonly source: Provenance;
   /** Short machine-friendly reason, used as the key of the "rejected" counters. */
-  readonly reason: string;
+  readonly reason: Reason;
   readonly detail: string;
 
-  constructor(detail: string, source: Provenance, options: { reason?: string; cause?: unknown } = {}) {
+  constructor(detail: string, source: Provenance, options: { reason?: Reason; cause?: unknown } = {}) {
     super(`${formatProvenance(source)}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
     this.source = source;
     this.detail = detail;

@@ -1,16 +1,17 @@
 import type { DataError } from './errors.ts';
+import type { Reason } from './reasons.ts';
 
 /** Per-stage counters: what a stage saw, emitted, and rejected (by reason). */
 export class StageStats {
   seen = 0;
   emitted = 0;
-  readonly rejected = new Map<string, number>();
+  readonly rejected = new Map<Reason, number>();
   /** The first few rejections, kept so a summary can show examples. */
   readonly examples: string[] = [];
 
   constructor(readonly name: string) {}
 
-  reject(reason: string, message?: string): void {
+  reject(reason: Reason, message?: string): void {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
     if (message !== undefined && this.examples.length < 5) this.examples.push(message);
   }
@@ -32,5 +33,5 @@ export interface StageContext {
   /** Record a bad record: throws when the policy is 'fail', else counts it under `err.reason`. */
   fail(err: DataError): void;
   /** Count a record dropped on purpose (a filter), never an error. */
-  drop(reason: string): void;
+  drop(reason: Reason): void;
 }

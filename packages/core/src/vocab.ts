@@ -1,6 +1,7 @@
 import { DataError, type OnError, type Provenance } from './errors.ts';
 import type { Sample } from './records.ts';
 import { defineStage, type CountedStage } from './stage.ts';
+import { signedTokenId } from './signed-tokens.ts';
 
 /** The rejection reason (key of the "rejected" counters) of a sample with a token id outside the vocabulary. */
 export const OUT_OF_VOCAB = 'token-out-of-vocab';
@@ -14,7 +15,7 @@ export const OUT_OF_VOCAB = 'token-out-of-vocab';
  */
 export function firstOutOfVocab(ids: ArrayLike<number>, vocabSize: number, signed = false): number {
   for (let i = 0; i < ids.length; i++) {
-    const v = signed ? Math.abs(ids[i]!) : ids[i]!;
+    const v = signed ? signedTokenId(ids[i]!) : ids[i]!;
     if (v < 0 || v >= vocabSize) return i;
   }
   return -1;

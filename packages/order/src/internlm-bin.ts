@@ -146,7 +146,7 @@ export class BinFile {
 
 function checkLine(bytes: Uint8Array, start: number, end: number, expected: number, where: Provenance): Int32Array {
   const r = parseTokensLine(bytes, start, end);
-  if (!r.ok) throw new DataError(r.detail, where, { reason: r.detail.startsWith('malformed') ? 'malformed-json' : 'schema' });
+  if (!r.ok) throw new DataError(r.detail, where, { reason: r.reason });
   if (r.tokens.length !== expected) {
     throw new DataError(`line has ${r.tokens.length} tokens but the .meta says ${expected}: the .meta does not match this .bin`, where, { reason: 'meta-mismatch' });
   }

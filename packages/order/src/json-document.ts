@@ -1,4 +1,4 @@
-import { DataError } from '@weft/core';
+import { DataError, type Reason } from '@weft/core';
 
 const NUMBER = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
@@ -107,7 +107,7 @@ export interface JsonDocumentOptions {
   /** Added to the error when the file is in fact JSON lines: what the user should do. */
   jsonLinesHint?: string;
   /** The DataError's reason (its key in the skipped counts). */
-  reason?: string;
+  reason?: Reason;
 }
 
 /**

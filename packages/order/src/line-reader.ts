@@ -1,4 +1,4 @@
-import { DataError, defineStage, fullGc, type OnError, type StageStats } from '@weft/core';
+import { DataError, defineStage, fullGc, type OnError, type Reason, type StageStats } from '@weft/core';
 import { openInputs, type InputOptions, type Inputs } from './inputs.ts';
 import { lineText, splitLines, type RawLine } from './lines.ts';
 import { checkMaxRecordBytes } from './record-size.ts';
@@ -31,7 +31,7 @@ export type LineParser<R> = (text: string, raw: RawLine) => R | undefined;
  * const read = lineReader('read-text', (t) => t === '' ? undefined : t, 'empty');
  * const lines = read(['a.txt'], { onError: 'skip' });
  */
-export function lineReader<R>(name: string, parse: LineParser<R>, dropReason = 'empty') {
+export function lineReader<R>(name: string, parse: LineParser<R>, dropReason: Reason = 'empty') {
   return (inputs: Inputs, options: ReadOptions = {}): CountedSource<R> => {
     const limit = checkMaxRecordBytes(options.maxRecordBytes);
     const stage = defineStage<RawLine | DataError, R>(name, async function* (src, ctx) {
@@ -68,8 +68,14 @@ export async function* linesOf(inputs: Inputs, options: InputOptions & { maxReco
   }
 }
 
-/** Parse JSON text, turning a syntax error into a DataError at the line. */
-export function parseJsonLine(text: string, raw: RawLine): unknown {
+/**
+ * Parse JSON text, turning a syntax error into a 'malformed-json' DataError at the line (every
+ * line-based reader of weft reports a bad JSON line through here).
+ *
+ * @example
+ * parseJsonLine('{"a": 1', { file: 'a.jsonl', line: 3, offset: 40 }); // DataError: a.jsonl: line 3 (byte 40): malformed JSON: ...
+ */
+export function parseJsonLine(text: string, raw: Pick<RawLine, 'file' | 'line' | 'offset'>): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {

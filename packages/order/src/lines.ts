@@ -114,16 +114,28 @@ const EMPTY = Buffer.alloc(0);
  * A line that `splitLines` cut for being over `maxLineBytes` throws a 'record-too-large' DataError.
  */
 export function lineText(raw: RawLine, maxLineBytes = Infinity): string {
+  const s = lineString(raw, maxLineBytes);
+  return s.endsWith('\r') ? s.slice(0, -1) : s;
+}
+
+/**
+ * The text of a line exactly as its bytes say, a trailing '\r' included (for readers that follow
+ * Python's text mode, such as InternLM's tokenizer), with the same checks and errors as {@link lineText}.
+ *
+ * @example
+ * lineString(raw); // 'a\r' for the bytes of "a\r\n"
+ */
+export function lineString(raw: RawLine, maxLineBytes = Infinity): string {
   if (raw.tooLarge !== undefined) throw recordTooLarge(lineSource(raw), raw.tooLarge, maxLineBytes);
   const b = raw.bytes;
   if (!isUtf8(b)) {
     throw new DataError(`line is not valid UTF-8 (first bad byte at ${raw.offset + firstBadByte(b)}): re-encode the file as UTF-8`, lineSource(raw), { reason: 'non-utf8' });
   }
-  const end = b.length > 0 && b[b.length - 1] === 13 ? b.length - 1 : b.length;
-  return b.toString('utf8', 0, end);
+  return b.toString('utf8');
 }
 
-export function lineSource(raw: RawLine): Provenance {
+/** Where a line is: file, line number and byte offset. */
+export function lineSource(raw: Pick<RawLine, 'file' | 'line' | 'offset'>): Provenance {
   return { file: raw.file, line: raw.line, offset: raw.offset };
 }
 

@@ -27,7 +27,7 @@ export async function scanBinRows(binPath: string, options: { chunkSize?: number
   let count = 0;
   const push = (bytes: Uint8Array, offset: number): void => {
     const r = parseTokensLine(bytes, 0, bytes.length);
-    if (!r.ok) throw new DataError(`${r.detail}; a .meta can only index lines of {"tokens": [...]}`, { file: binPath, line: count + 1, offset }, { reason: 'schema' });
+    if (!r.ok) throw new DataError(`${r.detail}; a .meta can only index lines of {"tokens": [...]}`, { file: binPath, line: count + 1, offset }, { reason: r.reason });
     if (count === offsets.length) {
       const o = new Float64Array(count * 2), l = new Int32Array(count * 2);
       o.set(offsets);

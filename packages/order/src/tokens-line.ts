@@ -7,7 +7,7 @@
 let scratch = new Int32Array(1 << 16);
 
 /** Result of parsing one line: the tokens, or a reason the line is not a valid record. */
-export type TokensParse = { ok: true; tokens: Int32Array } | { ok: false; detail: string };
+export type TokensParse = { ok: true; tokens: Int32Array } | { ok: false; detail: string; reason: 'non-utf8' | 'malformed-json' | 'schema' };
 
 const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
 
@@ -114,27 +114,27 @@ function slowPath(bytes: Uint8Array, start: number, end: number): TokensParse {
   try {
     text = decoder.decode(bytes.subarray(start, end));
   } catch {
-    return { ok: false, detail: 'line is not valid UTF-8' };
+    return { ok: false, detail: 'line is not valid UTF-8', reason: 'non-utf8' };
   }
-  if (text.trim() === '') return { ok: false, detail: 'empty line where a {"tokens": [...]} record was expected' };
+  if (text.trim() === '') return { ok: false, detail: 'empty line where a {"tokens": [...]} record was expected', reason: 'schema' };
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
     const trimmed = text.trimEnd();
     const hint = trimmed.endsWith('}') ? '' : ' (the line is cut short: is the .bin truncated?)';
-    return { ok: false, detail: `malformed JSON: ${(e as Error).message}${hint}` };
+    return { ok: false, detail: `malformed JSON: ${(e as Error).message}${hint}`, reason: 'malformed-json' };
   }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, detail: 'expected a JSON object {"tokens": [...]}' };
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return { ok: false, detail: 'expected a JSON object {"tokens": [...]}', reason: 'schema' };
   const t = (v as { tokens?: unknown }).tokens;
-  if (!Array.isArray(t)) return { ok: false, detail: 'expected "tokens" array' };
+  if (!Array.isArray(t)) return { ok: false, detail: 'expected "tokens" array', reason: 'schema' };
   // JSON.parse turns 1e3 and 2.0 into integers; Python's json (what xtuner reads with) gives floats.
-  if (/[0-9][.eE]/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) return { ok: false, detail: '"tokens" holds a number written as a float, expected integers' };
+  if (/[0-9][.eE]/.test(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'))) return { ok: false, detail: '"tokens" holds a number written as a float, expected integers', reason: 'schema' };
   const out = new Int32Array(t.length);
   for (let k = 0; k < t.length; k++) {
     const x = t[k];
     if (typeof x !== 'number' || !Number.isInteger(x) || x < INT32_MIN || x > INT32_MAX) {
-      return { ok: false, detail: `"tokens"[${k}] is ${JSON.stringify(x)}, expected a 32-bit integer` };
+      return { ok: false, detail: `"tokens"[${k}] is ${JSON.stringify(x)}, expected a 32-bit integer`, reason: 'schema' };
     }
     out[k] = x;
   }

@@ -121,7 +121,7 @@ export class ArrowDataset {
     const statePath = join(dir, 'state.json');
     if (!existsSync(statePath)) {
       const hint = existsSync(join(dir, 'dataset_dict.json')) ? ' (it is a DatasetDict: open one of its splits, see dataset_dict.json)' : '';
-      throw new DataError(`no state.json: not a datasets folder${hint}`, { file: dir }, { reason: 'not_dataset' });
+      throw new DataError(`no state.json: not a datasets folder${hint}`, { file: dir }, { reason: 'not-dataset' });
     }
     let files: string[];
     try {

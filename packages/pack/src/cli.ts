@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { ProcessSummary } from './process.ts';
-import { byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError } from '@weft/core';
+import {
+  byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_MAX_LENGTH, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError,
+  onErrorOption, packedLengthOption, seedOption, tokenizerOption, workersOption,
+} from '@weft/core';
 
 // Token counts and indices are int32 in the Arrow columns; a seed is numpy's uint32.
 const int = (name: string, min = 0, max = 2 ** 31 - 1): ((v: string) => number) => integer(name, { min, max });
-const SEED = integer('--seed', { min: 0, max: 2 ** 32 - 1 });
-const WORKERS = integer('--workers', { min: 0, max: 256 });
 
 /** Warn on stderr about an empty result (no records, or no packs); `--strict` makes it a data error (exit 2). */
 function warnIfEmpty(s: { read?: number; kept?: number; lines?: number; packs: number | null; tokens: number; packed_length: number | null }, input: string, strict: boolean): void {
@@ -26,13 +27,13 @@ export function registerCommands(program: Command): void {
     .command('pack')
     .description('Pack a folder of InternLM tokenized .bin/.bin.meta files as xtuner does (length-seeded, per file, in data order) into an Arrow datasets folder with input_ids, labels, cumulative_len, position_ids (one row per pack)')
     .argument('<bin-folder>', 'folder of .bin files with their .bin.meta', existingPath('<bin-folder>', 'dir'))
-    .requiredOption('--packed-length <n>', 'tokens per pack', int('--packed-length', 1))
-    .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
+    .addOption(packedLengthOption('tokens per pack', null))
+    .addOption(seedOption())
     .option('--min-length <n>', 'drop samples with fewer tokens (xtuner min_length)', int('--min-length'), 0)
     .option('--data-order <file>', 'data_order.txt listing the .bin files (default: weft\'s deterministic walk)', existingPath('--data-order', 'file'))
     .option('--max-shard-size <bytes>', 'bytes per Arrow shard (a number, or e.g. 500MB, 1GiB)', byteSize('--max-shard-size', { min: 1 }), 500 << 20)
-    .option('--workers <n>', 'threads building packs (output identical for any count)', WORKERS, 0)
-    .option('--on-error <mode>', 'bad lines: fail, or skip and count them (reads every line once more before packing)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .addOption(workersOption('threads building packs (output identical for any count)', 0))
+    .addOption(onErrorOption('bad lines: fail, or skip and count them (reads every line once more before packing)'))
     .option('--vocab-size <n>', "the model's vocabulary size: a line with a token id at or above it fails naming file and line (every line is read once more before packing), or is left out with --on-error skip", int('--vocab-size', 1))
     .option('--strict', 'no packs (empty input, or --packed-length above all the data) is an error (exit 2), not a warning')
     .option('--split-bytes <bytes>', 'consecutive .bin files are grouped into units of this many bytes (e.g. 256MiB), each starting a new Arrow file (the pieces shards share)', byteSize('--split-bytes', { min: 1 }), 256 << 20)
@@ -78,15 +79,15 @@ export function registerCommands(program: Command): void {
     .description('The offline job: read, template and tokenize every file (or read tokenized .bin), write a DatasetDict of samples (<out>/samples, one split per file) and optionally the xtuner-packed dataset (<out>/packed); resumable: rerun after a crash to finish, with identical bytes')
     .argument('<folder>', 'input folder (files taken in data order) or one file', existingPath('<folder>'))
     .requiredOption('--format <name>', 'input format: ftdp, internlm, openai, alpaca, conversation, pretrain', oneOf('--format', ['ftdp', 'internlm', 'openai', 'alpaca', 'conversation', 'pretrain'] as const))
-    .option('--tokenizer <dir|id>', "tokenizer: 'default' (embedded), a folder, or a hub id", 'default')
+    .addOption(tokenizerOption())
     .option('--template <name>', "prompt template, or 'chat_template' for the tokenizer's own", DEFAULT_TEMPLATE)
-    .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), 32768)
+    .option('--max-length <n>', 'truncate samples to this many tokens', int('--max-length', 1), DEFAULT_MAX_LENGTH)
     .option('--pack', 'also write the length-seeded packed dataset')
-    .option('--packed-length <n>', 'tokens per pack', int('--packed-length', 1), 8192)
-    .option('--seed <n>', 'shuffle seed of the packing', SEED, 1024)
+    .addOption(packedLengthOption())
+    .addOption(seedOption())
     .option('--min-length <n>', 'internlm format: drop samples with fewer tokens', int('--min-length'), 0)
-    .option('--workers <n>', 'encoder / packing threads, by default one per core (0 encodes in the main thread); output identical for any count', WORKERS, DEFAULT_WORKERS)
-    .option('--on-error <mode>', 'bad records: fail, or skip and count them', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .addOption(workersOption('encoder / packing threads, by default one per core (0 encodes in the main thread); output identical for any count'))
+    .addOption(onErrorOption())
     .option('--vocab-size <n>', "the model's vocabulary size: a sample with a token id at or above it fails naming file and line, or is skipped with --on-error skip (default: the tokenizer's, added tokens included; internlm input: no check)", int('--vocab-size', 1))
     .option('--max-record-bytes <bytes>', 'largest record (line, JSON array element, .bin line) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records, or no packs with --pack) is an error (exit 2), not a warning')
@@ -145,7 +146,7 @@ export function registerCommands(program: Command): void {
     .command('merge')
     .description('Make the shards of a sharded weft process or weft pack (<out>/shards) one dataset: check that every shard completed with the same config, hard-link their Arrow files into place (no copy), pack if the job packs; the result is byte-identical to a single-process run')
     .argument('<out>', 'the --out folder the shards wrote', existingPath('<out>', 'dir'))
-    .option('--workers <n>', 'packing threads (output identical for any count)', WORKERS, 0)
+    .addOption(workersOption('packing threads (output identical for any count)', 0))
     .option('--verify', 'also reread every shard Arrow file and check its SHA-256 against the shard marker')
     .option('--strict', 'an empty result (no records, or no packs) is an error (exit 2), not a warning')
     .option('--quiet', 'no progress on stderr')
@@ -163,8 +164,8 @@ export function registerCommands(program: Command): void {
     .argument('<path>', 'Arrow datasets folder (Dataset or DatasetDict) or folder of .bin files', existingPath('<path>'))
     .option('--index <n>', 'row / sample to show', int('--index'), 0)
     .option('--split <name>', 'DatasetDict split (default: the first)')
-    .option('--tokenizer <dir|id>', 'decode tokens with this tokenizer')
-    .option('--packed-length <n>', '.bin folders: pack length for the utilisation figure', int('--packed-length', 1), 8192)
+    .addOption(tokenizerOption('decode tokens with this tokenizer', null))
+    .addOption(packedLengthOption('.bin folders: pack length for the utilisation figure'))
     .option('--max-tokens <n>', 'show at most this many tokens', int('--max-tokens', 1), 400)
     .option('--no-color', 'brackets instead of colour even on a TTY')
     .action(async (path: string, o: { index: number; split?: string; tokenizer?: string; packedLength: number; maxTokens: number; color: boolean }) => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BinFile, dataOrder, readBinMeta } from '@weft/order';
+import { DEFAULT_PACKED_LENGTH, fromSignedTokens, IGNORE_INDEX } from '@weft/core';
 import { ArrowDataset } from './arrow-reader.ts';
 
 /** Options of {@link inspect}. */
@@ -49,9 +50,9 @@ export async function renderTokens(inputIds: Int32Array, labels: Int32Array, cut
   let i = 0;
   while (i < n) {
     if (bounds.has(i)) out += color ? `${SEP} ‖ ${RESET}` : ' ‖ ';
-    const masked = labels[i] === -100;
+    const masked = labels[i] === IGNORE_INDEX;
     let j = i + 1;
-    while (j < n && (labels[j] === -100) === masked && !bounds.has(j)) j++;
+    while (j < n && (labels[j] === IGNORE_INDEX) === masked && !bounds.has(j)) j++;
     const ids = inputIds.subarray(i, j);
     const text = decode ? JSON.stringify(await decode(ids)).slice(1, -1) : Array.from(ids).join(' ');
     if (masked) out += color ? `${DIM}${text}${RESET}` : `[${text}]`;
@@ -84,7 +85,7 @@ export async function inspect(path: string, options: InspectOptions = {}): Promi
     return `DatasetDict with splits ${splits.join(', ')}; showing split ${split}\n${await inspect(join(path, split), { ...options, split: undefined })}`;
   }
   if (existsSync(join(path, 'state.json'))) return inspectArrow(path, index, decode, color, maxTokens);
-  if (statSync(path).isDirectory()) return inspectBin(path, index, options.packedLength ?? 8192, decode, color, maxTokens);
+  if (statSync(path).isDirectory()) return inspectBin(path, index, options.packedLength ?? DEFAULT_PACKED_LENGTH, decode, color, maxTokens);
   throw new Error(`${path}: not an Arrow datasets folder (no state.json / dataset_dict.json) nor a folder of .bin files`);
 }
 
@@ -99,7 +100,7 @@ async function inspectArrow(dir: string, index: number, decode: Decode, color: b
     const ids = row.input_ids!, labels = row.labels ?? row.input_ids!;
     const cuts = packed ? Array.from(row.cumulative_len!) : [];
     let loss = 0;
-    for (const l of labels) if (l !== -100) loss++;
+    for (const l of labels) if (l !== IGNORE_INDEX) loss++;
     out += `\n${packed ? 'pack' : 'sample'} ${index}: ${ids.length} tokens, ${loss} with loss${packed ? `, ${cuts.length - 1} pieces` : ''} ` +
       `(${color ? `${DIM}grey${RESET}` : '[brackets]'} = no loss${packed ? ', ‖ = piece boundary' : ''})\n`;
     out += `${await renderTokens(ids, labels, cuts, decode, color, maxTokens)}\n`;
@@ -112,7 +113,7 @@ async function inspectArrow(dir: string, index: number, decode: Decode, color: b
       rows++;
       rowLen = Math.max(rowLen, r.input_ids!.length);
       tokens += r.input_ids!.length;
-      for (const l of r.labels ?? []) if (l !== -100) lossAll++;
+      for (const l of r.labels ?? []) if (l !== IGNORE_INDEX) lossAll++;
       if (packed) { const c = r.cumulative_len!; for (let k = 1; k < c.length; k++) lengths.push(c[k]! - c[k - 1]!); }
       else lengths.push(r.input_ids!.length);
     }
@@ -146,7 +147,7 @@ async function inspectBin(dir: string, index: number, packedLength: number, deco
       const bin = await BinFile.open(join(dir, f));
       const t = await bin.read(at);
       await bin.close();
-      const ids = t.map((x) => (x < 0 ? -x : x)), labels = t.map((x) => (x > 0 ? x : -100));
+      const { input_ids: ids, labels } = fromSignedTokens(t);
       out += `\nsample ${index} (${f} line ${at + 1}): ${t.length} tokens (${color ? `${DIM}grey${RESET}` : '[brackets]'} = no loss)\n`;
       out += `${await renderTokens(ids, labels, [], decode, color, maxTokens)}\n`;
       shown = true;

@@ -1,4 +1,4 @@
-import { DataError, IGNORE_INDEX, type Pack, type Sample } from '@weft/core';
+import { DataError, decodeSignedInto, type Pack, type Sample } from '@weft/core';
 import { RandomState } from '@weft/core';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
@@ -153,12 +153,8 @@ function emptyPack(packedLength: number, pieces: number): Pack {
 function fillPiece(pack: Pack, at: number, t: SampleTokens, start: number, end: number): number {
   const { input_ids, labels, position_ids } = pack;
   if (t instanceof Int32Array) {
-    for (let i = start; i < end; i++, at++) {
-      const v = t[i]!;
-      input_ids[at] = v < 0 ? -v : v;
-      labels[at] = v > 0 ? v : IGNORE_INDEX;
-      position_ids[at] = i - start;
-    }
+    decodeSignedInto(t.subarray(start, end), input_ids, labels, at);
+    for (let i = start; i < end; i++, at++) position_ids[at] = i - start;
   } else {
     input_ids.set(t.input_ids.subarray(start, end), at);
     labels.set(t.labels.subarray(start, end), at);
@@ -213,7 +209,7 @@ export class PackedFile {
       const t = tokens[k]!;
       const want = this.source.lengths[pc.sample]!;
       if (sampleLength(t) !== want || (!(t instanceof Int32Array) && t.labels.length !== want)) {
-        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta_mismatch' });
+        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta-mismatch' });
       }
     }
     return assemblePack(this.plan.packedLength, pieces, tokens);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { link, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { checkOutputNotEmpty, readOutputMarker, realPathOf, releaseTemp, tempPathFor, writeFileAtomic, type OnError } from '@weft/core';
+import { checkOutputNotEmpty, DEFAULT_SEED, readOutputMarker, realPathOf, releaseTemp, tempPathFor, writeFileAtomic, type OnError } from '@weft/core';
 import { dataOrder, readDataOrder } from '@weft/order';
 import { fingerprintOf, type WrittenFile } from './arrow-writer.ts';
 import { checkedBinSources } from './checked-bin-sources.ts';
@@ -47,7 +47,7 @@ export function packJobMarker(opts: PackJobOptions): JobMarker {
   return {
     command: 'pack',
     settings: {
-      folder: rel(opts.folder), data_order: rel(opts.dataOrderPath), packed_length: opts.packedLength, seed: opts.seed ?? 1024,
+      folder: rel(opts.folder), data_order: rel(opts.dataOrderPath), packed_length: opts.packedLength, seed: opts.seed ?? DEFAULT_SEED,
       min_length: opts.minLength ?? 0, on_error: opts.onError ?? 'fail', max_shard_bytes: opts.maxShardBytes ?? 500 << 20,
       split_bytes: opts.splitBytes ?? DEFAULT_SPLIT_BYTES, ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
     },
@@ -56,7 +56,7 @@ export function packJobMarker(opts: PackJobOptions): JobMarker {
 
 /** What a `weft pack` output's `weft_stats.json` records as its config (a single run and a merge alike). */
 function statsConfig(opts: PackJobOptions): Record<string, unknown> {
-  return { packed_length: opts.packedLength, seed: opts.seed ?? 1024, min_length: opts.minLength ?? 0, on_error: opts.onError ?? 'fail' };
+  return { packed_length: opts.packedLength, seed: opts.seed ?? DEFAULT_SEED, min_length: opts.minLength ?? 0, on_error: opts.onError ?? 'fail' };
 }
 
 /** The marker of a `weft pack` shard (`kind: 'pack'`), beside its packs. */
@@ -98,7 +98,7 @@ async function plan(opts: PackJobOptions): Promise<{ files: string[]; sizes: num
   const sizes = files.map((f) => statSync(join(opts.folder, f)).size);
   const splitBytes = opts.splitBytes ?? DEFAULT_SPLIT_BYTES;
   const options = {
-    folder: opts.folder, packed_length: opts.packedLength, seed: opts.seed ?? 1024, min_length: opts.minLength ?? 0, data_order: opts.dataOrderPath ?? null,
+    folder: opts.folder, packed_length: opts.packedLength, seed: opts.seed ?? DEFAULT_SEED, min_length: opts.minLength ?? 0, data_order: opts.dataOrderPath ?? null,
     max_shard_bytes: opts.maxShardBytes ?? 500 << 20, on_error: opts.onError ?? 'fail', ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
   };
   return { files, sizes, starts: packUnits(sizes, splitBytes), config: { options, files, sizes, split_bytes: splitBytes } };
@@ -120,7 +120,7 @@ async function packRange(opts: PackJobOptions, files: string[], unitStarts: numb
     for (const [r, n] of Object.entries(c.skipped)) skipped[r] = (skipped[r] ?? 0) + n;
   }
   const present = sources.filter((x) => x !== undefined);
-  const ds = PackedDataset.fromBinSources(present, { packedLength: opts.packedLength, seed: opts.seed ?? 1024, minLength: opts.minLength ?? 0 });
+  const ds = PackedDataset.fromBinSources(present, { packedLength: opts.packedLength, seed: opts.seed ?? DEFAULT_SEED, minLength: opts.minLength ?? 0 });
   // Before writing: with --strict an empty result is an error, and nothing is replaced.
   checkOutputNotEmpty({ input: opts.folder, read: lines, kept, packs: ds.length, tokens: ds.files.reduce((a, f) => a + f.plan.numTokens, 0), packedLength: opts.packedLength }, { strict: opts.strict ?? false, writeErr: opts.strict === undefined ? () => {} : undefined });
   // Pack index where each unit (other than the first) starts.

@@ -1,4 +1,4 @@
-import { parallelMap, type Pack } from '@weft/core';
+import { DEFAULT_SEED, parallelMap, type Pack } from '@weft/core';
 import type { PackWorkerInit } from './pack-worker.ts';
 import { packLengthSeeded, type LengthSource, type PackedFile } from './length-seeded.ts';
 import { binSources, type BinSource, type BinSourceOptions } from './bin-source.ts';
@@ -52,7 +52,7 @@ export class PackedDataset {
     const ds = PackedDataset.fromSources(sources, options);
     ds.workerInit = {
       files: ds.files.map((f) => f.source.name), minLength: options.minLength ?? 0,
-      packedLength: options.packedLength, seed: options.seed ?? 1024,
+      packedLength: options.packedLength, seed: options.seed ?? DEFAULT_SEED,
       rows: ds.files.map((f) => (f.source as BinSource).rows), lengths: ds.files.map((f) => (f.source as BinSource).lengths),
       // Workers reuse the sidecars found here rather than checking (or building) them again.
       cachePaths: ds.files.map((f) => (f.source as BinSource).cachePath ?? null),

@@ -1,4 +1,4 @@
-import { StageStats, type Sample } from '@weft/core';
+import { StageStats, type Sample, type Reason } from '@weft/core';
 
 /** A file's byte range: [start, end). */
 export interface Range {
@@ -11,7 +11,7 @@ export interface StatsRecord {
   name: string;
   seen: number;
   emitted: number;
-  rejected: [string, number][];
+  rejected: [Reason, number][];
 }
 
 export function toStatsRecords(stats: readonly StageStats[]): StatsRecord[] {

@@ -1,4 +1,4 @@
-import { shuffledArange } from '@weft/core';
+import { DEFAULT_SEED, shuffledArange } from '@weft/core';
 
 /** Where a run stands in the sampler's sequence: the epoch and the global samples consumed in it. */
 export interface SamplerCursor {
@@ -30,7 +30,7 @@ export class InternRepoSampler {
 
   constructor(readonly length: number, options: { worldSize?: number; seed?: number } = {}) {
     this.worldSize = options.worldSize ?? 1;
-    this.seed = options.seed ?? 1024;
+    this.seed = options.seed ?? DEFAULT_SEED;
     if (!Number.isInteger(this.worldSize) || this.worldSize < 1) throw new RangeError(`worldSize must be a positive integer, got ${this.worldSize}`);
     if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be a non-negative integer, got ${length}`);
   }

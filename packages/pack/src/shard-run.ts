@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimSharedOutputDir, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
+import { claimSharedOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
 import { arrowSink } from './arrow-sink.ts';
 import type { WrittenFile } from './arrow-writer.ts';
 import { fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
@@ -78,7 +78,7 @@ function jobOptions(opts: ProcessOptions): JobOptions {
   const { out: _o, workers: _w, progress: _p, digests: _d, overwrite: _ov, reusedFrom: _r, cacheDir: _c, ...rest } = opts;
   const filled: JobOptions = {
     ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? DEFAULT_TEMPLATE, pack: rest.pack ?? false,
-    packedLength: rest.packedLength ?? 8192, seed: rest.seed ?? 1024, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',
+    packedLength: rest.packedLength ?? DEFAULT_PACKED_LENGTH, seed: rest.seed ?? DEFAULT_SEED, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',
     maxShardBytes: rest.maxShardBytes ?? 500 << 20,
   };
   // Sorted keys, undefined dropped: the hash does not depend on how the options were spelled.

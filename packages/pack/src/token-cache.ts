@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DataError, IGNORE_INDEX, pidAlive, type Pack } from '@weft/core';
+import { DataError, pidAlive, signedTokenId, signedTokenLabel, toSignedTokens, type Pack } from '@weft/core';
 import { readInternlmBin, type BinMeta } from '@weft/order';
 
 /**
@@ -145,9 +145,8 @@ class TwoStreamWriter {
   line(t: Int32Array): void {
     for (let i = 0; i < t.length; i++) {
       if (this.used === this.ids.length) this.flush();
-      const v = t[i]!;
-      this.ids[this.used] = v < 0 ? -v : v;
-      this.labels[this.used++] = v > 0 ? v : IGNORE_INDEX;
+      this.ids[this.used] = signedTokenId(t[i]!);
+      this.labels[this.used++] = signedTokenLabel(t[i]!);
     }
   }
 
@@ -213,9 +212,7 @@ export class TokenFile {
     const n = this.lengths[line]!;
     const p = { input_ids: new Int32Array(n), labels: new Int32Array(n) };
     this.fill(line, 0, n, p, 0);
-    // label = token when token > 0, else -100 with input_id = |token|: so token = label, or -input_id.
-    for (let i = 0; i < n; i++) if (p.labels[i] === IGNORE_INDEX) p.labels[i] = -p.input_ids[i]!;
-    return p.labels;
+    return toSignedTokens(p.input_ids, p.labels);
   }
 
   private readInto(a: Int32Array, at: number, n: number, pos: number): void {

@@ -1,4 +1,4 @@
-import { firstOutOfVocab, outOfVocab, checkVocabSize } from '@weft/core';
+import { firstOutOfVocab, outOfVocab, checkVocabSize, signedTokenId } from '@weft/core';
 import { readInternlmBin } from '@weft/order';
 
 /**
@@ -19,7 +19,7 @@ export async function checkBinVocab(paths: readonly string[], vocabSize: number,
     for await (const { tokens, source } of read) {
       const at = firstOutOfVocab(tokens, vocabSize, true);
       if (at < 0) continue;
-      const id = Math.abs(tokens[at]!);
+      const id = signedTokenId(tokens[at]!);
       throw o.next === undefined ? outOfVocab(source, id, at, vocabSize) : outOfVocab(source, id, at, vocabSize, o.next);
     }
   }

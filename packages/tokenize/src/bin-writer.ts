@@ -1,4 +1,4 @@
-import { AtomicFile, writeFileAtomic } from '@weft/core';
+import { AtomicFile, toSignedTokens, writeFileAtomic } from '@weft/core';
 import { encodeNpy } from '@weft/order';
 
 /**
@@ -13,12 +13,8 @@ export function tokensLine(ids: ArrayLike<number>): string {
   return `{"tokens": [${list}]}\n`;
 }
 
-/** Tokens of a sample as InternLM stores them: the id where there is loss, its negation where not. */
-export function signedTokens(inputIds: Int32Array, labels: Int32Array): Int32Array {
-  const out = new Int32Array(inputIds.length);
-  for (let i = 0; i < inputIds.length; i++) out[i] = labels[i]! < 0 ? -inputIds[i]! : inputIds[i]!;
-  return out;
-}
+/** Tokens of a sample as InternLM stores them: core's signed-token codec (a trained token 0 is stored as 0, untrained). */
+export const signedTokens: (inputIds: Int32Array, labels: Int32Array) => Int32Array = toSignedTokens;
 
 /** Options for {@link BinWriter}. */
 export interface BinWriterOptions {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { byteSize, checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError, type OnError } from '@weft/core';
+import { byteSize, checkOutputDir, checkOutputNotEmpty, decimal, DEFAULT_TEMPLATE, existingPath, integer, oneOf, onErrorOption, tokenizerOption, UsageError, workersOption, type OnError } from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
 import { FORMATS, type DatasetFormat } from './formats.ts';
 import { dataKindWarning, datasetToBin, textToBin, type BinSummary } from './internlm-tokenize.ts';
@@ -54,7 +54,7 @@ export function registerCommands(program: Command): void {
     )
     .requiredOption('--text-input-path <file>', 'input file (.txt, .json or .jsonl)', existingPath('--text-input-path', 'file'))
     .requiredOption('--bin-output-path <path>', 'output .bin (or, with --split-ratio, the output folder)')
-    .option('--tokenizer <spec>', "'default' (embedded Qwen3), a folder with tokenizer.json, or a hub id", 'default')
+    .addOption(tokenizerOption())
     .option('--backend <b>', 'auto | fast | native | js | sentencepiece (auto: the fast BPE encoder where it covers the tokenizer and passes its equality gate, else native; sentencepiece for a folder with only tokenizer.model)', oneOf('--backend', ['auto', 'fast', 'native', 'js', 'sentencepiece'] as const), 'auto')
     .option('--text-field <name>', 'JSON field with the text (.json/.jsonl without --format)', 'text')
     .option('--internlm-compat', "tokenize whole JSON records like InternLM's tool (json.dumps(record) for .json, raw lines for .jsonl)")
@@ -62,8 +62,8 @@ export function registerCommands(program: Command): void {
     .option('--template <name>', 'prompt template (weft list-templates) or chat_template', DEFAULT_TEMPLATE)
     .option('--max-length <n>', 'truncate samples to this many tokens (--format only)', integer('--max-length', { min: 1 }))
     .option('--split-ratio <r>', 'validation share, split like alpaca_tokenizer.py (--format only)', decimal('--split-ratio', { min: 0, max: 1 }))
-    .option('--workers <n>', 'encoding worker threads, by default one per core (0: in this thread); output is identical for any count', integer('--workers', { min: 0, max: 256 }), DEFAULT_WORKERS)
-    .option('--on-error <policy>', 'fail | skip (count bad records and go on)', oneOf('--on-error', ['fail', 'skip'] as const), 'fail')
+    .addOption(workersOption('encoding worker threads, by default one per core (0: in this thread); output is identical for any count'))
+    .addOption(onErrorOption('fail | skip (count bad records and go on)'))
     .option('--max-record-bytes <bytes>', 'largest record (line, or JSON array element) to read: a larger one fails, or is skipped with --on-error skip (a number, or e.g. 64MiB; default 256 MiB)', byteSize('--max-record-bytes', { min: 1 }))
     .option('--strict', 'an empty result (no records in the input, or all skipped) is an error (exit 2), not a warning')
     .option('--overwrite', 'replace an existing output .bin/.bin.meta (with --split-ratio: an earlier weft output folder; never one weft did not write)')

@@ -1,5 +1,5 @@
-import { DataError, defineStage, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
-import { readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
+import { DataError, defineStage, type RecordField, type Conversation, type Message, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
+import { lossFlag, parseMessages, readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
 import { lossKeyInFile } from './loss-key.ts';
 
 /** The dataset formats weft reads. */
@@ -42,14 +42,12 @@ export const FORMATS: readonly FormatInfo[] = [
   },
 ];
 
-const ROLES = new Set(['system', 'user', 'assistant']);
-
 function asObject(v: unknown, what: string, src: Provenance): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new DataError(`expected ${what} to be a JSON object`, src, { reason: 'bad-record' });
   return v as Record<string, unknown>;
 }
 
-function str(o: Record<string, unknown>, key: string, src: Provenance, where: string, optional = false): string {
+function str(o: Record<string, unknown>, key: RecordField, src: Provenance, where: string, optional = false): string {
   const v = o[key];
   if (v === undefined || v === null) {
     if (optional) return '';
@@ -60,44 +58,16 @@ function str(o: Record<string, unknown>, key: string, src: Provenance, where: st
 }
 
 /**
- * ftdp/openai `loss`, read as xtuner's InternLM loader does: `str(loss).lower() == "true"`, default
- * true. So `true` and `"True"` train, while `false`, `"no"`, `1` and `null` do not.
- */
-function lossFlag(v: unknown): boolean | undefined {
-  if (v === undefined) return undefined;
-  const py = v === true ? 'True' : v === false ? 'False' : v === null ? 'None' : typeof v === 'string' ? v : JSON.stringify(v);
-  return py.toLowerCase() === 'true';
-}
-
-/**
- * Validate a list of chat messages: known roles, string content. `fileHasLossKey`: some message of
- * the file has a `loss` key, so a message without one reads `loss: false` — xtuner's pipeline sees
- * it through HF `datasets`, which gives it `loss: None` (see {@link lossKeyInFile}).
- */
-export function parseMessages(v: unknown, src: Provenance, fileHasLossKey = false): Message[] {
-  if (!Array.isArray(v)) throw new DataError('expected an array of messages', src, { reason: 'bad-record' });
-  return v.map((m, i) => {
-    const where = `message ${i}`;
-    const o = asObject(m, where, src);
-    const role = str(o, 'role', src, where);
-    if (!ROLES.has(role)) throw new DataError(`${where}: unknown role "${role}" (expected system, user or assistant)`, src, { reason: 'unknown-role' });
-    const msg: Message = { role, content: str(o, 'content', src, where) };
-    const loss = lossFlag(Object.hasOwn(o, 'loss') ? o.loss : fileHasLossKey ? null : undefined);
-    if (loss !== undefined) msg.loss = loss;
-    return msg;
-  });
-}
-
-/**
  * Map one parsed record of `format` to a Conversation or TextDoc; `null` means "nothing to train on" (counted).
- * `fileHasLossKey` (ftdp, openai): some message of the file has a `loss` key ({@link parseMessages}).
+ * `fileHasLossKey` (ftdp, openai): some message of the file has a `loss` key, so a message without one
+ * is not trained (order's parseMessages; {@link lossKeyInFile}).
  */
 export function recordToItem(format: DatasetFormat, rec: unknown, source: Provenance, fileHasLossKey = false): Conversation | TextDoc | null {
   switch (format) {
     case 'ftdp':
-      return { messages: parseMessages(rec, source, fileHasLossKey), source };
+      return { messages: parseMessages(rec, source, 'expected a JSON array of messages on this line (ftdp: one conversation per line)', fileHasLossKey), source };
     case 'openai':
-      return { messages: parseMessages(asObject(rec, 'record', source).messages, source, fileHasLossKey), source };
+      return { messages: parseMessages(asObject(rec, 'record', source).messages, source, 'expected "messages" to be a JSON array of messages', fileHasLossKey), source };
     case 'conversation': {
       const turns = asObject(rec, 'record', source).conversation;
       if (!Array.isArray(turns)) throw new DataError('missing "conversation" array', source, { reason: 'missing-conversation' });

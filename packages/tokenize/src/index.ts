@@ -6,7 +6,7 @@ export {
 export { resolveHubTokenizer, hubCacheDir } from './hub.ts';
 export { sentencepieceTokenizer, parseSentencepieceModel, PIECE_TYPE, type SentencepieceModel } from './sentencepiece.ts';
 export { lossKeyInFile } from './loss-key.ts';
-export { readDataset, recordToItem, parseMessages, isLineBased, FORMATS, type DatasetFormat, type FormatInfo, type ReadDatasetOptions } from './formats.ts';
+export { readDataset, recordToItem, isLineBased, FORMATS, type DatasetFormat, type FormatInfo, type ReadDatasetOptions } from './formats.ts';
 export { PROMPT_TEMPLATES, getTemplate, pyFormat, type PromptTemplate } from './templates.ts';
 export {
   templateMap, messagesToTurns, turnsToPieces, pretrainPieces, pyStrip,

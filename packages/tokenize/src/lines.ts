@@ -1,8 +1,7 @@
-import { createReadStream } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { DataError } from '@weft/core';
-import { parseJsonDocument } from '@weft/order';
+import { fileChunks, lineString, parseJsonDocument, parseJsonLine as parseLine, splitLines } from '@weft/order';
 
 /** One line of a text file: its text (without the line break), 1-based number and byte offset. */
 export interface Line {
@@ -11,87 +10,47 @@ export interface Line {
   raw: string;
   line: number;
   offset: number;
-  /** Set (to the line's size in bytes, its break included) when it was over `maxLineBytes`; the text is then empty. */
+  /** Set (to the line's size in bytes, its break not included, as order's readers count it) when it was over `maxLineBytes`; the text is then empty. */
   tooLarge?: number;
 }
 
 /**
- * Read a UTF-8 file line by line with provenance, splitting on `\n` only (as Python's
- * `for line in f` does in text mode, apart from universal newlines: `\r\n` is kept as `\r` + break).
- * A line that is not UTF-8 is a DataError; with `onBadLine` it is handed there and left out.
- * A line longer than `maxLineBytes` is not held: it comes out with empty text and `tooLarge` set
- * to its size (the caller reports it, see `recordTooLarge` in `@weft/order`).
+ * Read a UTF-8 file line by line with provenance, through `@weft/order`'s reader family (the same
+ * line splitting, UTF-8 check, size limit and errors as every other reader), splitting on `\n` only
+ * (as Python's `for line in f` does in text mode, apart from universal newlines: `\r\n` is kept as
+ * `\r` + break). A line that is not UTF-8 is a 'non-utf8' DataError; with `onBadLine` it is handed
+ * there and left out. A line longer than `maxLineBytes` is not held: it comes out with empty text
+ * and `tooLarge` set (the caller reports it, see `recordTooLarge` in `@weft/order`).
  *
  * @example
  * for await (const l of readLines('a.jsonl')) console.log(l.line, l.offset, l.text);
  */
 export async function* readLines(file: string, options: { onBadLine?: (e: DataError) => void; maxLineBytes?: number } = {}): AsyncIterable<Line> {
-  const maxLineBytes = options.maxLineBytes ?? Infinity;
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
-  let skipping = false;
-  let offset = 0;
-  let lineNo = 0;
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const emit = (bytes: Buffer): Line | undefined => {
-    lineNo++;
-    let raw: string;
-    try {
-      raw = decoder.decode(bytes);
-    } catch {
-      const e = new DataError('not valid UTF-8', { file, line: lineNo, offset }, { reason: 'bad-utf8' });
-      offset += bytes.length;
-      if (!options.onBadLine) throw e;
-      options.onBadLine(e);
-      return undefined;
+  const size = (await stat(file)).size;
+  for await (const batch of splitLines(fileChunks(file, 1 << 20), file, options.maxLineBytes ?? Infinity)) {
+    for (const r of batch) {
+      // Only the last line can lack its '\n'.
+      const broken = r.offset + (r.tooLarge ?? r.bytes.length) < size;
+      if (r.tooLarge !== undefined) {
+        yield { raw: '', text: '', line: r.line, offset: r.offset, tooLarge: r.tooLarge };
+        continue;
+      }
+      let text: string;
+      try {
+        text = lineString(r);
+      } catch (e) {
+        if (!(e instanceof DataError) || !options.onBadLine) throw e;
+        options.onBadLine(e);
+        continue;
+      }
+      yield { text, raw: broken ? `${text}\n` : text, line: r.line, offset: r.offset };
     }
-    const l: Line = { raw, text: raw.endsWith('\n') ? raw.slice(0, -1) : raw, line: lineNo, offset };
-    offset += bytes.length;
-    return l;
-  };
-  const oversize = (len: number): Line => {
-    const l: Line = { raw: '', text: '', line: ++lineNo, offset, tooLarge: len };
-    offset += len;
-    return l;
-  };
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf(10, start);
-      if (nl < 0) break;
-      const piece = chunk.subarray(start, nl + 1);
-      const len = pendingLen + piece.length;
-      const over = skipping || len - 1 > maxLineBytes;
-      const bytes = over ? undefined : pendingLen > 0 ? Buffer.concat([...pending, piece]) : piece;
-      pending = [];
-      pendingLen = 0;
-      skipping = false;
-      const l = bytes ? emit(bytes) : oversize(len);
-      if (l) yield l;
-      start = nl + 1;
-    }
-    if (start < chunk.length) {
-      pendingLen += chunk.length - start;
-      if (pendingLen > maxLineBytes) {
-        skipping = true;
-        pending = [];
-      } else pending.push(chunk.subarray(start));
-    }
-  }
-  if (skipping) yield oversize(pendingLen);
-  else if (pendingLen > 0) {
-    const l = emit(Buffer.concat(pending));
-    if (l) yield l;
   }
 }
 
-/** Parse one JSON line, naming the place on failure. */
+/** Parse one JSON line, naming the place on failure ('malformed-json', as every reader does). */
 export function parseJsonLine(l: Line, file: string): unknown {
-  try {
-    return JSON.parse(l.text);
-  } catch (e) {
-    throw new DataError(`malformed JSON (${(e as Error).message})`, { file, line: l.line, offset: l.offset }, { reason: 'bad-json' });
-  }
+  return parseLine(l.text, { file, line: l.line, offset: l.offset });
 }
 
 /** The text of a whole file, or a DataError at the first line that is not UTF-8 (never U+FFFD in its place). */
@@ -104,7 +63,7 @@ function utf8Text(bytes: Buffer, file: string): string {
       const nl = bytes.indexOf(10, start);
       const end = nl < 0 ? bytes.length : nl;
       if (!isUtf8(bytes.subarray(start, end)) || nl < 0) {
-        throw new DataError('not valid UTF-8: re-encode the file as UTF-8', { file, line, offset: start }, { reason: 'bad-utf8' });
+        throw new DataError('not valid UTF-8: re-encode the file as UTF-8', { file, line, offset: start }, { reason: 'non-utf8' });
       }
       start = nl + 1;
     }
@@ -118,10 +77,9 @@ function utf8Text(bytes: Buffer, file: string): string {
  */
 export async function readJsonArray(file: string): Promise<unknown[]> {
   const data = parseJsonDocument(utf8Text(await readFile(file), file), file, {
-    reason: 'bad-json',
     jsonLinesHint: 'name it .jsonl, or give --format (ftdp files are JSON lines named .json; see weft list-formats)',
   });
   if (data === undefined) return [];
-  if (!Array.isArray(data)) throw new DataError(`expected a JSON array of records, got ${data === null ? 'null' : typeof data} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'bad-json' });
+  if (!Array.isArray(data)) throw new DataError(`expected a JSON array of records, got ${data === null ? 'null' : typeof data} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'schema' });
   return data;
 }

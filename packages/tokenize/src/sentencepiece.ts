@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError } from '@weft/core';
-import { readConfig, tokenContent, type Tokenizer, type TokenizerSpec } from './tokenizer.ts';
+import { DataError, walkProtobuf, type ProtoFieldHandler } from '@weft/core';
+import { readConfig, tokenContent, type Tokenizer, type TokenizerSpec } from './tokenizer-config.ts';
 
 /**
  * The `sentencepiece` backend: a folder with a sentencepiece `tokenizer.model` (InternLM, Llama-2)
@@ -53,41 +53,7 @@ export function parseSentencepieceModel(bytes: Uint8Array, file: string): Senten
   const model: SentencepieceModel = {
     pieces: [], modelType: 1, unkPiece: '<unk>', bosPiece: '<s>', eosPiece: '</s>', padPiece: '<pad>', addDummyPrefix: true,
   };
-  // Walk one message: calls `field(number, wire, value|bytes, offsetOfValue)` for every field.
-  const walk = (start: number, end: number, field: (num: number, wire: number, v: number, body: Uint8Array | undefined, at: number) => void): void => {
-    let p = start;
-    const varint = (): number => {
-      // Low 32 bits as a signed int32 (enough for ids, enums and lengths; int32 -1 is 10 bytes).
-      let lo = 0;
-      for (let i = 0; ; i++) {
-        if (p >= end) return fail('a number runs past the end of its message', p);
-        const b = bytes[p++]!;
-        if (i < 5) lo |= (b & 0x7f) << (7 * i);
-        if ((b & 0x80) === 0) return lo;
-        if (i >= 9) return fail('a number is longer than 10 bytes', p);
-      }
-    };
-    while (p < end) {
-      const at = p;
-      const key = varint() >>> 0;
-      const num = key >>> 3;
-      const wire = key & 7;
-      if (num === 0) fail('field number 0', at);
-      if (wire === 0) field(num, wire, varint(), undefined, at);
-      else if (wire === 2) {
-        const len = varint();
-        if (len < 0 || p + len > end) fail(`a ${len}-byte field runs past the end (${end - p} bytes left)`, at);
-        field(num, wire, len, bytes.subarray(p, p + len), p);
-        p += len;
-      } else if (wire === 5) {
-        if (p + 4 > end) fail('a 4-byte field runs past the end', at);
-        p += 4;
-      } else if (wire === 1) {
-        if (p + 8 > end) fail('an 8-byte field runs past the end', at);
-        p += 8;
-      } else fail(`unknown wire type ${wire}`, at);
-    }
-  };
+  const walk = (start: number, end: number, field: ProtoFieldHandler): void => walkProtobuf(bytes, start, end, field, fail);
   if (bytes.length === 0) fail('the file is empty', 0);
   walk(0, bytes.length, (num, wire, _v, body, at) => {
     if (wire !== 2 || body === undefined) return;

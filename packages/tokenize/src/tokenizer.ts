@@ -6,46 +6,9 @@ import { fastCacheKey, readFastCache, writeFastCache, type FastCacheEntry } from
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
 import { fullGc } from '@weft/core';
 import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
+import { readConfig, tokenContent, type Backend, type Tokenizer, type TokenizerConfig, type TokenizerSpec } from './tokenizer-config.ts';
 
-/**
- * Which implementation encodes: weft's own byte-level BPE encoder (`fast`, fast-bpe.ts), the Rust
- * `tokenizers` N-API binding, pure-JS `@huggingface/tokenizers` (all read `tokenizer.json`), or
- * sentencepiece in WebAssembly (`tokenizer.model`, see sentencepiece.ts).
- */
-export type Backend = 'fast' | 'native' | 'js' | 'sentencepiece';
-
-/** How to load a tokenizer again (worker threads): plain data, structured-clone-able. */
-export interface TokenizerSpec {
-  /** The folder that holds `tokenizer.json` or `tokenizer.model` (already resolved from 'default' or a hub id). */
-  dir: string;
-  backend: Backend;
-}
-
-/**
- * A loaded tokenizer. `encode` never adds special tokens (xtuner encodes every piece with
- * `add_special_tokens=False` and adds BOS/EOS itself).
- */
-export interface Tokenizer {
-  readonly backend: Backend;
-  /** Serialisable: `loadTokenizerFromSpec(t.spec)` gives the same tokenizer in a worker. */
-  readonly spec: TokenizerSpec;
-  /** BOS ids as xtuner's `get_bos_eos_token_ids` gives them: `[]` for Qwen tokenizers. */
-  readonly bosIds: number[];
-  readonly eosIds: number[];
-  /** The BOS / EOS token texts (for chat templates), when the config names them. */
-  readonly bosToken: string | undefined;
-  readonly eosToken: string | undefined;
-  /** Vocabulary size including added tokens. */
-  readonly vocabSize: number;
-  /** `tokenizer_class` from tokenizer_config.json, when present. */
-  readonly className: string | undefined;
-  /** The Jinja chat template from tokenizer_config.json, when present. */
-  readonly chatTemplate: string | undefined;
-  encode(text: string): Promise<Int32Array>;
-  encodeBatch(texts: string[]): Promise<Int32Array[]>;
-  decode(ids: ArrayLike<number>): Promise<string>;
-  tokenToId(token: string): number | undefined;
-}
+export type { Backend, Tokenizer, TokenizerSpec } from './tokenizer-config.ts';
 
 const QWEN_CLASSES = new Set(['QWenTokenizer', 'QWen2Tokenizer', 'Qwen2Tokenizer', 'Qwen2TokenizerFast']);
 
@@ -220,34 +183,6 @@ export function loadTokenizerFromSpec(spec: TokenizerSpec): Promise<Tokenizer> {
     cache.set(key, t);
   }
   return t;
-}
-
-/** tokenizer_config.json (+ special_tokens_map.json, chat_template.jinja) as read here. */
-export interface TokenizerConfig {
-  tokenizer_class?: string;
-  bos_token?: string | { content: string } | null;
-  eos_token?: string | { content: string } | null;
-  chat_template?: string | { name: string; template: string }[];
-  [k: string]: unknown;
-}
-
-export function readConfig(dir: string): TokenizerConfig {
-  const p = join(dir, 'tokenizer_config.json');
-  const cfg: TokenizerConfig = existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as TokenizerConfig) : {};
-  const sp = join(dir, 'special_tokens_map.json');
-  if (existsSync(sp)) {
-    const m = JSON.parse(readFileSync(sp, 'utf8')) as TokenizerConfig;
-    cfg.bos_token ??= m.bos_token;
-    cfg.eos_token ??= m.eos_token;
-  }
-  const jt = join(dir, 'chat_template.jinja');
-  if (cfg.chat_template === undefined && existsSync(jt)) cfg.chat_template = readFileSync(jt, 'utf8');
-  return cfg;
-}
-
-export function tokenContent(t: TokenizerConfig['bos_token']): string | undefined {
-  if (t === null || t === undefined) return undefined;
-  return typeof t === 'string' ? t : t.content;
 }
 
 async function build(spec: TokenizerSpec): Promise<Tokenizer> {

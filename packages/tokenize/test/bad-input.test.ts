@@ -31,7 +31,7 @@ describe('bad chat records: a DataError naming file and line, or counted with on
     ['missing content', [{ role: 'user' }, ok[1]], 'missing-content', /message 0: missing "content"/],
     ['non-string content', [{ role: 'user', content: [{ type: 'text', text: 'x' }] }, ok[1]], 'bad-content', /"content" must be a string, got array/],
     ['null content', [{ role: 'user', content: 'q' }, { role: 'assistant', content: null }], 'missing-content', /message 1: missing "content"/],
-    ['not an array', { role: 'user' }, 'bad-record', /expected an array of messages/],
+    ['not an array', { role: 'user' }, 'bad-record', /expected a JSON array of messages/],
     ['malformed JSON', '[{"role": "user", "content": "x"', 'malformed-json', /malformed JSON/],
   ];
   for (const [name, bad, reason, msg] of cases) {

@@ -1,6 +1,6 @@
 /** What a training run reads: one of these, resolved to random-access packs by `openDataset`. */
 export type DatasetSpec =
-  /** A folder of InternLM-tokenized `.bin` + `.bin.meta` files (what `weft process` writes), packed
+  /** A folder of InternLM-tokenized `.bin` + `.bin.meta` files (what `weft tokenize` or InternLM's tokenizer.py write), packed
    * xtuner-style (length-seeded, per file, in data order). */
   | { kind: 'internlm'; path: string }
   /** A packed Arrow datasets folder (what `weft pack` / `weft process --pack` write): one row per pack. */

@@ -1,16 +1,11 @@
 export { registerCommands } from './cli.ts';
-export { defineConfig, validateConfig, loadConfig, workerGradScaler, type TrainConfig, type DatasetSpec, type GradScalerConfig } from './config.ts';
+export { defineConfig, type TrainConfig, type DatasetSpec } from './config.ts';
 export { train, type TrainOptions } from './train.ts';
-export { openDataset, syntheticPacks, type RandomAccessPacks } from './dataset.ts';
+export { syntheticPacks, type RandomAccessPacks } from './dataset.ts';
 export { startFeed, type FeedPlan } from './feed.ts';
-export { encodePackFrame, encodeEndFrame, FRAME_MAGIC } from './frames.ts';
-export { internRepoOrder, rankSchedule, cursorAfter, stepsForEpochs, type PackOrder } from './schedule.ts';
-export { topologyFromEnv, firstSlurmHost, type Topology } from './topology.ts';
+export { encodePackFrame, encodeEndFrame } from './frames.ts';
+export { internRepoOrder, type PackOrder } from './schedule.ts';
 export { resolvePython, type PythonInfo } from './python.ts';
-export { launchRanks, WORKER_DIR, DATA_ERROR_PREFIX } from './launch.ts';
-export { checkDatasetVocab, modelVocabSize } from './vocab.ts';
-export { MetricsSink } from './metrics.ts';
-export { EventFileWriter, encodeEvent, tfRecord, crc32c, maskedCrc } from './tfevents.ts';
-export { runPicture, type StepMetrics } from './plot.ts';
-export { listConfigs, copyConfig } from './named-configs.ts';
-export { generate, promptIds, stopIds, type GenerateOptions, type GenerateResult } from './generate.ts';
+export { WORKER_DIR } from './launch.ts';
+export { loadNamedConfig } from './named-configs.ts';
+

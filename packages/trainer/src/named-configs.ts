@@ -1,5 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig, type TrainConfig } from './config.ts';
 
 const DIR = new URL('./configs/', import.meta.url).pathname;
 
@@ -31,4 +32,16 @@ export function copyConfig(name: string, dir: string): string {
 export function namedConfigPath(name: string): string | undefined {
   const p = join(DIR, `${name}.ts`);
   return existsSync(p) ? p : undefined;
+}
+
+/**
+ * Load a named config (validated), for callers outside the trainer such as `weft demo`.
+ *
+ * @example
+ * const config = await loadNamedConfig('tiny_cpu_demo');
+ */
+export async function loadNamedConfig(name: string): Promise<TrainConfig> {
+  const file = namedConfigPath(name);
+  if (file === undefined) throw new Error(`no config named ${name}; \`weft list-cfg\` lists them: ${listConfigs().map((c) => c.name).join(', ')}`);
+  return loadConfig(file);
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstOutOfVocab, outOfVocab } from '@weft/core';
+import { firstOutOfVocab, IGNORE_INDEX, outOfVocab } from '@weft/core';
 import { checkBinVocab } from '@weft/pack';
 import type { TrainConfig } from './config.ts';
 import type { RandomAccessPacks } from './dataset.ts';
@@ -39,7 +39,7 @@ export async function checkDatasetVocab(data: RandomAccessPacks, vocabSize: numb
   for (let i = 0; i < data.length; i++) {
     const p = await data.get(i);
     for (const [field, ids] of [['input_ids', p.input_ids], ['labels', p.labels]] as const) {
-      const at = firstOutOfVocab(field === 'labels' ? ids.map((x) => (x === -100 ? 0 : x)) : ids, vocabSize);
+      const at = firstOutOfVocab(field === 'labels' ? ids.map((x) => (x === IGNORE_INDEX ? 0 : x)) : ids, vocabSize);
       if (at >= 0) throw outOfVocab({ file: `${name} (pack ${i}, ${field})` }, ids[at]!, at, vocabSize, NEXT);
     }
   }

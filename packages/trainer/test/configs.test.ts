@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyConfig, listConfigs, loadConfig, validateConfig } from '@weft/trainer';
+import { copyConfig, listConfigs } from '../src/named-configs.ts';
+import { loadConfig, validateConfig } from '../src/config.ts';
 import { topologyFromEnv } from '../src/topology.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

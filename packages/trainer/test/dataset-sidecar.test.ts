@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinFile } from '@weft/order';
-import { openDataset } from '@weft/trainer';
+import { openDataset } from '../src/dataset.ts';
 
 const DATA = new URL('../../../data/sample/tokenized', import.meta.url).pathname;
 const temps: string[] = [];

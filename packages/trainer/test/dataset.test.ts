@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { IGNORE_INDEX } from '@weft/core';
-import { openDataset } from '@weft/trainer';
+import { openDataset } from '../src/dataset.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const DATA = new URL('../../../data/sample/', import.meta.url).pathname;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Pack } from '@weft/core';
-import { encodeEndFrame, encodePackFrame, syntheticPacks } from '@weft/trainer';
+import { encodeEndFrame, encodePackFrame } from '../src/frames.ts';
+import { syntheticPacks } from '../src/dataset.ts';
 import { runPython } from './helpers.ts';
 
 const DECODE = `

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { generate } from '@weft/trainer';
+import { generate } from '../src/generate.ts';
 import { runPython } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

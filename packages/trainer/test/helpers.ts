@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { resolvePython, WORKER_DIR } from '@weft/trainer';
+import { resolvePython } from '../src/python.ts';
+import { WORKER_DIR } from '../src/launch.ts';
 
 /** The Python with torch the worker uses (Debian's /usr/bin/python3 here and in CI). */
 export const TORCH_PYTHON = resolvePython().python;

@@ -3,7 +3,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { internlmToHf, pthToHf } from '@weft/convert';
-import { copyConfig, generate, loadConfig, train, type StepMetrics, type TrainConfig } from '@weft/trainer';
+import { train, type TrainConfig } from '@weft/trainer';
+import { generate } from '../src/generate.ts';
+import { copyConfig } from '../src/named-configs.ts';
+import { loadConfig } from '../src/config.ts';
+import type { StepMetrics } from '../src/plot.ts';
 import { PY_TESTS, runPython } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

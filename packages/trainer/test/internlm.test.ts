@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pthToHf } from '@weft/convert';
-import { copyConfig, loadConfig, train, type StepMetrics, type TrainConfig } from '@weft/trainer';
+import { train, type TrainConfig } from '@weft/trainer';
+import { copyConfig } from '../src/named-configs.ts';
+import { loadConfig } from '../src/config.ts';
+import type { StepMetrics } from '../src/plot.ts';
 import { runPython } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cursorAfter, internRepoOrder, rankSchedule } from '@weft/trainer';
+import { cursorAfter, internRepoOrder, rankSchedule } from '../src/schedule.ts';
 import { runPython } from './helpers.ts';
 
 // xtuner's InternRepoSampler, written out with numpy: RandomState(seed + epoch).shuffle(arange(n)),

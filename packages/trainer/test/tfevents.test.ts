@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crc32c, EventFileWriter } from '@weft/trainer';
+import { crc32c, EventFileWriter } from '../src/tfevents.ts';
 import { runPython } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

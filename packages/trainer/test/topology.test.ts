@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstSlurmHost, topologyFromEnv } from '@weft/trainer';
+import { firstSlurmHost, topologyFromEnv } from '../src/topology.ts';
 
 describe('launch topology', () => {
   it('single node: --nproc-per-node, free port picked later', () => {

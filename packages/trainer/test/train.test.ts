@@ -2,7 +2,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pthToHf } from '@weft/convert';
-import { train, type StepMetrics, type TrainConfig } from '@weft/trainer';
+import { train } from '../src/train.ts';
+import { type StepMetrics } from '../src/plot.ts';
+import { type TrainConfig } from '../src/config.ts';
 import { runPython } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDataError } from '@weft/core';
-import { encodeEndFrame, encodePackFrame, launchRanks, train, type TrainConfig } from '@weft/trainer';
+import { encodeEndFrame, encodePackFrame } from '../src/frames.ts';
+import { launchRanks } from '../src/launch.ts';
+import { train } from '../src/train.ts';
+import { type TrainConfig } from '../src/config.ts';
 import { TORCH_PYTHON } from './helpers.ts';
 import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 

@@ -1,46 +1,20 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError } from '@weft/core';
+import { DataError, walkProtobuf } from '@weft/core';
 
 /** Piece strings of a sentencepiece `tokenizer.model` (ModelProto field 1, SentencePiece field 1). */
 export function sentencepiecePieces(buf: Uint8Array, file = 'tokenizer.model'): string[] {
   const pieces: string[] = [];
   const dec = new TextDecoder();
-  const varint = (p: { i: number }, end: number): number => {
-    let x = 0, mul = 1;
-    for (;;) {
-      if (p.i >= end) throw new DataError('truncated varint', { file, offset: p.i }, { reason: 'truncated' });
-      const b = buf[p.i++]!;
-      x += (b & 0x7f) * mul;
-      if (b < 0x80) return x;
-      mul *= 128;
-      if (mul > 2 ** 56) throw new DataError('varint too long', { file, offset: p.i }, { reason: 'bad-protobuf' });
-    }
+  const fail = (detail: string, offset: number): never => {
+    throw new DataError(`not a valid sentencepiece model (truncated or corrupt file?): ${detail}`, { file, offset }, { reason: 'corrupt-model' });
   };
-  // walk one message; call `onField` for length-delimited fields, skip the rest
-  const walk = (start: number, end: number, onField: (field: number, s: number, e: number) => void): void => {
-    const p = { i: start };
-    while (p.i < end) {
-      const key = varint(p, end);
-      const field = Math.floor(key / 8), wire = key & 7;
-      if (wire === 0) varint(p, end);
-      else if (wire === 1) p.i += 8;
-      else if (wire === 5) p.i += 4;
-      else if (wire === 2) {
-        const n = varint(p, end);
-        if (p.i + n > end) throw new DataError(`field ${field} runs past its message`, { file, offset: p.i }, { reason: 'truncated' });
-        onField(field, p.i, p.i + n);
-        p.i += n;
-      } else throw new DataError(`unsupported protobuf wire type ${wire}`, { file, offset: p.i }, { reason: 'bad-protobuf' });
-      if (p.i > end) throw new DataError('message truncated', { file, offset: end }, { reason: 'truncated' });
-    }
-  };
-  walk(0, buf.length, (field, s, e) => {
-    if (field !== 1) return;
+  walkProtobuf(buf, 0, buf.length, (num, wire, _v, body, at) => {
+    if (num !== 1 || wire !== 2) return;
     let piece = '';
-    walk(s, e, (f, a, b) => { if (f === 1) piece = dec.decode(buf.subarray(a, b)); });
+    walkProtobuf(buf, at, at + body!.length, (n, w, _x, b) => { if (n === 1 && w === 2) piece = dec.decode(b); }, fail);
     pieces.push(piece);
-  });
+  }, fail);
   return pieces;
 }
 
@@ -59,7 +33,7 @@ export function tokenizerSize(dir: string): number | undefined {
     try {
       j = JSON.parse(readFileSync(tj, 'utf8')) as typeof j;
     } catch (e) {
-      throw new DataError(`not valid JSON: ${(e as Error).message}`, { file: tj }, { reason: 'bad-json' });
+      throw new DataError(`not valid JSON: ${(e as Error).message}`, { file: tj }, { reason: 'malformed-json' });
     }
     const vocab = j.model?.vocab;
     // BPE/WordLevel/WordPiece keep a token → id object; Unigram a list of [token, score]

@@ -1,7 +1,8 @@
 // InternLM2-7B full fine-tune, 1 epoch on a custom tokenized dataset, 32k packs (xtuner config).
 //
-// InternLM2-7B full fine-tune, one epoch over a custom dataset that `weft process` tokenized and
-// the trainer packs to 32k: xtuner's internlm2_7b_full_finetune_custom_dataset_e1 (lr 2e-5, warmup 3%).
+// InternLM2-7B full fine-tune, one epoch over a custom dataset tokenized to .bin + .bin.meta (by
+// `weft tokenize --format ...`) that the trainer packs to 32k (for the Arrow folder `weft process
+// --pack` writes, use dataset: { kind: 'packed', path: '<out>/packed' }): xtuner's internlm2_7b_full_finetune_custom_dataset_e1 (lr 2e-5, warmup 3%).
 import type { TrainConfig } from '@weft/trainer';
 
 export default {

@@ -1,7 +1,7 @@
 // InternLM2-7B full fine-tune on an InternLM-tokenized folder, 32k packs (xtuner config).
 //
 // InternLM2-7B full fine-tune on an InternLM-tokenized dataset (.bin + .bin.meta, what
-// `weft process` or InternLM's tokenizer.py write), 32k packs with varlen attention: xtuner's
+// `weft tokenize` or InternLM's tokenizer.py write), 32k packs with varlen attention: xtuner's
 // internlm2_7b_w_tokenized_dataset. Sized for 8 x 80 GB GPUs (FSDP2).
 import type { TrainConfig } from '@weft/trainer';
 

@@ -2,8 +2,9 @@
 //
 // A tiny CPU demo: a 2-layer, hidden-64 Llama with the default tokenizer's vocabulary (Qwen3,
 // 151669 tokens), trained for a few steps by 2 gloo workers on the shipped tokenized sample
-// (data/sample/tokenized, run from the repository root), or on the folder WEFT_DEMO_DATA names
-// (e.g. what `weft process` wrote).
+// (data/sample/tokenized, run from the repository root), or on the folder of InternLM .bin files
+// WEFT_DEMO_DATA names (e.g. what `weft tokenize --format ... --bin-output-path` wrote; for the Arrow
+// folder of `weft process --pack`, use dataset: { kind: 'packed', path: '<out>/packed' }).
 import type { TrainConfig } from '@weft/trainer';
 
 const data = process.env.WEFT_DEMO_DATA ?? 'data/sample/tokenized';
