@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ProcessSummary } from './process.ts';
 import {
-  byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_MAX_LENGTH, DEFAULT_TEMPLATE, DEFAULT_WORKERS, existingPath, integer, oneOf, UsageError,
+  byteSize, checkOutputDir, checkOutputNotEmpty, DEFAULT_MAX_LENGTH, DEFAULT_TEMPLATE, existingPath, integer, oneOf, UsageError,
   onErrorOption, packedLengthOption, seedOption, tokenizerOption, workersOption,
 } from '@weft/core';
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { decimal, integer } from '@weft/core';
+import { decimal, integer, seedOption, tokenizerOption } from '@weft/core';
 
 /** Add this package's subcommands to the `weft` program. */
 export function registerCommands(program: Command): void {
@@ -54,11 +54,11 @@ export function registerCommands(program: Command): void {
     .requiredOption('--prompt <text>', 'the prompt (with --template: the user message)')
     .option('--template <name>', 'xtuner prompt template for one user turn, e.g. internlm2_chat (`weft list-templates`)')
     .option('--system <text>', 'system message (needs --template)')
-    .option('--tokenizer <spec>', 'tokenizer folder, hub id or "default" (default: the model folder)')
+    .addOption(tokenizerOption('tokenizer folder, hub id or "default" (default: the model folder)', null))
     .option('--max-new-tokens <n>', 'most tokens to generate', integer('--max-new-tokens', { min: 1 }), 128)
     .option('--temperature <t>', '0: greedy; > 0: sample at this temperature', decimal('--temperature', { min: 0 }), 0)
     .option('--top-p <p>', 'nucleus sampling mass (with --temperature)', decimal('--top-p', { min: 0, max: 1 }), 1)
-    .option('--seed <n>', 'sampling seed: the same seed gives the same text', integer('--seed', { min: 0 }), 0)
+    .addOption(seedOption('sampling seed: the same seed gives the same text').default(0))
     .option('--device <d>', 'auto (GPU when PyTorch sees one), cpu, cuda, cuda:N', 'auto')
     .option('--dtype <d>', 'auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16', 'auto')
     .option('--python <path>', 'Python with PyTorch (default: $WEFT_PYTHON, else auto-detected)')
