@@ -23,7 +23,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['order', 'convert'],
   ['tokenize'],
   ['pack'],
-  ['trainer'],
+  ['trainer', 'job'],
   ['cli'],
 ];
 
