@@ -2,7 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, isDataError, isUsageError } from '@weft/core';
 import { registerCommands as orderCommands } from '@weft/order';
 import { registerCommands as tokenizeCommands } from '@weft/tokenize';
-import { registerCommands as packCommands } from '@weft/pack';
+import { registerCommands as jobCommands } from '@weft/job';
 import { registerCommands as trainerCommands } from '@weft/trainer';
 import { registerCommands as convertCommands } from '@weft/convert';
 import { registerDemo } from './demo.ts';
@@ -16,7 +16,7 @@ export function buildProgram(): Command {
     // Usage errors come back to main() as CommanderErrors (subcommands inherit this when created).
     .exitOverride();
   registerDemo(program);
-  for (const register of [orderCommands, tokenizeCommands, packCommands, trainerCommands, convertCommands]) register(program);
+  for (const register of [orderCommands, tokenizeCommands, jobCommands, trainerCommands, convertCommands]) register(program);
   return program;
 }
 

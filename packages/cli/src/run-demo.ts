@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { join, relative, resolve } from 'node:path';
-import { runProcess } from '@weft/pack';
+import { runProcess } from '@weft/job';
 import { DEFAULT_MAX_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, DEFAULT_WORKERS } from '@weft/core';
 
 /**

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, isDataError, type DataError } from '@weft/core';
 import { readFtdp, readInternlmBin, readJsonl, scanSources } from '@weft/order';
 import { datasetToBin, internlmDocs, loadTokenizer, readDataset } from '@weft/tokenize';
-import { runProcess } from '@weft/pack';
+import { runProcess } from '@weft/job';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const dir = tempDir('weft-reasons-');

@@ -4,12 +4,12 @@ import { link, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { checkOutputNotEmpty, DEFAULT_SEED, readOutputMarker, realPathOf, releaseTemp, tempPathFor, writeFileAtomic, type OnError } from '@weft/core';
 import { dataOrder, readDataOrder } from '@weft/order';
-import { fingerprintOf, type WrittenFile } from './arrow-writer.ts';
-import { checkedBinSources } from './checked-bin-sources.ts';
-import { datasetInfoJson, shardName, stateJson } from './hf-json.ts';
-import { PackedDataset } from './packed-dataset.ts';
-import { PACK_COLUMNS, writePackedDataset, type PackStats } from './pack-job.ts';
-import { assignUnits, DEFAULT_SPLIT_BYTES, type ShardSpec } from './shard-plan.ts';
+import { fingerprintOf, type WrittenFile } from '@weft/pack';
+import { checkedBinSources } from '@weft/pack';
+import { datasetInfoJson, shardName, stateJson } from '@weft/pack';
+import { PackedDataset } from '@weft/pack';
+import { PACK_COLUMNS, writePackedDataset, type PackStats } from '@weft/pack';
+import { assignUnits, DEFAULT_SPLIT_BYTES, type ShardSpec } from '@weft/pack';
 import { checkStillOurs, claimJobOutput, readMarker, shardDirName, SHARD_MARKER, type JobMarker } from './shard-run.ts';
 
 /** Options of `weft pack` (one run, or one shard of it). */
@@ -219,7 +219,7 @@ export async function mergePackShards(out: string, markers: readonly PackShardMa
   await mkdir(tmp);
   if (files.length === 0) {
     // No packs: the single empty Arrow file a single run writes.
-    const { ArrowDatasetWriter } = await import('./arrow-writer.ts');
+    const { ArrowDatasetWriter } = await import('@weft/pack');
     const w = await ArrowDatasetWriter.create(join(tmp, 'empty'), { columns: PACK_COLUMNS });
     const r = await w.finish();
     files.push({ ...r.files[0]!, from: join(tmp, 'empty', r.files[0]!.name) });

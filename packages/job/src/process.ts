@@ -4,17 +4,17 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
 import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
-import { arrowSink } from './arrow-sink.ts';
-import { ArrowSource } from './arrow-source.ts';
-import { datasetDictJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
-import { PackedDataset } from './packed-dataset.ts';
+import { arrowSink } from '@weft/pack';
+import { ArrowSource } from '@weft/pack';
+import { datasetDictJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
+import { PackedDataset } from '@weft/pack';
 import { prepareProcessOutput } from './process-output.ts';
-import { checkedBinSources } from './checked-bin-sources.ts';
-import { reusableStats, writePackedDataset, type PackStats } from './pack-job.ts';
-import { DEFAULT_SPLIT_BYTES, fileRanges } from './shard-plan.ts';
-import { RANGE_CUT, rangedSamples, type Range } from './range-samples.ts';
-import { fileDigest } from './input-digest.ts';
-import { lossTokens, trainableOnly } from './trainable-only.ts';
+import { checkedBinSources } from '@weft/pack';
+import { reusableStats, writePackedDataset, type PackStats } from '@weft/pack';
+import { DEFAULT_SPLIT_BYTES, fileRanges } from '@weft/pack';
+import { RANGE_CUT, rangedSamples, type Range } from '@weft/pack';
+import { fileDigest } from '@weft/pack';
+import { lossTokens, trainableOnly } from '@weft/pack';
 import type { EncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */

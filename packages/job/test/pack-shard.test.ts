@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { packJobMarker, packUnits, runPack, runPackShard, type PackJobOptions } from '../src/pack-shard.ts';
 import { mergeShards } from '../src/merge.ts';
-import { PackedDataset } from '../src/packed-dataset.ts';
-import { writePackedDataset } from '../src/pack-job.ts';
-import { checkedBinFolder } from '../src/checked-bin-sources.ts';
+import { PackedDataset } from '@weft/pack';
+import { writePackedDataset } from '@weft/pack';
+import { checkedBinFolder } from '@weft/pack';
 import { sameTree, tree } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDataError } from '@weft/core';
 import { runProcess } from '../src/process.ts';
-import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const base = mkdtempSync(join(tmpdir(), 'weft-vocab-'));

@@ -5,8 +5,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PackedDataset, runProcess, writePackedDataset } from '../src/index.ts';
-import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { PackedDataset, writePackedDataset } from '@weft/pack';
+import { runProcess } from '../src/index.ts';
+import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const base = mkdtempSync(join(tmpdir(), 'weft-rerun-'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runProcess, type ProcessOptions } from '../src/process.ts';
 import { runProcessShard, shardDirName } from '../src/shard-run.ts';
 import { mergeShards } from '../src/merge.ts';
-import { planUnits, assignUnits, resolveShard } from '../src/shard-plan.ts';
+import { planUnits, assignUnits, resolveShard } from '@weft/pack';
 import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 import { stderrOf } from './stderr.ts';

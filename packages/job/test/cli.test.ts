@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
-import { packingCases } from './golden.ts';
-import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { packingCases } from '../../pack/test/golden.ts';
+import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;

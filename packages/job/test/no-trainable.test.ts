@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { collect, pipe } from '@weft/core';
 import { encode, readDataset, templateMap } from '@weft/tokenize';
 import { runProcess } from '../src/process.ts';
-import { trainableOnly } from '../src/trainable-only.ts';
-import { ArrowDataset } from '../src/arrow-reader.ts';
+import { trainableOnly } from '@weft/pack';
+import { ArrowDataset } from '@weft/pack';
 import { charTokenizer, python } from '../../tokenize/test/helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

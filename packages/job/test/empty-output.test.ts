@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { emptyOutputProblem } from '@weft/core';
 import { scanSources } from '@weft/order';
 import { runProcess } from '../src/process.ts';
-import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'weft-empty-'));

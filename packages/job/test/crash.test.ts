@@ -3,7 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { OUTPUT_MARKER } from '@weft/core';
-import { writeBinFolderWithNumpy } from './write-bin.ts';
+import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;

@@ -47,7 +47,7 @@ export function registerCommands(program: Command): void {
     .option('--overwrite', 'replace an earlier weft output at --out (never a folder weft did not write; with --shard, never a finished shard of this same job)')
     .action(async (folder: string, o: { packedLength: number; seed: number; minLength: number; dataOrder?: string; maxShardSize: number; workers: number; onError: 'fail' | 'skip'; vocabSize?: number; strict?: boolean; splitBytes: number; cacheDir?: string; cache: boolean; shard?: string; numShards?: number; merge?: boolean; quiet?: boolean; out: string; overwrite?: boolean }) => {
       const { runPack, runPackShard } = await import('./pack-shard.ts');
-      const { defaultCacheDir } = await import('./token-cache.ts');
+      const { defaultCacheDir } = await import('@weft/pack');
       const opts = {
         folder, packedLength: o.packedLength, seed: o.seed, minLength: o.minLength, maxShardBytes: o.maxShardSize, workers: o.workers,
         onError: o.onError, strict: Boolean(o.strict), ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize } : {}), overwrite: Boolean(o.overwrite),
@@ -60,7 +60,7 @@ export function registerCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify({ out: o.out, ...await runPack(opts) }, null, 2)}\n`);
         return;
       }
-      const { resolveShard } = await import('./shard-plan.ts');
+      const { resolveShard } = await import('@weft/pack');
       const shard = resolveShard(o.shard, process.env, o.numShards);
       const m = await runPackShard(opts, shard);
       process.stdout.write(`${JSON.stringify({ shard: m.shard, config_hash: m.config_hash, units: m.units.length, ...m.stats, arrow_files: m.arrow.length, seconds: m.seconds }, null, 2)}\n`);
@@ -110,7 +110,7 @@ export function registerCommands(program: Command): void {
         pack: Boolean(o.pack), packedLength: o.packedLength as number, seed: o.seed as number, minLength: o.minLength as number,
         workers: o.workers as number, onError: o.onError as 'fail' | 'skip', out: o.out as string, maxShardBytes: o.maxShardSize as number,
         progress: !o.quiet, overwrite: Boolean(o.overwrite),
-        cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('./token-cache.ts')).defaultCacheDir() : undefined,
+        cacheDir: o.cache ? (o.cacheDir as string | undefined) ?? (await import('@weft/pack')).defaultCacheDir() : undefined,
         ...(o.maxRecordBytes !== undefined ? { maxRecordBytes: o.maxRecordBytes as number } : {}),
         ...(o.vocabSize !== undefined ? { vocabSize: o.vocabSize as number } : {}),
         ...(o.fileType ? { fileType: o.fileType as string } : {}), ...(o.dataOrder ? { dataOrderPath: o.dataOrder as string } : {}),
@@ -126,7 +126,7 @@ export function registerCommands(program: Command): void {
         return;
       }
       if (o.format === 'internlm') throw new UsageError('--shard: the internlm format packs .bin files directly and is not sharded; use weft pack --shard, or run weft process without --shard');
-      const { resolveShard } = await import('./shard-plan.ts');
+      const { resolveShard } = await import('@weft/pack');
       const { runProcessShard } = await import('./shard-run.ts');
       const shard = resolveShard(o.shard as string, process.env, o.numShards as number | undefined);
       const m = await runProcessShard(opts, shard);
@@ -169,7 +169,7 @@ export function registerCommands(program: Command): void {
     .option('--max-tokens <n>', 'show at most this many tokens', int('--max-tokens', 1), 400)
     .option('--no-color', 'brackets instead of colour even on a TTY')
     .action(async (path: string, o: { index: number; split?: string; tokenizer?: string; packedLength: number; maxTokens: number; color: boolean }) => {
-      const { inspect } = await import('./inspect.ts');
+      const { inspect } = await import('@weft/pack');
       // The tokenizer is the command's business; inspect itself only needs a decode function.
       const tok = o.tokenizer ? await (await import('@weft/tokenize')).loadTokenizer(o.tokenizer) : undefined;
       process.stdout.write(await inspect(path, {

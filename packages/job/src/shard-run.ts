@@ -3,16 +3,16 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { claimSharedOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
-import { arrowSink } from './arrow-sink.ts';
-import type { WrittenFile } from './arrow-writer.ts';
+import { arrowSink } from '@weft/pack';
+import type { WrittenFile } from '@weft/pack';
 import { fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
-import { lossTokens } from './trainable-only.ts';
-import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from './hf-json.ts';
+import { lossTokens } from '@weft/pack';
+import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
 import { processSettings } from './process-output.ts';
 import type { EncoderPool } from '@weft/tokenize';
-import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from './shard-plan.ts';
-import { sha256Range } from './input-digest.ts';
-import { toStatsRecords, type StatsRecord } from './range-samples.ts';
+import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from '@weft/pack';
+import { sha256Range } from '@weft/pack';
+import { toStatsRecords, type StatsRecord } from '@weft/pack';
 
 /** A unit of this task opened for writing: its byte range and digest, its samples already being read. */
 interface OpenedUnit {
