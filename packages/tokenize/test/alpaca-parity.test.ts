@@ -5,7 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe } from '@weft/core';
-import { encode, PROMPT_TEMPLATES, readDataset, templateMap } from '../src/index.ts';
+import { encode } from '../src/encode.ts';
+import { readDataset } from '../src/formats.ts';
+import { templateMap } from '../src/template-map.ts';
+import { PROMPT_TEMPLATES } from '../src/templates.ts';
 import { charTokenizer, python } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -2,7 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, isDataError, pipe } from '@weft/core';
-import { encode, loadTokenizer, readDataset, templateMap, tokenizeFile, type DatasetFormat } from '../src/index.ts';
+import { encode } from '../src/encode.ts';
+import { readDataset, type DatasetFormat } from '../src/formats.ts';
+import { templateMap } from '../src/template-map.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { loadTokenizer } from '../src/tokenizer.ts';
 import { charTokenizer } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInternlmBin } from '@weft/order';
 import { collect } from '@weft/core';
-import {
-  BinWriter, datasetToBin, encodeDocs, internlmDocs, loadTokenizer, pyJsonDumps, textToBin, tokenizeFile, tokensLine, signedTokens,
-} from '../src/index.ts';
+import { BinWriter, tokensLine, signedTokens } from '../src/bin-writer.ts';
+import { encodeDocs } from '../src/encode-worker.ts';
+import { datasetToBin, internlmDocs, textToBin } from '../src/internlm-tokenize.ts';
+import { pyJsonDumps } from '../src/py-json.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { loadTokenizer } from '../src/tokenizer.ts';
 import { FIXTURES, python } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

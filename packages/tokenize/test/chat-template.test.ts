@@ -2,7 +2,9 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collect, fromIterable, pipe, type Conversation } from '@weft/core';
-import { chatTemplateMap, defaultTokenizerDir, encode, loadTokenizer, renderChatTemplate } from '../src/index.ts';
+import { chatTemplateMap, renderChatTemplate } from '../src/chat-template.ts';
+import { encode } from '../src/encode.ts';
+import { defaultTokenizerDir, loadTokenizer } from '../src/tokenizer.ts';
 import { TWO_TURN } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

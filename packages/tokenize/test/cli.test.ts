@@ -4,7 +4,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
-import { FORMATS, PROMPT_TEMPLATES } from '../src/index.ts';
+import { FORMATS } from '../src/formats.ts';
+import { PROMPT_TEMPLATES } from '../src/templates.ts';
 import { FIXTURES, REPO } from './helpers.ts';
 
 const weft = (...args: string[]): string => execFileSync(process.execPath, [join(REPO, 'packages/cli/bin/weft.mjs'), ...args], { encoding: 'utf8', cwd: REPO });

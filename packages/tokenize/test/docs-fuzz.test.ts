@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { collect, isDataError, mutateBytes, seededRandom } from '@weft/core';
 import { internlmDocs } from '../src/internlm-tokenize.ts';
-import { tokenizeFile, type DatasetFormat } from '../src/index.ts';
+import type { DatasetFormat } from '../src/formats.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
 import { charTokenizer, FIXTURES } from './helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);

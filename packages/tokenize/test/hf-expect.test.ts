@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTokenizer, renderChatTemplate } from '../src/index.ts';
+import { renderChatTemplate } from '../src/chat-template.ts';
+import { loadTokenizer } from '../src/tokenizer.ts';
 import { FIXTURES } from './helpers.ts';
 
 /**

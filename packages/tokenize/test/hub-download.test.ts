@@ -4,7 +4,8 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
-import { defaultTokenizerDir, resolveHubTokenizer } from '../src/index.ts';
+import { resolveHubTokenizer } from '../src/hub.ts';
+import { defaultTokenizerDir } from '../src/tokenizer.ts';
 
 describe('hub download (HF_ENDPOINT pointing at a local stand-in for the hub)', () => {
   it('downloads the tokenizer files into models--org--name/snapshots/<x-repo-commit> and refs/main, then serves from the cache', async () => {

@@ -3,7 +3,8 @@
  * print the peak RSS above the baseline measured after the tokenizer is loaded and warm.
  *   node --import tsx huge-record-child.ts <ftdp file> [maxRecordBytes]
  */
-import { loadTokenizer, tokenizeFile } from '../src/index.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { loadTokenizer } from '../src/tokenizer.ts';
 
 const [file, max] = process.argv.slice(2) as [string, string | undefined];
 const tokenizer = await loadTokenizer('default');

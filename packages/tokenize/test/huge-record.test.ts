@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, DataError } from '@weft/core';
 import { chunkSafety, encodeChunked, safePieces, type TokenizerJsonShape } from '../src/chunked-encode.ts';
-import { defaultTokenizerDir, loadTokenizer, textToBin, tokenizeFile, type Tokenizer } from '../src/index.ts';
+import { textToBin } from '../src/internlm-tokenize.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { defaultTokenizerDir, loadTokenizer, type Tokenizer } from '../src/tokenizer.ts';
 import { REPO } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-huge-record-'));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isDataError } from '@weft/core';
-import { textToBin } from '../src/index.ts';
+import { textToBin } from '../src/internlm-tokenize.ts';
 import { charTokenizer } from './helpers.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'weft-json-named-'));

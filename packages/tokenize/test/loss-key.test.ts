@@ -9,7 +9,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, pipe, type Sample } from '@weft/core';
 import { readInternlmBin } from '@weft/order';
-import { datasetToBin, encode, lossKeyInFile, readDataset, templateMap, type DatasetFormat } from '../src/index.ts';
+import { encode } from '../src/encode.ts';
+import { readDataset, type DatasetFormat } from '../src/formats.ts';
+import { datasetToBin } from '../src/internlm-tokenize.ts';
+import { lossKeyInFile } from '../src/loss-key.ts';
+import { templateMap } from '../src/template-map.ts';
 import { charTokenizer, python } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -2,7 +2,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect } from '@weft/core';
-import { loadTokenizer, tokenizeFile, type Tokenizer } from '../src/index.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { loadTokenizer, type Tokenizer } from '../src/tokenizer.ts';
 import { FIXTURES, REPO } from './helpers.ts';
 
 function walk(dir: string): string[] {

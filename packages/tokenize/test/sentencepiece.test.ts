@@ -3,7 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { collect, isDataError } from '@weft/core';
-import { defaultTokenizerDir, loadTokenizer, tokenizeFile, type Tokenizer } from '../src/index.ts';
+import { tokenizeFile } from '../src/tokenize-file.ts';
+import { defaultTokenizerDir, loadTokenizer, type Tokenizer } from '../src/tokenizer.ts';
 import { FIXTURES } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { datasetToBin, loadTokenizer, textToBin } from '../src/index.ts';
+import { datasetToBin, textToBin } from '../src/internlm-tokenize.ts';
+import { loadTokenizer } from '../src/tokenizer.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'weft-tok-stale-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
