@@ -1,5 +1,5 @@
 import { DataError, decodeSignedInto, type Pack, type Sample } from '@weft/core';
-import { RandomState } from '@weft/core';
+import { DEFAULT_SEED, RandomState } from '@weft/core';
 
 /** One slice of a sample inside a pack: tokens `[start, end)` of sample `sample`. */
 export interface Piece {
@@ -188,7 +188,7 @@ export interface LengthSource {
  * const first = await ds.get(0); // Pack of 8192 tokens
  */
 export function packLengthSeeded(source: LengthSource, options: { packedLength: number; seed?: number }): PackedFile {
-  return new PackedFile(source, new LengthSeededPlan(source.lengths, options.packedLength, options.seed ?? 1024));
+  return new PackedFile(source, new LengthSeededPlan(source.lengths, options.packedLength, options.seed ?? DEFAULT_SEED));
 }
 
 /** The packed view of one source (see {@link packLengthSeeded}). */

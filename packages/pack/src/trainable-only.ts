@@ -1,4 +1,4 @@
-import { defineStage, type CountedStage, type Sample } from '@weft/core';
+import { defineStage, IGNORE_INDEX, type CountedStage, type Sample } from '@weft/core';
 
 /**
  * Drop samples with no trainable token, as xtuner's offline job does: `process` in
@@ -24,6 +24,6 @@ export function trainableOnly(): CountedStage<Sample, Sample> {
 /** How many tokens of a sample carry a loss (labels other than the ignore index, -100). */
 export function lossTokens(labels: Int32Array): number {
   let n = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i] !== -100) n++;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== IGNORE_INDEX) n++;
   return n;
 }
