@@ -15,6 +15,7 @@ export {
 export { chatTemplateMap, renderChatTemplate } from './chat-template.ts';
 export { encode, encodePrepared, type EncodeOptions } from './encode.ts';
 export { tokenizeFile, type TokenizeFileOptions, type TokenizedStream } from './tokenize-file.ts';
+export { tokenizeLines, lineEncoderPool, canTokenizeLines, type LineEncoderPool, type TokenizeLinesOptions } from './line-encode.ts';
 export { BinWriter, tokensLine, signedTokens, type BinWriterOptions } from './bin-writer.ts';
 export { textToBin, datasetToBin, internlmDocs, DATA_KINDS, type BinSummary, type TextToBinOptions, type DatasetToBinOptions } from './internlm-tokenize.ts';
 export { validIndices } from './split.ts';
