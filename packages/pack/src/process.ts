@@ -184,7 +184,8 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const workers = opts.workers ?? 0;
   const template = opts.template ?? DEFAULT_TEMPLATE;
-  if (workers > 0 && canTokenizeLines(path, opts.format, template)) {
+  // WEFT_PARSE_IN_MAIN=1: the previous layout (stages in this thread, workers only encode), for A/B benchmarks.
+  if (workers > 0 && canTokenizeLines(path, opts.format, template) && process.env.WEFT_PARSE_IN_MAIN !== '1') {
     // Line-based input: the workers read, parse, template and encode raw batches of lines; this
     // thread only cuts the batches, orders the results and writes (same samples, counts and errors).
     shared.linePool ??= lineEncoderPool(tokenizer, {
