@@ -1,9 +1,9 @@
-import { Worker } from 'node:worker_threads';
+import { Worker, type TransferListItem } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import type { Stage } from './stage.ts';
 
 /** Options for {@link parallelMap} and {@link WorkerPool}. */
-export interface ParallelMapOptions<A> {
+export interface ParallelMapOptions<A, I = unknown> {
   /**
    * Module (file URL or path) that exports `name`: a factory `(init: A) => (item) => result`.
    * The factory runs once per worker; the function it returns runs per item.
@@ -22,6 +22,11 @@ export interface ParallelMapOptions<A> {
    * the next item. Results are matched by id, so order never depends on it.
    */
   concurrencyPerWorker?: number;
+  /**
+   * Buffers of an item to move to its worker instead of copying (the item must not use them
+   * afterwards): a batch of raw input bytes, say. Default: every item is copied.
+   */
+  transfer?: (item: I) => TransferListItem[];
 }
 
 interface Job<O> {
@@ -73,11 +78,14 @@ export class WorkerPool<I, O, A = unknown> {
   private failure: unknown;
   private closed = false;
 
-  constructor(options: ParallelMapOptions<A>) {
+  private readonly transfer: ((item: I) => TransferListItem[]) | undefined;
+
+  constructor(options: ParallelMapOptions<A, I>) {
     const workers = options.workers ?? defaultWorkers();
     checkWorkers(workers);
     if (workers === 0) throw new RangeError('a WorkerPool needs at least one worker (use parallelMap with workers: 0 to run in this thread)');
     this.workers = workers;
+    this.transfer = options.transfer;
     this.window = workers * (options.inFlightPerWorker ?? 2);
     const data = { module: moduleHref(options.module), name: options.name, init: options.init, concurrency: options.concurrencyPerWorker ?? 1 };
     for (let w = 0; w < workers; w++) {
@@ -132,7 +140,7 @@ export class WorkerPool<I, O, A = unknown> {
     this.load[worker]!++;
     this.holdEventLoop(true);
     p.catch(() => undefined); // observed later, in order
-    this.pool[worker]!.postMessage({ id, item: x });
+    this.pool[worker]!.postMessage({ id, item: x }, this.transfer?.(x) ?? []);
     return p;
   }
 
@@ -171,7 +179,7 @@ export class WorkerPool<I, O, A = unknown> {
  * const encodeAll = parallelMap({ module: new URL('./encode-worker.ts', import.meta.url), name: 'create', init: opts, workers: 2 });
  * for await (const out of encodeAll(batches)) write(out);
  */
-export function parallelMap<I, O, A>(options: ParallelMapOptions<A>): Stage<I, O> {
+export function parallelMap<I, O, A>(options: ParallelMapOptions<A, I>): Stage<I, O> {
   const workers = options.workers ?? defaultWorkers();
   checkWorkers(workers);
   if (workers === 0) {

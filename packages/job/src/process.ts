@@ -15,7 +15,7 @@ import { DEFAULT_SPLIT_BYTES, fileRanges } from '@weft/pack';
 import { RANGE_CUT, rangedSamples, type Range } from '@weft/pack';
 import { fileDigest } from '@weft/pack';
 import { lossTokens, trainableOnly } from '@weft/pack';
-import type { EncoderPool } from '@weft/tokenize';
+import type { EncoderPool, LineEncoderPool } from '@weft/tokenize';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
 export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -146,11 +146,22 @@ export async function inputRanges(root: string, rel: string, opts: ProcessOption
   return fileRanges(path, statSync(path).size, await isSplittable(rel, opts.format), opts.splitBytes ?? DEFAULT_SPLIT_BYTES);
 }
 
+/** Worker pools made on first use and kept for a whole job (the caller closes them with {@link closePools}). */
+export interface SharedPools {
+  pool?: EncoderPool;
+  linePool?: LineEncoderPool;
+}
+
+/** Close the pools of a job (idempotent). */
+export async function closePools(shared: SharedPools): Promise<void> {
+  await Promise.all([shared.pool?.close(), shared.linePool?.close()]);
+}
+
 /**
  * Samples of one input file (or a byte range of it), with the counters of the stages that made them.
  * `shared.pool`: one encoder pool for the whole job (made here on first use; the caller closes it).
  */
-export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }, shared: { pool?: EncoderPool } = {}): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }, shared: SharedPools = {}): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   const onError = opts.onError ?? 'fail';
   if (opts.format === 'internlm') {
     const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError, ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}) });
@@ -169,9 +180,23 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     const check = vocabCheck(opts.vocabSize, { onError });
     return { samples: check(toSamples()), stats: () => [r.stats, check.stats] };
   }
-  const { loadTokenizer, tokenizeFile, encoderPool } = await import('@weft/tokenize');
+  const { loadTokenizer, tokenizeFile, encoderPool, canTokenizeLines, lineEncoderPool, tokenizeLines } = await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const workers = opts.workers ?? 0;
+  const template = opts.template ?? DEFAULT_TEMPLATE;
+  // WEFT_PARSE_IN_MAIN=1: the previous layout (stages in this thread, workers only encode), for A/B benchmarks.
+  if (workers > 0 && canTokenizeLines(path, opts.format, template) && process.env.WEFT_PARSE_IN_MAIN !== '1') {
+    // Line-based input: the workers read, parse, template and encode raw batches of lines; this
+    // thread only cuts the batches, orders the results and writes (same samples, counts and errors).
+    shared.linePool ??= lineEncoderPool(tokenizer, {
+      workers, format: opts.format, template,
+      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
+    });
+    const s = tokenizeLines(path, { pool: shared.linePool, onError, ...(range ? { range } : {}) });
+    const keep = trainableOnly();
+    const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
+    return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
+  }
   // One pool for the whole job: each worker loads the tokenizer once, not once per file.
   if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
   const s = tokenizeFile(path, {
@@ -267,7 +292,7 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     });
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
-    const shared: { pool?: EncoderPool } = {};
+    const shared: SharedPools = {};
     // File k+1 is opened (digest, reuse check, its samples read and encoded ahead into a bounded
     // buffer) while file k is written, so the pool does not drain at each file's end. Output
     // still goes file by file, in data order.
@@ -328,10 +353,10 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         k++;
       }
     } catch (e) {
-      await shared.pool?.close();
+      await closePools(shared);
       throw e;
     }
-    await shared.pool?.close();
+    await closePools(shared);
     bar.done();
     // Splits left by an earlier run over more files are not part of this output.
     for (const e of await readdir(samplesDir)) if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { claimSharedOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
 import { arrowSink } from '@weft/pack';
 import type { WrittenFile } from '@weft/pack';
-import { fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
+import { closePools, fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions, type SharedPools } from './process.ts';
 import { lossTokens } from '@weft/pack';
 import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
 import { processSettings } from './process-output.ts';
-import type { EncoderPool } from '@weft/tokenize';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from '@weft/pack';
 import { sha256Range } from '@weft/pack';
 import { toStatsRecords, type StatsRecord } from '@weft/pack';
@@ -147,7 +146,7 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   });
   let bytesBefore = 0;
   // One encoder pool for all this task's units (each worker loads the tokenizer once).
-  const shared: { pool?: EncoderPool } = {};
+  const shared: SharedPools = {};
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   // Unit k+1 is opened (its digest, its samples read and encoded ahead) while unit k is written.
   const open = async (k: number): Promise<OpenedUnit> => {
@@ -185,12 +184,12 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     }
   } catch (e) {
     bar.done();
-    await shared.pool?.close();
+    await closePools(shared);
     await rm(tmp, { recursive: true, force: true });
     releaseTemp(tmp);
     throw e;
   }
-  await shared.pool?.close();
+  await closePools(shared);
   bar.done();
   const marker: ShardMarker = {
     shard: { index: shard.index, count: shard.count, source: shard.source },

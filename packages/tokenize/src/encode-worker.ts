@@ -28,7 +28,7 @@ export function encodeWorkerInit(spec: TokenizerSpec, opts: { maxLength?: number
 }
 
 /** In a worker: load the tokenizer of `init`, on the parent's tables when it sent them. */
-function workerTokenizer(init: { spec: TokenizerSpec; fastTables?: FastTables }): Promise<Tokenizer> {
+export function workerTokenizer(init: { spec: TokenizerSpec; fastTables?: FastTables }): Promise<Tokenizer> {
   if (init.fastTables) adoptFastTables(init.spec.dir, init.fastTables);
   return loadTokenizerFromSpec(init.spec);
 }

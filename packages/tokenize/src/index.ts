@@ -8,3 +8,4 @@ export { tokenizeFile, type TokenizeFileOptions, type TokenizedStream } from './
 export { BinWriter, type BinWriterOptions } from './bin-writer.ts';
 export { datasetToBin, internlmDocs, type BinSummary, type DatasetToBinOptions } from './internlm-tokenize.ts';
 export { encoderPool, type EncoderPool } from './encode-worker.ts';
+export { tokenizeLines, lineEncoderPool, canTokenizeLines, type LineEncoderPool, type TokenizeLinesOptions } from './line-encode.ts';
