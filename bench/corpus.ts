@@ -1,6 +1,6 @@
 /**
  * Deterministic synthetic ftdp corpus for benchmarks: half English, half Chinese conversations
- * (system + two user/assistant turns, the first assistant reply with a random `loss` flag), one
+ * (system + two user/assistant turns, the first assistant reply with a random `loss` flag, the second always trained), one
  * JSON array per line, split over `files` files named `part-000.json`, ... (data order = name order).
  *
  * @example
@@ -35,7 +35,7 @@ export function corpusWords(seed0 = 0x9e3779b9): { rnd: () => number; words: (n:
   return { rnd, words };
 }
 
-/** One ftdp conversation: half English, half Chinese; system + two user/assistant turns, the first reply's `loss` random. */
+/** One ftdp conversation: half English, half Chinese; system + two user/assistant turns, the first reply's `loss` random, the second's true. */
 export function conversation(rnd: () => number, words: (n: number, zh: boolean) => string): { role: string; content: string; loss?: boolean }[] {
   const zh = rnd() < 0.5;
   return [
@@ -43,7 +43,8 @@ export function conversation(rnd: () => number, words: (n: number, zh: boolean) 
     { role: 'user', content: words(20 + Math.floor(rnd() * 60), zh) },
     { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh), loss: rnd() < 0.9 },
     { role: 'user', content: words(10 + Math.floor(rnd() * 40), zh) },
-    { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh) },
+    // Its own `loss` key: in a file where some reply has one, a reply without it is not trained (xtuner via HF datasets).
+    { role: 'assistant', content: words(50 + Math.floor(rnd() * 250), zh), loss: true },
   ];
 }
 
