@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { claimOutputDir, readOutputMarker, realPathOf, removeStaleTemps, type OutputDirState } from '@weft/core';
+import { claimOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, readOutputMarker, realPathOf, removeStaleTemps, type OutputDirState } from '@weft/core';
 import type { ProcessOptions } from './process.ts';
 
 /**
@@ -19,9 +19,9 @@ export function processSettings(opts: ProcessOptions): Record<string, unknown> {
   const tokenized = opts.format === 'internlm';
   return {
     input: rel(opts.input), format: opts.format, file_type: opts.fileType ?? null, data_order: rel(opts.dataOrderPath),
-    tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? 'internlm2_chat'),
+    tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
     max_length: opts.maxLength ?? null, min_length: opts.minLength ?? 0, on_error: opts.onError ?? 'fail',
-    pack: Boolean(opts.pack), packed_length: opts.pack ? (opts.packedLength ?? 8192) : null, seed: opts.pack ? (opts.seed ?? 1024) : null,
+    pack: Boolean(opts.pack), packed_length: opts.pack ? (opts.packedLength ?? DEFAULT_PACKED_LENGTH) : null, seed: opts.pack ? (opts.seed ?? DEFAULT_SEED) : null,
     max_shard_bytes: opts.maxShardBytes ?? null,
   };
 }

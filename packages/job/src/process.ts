@@ -2,7 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, DEFAULT_TEMPLATE, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
+import { writeFileAtomic, Progress, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, decodeSignedInto, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { arrowSink } from '@weft/pack';
 import { ArrowSource } from '@weft/pack';
@@ -168,11 +168,7 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     async function* toSamples(): AsyncIterable<Sample> {
       for await (const { tokens, source } of r) {
         const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
-        for (let i = 0; i < tokens.length; i++) {
-          const t = tokens[i]!;
-          input_ids[i] = t < 0 ? -t : t;
-          labels[i] = t > 0 ? t : -100; // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
-        }
+        decodeSignedInto(tokens, input_ids, labels); // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
         yield { input_ids, labels, source };
       }
     }
@@ -365,8 +361,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   }
 
   if (opts.pack) {
-    const packedLength = opts.packedLength ?? 8192;
-    const seed = opts.seed ?? 1024;
+    const packedLength = opts.packedLength ?? DEFAULT_PACKED_LENGTH;
+    const seed = opts.seed ?? DEFAULT_SEED;
     let ps: PackStats | undefined;
     if (packDirect) {
       const digests: string[] = [];
