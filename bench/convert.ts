@@ -30,7 +30,9 @@ if (args[0] === '--child') {
   const dtype = args[3] === 'F16' || args[3] === 'F32' ? args[3] : undefined;
   const r = await writeSafetensors(args[2]!, openCheckpoint(args[1]!).tensors, { maxShardSize: '2GB', dtype });
   const secs = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ secs, bytes: r.totalSize, files: r.files.length, maxRssKiB: process.resourceUsage().maxRSS }));
+  console.log(
+    JSON.stringify({ secs, bytes: r.totalSize, files: r.files.length, maxRssKiB: process.resourceUsage().maxRSS }),
+  );
   process.exit(0);
 }
 
@@ -71,11 +73,12 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 /** The same bytes through user space: read 16 MiB, write it, fsync at the end. */
 function nodeCopy(from: string, to: string): void {
   const buf = Buffer.allocUnsafe(16 << 20);
-  const a = openSync(from, 'r'), b = openSync(to, 'w');
-  for (let off = 0; ; ) {
+  const a = openSync(from, 'r'),
+    b = openSync(to, 'w');
+  for (let off = 0; ;) {
     const n = readSync(a, buf, 0, buf.length, off);
     if (n === 0) break;
-    for (let w = 0; w < n; ) w += writeSync(b, buf, w, n - w);
+    for (let w = 0; w < n;) w += writeSync(b, buf, w, n - w);
     off += n;
   }
   fsyncSync(b);
@@ -83,42 +86,70 @@ function nodeCopy(from: string, to: string): void {
   closeSync(b);
 }
 const nodeTimes: number[] = [];
-const cpTimes: number[] = [], cpSyncTimes: number[] = [], weftTimes: number[] = [], walls: number[] = [], rssKiB: number[] = [];
+const cpTimes: number[] = [],
+  cpSyncTimes: number[] = [],
+  weftTimes: number[] = [],
+  walls: number[] = [],
+  rssKiB: number[] = [];
 let files = 0;
 for (let run = 0; run < runs; run++) {
   cpTimes.push(time(() => spawnSync('cp', [src, copy])));
   rmSync(copy, { force: true });
-  cpSyncTimes.push(time(() => {
-    spawnSync('cp', [src, copy]);
-    spawnSync('sync', [copy]);
-  }));
+  cpSyncTimes.push(
+    time(() => {
+      spawnSync('cp', [src, copy]);
+      spawnSync('sync', [copy]);
+    }),
+  );
   rmSync(copy, { force: true });
   nodeTimes.push(time(() => nodeCopy(src, copy)));
   rmSync(copy, { force: true });
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out);
-  const child = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out, castTo], { encoding: 'utf8' });
+  const child = spawnSync(
+    '/usr/bin/time',
+    ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out, castTo],
+    { encoding: 'utf8' },
+  );
   if (child.status !== 0) throw new Error(`conversion failed:\n${child.stderr}`);
-  const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as { secs: number; bytes: number; files: number; maxRssKiB: number };
+  const res = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
+    secs: number;
+    bytes: number;
+    files: number;
+    maxRssKiB: number;
+  };
   weftTimes.push(res.secs);
   files = res.files;
   rssKiB.push(Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(child.stderr)?.[1] ?? res.maxRssKiB));
   const w = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):(\d+(?:\.\d+)?)/.exec(child.stderr);
   walls.push(w ? Number(w[1] ?? 0) * 3600 + Number(w[2]) * 60 + Number(w[3]) : NaN);
   rmSync(out, { recursive: true, force: true });
-  console.log(`run ${run + 1}: cp ${cpTimes[run]!.toFixed(2)} s, cp+fsync ${cpSyncTimes[run]!.toFixed(2)} s, node loop ${nodeTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s`);
+  console.log(
+    `run ${run + 1}: cp ${cpTimes[run]!.toFixed(2)} s, cp+fsync ${cpSyncTimes[run]!.toFixed(2)} s, node loop ${nodeTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s`,
+  );
 }
-const cpSecs = median(cpTimes), cpSyncSecs = median(cpSyncTimes);
+const cpSecs = median(cpTimes),
+  cpSyncSecs = median(cpSyncTimes);
 const res = { secs: median(weftTimes) };
 const wall = median(walls);
 
 const gbps = (bytes: number, s: number) => (bytes / 1e9 / s).toFixed(2);
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-console.log(`file ${(size / 1e9).toFixed(2)} GB, ${count + 1} tensors, largest ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`);
+console.log(
+  `file ${(size / 1e9).toFixed(2)} GB, ${count + 1} tensors, largest ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`,
+);
 console.log(`cp           ${cpSecs.toFixed(2)} s  ${gbps(size, cpSecs)} GB/s`);
 console.log(`cp + fsync   ${cpSyncSecs.toFixed(2)} s  ${gbps(size, cpSyncSecs)} GB/s`);
-console.log(`node loop    ${median(nodeTimes).toFixed(2)} s  ${gbps(size, median(nodeTimes))} GB/s (read/write/fsync in user space)`);
-console.log(`weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${files} file(s), fsynced${castTo ? `, cast to ${castTo}` : ''}`);
-console.log(`ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   vs node loop: ${(median(nodeTimes) / res.secs).toFixed(2)}   (goal ≥ 0.50 of cp)`);
+console.log(
+  `node loop    ${median(nodeTimes).toFixed(2)} s  ${gbps(size, median(nodeTimes))} GB/s (read/write/fsync in user space)`,
+);
+console.log(
+  `weft convert ${res.secs.toFixed(2)} s  ${gbps(size, res.secs)} GB/s (conversion; process wall ${wall.toFixed(2)} s incl. startup) → ${files} file(s), fsynced${castTo ? `, cast to ${castTo}` : ''}`,
+);
+console.log(
+  `ratio vs cp: ${(cpSecs / res.secs).toFixed(2)}   vs cp+fsync: ${(cpSyncSecs / res.secs).toFixed(2)}   vs node loop: ${(median(nodeTimes) / res.secs).toFixed(2)}   (goal ≥ 0.50 of cp)`,
+);
 const rss = Math.max(...rssKiB) * 1024;
-console.log(`peak RSS ${mib(rss)} MiB (max over runs, /usr/bin/time -v); budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`);
+console.log(
+  `peak RSS ${mib(rss)} MiB (max over runs, /usr/bin/time -v); budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`,
+);

@@ -9,8 +9,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const EN = 'the of and to in is that for it as with was on be by this are from at or an which have not data model training token language learning system we can'.split(' ');
-const ZH = '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严'.split('');
+const EN =
+  'the of and to in is that for it as with was on be by this are from at or an which have not data model training token language learning system we can'.split(
+    ' ',
+  );
+const ZH =
+  '的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严'.split(
+    '',
+  );
 
 /**
  * A seeded word source (xorshift32: the same text on every machine and Node version): `rnd()` in
@@ -19,9 +25,11 @@ const ZH = '的一是在不了有和人这中大为上个国我以要他时来�
 export function corpusWords(seed0 = 0x9e3779b9): { rnd: () => number; words: (n: number, zh: boolean) => string } {
   let seed = seed0;
   const rnd = (): number => {
-    seed ^= seed << 13; seed >>>= 0;
+    seed ^= seed << 13;
+    seed >>>= 0;
     seed ^= seed >>> 17;
-    seed ^= seed << 5; seed >>>= 0;
+    seed ^= seed << 5;
+    seed >>>= 0;
     return seed / 0x100000000;
   };
   const words = (n: number, zh: boolean): string => {
@@ -36,7 +44,10 @@ export function corpusWords(seed0 = 0x9e3779b9): { rnd: () => number; words: (n:
 }
 
 /** One ftdp conversation: half English, half Chinese; system + two user/assistant turns, the first reply's `loss` random, the second's true. */
-export function conversation(rnd: () => number, words: (n: number, zh: boolean) => string): { role: string; content: string; loss?: boolean }[] {
+export function conversation(
+  rnd: () => number,
+  words: (n: number, zh: boolean) => string,
+): { role: string; content: string; loss?: boolean }[] {
   const zh = rnd() < 0.5;
   return [
     { role: 'system', content: zh ? '你是一个有用的助手。' : 'You are a helpful assistant.' },
@@ -49,7 +60,10 @@ export function conversation(rnd: () => number, words: (n: number, zh: boolean) 
 }
 
 /** Write the corpus under `dir` (created); returns its size in bytes and its record count. */
-export function writeFtdpCorpus(dir: string, opts: { mb: number; files: number; seed?: number }): { bytes: number; records: number; files: string[] } {
+export function writeFtdpCorpus(
+  dir: string,
+  opts: { mb: number; files: number; seed?: number },
+): { bytes: number; records: number; files: string[] } {
   const { rnd, words } = corpusWords(opts.seed);
   mkdirSync(dir, { recursive: true });
   const perFile = (opts.mb * 1e6) / opts.files;

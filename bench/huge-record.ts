@@ -40,7 +40,14 @@ if (args[0] === '--child') {
     await tokenizer.encode('warm up');
     baseline = process.resourceUsage().maxRSS * 1024;
     t = performance.now();
-    for await (const s of tokenizeFile(file, { format: 'ftdp', tokenizer, template: 'internlm2_chat', workers: 0, maxRecordBytes: 1 << 30 })) tokens += s.input_ids.length;
+    for await (const s of tokenizeFile(file, {
+      format: 'ftdp',
+      tokenizer,
+      template: 'internlm2_chat',
+      workers: 0,
+      maxRecordBytes: 1 << 30,
+    }))
+      tokens += s.input_ids.length;
   }
   const seconds = (performance.now() - t) / 1000;
   process.stdout.write(JSON.stringify({ seconds, peak: process.resourceUsage().maxRSS * 1024, baseline, tokens }));
@@ -53,7 +60,10 @@ const dir = join(dirname(fileURLToPath(import.meta.url)), '.data');
 const file = join(dir, `huge-record-${mb}mb.json`);
 if (!existsSync(file)) {
   mkdirSync(dir, { recursive: true });
-  const words = 'The quick brown fox jumps over the lazy dog while the river keeps running to the sea 我们在河边散步，看见一只小猫。'.split(' ');
+  const words =
+    'The quick brown fox jumps over the lazy dog while the river keeps running to the sea 我们在河边散步，看见一只小猫。'.split(
+      ' ',
+    );
   const parts: string[] = [];
   let n = 0;
   for (let s = 1; n < mb * 1e6;) {
@@ -62,12 +72,24 @@ if (!existsSync(file)) {
     parts.push(w);
     n += Buffer.byteLength(w) + 1;
   }
-  writeFileSync(file, `${JSON.stringify([{ role: 'user', content: 'Summarise.' }, { role: 'assistant', content: parts.join(' ') }])}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify([
+      { role: 'user', content: 'Summarise.' },
+      { role: 'assistant', content: parts.join(' ') },
+    ])}\n`,
+  );
 }
 const bytes = statSync(file).size;
 spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }); // warm the page cache
 
-interface Row { name: string; seconds: number; peak: number; baseline: number; note?: string }
+interface Row {
+  name: string;
+  seconds: number;
+  peak: number;
+  baseline: number;
+  note?: string;
+}
 const rows: Row[] = [];
 
 const timed = (cmd: string, argv: string[]): { seconds: number; out: string } => {
@@ -79,28 +101,42 @@ const timed = (cmd: string, argv: string[]): { seconds: number; out: string } =>
 
 const wc = timed('/usr/bin/time', ['-f', '%M', 'wc', '-c', file]);
 rows.push({ name: 'wc -c', seconds: wc.seconds, peak: 0, baseline: 0 });
-const py = timed('python3', ['-c', [
-  'import json, resource, sys, time',
-  'base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024',
-  't = time.perf_counter()',
-  'with open(sys.argv[1], "rb") as f:',
-  '    for line in f: v = json.loads(line)',
-  'print(json.dumps({"seconds": time.perf_counter() - t, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "baseline": base}))',
-].join('\n'), file]);
+const py = timed('python3', [
+  '-c',
+  [
+    'import json, resource, sys, time',
+    'base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024',
+    't = time.perf_counter()',
+    'with open(sys.argv[1], "rb") as f:',
+    '    for line in f: v = json.loads(line)',
+    'print(json.dumps({"seconds": time.perf_counter() - t, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "baseline": base}))',
+  ].join('\n'),
+  file,
+]);
 const pyRow = JSON.parse(py.out) as Row;
 rows.push({ ...pyRow, name: 'python json.loads' });
 
 for (const stage of stages) {
   const r = timed(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', stage, file]);
   const c = JSON.parse(r.out) as Row & { tokens: number };
-  rows.push({ ...c, name: stage === 'read' ? 'weft readFtdp' : 'weft tokenize (workers 0)', note: stage === 'read' ? `${c.tokens} messages` : `${c.tokens} tokens` });
+  rows.push({
+    ...c,
+    name: stage === 'read' ? 'weft readFtdp' : 'weft tokenize (workers 0)',
+    note: stage === 'read' ? `${c.tokens} messages` : `${c.tokens} tokens`,
+  });
 }
 
 const MB = (n: number): string => `${(n / 1e6).toFixed(0)} MB`;
-console.log(`record: ${file} (${MB(bytes)} on one line); load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${spawnSync('nproc').stdout.toString().trim()} cores`);
+console.log(
+  `record: ${file} (${MB(bytes)} on one line); load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')} on ${spawnSync('nproc').stdout.toString().trim()} cores`,
+);
 console.log('| contender | time (s) | peak RSS | peak above its baseline | per record byte | time vs python |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   const above = r.peak - r.baseline;
-  console.log(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.seconds.toFixed(1)} | ${r.peak ? MB(r.peak) : '-'} | ${r.peak ? MB(above) : '-'} | ${r.peak ? (above / bytes).toFixed(2) : '-'} | ${(r.seconds / pyRow.seconds).toFixed(2)}x |`);
+  console.log(
+    `| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.seconds.toFixed(1)} | ${r.peak ? MB(r.peak) : '-'} | ${r.peak ? MB(above) : '-'} | ${r.peak ? (above / bytes).toFixed(2) : '-'} | ${(r.seconds / pyRow.seconds).toFixed(2)}x |`,
+  );
 }

@@ -25,7 +25,10 @@ if (args[0] === '--child') {
   process.exit(0);
 }
 
-const H = opt('--hidden', 2048), L = opt('--layers', 4), V = opt('--vocab', 32000), runs = Math.max(1, opt('--runs', 3));
+const H = opt('--hidden', 2048),
+  L = opt('--layers', 4),
+  V = opt('--vocab', 32000),
+  runs = Math.max(1, opt('--runs', 3));
 const I = Math.ceil((H * 8) / 3 / 256) * 256;
 const dir = join(fileURLToPath(new URL('.', import.meta.url)), '.data');
 const src = join(dir, `internlm-h${H}-l${L}-v${V}`);
@@ -58,8 +61,11 @@ const largest = Math.max(V * H, H * H, I * H) * 2;
 spawnSync('sh', ['-c', `cat ${src}/* > /dev/null`]); // warm the page cache for both contenders
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const copy = join(dir, 'internlm-cp'), out = join(dir, 'internlm-out');
-const cpTimes: number[] = [], weftTimes: number[] = [], rssKiB: number[] = [];
+const copy = join(dir, 'internlm-cp'),
+  out = join(dir, 'internlm-out');
+const cpTimes: number[] = [],
+  weftTimes: number[] = [],
+  rssKiB: number[] = [];
 for (let run = 0; run < runs; run++) {
   rmSync(copy, { recursive: true, force: true });
   const t0 = performance.now();
@@ -67,17 +73,30 @@ for (let run = 0; run < runs; run++) {
   cpTimes.push((performance.now() - t0) / 1000);
   rmSync(copy, { recursive: true, force: true });
   rmSync(out, { recursive: true, force: true });
-  const child = spawnSync('/usr/bin/time', ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out], { encoding: 'utf8' });
+  const child = spawnSync(
+    '/usr/bin/time',
+    ['-v', process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', src, out],
+    { encoding: 'utf8' },
+  );
   if (child.status !== 0) throw new Error(`conversion failed:\n${child.stderr}`);
   weftTimes.push((JSON.parse(child.stdout.trim().split('\n').pop()!) as { secs: number }).secs);
   rssKiB.push(Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(child.stderr)?.[1]));
   rmSync(out, { recursive: true, force: true });
-  console.log(`run ${run + 1}: cp -r + sync ${cpTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s, peak RSS ${(rssKiB[run]! / 1024).toFixed(0)} MiB`);
+  console.log(
+    `run ${run + 1}: cp -r + sync ${cpTimes[run]!.toFixed(2)} s, weft ${weftTimes[run]!.toFixed(2)} s, peak RSS ${(rssKiB[run]! / 1024).toFixed(0)} MiB`,
+  );
 }
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-const cp = median(cpTimes), weft = median(weftTimes);
-console.log(`checkpoint ${(size / 1e9).toFixed(2)} GB (4 shards), largest output tensor ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`);
+const cp = median(cpTimes),
+  weft = median(weftTimes);
+console.log(
+  `checkpoint ${(size / 1e9).toFixed(2)} GB (4 shards), largest output tensor ${mib(largest)} MiB; medians of ${runs} interleaved run(s)`,
+);
 console.log(`cp -r + sync  ${cp.toFixed(2)} s  ${(size / 1e9 / cp).toFixed(2)} GB/s`);
-console.log(`weft          ${weft.toFixed(2)} s  ${(size / 1e9 / weft).toFixed(2)} GB/s (merge + rename + fsynced safetensors)   ratio vs cp+sync: ${(cp / weft).toFixed(2)}`);
+console.log(
+  `weft          ${weft.toFixed(2)} s  ${(size / 1e9 / weft).toFixed(2)} GB/s (merge + rename + fsynced safetensors)   ratio vs cp+sync: ${(cp / weft).toFixed(2)}`,
+);
 const rss = Math.max(...rssKiB) * 1024;
-console.log(`peak RSS ${mib(rss)} MiB; budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`);
+console.log(
+  `peak RSS ${mib(rss)} MiB; budget largest tensor + 256 MiB = ${mib(largest + 256 * 2 ** 20)} MiB: ${rss <= largest + 256 * 2 ** 20 ? 'within' : 'OVER'}`,
+);

@@ -27,7 +27,17 @@
  * Data is deleted at the end unless --keep.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, existsSync, statSync, readFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  rmSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  existsSync,
+  statSync,
+  readFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SEED, fromSignedTokens } from '@weft/core';
@@ -66,8 +76,12 @@ function generate(dir: string, totalTokens: number, files = 8): void {
   for (let f = 0; f < files; f++) {
     const path = join(dir, `part-${String(f).padStart(3, '0')}.bin`);
     const fd = openSync(path, 'w');
-    const offsets: number[] = [], lengths: number[] = [];
-    let off = 0, tokens = 0, buf: string[] = [], bufLen = 0;
+    const offsets: number[] = [],
+      lengths: number[] = [];
+    let off = 0,
+      tokens = 0,
+      buf: string[] = [],
+      bufLen = 0;
     while (tokens < perFile) {
       const n = 1 + rnd(4096);
       const t = new Array<number>(n);
@@ -99,27 +113,44 @@ function generate(dir: string, totalTokens: number, files = 8): void {
 
 function dirBytes(dir: string): number {
   let s = 0;
-  for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)); f++) s += statSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)).size;
+  for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)); f++)
+    s += statSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)).size;
   return s;
 }
 
 /** seconds: wall time of packing (opening included, the checksum left out); cpu: CPU seconds of this process over the same span. */
-interface Run { packs: number; tokens: number; seconds: number; checksum: number; cpu?: number }
+interface Run {
+  packs: number;
+  tokens: number;
+  seconds: number;
+  checksum: number;
+  cpu?: number;
+}
 
 /** CPU seconds of this process (user + system): on a loaded machine, the figure that wall time hides. */
-const cpuNow = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpuNow = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 
 /**
  * Iterate every pack (up to `limit`). Timed runs (`check` false) only touch each pack; a checking
  * run adds the checksum pack_ref.py prints (its own pass, so the timings hold packing only).
  */
-async function drain(ds: PackedDataset, t0: number, o: { limit?: number; workers?: number; c0?: number; check?: boolean } = {}): Promise<Run> {
+async function drain(
+  ds: PackedDataset,
+  t0: number,
+  o: { limit?: number; workers?: number; c0?: number; check?: boolean } = {},
+): Promise<Run> {
   const c0 = o.c0 ?? cpuNow();
-  let packs = 0, tokens = 0, checksum = 0;
+  let packs = 0,
+    tokens = 0,
+    checksum = 0;
   for await (const p of ds.packs(0, 4, o.workers ?? 0)) {
     if (o.check) {
       let s = 0;
-      const ids = p.input_ids, lab = p.labels;
+      const ids = p.input_ids,
+        lab = p.labels;
       for (let i = 0; i < ids.length; i++) s += ids[i]! + 3 * lab[i]!;
       checksum = (((checksum + s + 7 * p.cumulative_len.length) % 2147483648) + 2147483648) % 2147483648;
     }
@@ -132,15 +163,24 @@ async function drain(ds: PackedDataset, t0: number, o: { limit?: number; workers
 }
 
 /** Pack the .bin folder (JSON lines, or sidecars in `cacheDir`); the time includes opening. */
-async function binRun(dir: string, o: { cacheDir?: string; limit?: number; workers?: number; check?: boolean } = {}): Promise<Run> {
-  const t0 = performance.now(), c0 = cpuNow();
-  const ds = await PackedDataset.fromBinFolder(dir, { packedLength: L, seed: 1024, ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}) });
+async function binRun(
+  dir: string,
+  o: { cacheDir?: string; limit?: number; workers?: number; check?: boolean } = {},
+): Promise<Run> {
+  const t0 = performance.now(),
+    c0 = cpuNow();
+  const ds = await PackedDataset.fromBinFolder(dir, {
+    packedLength: L,
+    seed: 1024,
+    ...(o.cacheDir ? { cacheDir: o.cacheDir } : {}),
+  });
   return drain(ds, t0, { ...o, c0 });
 }
 
 /** Pack the Arrow samples folder (one split per file); the time includes opening. */
 async function arrowRun(dir: string, check = false): Promise<Run> {
-  const t0 = performance.now(), c0 = cpuNow();
+  const t0 = performance.now(),
+    c0 = cpuNow();
   const sources: LengthSource[] = [];
   for (let k = 0; existsSync(join(dir, String(k))); k++) sources.push(await ArrowSource.open(join(dir, String(k))));
   return drain(PackedDataset.fromSources(sources, { packedLength: L, seed: DEFAULT_SEED }), t0, { c0, check });
@@ -160,7 +200,8 @@ async function toArrow(bins: string, out: string): Promise<void> {
   writeFileSync(join(out, 'done'), '');
 }
 
-const rate = (r: Run): string => `${(r.tokens / r.seconds / 1e6).toFixed(1)}M tokens/s${r.cpu ? ` (${(r.tokens / r.cpu / 1e6).toFixed(1)}M per CPU s)` : ''}`;
+const rate = (r: Run): string =>
+  `${(r.tokens / r.seconds / 1e6).toFixed(1)}M tokens/s${r.cpu ? ` (${(r.tokens / r.cpu / 1e6).toFixed(1)}M per CPU s)` : ''}`;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const dir = join(data, `pack-${mtokens}M`);
@@ -171,15 +212,24 @@ generate(dir, mtokens * 1e6);
 console.log(`input: ${(dirBytes(dir) / 1e9).toFixed(2)} GB of .bin`);
 await toArrow(dir, arrowDir);
 // Warm the page cache so that no row pays for the disk (--only: left to the caller's warm-up run).
-if (!only) for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)); f++) readFileSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`));
+if (!only)
+  for (let f = 0; existsSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`)); f++)
+    readFileSync(join(dir, `part-${String(f).padStart(3, '0')}.bin`));
 
 if (only) {
   if (only === 'sidecar') await binSources(dir, { cacheDir }); // built outside the timed part
-  const run = (check: boolean): Promise<Run> => (only === 'sidecar' ? binRun(dir, { cacheDir, check }) : only === 'arrow' ? arrowRun(arrowDir, check) : binRun(dir, { check }));
+  const run = (check: boolean): Promise<Run> =>
+    only === 'sidecar'
+      ? binRun(dir, { cacheDir, check })
+      : only === 'arrow'
+        ? arrowRun(arrowDir, check)
+        : binRun(dir, { check });
   // --repeat passes in this fresh process (the first warms the JIT), then one checking pass.
   for (let k = 0; k < repeat; k++) {
     const r = await run(false);
-    console.log(`${only}, pass ${k + 1}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)}`);
+    console.log(
+      `${only}, pass ${k + 1}: ${r.packs} packs in ${r.seconds.toFixed(3)} s, ${r.cpu!.toFixed(3)} CPU s = ${rate(r)}`,
+    );
   }
   const c = await run(true);
   console.log(`${only}, checking pass: ${rate(c)} with the checksum, checksum ${c.checksum}`);
@@ -193,29 +243,68 @@ rmSync(cacheDir, { recursive: true, force: true });
 let t0 = performance.now();
 const b0 = cpuNow();
 await binSources(dir, { cacheDir });
-const buildS = (performance.now() - t0) / 1000, buildCpu = cpuNow() - b0;
+const buildS = (performance.now() - t0) / 1000,
+  buildCpu = cpuNow() - b0;
 const firstPack = await binRun(dir, { cacheDir });
 const sideCheck = (await binRun(dir, { cacheDir, check: true })).checksum;
-rows.push([`sidecar, first run (build ${buildS.toFixed(2)} s, ${buildCpu.toFixed(2)} CPU s + pack)`, { ...firstPack, seconds: buildS + firstPack.seconds, cpu: buildCpu + firstPack.cpu! }, sideCheck]);
+rows.push([
+  `sidecar, first run (build ${buildS.toFixed(2)} s, ${buildCpu.toFixed(2)} CPU s + pack)`,
+  { ...firstPack, seconds: buildS + firstPack.seconds, cpu: buildCpu + firstPack.cpu! },
+  sideCheck,
+]);
 // Passes of one kind back to back (the first one warms the JIT): alternating the two kinds in one
 // process would measure call sites made polymorphic by the other kind, which no real run has.
-const side: Run[] = [], arrow: Run[] = [];
+const side: Run[] = [],
+  arrow: Run[] = [];
 for (let k = 0; k < repeat; k++) side.push(await binRun(dir, { cacheDir }));
 for (let k = 0; k < repeat; k++) arrow.push(await arrowRun(arrowDir));
-const med = (rs: Run[]): Run => ({ ...rs[0]!, seconds: median(rs.map((r) => r.seconds)), cpu: median(rs.map((r) => r.cpu!)) });
+const med = (rs: Run[]): Run => ({
+  ...rs[0]!,
+  seconds: median(rs.map((r) => r.seconds)),
+  cpu: median(rs.map((r) => r.cpu!)),
+});
 rows.push([`sidecar, later runs (median of ${repeat} passes)`, med(side), sideCheck]);
 rows.push([`Arrow samples folder (median of ${repeat} passes)`, med(arrow), (await arrowRun(arrowDir, true)).checksum]);
-rows.push(['sidecar, 2 worker threads', await binRun(dir, { cacheDir, workers: 2 }), (await binRun(dir, { cacheDir, workers: 2, check: true })).checksum]);
+rows.push([
+  'sidecar, 2 worker threads',
+  await binRun(dir, { cacheDir, workers: 2 }),
+  (await binRun(dir, { cacheDir, workers: 2, check: true })).checksum,
+]);
 
-const ref = JSON.parse(execFileSync('python3', [join(repo, 'tools/reference/pack_ref.py'), dir, '--packed-length', String(L), '--seed', '1024', '--max-packs', String(refPacks)], { encoding: 'utf8', maxBuffer: 1 << 26 })) as Run;
-const refRate = ref.tokens / ref.seconds, refCpuRate = ref.tokens / ref.cpu!;
-console.log(`numpy reference: ${ref.packs} packs, ${(ref.tokens / 1e6).toFixed(1)}M tokens in ${ref.seconds.toFixed(2)} s = ${rate(ref)}${refPacks ? ` (first ${refPacks} packs)` : ''}, checksum ${ref.checksum}`);
-console.log('weft rows: wall time (opening included; checksums in a separate pass), tokens/s wall and per CPU second, ratios to numpy wall/wall and CPU/CPU:');
+const ref = JSON.parse(
+  execFileSync(
+    'python3',
+    [
+      join(repo, 'tools/reference/pack_ref.py'),
+      dir,
+      '--packed-length',
+      String(L),
+      '--seed',
+      '1024',
+      '--max-packs',
+      String(refPacks),
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  ),
+) as Run;
+const refRate = ref.tokens / ref.seconds,
+  refCpuRate = ref.tokens / ref.cpu!;
+console.log(
+  `numpy reference: ${ref.packs} packs, ${(ref.tokens / 1e6).toFixed(1)}M tokens in ${ref.seconds.toFixed(2)} s = ${rate(ref)}${refPacks ? ` (first ${refPacks} packs)` : ''}, checksum ${ref.checksum}`,
+);
+console.log(
+  'weft rows: wall time (opening included; checksums in a separate pass), tokens/s wall and per CPU second, ratios to numpy wall/wall and CPU/CPU:',
+);
 const prefix = refPacks ? await binRun(dir, { cacheDir, limit: refPacks, check: true }) : undefined;
-if (prefix && prefix.checksum !== ref.checksum) throw new Error(`sidecar packs differ from numpy's over the first ${refPacks}: ${prefix.checksum} vs ${ref.checksum}`);
+if (prefix && prefix.checksum !== ref.checksum)
+  throw new Error(
+    `sidecar packs differ from numpy's over the first ${refPacks}: ${prefix.checksum} vs ${ref.checksum}`,
+  );
 for (const [name, r, checksum] of rows) {
   const same = refPacks ? checksum === rows[0]![2] : checksum === ref.checksum;
-  console.log(`${name.padEnd(64)} ${r.seconds.toFixed(3).padStart(8)} s ${rate(r).padStart(34)} ${((r.tokens / r.seconds) / refRate).toFixed(1).padStart(6)}x / ${((r.tokens / r.cpu!) / refCpuRate).toFixed(1).padStart(6)}x numpy  same checksum: ${same ? 'yes' : 'NO'}`);
+  console.log(
+    `${name.padEnd(64)} ${r.seconds.toFixed(3).padStart(8)} s ${rate(r).padStart(34)} ${(r.tokens / r.seconds / refRate).toFixed(1).padStart(6)}x / ${(r.tokens / r.cpu! / refCpuRate).toFixed(1).padStart(6)}x numpy  same checksum: ${same ? 'yes' : 'NO'}`,
+  );
   if (!same) process.exitCode = 1;
 }
 
@@ -226,11 +315,33 @@ for (const gb of rssSizes) {
   generate(d, (gb * 1e9) / 6.9);
   const out = join(data, `rss-${gb}GB-out`);
   rmSync(out, { recursive: true, force: true });
-  const r = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, join(repo, 'packages/cli/bin/weft.mjs'), 'process', d, '--format', 'internlm', '--pack', '--packed-length', String(L), '--quiet', '--cache-dir', join(data, `rss-${gb}GB-cache`), '--out', out],
-    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(
+    '/usr/bin/time',
+    [
+      '-f',
+      '%M %e',
+      process.execPath,
+      join(repo, 'packages/cli/bin/weft.mjs'),
+      'process',
+      d,
+      '--format',
+      'internlm',
+      '--pack',
+      '--packed-length',
+      String(L),
+      '--quiet',
+      '--cache-dir',
+      join(data, `rss-${gb}GB-cache`),
+      '--out',
+      out,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   if (r.status !== 0) throw new Error(`weft process failed: ${r.stderr}`);
   const [kb, secs] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number];
-  console.log(`weft process on ${(dirBytes(d) / 1e9).toFixed(2)} GB (sidecar built on the way): peak RSS ${(kb / 1024).toFixed(0)} MB, ${secs.toFixed(1)} s`);
+  console.log(
+    `weft process on ${(dirBytes(d) / 1e9).toFixed(2)} GB (sidecar built on the way): peak RSS ${(kb / 1024).toFixed(0)} MB, ${secs.toFixed(1)} s`,
+  );
   rmSync(out, { recursive: true, force: true });
   rmSync(join(data, `rss-${gb}GB-cache`), { recursive: true, force: true });
   if (!keep) rmSync(d, { recursive: true, force: true });
@@ -246,13 +357,16 @@ async function hugeLine(mtok: number): Promise<void> {
     rmSync(d, { recursive: true, force: true });
     mkdirSync(d, { recursive: true });
     const fd = openSync(bin, 'w');
-    const offsets: number[] = [], lengths: number[] = [];
-    let off = 0, seed = 777;
+    const offsets: number[] = [],
+      lengths: number[] = [];
+    let off = 0,
+      seed = 777;
     const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
     const line = (n: number): void => {
       offsets.push(off);
       lengths.push(n);
-      const head = '{"tokens": [', parts: string[] = [];
+      const head = '{"tokens": [',
+        parts: string[] = [];
       writeSync(fd, head);
       off += head.length;
       for (let i = 0; i < n; i++) {
@@ -270,7 +384,10 @@ async function hugeLine(mtok: number): Promise<void> {
     for (let k = 0; k < 20; k++) line(1 + rnd(4096));
     closeSync(fd);
     const meta = new BigInt64Array(offsets.length * 2);
-    offsets.forEach((o, i) => { meta[2 * i] = BigInt(o); meta[2 * i + 1] = BigInt(lengths[i]!); });
+    offsets.forEach((o, i) => {
+      meta[2 * i] = BigInt(o);
+      meta[2 * i + 1] = BigInt(lengths[i]!);
+    });
     writeFileSync(`${bin}.meta`, encodeNpy(meta, [offsets.length, 2], '<i8'));
     writeFileSync(join(d, 'done'), '');
   }
@@ -285,21 +402,47 @@ async function hugeLine(mtok: number): Promise<void> {
   await file.close();
   console.log(`  before (parse per piece): ${(n0.packs / n0.seconds).toFixed(2)} packs/s over ${n0.packs} packs`);
   const after = await binRun(d, { check: true });
-  console.log(`  JSON path, line parsed once: ${after.packs} packs in ${after.seconds.toFixed(2)} s = ${(after.packs / after.seconds).toFixed(0)} packs/s (${(after.packs / after.seconds / (n0.packs / n0.seconds)).toFixed(0)}x)`);
+  console.log(
+    `  JSON path, line parsed once: ${after.packs} packs in ${after.seconds.toFixed(2)} s = ${(after.packs / after.seconds).toFixed(0)} packs/s (${(after.packs / after.seconds / (n0.packs / n0.seconds)).toFixed(0)}x)`,
+  );
   const hc = join(data, `huge-${mtok}M-cache`);
   rmSync(hc, { recursive: true, force: true });
   t0 = performance.now();
   await binSources(d, { cacheDir: hc });
   const build = (performance.now() - t0) / 1000;
   const side = await binRun(d, { cacheDir: hc, check: true });
-  console.log(`  sidecar: built in ${build.toFixed(2)} s, then ${side.packs} packs in ${side.seconds.toFixed(2)} s = ${(side.packs / side.seconds).toFixed(0)} packs/s; same checksum as the JSON path: ${side.checksum === after.checksum ? 'yes' : 'NO'}`);
-  for (const [name, extra] of [['no sidecar', ['--no-cache']], ['sidecar built', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]], ['sidecar reused', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]]] as const) {
+  console.log(
+    `  sidecar: built in ${build.toFixed(2)} s, then ${side.packs} packs in ${side.seconds.toFixed(2)} s = ${(side.packs / side.seconds).toFixed(0)} packs/s; same checksum as the JSON path: ${side.checksum === after.checksum ? 'yes' : 'NO'}`,
+  );
+  for (const [name, extra] of [
+    ['no sidecar', ['--no-cache']],
+    ['sidecar built', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]],
+    ['sidecar reused', ['--cache-dir', join(data, `huge-${mtok}M-cache2`)]],
+  ] as const) {
     const out = join(data, `huge-${mtok}M-out`);
-    const r = spawnSync('/usr/bin/time', ['-f', '%M %e', process.execPath, join(repo, 'packages/cli/bin/weft.mjs'), 'pack', d, '--packed-length', String(L), '--quiet', ...extra, '--out', out],
-      { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+    const r = spawnSync(
+      '/usr/bin/time',
+      [
+        '-f',
+        '%M %e',
+        process.execPath,
+        join(repo, 'packages/cli/bin/weft.mjs'),
+        'pack',
+        d,
+        '--packed-length',
+        String(L),
+        '--quiet',
+        ...extra,
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     if (r.status !== 0) throw new Error(`weft pack failed: ${r.stderr}`);
     const [kb, secs] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number];
-    console.log(`  weft pack (${name}, Arrow output written): peak RSS ${(kb / 1024).toFixed(0)} MB = ${((kb * 1024) / size).toFixed(2)}x the line, ${secs.toFixed(1)} s`);
+    console.log(
+      `  weft pack (${name}, Arrow output written): peak RSS ${(kb / 1024).toFixed(0)} MB = ${((kb * 1024) / size).toFixed(2)}x the line, ${secs.toFixed(1)} s`,
+    );
     rmSync(out, { recursive: true, force: true });
   }
   rmSync(hc, { recursive: true, force: true });
@@ -311,4 +454,9 @@ if (!keep) {
   rmSync(arrowDir, { recursive: true, force: true });
   rmSync(cacheDir, { recursive: true, force: true });
 }
-console.log(`(numbers from a shared, loaded 2-core machine; load average at the end: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')})`);
+console.log(
+  `(numbers from a shared, loaded 2-core machine; load average at the end: ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')})`,
+);

@@ -30,8 +30,10 @@ async function generate(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const target = mb * 1e6;
   const out = createWriteStream(file);
-  let seed = 12345, written = 0, id = 0;
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  let seed = 12345,
+    written = 0,
+    id = 0;
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
   while (written < target) {
     const parts: string[] = [];
     for (let k = 0; k < 2000; k++) {
@@ -78,33 +80,59 @@ let lines = 0;
 for await (const r of src) if (r.value !== undefined) lines++;
 const weftS = seconds(t);
 
-if (lines !== wcLines || split !== wcLines) throw new Error(`line counts differ: weft ${lines}, split ${split}, wc -l ${wcLines}`);
+if (lines !== wcLines || split !== wcLines)
+  throw new Error(`line counts differ: weft ${lines}, split ${split}, wc -l ${wcLines}`);
 const row = (name: string, s: number): string =>
   `${name.padEnd(34)} ${s.toFixed(3).padStart(8)} s ${(lines / s / 1e6).toFixed(2).padStart(8)} M lines/s ${(MB / s).toFixed(1).padStart(8)} MB/s`;
 console.log(`file: ${file} (${MB.toFixed(1)} MB, ${lines} lines)`);
 console.log(row('wc -l', wcS));
 console.log(row('weft splitLines (no decode)', splitS));
 console.log(row('weft readJsonl (UTF-8 + JSON.parse)', weftS));
-console.log(`ratio readJsonl / wc -l: ${(weftS / wcS).toFixed(1)}x the time (${(MB / weftS).toFixed(1)} vs ${(MB / wcS).toFixed(1)} MB/s)`);
+console.log(
+  `ratio readJsonl / wc -l: ${(weftS / wcS).toFixed(1)}x the time (${(MB / weftS).toFixed(1)} vs ${(MB / wcS).toFixed(1)} MB/s)`,
+);
 
 // Where the time between splitting and readJsonl goes (issue 13 item 4): the same per-line work in
 // a plain loop over the split batches, step by step, then readJsonl, whose extra cost is its
 // per-line async hops (lines → counting → body → output: four async generators per line).
-const cpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 async function steps(name: string, f: () => Promise<number>): Promise<void> {
-  const c0 = cpu(), t0 = process.hrtime.bigint();
+  const c0 = cpu(),
+    t0 = process.hrtime.bigint();
   const n = await f();
-  const c = cpu() - c0, w = seconds(t0);
+  const c = cpu() - c0,
+    w = seconds(t0);
   if (n !== lines) throw new Error(`${name}: ${n} lines, expected ${lines}`);
-  console.log(`${name.padEnd(52)} ${(MB / w).toFixed(1).padStart(8)} MB/s ${(MB / c).toFixed(1).padStart(8)} MB per CPU s`);
+  console.log(
+    `${name.padEnd(52)} ${(MB / w).toFixed(1).padStart(8)} MB/s ${(MB / c).toFixed(1).padStart(8)} MB per CPU s`,
+  );
 }
 console.log('breakdown (wall MB/s, and MB per CPU second: the load-independent figure):');
-await steps('split into lines', async () => { let n = 0; for await (const b of splitLines(fileChunks(file), file)) n += b.length; return n; });
-await steps('+ UTF-8 check and decode (lineText)', async () => { let n = 0; for await (const b of splitLines(fileChunks(file), file)) for (const l of b) if (lineText(l).length >= 0) n++; return n; });
-await steps('+ JSON.parse and the record, in a plain loop', async () => {
+await steps('split into lines', async () => {
   let n = 0;
-  for await (const b of splitLines(fileChunks(file), file)) for (const l of b) { const t = lineText(l); if (t.trim() !== '' && { value: JSON.parse(t), source: lineSource(l) }.value !== undefined) n++; }
+  for await (const b of splitLines(fileChunks(file), file)) n += b.length;
   return n;
 });
-await steps('readJsonl (the same work, one record at a time)', async () => { let n = 0; for await (const r of readJsonl(file)) if (r.value !== undefined) n++; return n; });
+await steps('+ UTF-8 check and decode (lineText)', async () => {
+  let n = 0;
+  for await (const b of splitLines(fileChunks(file), file)) for (const l of b) if (lineText(l).length >= 0) n++;
+  return n;
+});
+await steps('+ JSON.parse and the record, in a plain loop', async () => {
+  let n = 0;
+  for await (const b of splitLines(fileChunks(file), file))
+    for (const l of b) {
+      const t = lineText(l);
+      if (t.trim() !== '' && { value: JSON.parse(t), source: lineSource(l) }.value !== undefined) n++;
+    }
+  return n;
+});
+await steps('readJsonl (the same work, one record at a time)', async () => {
+  let n = 0;
+  for await (const r of readJsonl(file)) if (r.value !== undefined) n++;
+  return n;
+});
 console.log('note: measured on a shared, loaded machine (2 cores shared with other jobs); compare within a run only.');

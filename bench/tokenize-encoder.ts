@@ -14,7 +14,12 @@ import { readFileSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadTokenizer, loadTokenizerFromSpec } from '@weft/tokenize';
 
-interface Share { piecesFile: string; dir: string; start: number; end: number }
+interface Share {
+  piecesFile: string;
+  dir: string;
+  start: number;
+  end: number;
+}
 
 if (!isMainThread) {
   const w = workerData as Share;
@@ -47,15 +52,25 @@ if (!isMainThread) {
   };
   if (engine === 'fast') {
     const per = Math.ceil(pieces.length / threads);
-    const workers = Array.from({ length: threads }, (_, i) =>
-      new Worker(new URL('./tokenize-boot.mjs', import.meta.url), { workerData: { piecesFile, dir, start: i * per, end: Math.min(pieces.length, (i + 1) * per) } satisfies Share }));
+    const workers = Array.from(
+      { length: threads },
+      (_, i) =>
+        new Worker(new URL('./tokenize-boot.mjs', import.meta.url), {
+          workerData: { piecesFile, dir, start: i * per, end: Math.min(pieces.length, (i + 1) * per) } satisfies Share,
+        }),
+    );
     await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
     const t0 = performance.now();
     const c0 = cpuNow();
-    const results = await Promise.all(workers.map((w) => new Promise<Int32Array>((r) => {
-      w.once('message', r);
-      w.postMessage('go');
-    })));
+    const results = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<Int32Array>((r) => {
+            w.once('message', r);
+            w.postMessage('go');
+          }),
+      ),
+    );
     wall = (performance.now() - t0) / 1000;
     cpu = cpuNow() - c0;
     for (const ids of results) {

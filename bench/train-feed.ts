@@ -13,15 +13,31 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeEndFrame, encodePackFrame, internRepoOrder, resolvePython, startFeed, syntheticPacks, WORKER_DIR } from '@weft/trainer';
+import {
+  encodeEndFrame,
+  encodePackFrame,
+  internRepoOrder,
+  resolvePython,
+  startFeed,
+  syntheticPacks,
+  WORKER_DIR,
+} from '@weft/trainer';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): number => Number(args.includes(name) ? args[args.indexOf(name) + 1] : def);
-const perRank = opt('--packs', '400'), L = opt('--packed-length', '8192'), ranks = opt('--ranks', '2');
+const perRank = opt('--packs', '400'),
+  L = opt('--packed-length', '8192'),
+  ranks = opt('--ranks', '2');
 const GPU_TOKENS_PER_S = 50_781;
 
 const python = resolvePython().python;
-const data = syntheticPacks({ numPacks: perRank * ranks, vocabSize: 32000, meanDocLength: 800, packedLength: L, seed: 3 });
+const data = syntheticPacks({
+  numPacks: perRank * ranks,
+  vocabSize: 32000,
+  meanDocLength: 800,
+  packedLength: L,
+  seed: 3,
+});
 const CLIENT = `
 import sys, time
 from weft_worker.feed import Prefetcher, open_feed
@@ -36,19 +52,37 @@ print(got, time.perf_counter() - t0)
 `;
 function client(rank: number, address: string): Promise<{ packs: number; seconds: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(python, ['-c', CLIENT, String(rank), String(ranks), String(perRank), address], { env: { ...process.env, PYTHONPATH: WORKER_DIR } });
+    const p = spawn(python, ['-c', CLIENT, String(rank), String(ranks), String(perRank), address], {
+      env: { ...process.env, PYTHONPATH: WORKER_DIR },
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => process.stderr.write(d));
-    p.on('close', (code) => (code === 0 ? resolve({ packs: Number(out.split(' ')[0]), seconds: Number(out.split(' ')[1]) }) : reject(new Error(`client exited ${code}`))));
+    p.on('close', (code) =>
+      code === 0
+        ? resolve({ packs: Number(out.split(' ')[0]), seconds: Number(out.split(' ')[1]) })
+        : reject(new Error(`client exited ${code}`)),
+    );
   });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-feed-bench-'));
-const feed = await startFeed(join(dir, 'feed.sock'), {
-  train: { data, order: internRepoOrder(data.length, ranks, 1024), from: { epoch: 0, consumed: 0 }, samplesPerRank: perRank },
-  ranks: { first: 0, count: ranks }, worldSize: ranks,
-}, (e) => { throw e; });
+const feed = await startFeed(
+  join(dir, 'feed.sock'),
+  {
+    train: {
+      data,
+      order: internRepoOrder(data.length, ranks, 1024),
+      from: { epoch: 0, consumed: 0 },
+      samplesPerRank: perRank,
+    },
+    ranks: { first: 0, count: ranks },
+    worldSize: ranks,
+  },
+  (e) => {
+    throw e;
+  },
+);
 const live = await Promise.all(Array.from({ length: ranks }, (_, r) => client(r, feed.address)));
 await feed.close();
 
@@ -63,6 +97,10 @@ const rate = (r: { packs: number; seconds: number }): number => (r.packs * L) / 
 console.log(`| feed | ranks | packs/rank | tokens/s per rank | x one H100's need (${GPU_TOKENS_PER_S} tok/s) |`);
 console.log('| --- | --- | --- | --- | --- |');
 const slowest = Math.min(...live.map(rate));
-console.log(`| TypeScript feed, unix socket | ${ranks} | ${perRank} | ${slowest.toFixed(0)} (slowest rank) | ${(slowest / GPU_TOKENS_PER_S).toFixed(1)}x |`);
-console.log(`| reference: recorded file, same client | 1 | ${perRank} | ${rate(ref).toFixed(0)} | ${(rate(ref) / GPU_TOKENS_PER_S).toFixed(1)}x |`);
+console.log(
+  `| TypeScript feed, unix socket | ${ranks} | ${perRank} | ${slowest.toFixed(0)} (slowest rank) | ${(slowest / GPU_TOKENS_PER_S).toFixed(1)}x |`,
+);
+console.log(
+  `| reference: recorded file, same client | 1 | ${perRank} | ${rate(ref).toFixed(0)} | ${(rate(ref) / GPU_TOKENS_PER_S).toFixed(1)}x |`,
+);
 console.log(`feed / file: ${(slowest / rate(ref)).toFixed(2)}`);

@@ -10,7 +10,16 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { collect, pipe, tap, type Conversation, type Pack, type Sample, type StageStats, type TextDoc } from '@weft/core';
+import {
+  collect,
+  pipe,
+  tap,
+  type Conversation,
+  type Pack,
+  type Sample,
+  type StageStats,
+  type TextDoc,
+} from '@weft/core';
 import { dataOrder } from '@weft/order';
 import { encode, loadTokenizer, readDataset, templateMap, type DatasetFormat, type Tokenizer } from '@weft/tokenize';
 import { packStreaming } from '@weft/pack';
@@ -31,7 +40,12 @@ export interface ChatPipelineOptions {
 }
 
 /** Every record of every file, files in xtuner's data order; the readers' counters are merged. */
-function readAll(dataDir: string, files: string[], format: DatasetFormat, stats: StageStats[]): AsyncIterable<Conversation | TextDoc> {
+function readAll(
+  dataDir: string,
+  files: string[],
+  format: DatasetFormat,
+  stats: StageStats[],
+): AsyncIterable<Conversation | TextDoc> {
   return (async function* () {
     for (const f of files) {
       const records = readDataset(join(dataDir, f), format);
@@ -49,8 +63,10 @@ function readAll(dataDir: string, files: string[], format: DatasetFormat, stats:
  * const { samples, stats } = await chatSamples({ dataDir: 'data/sample/ftdp' });
  * for await (const s of samples) console.log(s.input_ids.length);
  */
-export async function chatSamples(opts: ChatPipelineOptions): Promise<{ samples: AsyncIterable<Sample>; stats: () => object[] }> {
-  const tokenizer = opts.tokenizer ?? await loadTokenizer('default');
+export async function chatSamples(
+  opts: ChatPipelineOptions,
+): Promise<{ samples: AsyncIterable<Sample>; stats: () => object[] }> {
+  const tokenizer = opts.tokenizer ?? (await loadTokenizer('default'));
   const files = await dataOrder(opts.dataDir, { fileType: opts.fileType ?? '.json' });
   const readers: StageStats[] = [];
   const template = templateMap(opts.template ?? 'internlm2_chat');
@@ -66,9 +82,17 @@ export async function chatSamples(opts: ChatPipelineOptions): Promise<{ samples:
  * @example
  * const { packs } = await chatPipeline({ dataDir: 'data/sample/ftdp', packedLength: 1024 });
  */
-export async function chatPipeline(opts: ChatPipelineOptions & { packedLength: number; onSample?: (s: Sample) => void }): Promise<{ packs: Pack[]; stats: object[] }> {
+export async function chatPipeline(
+  opts: ChatPipelineOptions & { packedLength: number; onSample?: (s: Sample) => void },
+): Promise<{ packs: Pack[]; stats: object[] }> {
   const { samples, stats } = await chatSamples(opts);
-  const packs = await collect(pipe(samples, tap<Sample>((s) => opts.onSample?.(s)), packStreaming({ packedLength: opts.packedLength })));
+  const packs = await collect(
+    pipe(
+      samples,
+      tap<Sample>((s) => opts.onSample?.(s)),
+      packStreaming({ packedLength: opts.packedLength }),
+    ),
+  );
   return { packs, stats: stats() };
 }
 
@@ -79,7 +103,9 @@ async function main(argv: string[]): Promise<void> {
   };
   const dataDir = argv[0];
   if (!dataDir || dataDir.startsWith('-')) {
-    process.stderr.write('usage: npx tsx examples/chat-pipeline.ts <folder> [--format ftdp] [--template internlm2_chat] [--packed-length N] [--max-length N]\n');
+    process.stderr.write(
+      'usage: npx tsx examples/chat-pipeline.ts <folder> [--format ftdp] [--template internlm2_chat] [--packed-length N] [--max-length N]\n',
+    );
     process.exit(2);
   }
   let samples = 0;
@@ -89,7 +115,9 @@ async function main(argv: string[]): Promise<void> {
     template: flag('--template'),
     maxLength: flag('--max-length') ? Number(flag('--max-length')) : undefined,
     packedLength: Number(flag('--packed-length') ?? 1024),
-    onSample: () => { samples++; },
+    onSample: () => {
+      samples++;
+    },
   });
   const tokens = packs.reduce((n, p) => n + p.input_ids.length, 0);
   process.stdout.write(`${JSON.stringify({ samples, packs: packs.length, tokens, stats }, null, 2)}\n`);

@@ -11,13 +11,19 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 
 /** The packs the Python + numpy reference computes for the same folder. */
 function reference(dir: string, packedLength: number, minLength = 0): Record<string, number[]>[] {
-  const out = execFileSync('python3', [join(here, 'reference_pack.py'), dir, String(packedLength), String(minLength)], { maxBuffer: 1 << 28 });
+  const out = execFileSync('python3', [join(here, 'reference_pack.py'), dir, String(packedLength), String(minLength)], {
+    maxBuffer: 1 << 28,
+  });
   return JSON.parse(out.toString()) as Record<string, number[]>[];
 }
 
-const plain = (packs: Pack[]) => packs.map((p) => ({
-  input_ids: [...p.input_ids], labels: [...p.labels], position_ids: [...p.position_ids], cumulative_len: [...p.cumulative_len],
-}));
+const plain = (packs: Pack[]) =>
+  packs.map((p) => ({
+    input_ids: [...p.input_ids],
+    labels: [...p.labels],
+    position_ids: [...p.position_ids],
+    cumulative_len: [...p.cumulative_len],
+  }));
 
 /**
  * Write an InternLM tokenized folder the way InternLM's tools/tokenizer.py does (json.dumps lines,
@@ -56,7 +62,11 @@ describe('examples/custom-pipeline.ts', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.each([[64, 0], [100, 10], [17, 30]])('packs (packedLength %i, minLength %i) exactly as the Python reference', async (L, minLength) => {
+  it.each([
+    [64, 0],
+    [100, 10],
+    [17, 30],
+  ])('packs (packedLength %i, minLength %i) exactly as the Python reference', async (L, minLength) => {
     const { packs, stats } = await customPipeline({ dataDir: dir, packedLength: L, minLength });
     const expected = reference(dir, L, minLength);
     expect(packs.length).toBeGreaterThan(1);
@@ -78,7 +88,11 @@ describe('examples/custom-pipeline.ts', () => {
   });
 
   it('runs as a script and prints its summary', () => {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'custom-pipeline.ts'), dir, '--packed-length', '64'], { cwd: here });
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(here, 'custom-pipeline.ts'), dir, '--packed-length', '64'],
+      { cwd: here },
+    );
     const summary = JSON.parse(out.toString()) as { packs: number; tokens: number };
     expect(summary.packs).toBe(reference(dir, 64).length);
     expect(summary.tokens).toBe(summary.packs * 64);

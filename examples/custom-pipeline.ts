@@ -10,7 +10,17 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { IGNORE_INDEX, collect, defineStage, fromIterable, fromSignedTokens, map, pipe, type Pack, type Sample } from '@weft/core';
+import {
+  IGNORE_INDEX,
+  collect,
+  defineStage,
+  fromIterable,
+  fromSignedTokens,
+  map,
+  pipe,
+  type Pack,
+  type Sample,
+} from '@weft/core';
 import { dataOrder, internlmBinReader, type TokenRecord } from '@weft/order';
 import { packStreaming } from '@weft/pack';
 
@@ -52,14 +62,16 @@ export function dropNoLoss() {
 export async function customPipeline(opts: CustomPipelineOptions): Promise<CustomPipelineResult> {
   const read = internlmBinReader({ minLength: opts.minLength ?? 0 });
   const noLoss = dropNoLoss();
-  const packs = await collect(pipe(
-    // xtuner's data order: a directory's own files (sorted as Python sorts), then its subdirectories.
-    fromIterable((await dataOrder(opts.dataDir, { fileType: '.bin' })).map((f) => join(opts.dataDir, f))),
-    read,
-    toSample,
-    noLoss,
-    packStreaming({ packedLength: opts.packedLength }),
-  ));
+  const packs = await collect(
+    pipe(
+      // xtuner's data order: a directory's own files (sorted as Python sorts), then its subdirectories.
+      fromIterable((await dataOrder(opts.dataDir, { fileType: '.bin' })).map((f) => join(opts.dataDir, f))),
+      read,
+      toSample,
+      noLoss,
+      packStreaming({ packedLength: opts.packedLength }),
+    ),
+  );
   return { packs, stats: [read.stats.toJSON(), noLoss.stats.toJSON()] };
 }
 
@@ -70,11 +82,15 @@ async function main(argv: string[]): Promise<void> {
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
   if (!dataDir || dataDir.startsWith('-')) {
-    process.stderr.write('usage: npx tsx examples/custom-pipeline.ts <bin-folder> [--packed-length N] [--min-length N]\n');
+    process.stderr.write(
+      'usage: npx tsx examples/custom-pipeline.ts <bin-folder> [--packed-length N] [--min-length N]\n',
+    );
     process.exit(2);
   }
   const { packs, stats } = await customPipeline({
-    dataDir, packedLength: flag('--packed-length', 512)!, minLength: flag('--min-length'),
+    dataDir,
+    packedLength: flag('--packed-length', 512)!,
+    minLength: flag('--min-length'),
   });
   const tokens = packs.reduce((n, p) => n + p.input_ids.length, 0);
   const lossTokens = packs.reduce((n, p) => n + p.labels.filter((l) => l !== IGNORE_INDEX).length, 0);

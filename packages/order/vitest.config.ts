@@ -1,3 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-export default defineConfig({ test: { name: 'order', setupFiles: ['../../tools/test/tmp-guard.ts'], include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } });
+export default defineConfig({
+  test: {
+    name: 'order',
+    setupFiles: ['../../tools/test/tmp-guard.ts'],
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});

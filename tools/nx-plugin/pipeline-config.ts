@@ -61,11 +61,28 @@ export interface ResolvedPipeline extends PipelineConfig {
 }
 
 const DEFAULT_FILE_TYPE: Record<PipelineFormat, string> = {
-  ftdp: '.json', openai: '.jsonl', alpaca: '.json', conversation: '.jsonl', pretrain: '.jsonl', internlm: '.bin',
+  ftdp: '.json',
+  openai: '.jsonl',
+  alpaca: '.json',
+  conversation: '.jsonl',
+  pretrain: '.jsonl',
+  internlm: '.bin',
 };
 
-const KNOWN_KEYS = new Set(['$schema', 'name', 'source', 'format', 'fileType', 'tokenizer', 'template', 'maxLength',
-  'pack', 'processArgs', 'train', 'convert']);
+const KNOWN_KEYS = new Set([
+  '$schema',
+  'name',
+  'source',
+  'format',
+  'fileType',
+  'tokenizer',
+  'template',
+  'maxLength',
+  'pack',
+  'processArgs',
+  'train',
+  'convert',
+]);
 
 /**
  * Read and check a pipeline config; every mistake is reported with the file name and what to fix.
@@ -74,7 +91,11 @@ const KNOWN_KEYS = new Set(['$schema', 'name', 'source', 'format', 'fileType', '
  * const p = loadPipeline('/repo', 'pipelines/demo/weft.pipeline.json');
  * p.sourceDir; // "data/sample/ftdp"
  */
-export function loadPipeline(workspaceRoot: string, configFile: string, exists: (p: string) => boolean = () => true): ResolvedPipeline {
+export function loadPipeline(
+  workspaceRoot: string,
+  configFile: string,
+  exists: (p: string) => boolean = () => true,
+): ResolvedPipeline {
   const abs = join(workspaceRoot, configFile);
   let raw: unknown;
   try {
@@ -87,12 +108,19 @@ export function loadPipeline(workspaceRoot: string, configFile: string, exists: 
 
 /** Validate a parsed config object (see {@link loadPipeline}). */
 export function resolvePipeline(
-  workspaceRoot: string, configFile: string, raw: unknown, exists: (p: string) => boolean = () => true,
+  workspaceRoot: string,
+  configFile: string,
+  raw: unknown,
+  exists: (p: string) => boolean = () => true,
 ): ResolvedPipeline {
-  const bad = (msg: string): never => { throw new Error(`${configFile}: ${msg}`); };
+  const bad = (msg: string): never => {
+    throw new Error(`${configFile}: ${msg}`);
+  };
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) bad('expected a JSON object');
   const c = raw as Record<string, unknown>;
-  for (const k of Object.keys(c)) if (!KNOWN_KEYS.has(k)) bad(`unknown key "${k}" (known: ${[...KNOWN_KEYS].filter((x) => x !== '$schema').join(', ')})`);
+  for (const k of Object.keys(c))
+    if (!KNOWN_KEYS.has(k))
+      bad(`unknown key "${k}" (known: ${[...KNOWN_KEYS].filter((x) => x !== '$schema').join(', ')})`);
   const str = (k: string, v: unknown, optional = true): string | undefined => {
     if (v === undefined && optional) return undefined;
     if (typeof v !== 'string' || v === '') bad(`"${k}" must be a non-empty string`);
@@ -112,12 +140,16 @@ export function resolvePipeline(
   const root = posix(dirname(configFile));
   const inWorkspace = (k: string, p: string): string => {
     const rel = posix(relative(workspaceRoot, isAbsolute(p) ? p : join(workspaceRoot, root, p)));
-    if (rel === '..' || rel.startsWith('../') || isAbsolute(rel)) bad(`"${k}" (${p}) is outside the workspace: nx can only hash and cache files inside it; copy or link the data under the workspace`);
+    if (rel === '..' || rel.startsWith('../') || isAbsolute(rel))
+      bad(
+        `"${k}" (${p}) is outside the workspace: nx can only hash and cache files inside it; copy or link the data under the workspace`,
+      );
     return rel === '' ? '.' : rel;
   };
 
   const format = str('format', c.format, false) as PipelineFormat;
-  if (!(FORMATS as readonly string[]).includes(format)) bad(`unknown format "${format}" (one of: ${FORMATS.join(', ')})`);
+  if (!(FORMATS as readonly string[]).includes(format))
+    bad(`unknown format "${format}" (one of: ${FORMATS.join(', ')})`);
   const source = str('source', c.source, false) as string;
   const sourceDir = inWorkspace('source', source);
   if (!exists(sourceDir)) bad(`source folder ${sourceDir} does not exist`);
@@ -131,18 +163,25 @@ export function resolvePipeline(
     if (!exists(tokenizerDir)) bad(`tokenizer folder ${tokenizerDir} does not exist`);
   }
   const template = str('template', c.template);
-  if (format !== 'internlm' && format !== 'pretrain' && template === undefined) bad(`format "${format}" needs a "template" (see \`weft list-templates\`)`);
+  if (format !== 'internlm' && format !== 'pretrain' && template === undefined)
+    bad(`format "${format}" needs a "template" (see \`weft list-templates\`)`);
   const maxLength = int('maxLength', c.maxLength);
 
   let pack: PipelineConfig['pack'];
   if (c.pack !== undefined) {
-    if (typeof c.pack !== 'object' || c.pack === null) bad('"pack" must be an object like {"packedLength": 2048, "seed": 1024}');
+    if (typeof c.pack !== 'object' || c.pack === null)
+      bad('"pack" must be an object like {"packedLength": 2048, "seed": 1024}');
     const p = c.pack as Record<string, unknown>;
     const packedLength = int('pack.packedLength', p.packedLength);
     if (!packedLength) bad('"pack.packedLength" is required and must be positive');
-    pack = { packedLength: packedLength as number, seed: int('pack.seed', p.seed), minLength: int('pack.minLength', p.minLength) };
+    pack = {
+      packedLength: packedLength as number,
+      seed: int('pack.seed', p.seed),
+      minLength: int('pack.minLength', p.minLength),
+    };
   }
-  if (format === 'internlm' && !pack) bad('format "internlm" (tokenized .bin) only makes sense packed: add "pack": {"packedLength": N}');
+  if (format === 'internlm' && !pack)
+    bad('format "internlm" (tokenized .bin) only makes sense packed: add "pack": {"packedLength": N}');
 
   let train: PipelineConfig['train'];
   let trainConfig: string | undefined;
@@ -160,14 +199,34 @@ export function resolvePipeline(
     const model = str('convert.model', v?.model, false) as string;
     modelDir = inWorkspace('convert.model', model);
     const checkpoint = str('convert.checkpoint', v.checkpoint);
-    convert = { model, checkpoint: checkpoint && inWorkspace('convert.checkpoint', checkpoint), args: strings('convert.args', v.args) };
+    convert = {
+      model,
+      checkpoint: checkpoint && inWorkspace('convert.checkpoint', checkpoint),
+      args: strings('convert.args', v.args),
+    };
   }
 
   const name = str('name', c.name) ?? root.split('/').pop()!;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) bad(`project name "${name}" must be letters, digits, ".", "_" or "-"`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+    bad(`project name "${name}" must be letters, digits, ".", "_" or "-"`);
   return {
-    name, root, configFile: posix(configFile), source, sourceDir, format, fileType, tokenizer, tokenizerDir, template,
-    maxLength, pack, processArgs: strings('processArgs', c.processArgs), train, trainConfig, convert, modelDir,
+    name,
+    root,
+    configFile: posix(configFile),
+    source,
+    sourceDir,
+    format,
+    fileType,
+    tokenizer,
+    tokenizerDir,
+    template,
+    maxLength,
+    pack,
+    processArgs: strings('processArgs', c.processArgs),
+    train,
+    trainConfig,
+    convert,
+    modelDir,
   };
 }
 

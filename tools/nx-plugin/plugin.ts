@@ -14,22 +14,23 @@ import { pipelineTargets, type PluginOptions } from './targets.ts';
  */
 export const createNodesV2: CreateNodesV2<PluginOptions> = [
   `**/${PIPELINE_FILE}`,
-  (configFiles, options, context) => configFiles.map((file) => {
-    // Missing data is left to `weft` to report when the target runs: an exception here would
-    // break the project graph of the whole workspace.
-    const pipeline = loadPipeline(context.workspaceRoot, file);
-    const result: CreateNodesResult = {
-      projects: {
-        [dirname(file)]: {
-          name: pipeline.name,
-          projectType: 'application',
-          tags: ['weft:pipeline'],
-          targets: pipelineTargets(pipeline, options ?? {}),
+  (configFiles, options, context) =>
+    configFiles.map((file) => {
+      // Missing data is left to `weft` to report when the target runs: an exception here would
+      // break the project graph of the whole workspace.
+      const pipeline = loadPipeline(context.workspaceRoot, file);
+      const result: CreateNodesResult = {
+        projects: {
+          [dirname(file)]: {
+            name: pipeline.name,
+            projectType: 'application',
+            tags: ['weft:pipeline'],
+            targets: pipelineTargets(pipeline, options ?? {}),
+          },
         },
-      },
-    };
-    return [file, result] as const;
-  }),
+      };
+      return [file, result] as const;
+    }),
 ];
 
 /** nx 23 reads `createNodes` (same signature); `createNodesV2` is its deprecated alias. */

@@ -67,23 +67,34 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
   if (stages.has('process')) {
     const dataOrder = stages.has('order') ? ['--data-order', `${out('order')}/data_order.txt`] : [];
     const pack = p.pack
-      ? ['--packed-length', String(p.pack.packedLength),
-        ...(p.pack.seed !== undefined ? ['--seed', String(p.pack.seed)] : []),
-        ...(p.pack.minLength !== undefined ? ['--min-length', String(p.pack.minLength)] : [])]
+      ? [
+          '--packed-length',
+          String(p.pack.packedLength),
+          ...(p.pack.seed !== undefined ? ['--seed', String(p.pack.seed)] : []),
+          ...(p.pack.minLength !== undefined ? ['--min-length', String(p.pack.minLength)] : []),
+        ]
       : [];
     // A tokenized .bin folder needs only packing (`weft pack`); raw data goes through the whole
     // offline job (read, template, tokenize, pack).
-    const args = p.format === 'internlm'
-      ? ['pack', p.sourceDir, ...pack, ...dataOrder]
-      : ['process', p.sourceDir, '--format', p.format,
-        ...(p.tokenizer && p.tokenizer !== 'default' ? ['--tokenizer', p.tokenizerDir ?? p.tokenizer] : []),
-        ...(p.template ? ['--template', p.template] : []),
-        ...(p.maxLength !== undefined ? ['--max-length', String(p.maxLength)] : []),
-        ...(p.pack ? ['--pack', ...pack] : []), ...dataOrder];
+    const args =
+      p.format === 'internlm'
+        ? ['pack', p.sourceDir, ...pack, ...dataOrder]
+        : [
+            'process',
+            p.sourceDir,
+            '--format',
+            p.format,
+            ...(p.tokenizer && p.tokenizer !== 'default' ? ['--tokenizer', p.tokenizerDir ?? p.tokenizer] : []),
+            ...(p.template ? ['--template', p.template] : []),
+            ...(p.maxLength !== undefined ? ['--max-length', String(p.maxLength)] : []),
+            ...(p.pack ? ['--pack', ...pack] : []),
+            ...dataOrder,
+          ];
     const inputs: Input[] = [...config, ...sourceFiles('**/*'), ...weftInputs('process')];
     if (p.tokenizerDir) inputs.push({ fileset: `{workspaceRoot}/${p.tokenizerDir}/**/*` });
     // A hub id is resolved through the Hugging Face cache, outside the workspace: hash where it is.
-    if (p.tokenizer && p.tokenizer !== 'default' && !p.tokenizerDir) inputs.push({ env: 'HF_HOME' }, { env: 'HF_ENDPOINT' });
+    if (p.tokenizer && p.tokenizer !== 'default' && !p.tokenizerDir)
+      inputs.push({ env: 'HF_HOME' }, { env: 'HF_ENDPOINT' });
     targets.process = target(
       `${weft} ${[...args, ...(p.processArgs ?? []), '--out', out('process'), '--overwrite'].map(q).join(' ')}`,
       inputs,
@@ -100,8 +111,15 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
     // work dir is pinned here so that nx knows where the checkpoints land.
     targets.train = target(
       `${weft} ${['train', p.trainConfig, '--work-dir', out('train'), ...(p.train.args ?? [])].map(q).join(' ')}`,
-      [...config, ...sourceFiles('**/*'), { fileset: `{workspaceRoot}/${p.trainConfig}` }, ...weftInputs('train'),
-        ...(p.modelDir ? [{ fileset: `{workspaceRoot}/${p.modelDir}/**/*` }] : []), { env: 'WEFT_PYTHON' }, { env: 'NPROC_PER_NODE' }],
+      [
+        ...config,
+        ...sourceFiles('**/*'),
+        { fileset: `{workspaceRoot}/${p.trainConfig}` },
+        ...weftInputs('train'),
+        ...(p.modelDir ? [{ fileset: `{workspaceRoot}/${p.modelDir}/**/*` }] : []),
+        { env: 'WEFT_PYTHON' },
+        { env: 'NPROC_PER_NODE' },
+      ],
       [`{projectRoot}/${OUT.train}`],
       stages.has('process') ? ['process'] : [],
       `Train with ${p.trainConfig}; checkpoints, metrics and logs in ${OUT.train}`,
@@ -115,9 +133,16 @@ export function pipelineTargets(p: ResolvedPipeline, options: PluginOptions = {}
       : `${q(out('train'))}/"$(cat ${q(`${out('train')}/last_checkpoint`)})"`;
     targets.convert = target(
       `${weft} convert pth-to-hf ${q(p.modelDir)} ${ckpt} ${[out('convert'), '--overwrite', ...(p.convert.args ?? [])].map(q).join(' ')}`,
-      [...config, ...sourceFiles('**/*'), ...(p.trainConfig ? [{ fileset: `{workspaceRoot}/${p.trainConfig}` }] : []),
-        { fileset: `{workspaceRoot}/${p.modelDir}/**/*` }, ...weftInputs('train'), ...weftInputs('convert'),
-        { env: 'WEFT_PYTHON' }, { env: 'NPROC_PER_NODE' }],
+      [
+        ...config,
+        ...sourceFiles('**/*'),
+        ...(p.trainConfig ? [{ fileset: `{workspaceRoot}/${p.trainConfig}` }] : []),
+        { fileset: `{workspaceRoot}/${p.modelDir}/**/*` },
+        ...weftInputs('train'),
+        ...weftInputs('convert'),
+        { env: 'WEFT_PYTHON' },
+        { env: 'NPROC_PER_NODE' },
+      ],
       [`{projectRoot}/${OUT.convert}`],
       stages.has('train') && p.train ? ['train'] : [],
       `Convert the last training checkpoint to a Hugging Face safetensors folder in ${OUT.convert}`,
@@ -145,7 +170,13 @@ function weftInputs(stage: StageName): Input[] {
   return inputs;
 }
 
-function target(command: string, inputs: Input[], outputs: string[], dependsOn: string[], description: string): TargetConfiguration {
+function target(
+  command: string,
+  inputs: Input[],
+  outputs: string[],
+  dependsOn: string[],
+  description: string,
+): TargetConfiguration {
   return {
     executor: 'nx:run-commands',
     options: { command },

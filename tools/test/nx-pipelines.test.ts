@@ -19,8 +19,12 @@ const all = (how: 'ran' | 'cache', projects = ['demo', 'internlm-sample']) =>
 
 describe('nx pipeline targets', () => {
   let ws: string;
-  beforeAll(() => { ws = makeTempWorkspace(PIPELINES); });
-  afterAll(() => { if (ws) rmSync(ws, { recursive: true, force: true }); });
+  beforeAll(() => {
+    ws = makeTempWorkspace(PIPELINES);
+  });
+  afterAll(() => {
+    if (ws) rmSync(ws, { recursive: true, force: true });
+  });
 
   const outputs = () => Object.fromEntries(PIPELINES.map((p) => [p, snapshot(join(ws, p, 'out'))]));
   const sources = (output: string) => {
@@ -32,11 +36,17 @@ describe('nx pipeline targets', () => {
     const r = await runNx(ws, ['show', 'project', 'demo', '--json']);
     expect(r.code, r.output).toBe(0);
     const project = JSON.parse(r.output.slice(r.output.indexOf('{'), r.output.lastIndexOf('}') + 1)) as {
-      root: string; targets: Record<string, { dependsOn?: string[]; outputs?: string[]; cache?: boolean }>;
+      root: string;
+      targets: Record<string, { dependsOn?: string[]; outputs?: string[]; cache?: boolean }>;
     };
     expect(project.root).toBe('pipelines/demo');
     expect(project.targets.order).toMatchObject({ outputs: ['{projectRoot}/out/order'], cache: true });
-    if (TARGET === 'process') expect(project.targets.process).toMatchObject({ dependsOn: ['order'], outputs: ['{projectRoot}/out/process'], cache: true });
+    if (TARGET === 'process')
+      expect(project.targets.process).toMatchObject({
+        dependsOn: ['order'],
+        outputs: ['{projectRoot}/out/process'],
+        cache: true,
+      });
   });
 
   it('processes every pipeline, serves a rerun from the cache with identical outputs, and reruns only the pipeline whose input changed', async () => {
@@ -48,7 +58,11 @@ describe('nx pipeline targets', () => {
       // The order target lists the source files; the process target wrote a dataset.
       const order = before[p].get('order/data_order.txt')?.toString() ?? '';
       expect(order.trim().split('\n').length, `${p} data_order.txt`).toBeGreaterThan(0);
-      if (TARGET === 'process') expect([...before[p].keys()].some((k) => k.startsWith('process/')), `${p} process output`).toBe(true);
+      if (TARGET === 'process')
+        expect(
+          [...before[p].keys()].some((k) => k.startsWith('process/')),
+          `${p} process output`,
+        ).toBe(true);
     }
 
     // Remove the outputs: the second run must bring them back from the cache, byte for byte.
@@ -60,15 +74,26 @@ describe('nx pipeline targets', () => {
 
     // Change one source record of the demo: only the demo's tasks run again.
     const demoData = join(ws, 'data/sample/ftdp');
-    const file = join(demoData, readdirSync(demoData, { recursive: true }).map(String).filter((f) => f.endsWith('.json')).sort()[0]);
+    const file = join(
+      demoData,
+      readdirSync(demoData, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith('.json'))
+        .sort()[0],
+    );
     appendFileSync(file, readFileSync(file, 'utf8').split('\n')[0] + '\n');
     const third = await runNx(ws, ['run-many', '-t', TARGET]);
     expect(third.code, third.output).toBe(0);
-    expect(sources(third.output), third.output).toEqual({ ...all('ran', ['demo']), ...all('cache', ['internlm-sample']) });
+    expect(sources(third.output), third.output).toEqual({
+      ...all('ran', ['demo']),
+      ...all('cache', ['internlm-sample']),
+    });
     const after = outputs();
     expect(after['pipelines/internlm-sample']).toEqual(before['pipelines/internlm-sample']);
     // One more record: a different dataset (the file names, and so the data order, are unchanged).
     if (TARGET === 'process') expect(after['pipelines/demo']).not.toEqual(before['pipelines/demo']);
-    expect(after['pipelines/demo'].get('order/data_order.txt')).toEqual(before['pipelines/demo'].get('order/data_order.txt'));
+    expect(after['pipelines/demo'].get('order/data_order.txt')).toEqual(
+      before['pipelines/demo'].get('order/data_order.txt'),
+    );
   });
 });

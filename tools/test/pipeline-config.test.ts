@@ -10,7 +10,13 @@ const chat = { source: '../../data/sample/ftdp', format: 'ftdp', template: 'inte
 describe('pipeline config', () => {
   it('resolves paths against the config folder, workspace-relative', () => {
     const p = resolvePipeline(ROOT, FILE, { ...chat, tokenizer: './tok' });
-    expect(p).toMatchObject({ name: 'demo', root: 'pipelines/demo', sourceDir: 'data/sample/ftdp', fileType: '.json', tokenizerDir: 'pipelines/demo/tok' });
+    expect(p).toMatchObject({
+      name: 'demo',
+      root: 'pipelines/demo',
+      sourceDir: 'data/sample/ftdp',
+      fileType: '.json',
+      tokenizerDir: 'pipelines/demo/tok',
+    });
   });
 
   it.each([
@@ -29,7 +35,9 @@ describe('pipeline config', () => {
   });
 
   it('reports a missing source folder when asked to check', () => {
-    expect(() => resolvePipeline(ROOT, FILE, chat, () => false)).toThrow(/source folder data\/sample\/ftdp does not exist/);
+    expect(() => resolvePipeline(ROOT, FILE, chat, () => false)).toThrow(
+      /source folder data\/sample\/ftdp does not exist/,
+    );
   });
 });
 
@@ -38,14 +46,18 @@ describe('inferred targets', () => {
     const t = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, pack: { packedLength: 64, seed: 7 } }), BOTH);
     expect(Object.keys(t)).toEqual(['order', 'process']);
     expect(t.process.dependsOn).toEqual(['order']);
-    expect(t.process.options.command).toBe('node packages/cli/bin/weft.mjs process data/sample/ftdp --format ftdp --template internlm2_chat'
-      + ' --pack --packed-length 64 --seed 7 --data-order pipelines/demo/out/order/data_order.txt --out pipelines/demo/out/process --overwrite');
-    expect(t.process.inputs).toEqual(expect.arrayContaining([
-      { fileset: '{workspaceRoot}/pipelines/demo/weft.pipeline.json' },
-      { fileset: '{workspaceRoot}/data/sample/ftdp/**/*' },
-      { fileset: '{workspaceRoot}/packages/tokenize/**/*' },
-      { fileset: '!{workspaceRoot}/packages/tokenize/**/*.test.ts' },
-    ]));
+    expect(t.process.options.command).toBe(
+      'node packages/cli/bin/weft.mjs process data/sample/ftdp --format ftdp --template internlm2_chat' +
+        ' --pack --packed-length 64 --seed 7 --data-order pipelines/demo/out/order/data_order.txt --out pipelines/demo/out/process --overwrite',
+    );
+    expect(t.process.inputs).toEqual(
+      expect.arrayContaining([
+        { fileset: '{workspaceRoot}/pipelines/demo/weft.pipeline.json' },
+        { fileset: '{workspaceRoot}/data/sample/ftdp/**/*' },
+        { fileset: '{workspaceRoot}/packages/tokenize/**/*' },
+        { fileset: '!{workspaceRoot}/packages/tokenize/**/*.test.ts' },
+      ]),
+    );
     // The order stage does not depend on the tokenizer code.
     expect(t.order.inputs).not.toContainEqual({ fileset: '{workspaceRoot}/packages/tokenize/**/*' });
     expect(t.order.outputs).toEqual(['{projectRoot}/out/order']);
@@ -55,27 +67,48 @@ describe('inferred targets', () => {
     const local = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: '../../models/tok' }), BOTH);
     expect(local.process.inputs).toContainEqual({ fileset: '{workspaceRoot}/models/tok/**/*' });
     expect(local.process.options.command).toContain('--tokenizer models/tok');
-    const hub = pipelineTargets(resolvePipeline(ROOT, FILE, { ...chat, tokenizer: 'internlm/internlm2-chat-7b' }), BOTH);
+    const hub = pipelineTargets(
+      resolvePipeline(ROOT, FILE, { ...chat, tokenizer: 'internlm/internlm2-chat-7b' }),
+      BOTH,
+    );
     expect(hub.process.inputs).toContainEqual({ env: 'HF_HOME' });
   });
 
   it('packs a tokenized .bin folder with weft pack, and quotes odd paths for the shell', () => {
-    const t = pipelineTargets(resolvePipeline(ROOT, "pipelines/it's/weft.pipeline.json",
-      { source: '../../data/sample/tokenized', format: 'internlm', pack: { packedLength: 32 }, name: 'bin' }), BOTH);
-    expect(t.process.options.command).toBe("node packages/cli/bin/weft.mjs pack data/sample/tokenized --packed-length 32"
-      + " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process' --overwrite");
+    const t = pipelineTargets(
+      resolvePipeline(ROOT, "pipelines/it's/weft.pipeline.json", {
+        source: '../../data/sample/tokenized',
+        format: 'internlm',
+        pack: { packedLength: 32 },
+        name: 'bin',
+      }),
+      BOTH,
+    );
+    expect(t.process.options.command).toBe(
+      'node packages/cli/bin/weft.mjs pack data/sample/tokenized --packed-length 32' +
+        " --data-order 'pipelines/it'\\''s/out/order/data_order.txt' --out 'pipelines/it'\\''s/out/process' --overwrite",
+    );
   });
 
   it('continues with train and convert when the pipeline asks for them', () => {
-    const t = pipelineTargets(resolvePipeline(ROOT, FILE, {
-      ...chat, pack: { packedLength: 64 }, train: { config: 'train.config.ts', args: ['--total-steps', '2'] }, convert: { model: 'model' },
-    }));
+    const t = pipelineTargets(
+      resolvePipeline(ROOT, FILE, {
+        ...chat,
+        pack: { packedLength: 64 },
+        train: { config: 'train.config.ts', args: ['--total-steps', '2'] },
+        convert: { model: 'model' },
+      }),
+    );
     expect(Object.keys(t)).toEqual(['order', 'process', 'train', 'convert']);
     expect(t.train.dependsOn).toEqual(['process']);
     expect(t.convert.dependsOn).toEqual(['train']);
-    expect(t.train.options.command).toBe('node packages/cli/bin/weft.mjs train pipelines/demo/train.config.ts --work-dir pipelines/demo/out/train --total-steps 2');
-    expect(t.convert.options.command).toBe('node packages/cli/bin/weft.mjs convert pth-to-hf pipelines/demo/model'
-      + ' pipelines/demo/out/train/"$(cat pipelines/demo/out/train/last_checkpoint)" pipelines/demo/out/hf --overwrite');
+    expect(t.train.options.command).toBe(
+      'node packages/cli/bin/weft.mjs train pipelines/demo/train.config.ts --work-dir pipelines/demo/out/train --total-steps 2',
+    );
+    expect(t.convert.options.command).toBe(
+      'node packages/cli/bin/weft.mjs convert pth-to-hf pipelines/demo/model' +
+        ' pipelines/demo/out/train/"$(cat pipelines/demo/out/train/last_checkpoint)" pipelines/demo/out/hf --overwrite',
+    );
     expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/train.config.ts' });
     expect(t.train.inputs).toContainEqual({ fileset: '{workspaceRoot}/packages/trainer/**/*' });
     expect(t.convert.inputs).toContainEqual({ fileset: '{workspaceRoot}/pipelines/demo/model/**/*' });

@@ -1,5 +1,15 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +63,10 @@ export function makeTempWorkspace(pipelines: string[]): string {
 }
 
 /** Result of one nx invocation. */
-export interface NxRun { code: number; output: string }
+export interface NxRun {
+  code: number;
+  output: string;
+}
 
 /**
  * Run nx in the copy with no daemon, no cloud, and caches kept inside the copy. Output is
@@ -61,18 +74,32 @@ export interface NxRun { code: number; output: string }
  */
 export function runNx(ws: string, args: string[]): Promise<NxRun> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('NX_') && k !== 'CI') env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('NX_') && k !== 'CI') env[k] = v;
   Object.assign(env, {
-    NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: 'false',
-    NX_CACHE_DIRECTORY: join(ws, '.nx/cache'), NX_WORKSPACE_DATA_DIRECTORY: join(ws, '.nx/workspace-data'),
-    FORCE_COLOR: '0', NO_COLOR: '1',
+    NX_DAEMON: 'false',
+    NX_NO_CLOUD: 'true',
+    NX_TUI: 'false',
+    NX_SKIP_NX_CACHE: 'false',
+    NX_CACHE_DIRECTORY: join(ws, '.nx/cache'),
+    NX_WORKSPACE_DATA_DIRECTORY: join(ws, '.nx/workspace-data'),
+    FORCE_COLOR: '0',
+    NO_COLOR: '1',
   });
   const nx = join(REPO, 'node_modules/nx/dist/bin/nx.js');
   return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [nx, ...args, '--output-style=static'], { cwd: ws, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [nx, ...args, '--output-style=static'], {
+      cwd: ws,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     child.on('error', fail);
     child.on('close', (code) => ok({ code: code ?? 1, output }));
   });

@@ -4,12 +4,22 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { REPO } from './temp-workspace.ts';
 
-it('the temp-folder guard fails a test file that leaks (its own folder or a child process\'s) and removes the leak', () => {
+it("the temp-folder guard fails a test file that leaks (its own folder or a child process's) and removes the leak", () => {
   const fixture = join(REPO, 'tools/test/fixtures/tmp-guard');
   const real = process.env.WEFT_TEST_REAL_TMPDIR!;
   const before = new Set(readdirSync(real));
-  const r = spawnSync(process.execPath, [join(REPO, 'node_modules/vitest/vitest.mjs'), 'run', '--root', fixture, '--config', join(fixture, 'vitest.config.ts')],
-    { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(REPO, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      '--root',
+      fixture,
+      '--config',
+      join(fixture, 'vitest.config.ts'),
+    ],
+    { cwd: REPO, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } },
+  );
   const out = r.stdout + r.stderr;
   expect(r.status, out).toBe(1);
   expect(out).toMatch(/FAIL\s+leaky\.check\.ts/);

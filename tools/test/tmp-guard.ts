@@ -28,7 +28,11 @@ process.env.TMPDIR = dir;
 
 /** What a test file left in its temp folder (the tsx cache link aside). */
 export function leftovers(folder: string): string[] {
-  return existsSync(folder) ? readdirSync(folder).filter((e) => e !== tsxCache).sort() : [];
+  return existsSync(folder)
+    ? readdirSync(folder)
+        .filter((e) => e !== tsxCache)
+        .sort()
+    : [];
 }
 
 function bytesUnder(path: string): number {
@@ -45,5 +49,8 @@ afterAll(() => {
   if (before === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = before;
   rmSync(dir, { recursive: true, force: true });
-  expect(left, `this test file left ${left.length} entries (${(bytes / 1e6).toFixed(1)} MB) in its temp folder (${dir}): remove what a test creates in afterAll/afterEach`).toEqual([]);
+  expect(
+    left,
+    `this test file left ${left.length} entries (${(bytes / 1e6).toFixed(1)} MB) in its temp folder (${dir}): remove what a test creates in afterAll/afterEach`,
+  ).toEqual([]);
 });

@@ -10,13 +10,16 @@ import { registerDemo } from './demo.ts';
 /** Build the `weft` program: each package adds its own subcommands. */
 export function buildProgram(): Command {
   const program = new Command('weft')
-    .description('Streaming pipelines from raw text and chat data to packed token streams, training, and checkpoint conversion.')
+    .description(
+      'Streaming pipelines from raw text and chat data to packed token streams, training, and checkpoint conversion.',
+    )
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     // Usage errors come back to main() as CommanderErrors (subcommands inherit this when created).
     .exitOverride();
   registerDemo(program);
-  for (const register of [orderCommands, tokenizeCommands, jobCommands, trainerCommands, convertCommands]) register(program);
+  for (const register of [orderCommands, tokenizeCommands, jobCommands, trainerCommands, convertCommands])
+    register(program);
   return program;
 }
 

@@ -45,16 +45,23 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   // stdout stays pure JSON (for jq); where things went is for the person reading the terminal.
   const out = resolve(opts.out);
-  process.stderr.write(`weft demo: wrote ${out}/ — samples/ (tokenized DatasetDict, one split per input file), ` +
-    `packed/ (packed Arrow dataset, ${summary.packs} packs of ${DEMO_PACKED_LENGTH} tokens), summary.json; look inside: npx weft inspect ${join(opts.out, 'packed')} --tokenizer default\n`);
+  process.stderr.write(
+    `weft demo: wrote ${out}/ — samples/ (tokenized DatasetDict, one split per input file), ` +
+      `packed/ (packed Arrow dataset, ${summary.packs} packs of ${DEMO_PACKED_LENGTH} tokens), summary.json; look inside: npx weft inspect ${join(opts.out, 'packed')} --tokenizer default\n`,
+  );
   if (opts.train) {
     // The tiny CPU demo model (2 layers, hidden 64, Qwen3 vocabulary), trained on the packs just written.
     const { loadNamedConfig, train } = await import('@weft/trainer');
     const config = await loadNamedConfig('tiny_cpu_demo');
     const packed = { kind: 'packed' as const, path: join(opts.out, 'packed') };
     Object.assign(config, {
-      dataset: packed, packedLength: DEMO_PACKED_LENGTH, maxLength: DEMO_PACKED_LENGTH,
-      accumulativeCounts: 1, totalSteps: 12, checkpointEvery: 12, workDir: join(opts.out, 'train'),
+      dataset: packed,
+      packedLength: DEMO_PACKED_LENGTH,
+      maxLength: DEMO_PACKED_LENGTH,
+      accumulativeCounts: 1,
+      totalSteps: 12,
+      checkpointEvery: 12,
+      workDir: join(opts.out, 'train'),
       validation: { dataset: packed, validEvery: 6, validMicroNum: 2 },
     });
     await train(config); // 2 gloo ranks: the config's nprocPerNode, as `weft list-cfg` says

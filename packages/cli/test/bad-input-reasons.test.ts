@@ -60,8 +60,10 @@ print(json.dumps(out))`;
   return JSON.parse(execFileSync('python3', ['-c', code, file, kind], { encoding: 'utf8' }));
 }
 
-const ftdpDir = join(dir, 'ftdp'), jsonlDir = join(dir, 'jsonl');
-const ftdpFile = join(ftdpDir, 'chat.json'), jsonlFile = join(jsonlDir, 'docs.jsonl');
+const ftdpDir = join(dir, 'ftdp'),
+  jsonlDir = join(dir, 'jsonl');
+const ftdpFile = join(ftdpDir, 'chat.json'),
+  jsonlFile = join(jsonlDir, 'docs.jsonl');
 let tokenizer: Awaited<ReturnType<typeof loadTokenizer>>;
 
 beforeAll(async () => {
@@ -89,7 +91,8 @@ async function firstError(run: () => Promise<unknown>): Promise<DataError | unde
   return undefined;
 }
 
-const pos = (e: DataError | undefined) => e && { file: e.source.file, line: e.source.line, offset: e.source.offset, reason: e.reason };
+const pos = (e: DataError | undefined) =>
+  e && { file: e.source.file, line: e.source.line, offset: e.source.offset, reason: e.reason };
 
 const WEFT = new URL('../bin/weft.mjs', import.meta.url).pathname;
 
@@ -115,22 +118,56 @@ with open(path, 'wb') as f:
         view.append({'line': i, 'offset': off, 'reason': r}); meta.append((off, n)); f.write(raw + b'\\n'); off += len(raw) + 1
 np.save(path + '.meta', np.array(meta, dtype=np.int32)); os.rename(path + '.meta.npy', path + '.meta')
 print(json.dumps(view))`;
-  return JSON.parse(execFileSync('python3', ['-c', code, folder, JSON.stringify(lines.map((l) => Buffer.from(l, 'latin1').toString('hex')))], { encoding: 'utf8' }));
+  return JSON.parse(
+    execFileSync(
+      'python3',
+      ['-c', code, folder, JSON.stringify(lines.map((l) => Buffer.from(l, 'latin1').toString('hex')))],
+      { encoding: 'utf8' },
+    ),
+  );
 }
 
 /** `weft pack` on a folder (packs of 1 token: every line is read, none falls in a dropped tail): exit code, its summary's skipped counts, and where a failure was reported. */
-function weftPack(folder: string, out: string, skip: boolean): { code: number | null; skipped?: Record<string, number>; at?: string } {
-  const r = spawnSync('node', [WEFT, 'pack', folder, '--packed-length', '1', '--out', out, '--quiet', ...(skip ? ['--on-error', 'skip'] : [])], { encoding: 'utf8' });
+function weftPack(
+  folder: string,
+  out: string,
+  skip: boolean,
+): { code: number | null; skipped?: Record<string, number>; at?: string } {
+  const r = spawnSync(
+    'node',
+    [WEFT, 'pack', folder, '--packed-length', '1', '--out', out, '--quiet', ...(skip ? ['--on-error', 'skip'] : [])],
+    { encoding: 'utf8' },
+  );
   const at = /: (line \d+ \(byte \d+\)): /.exec(r.stderr)?.[1];
-  return { code: r.status, ...(r.status === 0 ? { skipped: (JSON.parse(r.stdout) as { skipped: Record<string, number> }).skipped } : {}), ...(at ? { at } : {}) };
+  return {
+    code: r.status,
+    ...(r.status === 0 ? { skipped: (JSON.parse(r.stdout) as { skipped: Record<string, number> }).skipped } : {}),
+    ...(at ? { at } : {}),
+  };
 }
 
 describe('the same bad input, every command', () => {
   it('ftdp: weft tokenize --format, weft process and weft scan count the same reasons', async () => {
     const want = expectedCounts(pythonView(ftdpFile, 'ftdp'));
-    expect(Object.keys(want).sort()).toEqual(['bad-content', 'bad-record', 'malformed-json', 'missing-role', 'non-utf8', 'unknown-role']);
+    expect(Object.keys(want).sort()).toEqual([
+      'bad-content',
+      'bad-record',
+      'malformed-json',
+      'missing-role',
+      'non-utf8',
+      'unknown-role',
+    ]);
     const [tok] = await datasetToBin(ftdpFile, join(dir, 'tok.bin'), { format: 'ftdp', tokenizer, onError: 'skip' });
-    const proc = await runProcess({ input: ftdpDir, format: 'ftdp', tokenizer: 'default', out: join(dir, 'proc'), onError: 'skip', workers: 0, command: 'process', progress: false });
+    const proc = await runProcess({
+      input: ftdpDir,
+      format: 'ftdp',
+      tokenizer: 'default',
+      out: join(dir, 'proc'),
+      onError: 'skip',
+      workers: 0,
+      command: 'process',
+      progress: false,
+    });
     const [scan] = await scanSources(ftdpDir, { read: true });
     const src = readFtdp(ftdpFile, { onError: 'skip' });
     await collect(src);
@@ -146,7 +183,15 @@ describe('the same bad input, every command', () => {
       const f = join(dir, `one-${bad.line}`, 'chat.json');
       execFileSync('mkdir', ['-p', join(dir, `one-${bad.line}`)]);
       // The good first line, then this bad line at the same line number and offset as in the full file.
-      writeFileSync(f, Buffer.concat([...FTDP_LINES.slice(0, bad.line - 1).map((l, i) => (i === 0 ? l : Buffer.alloc(l.length, 0x20))), FTDP_LINES[bad.line - 1]!].flatMap((l) => [l, Buffer.from('\n')])));
+      writeFileSync(
+        f,
+        Buffer.concat(
+          [
+            ...FTDP_LINES.slice(0, bad.line - 1).map((l, i) => (i === 0 ? l : Buffer.alloc(l.length, 0x20))),
+            FTDP_LINES[bad.line - 1]!,
+          ].flatMap((l) => [l, Buffer.from('\n')]),
+        ),
+      );
       const want = { file: f, line: bad.line, offset: bad.offset, reason: bad.reason };
       const got = {
         tokenize: pos(await firstError(() => datasetToBin(f, `${f}.bin`, { format: 'ftdp', tokenizer }))),
@@ -158,12 +203,26 @@ describe('the same bad input, every command', () => {
   });
 
   it('InternLM .bin lines: weft pack, weft process --format internlm and weft scan agree, in both modes', async () => {
-    const BIN_LINES = ['{"tokens": [1, 2, 3]}', '{"tokens": [1, 2', '{"tokens": [1, "caf\xe9"]}', '{"tokens": "x"}', '{"tokens": [4, -5, 6]}'];
+    const BIN_LINES = [
+      '{"tokens": [1, 2, 3]}',
+      '{"tokens": [1, 2',
+      '{"tokens": [1, "caf\xe9"]}',
+      '{"tokens": "x"}',
+      '{"tokens": [4, -5, 6]}',
+    ];
     const folder = join(dir, 'bin');
     const view = pythonBin(folder, BIN_LINES);
     const want = expectedCounts(view);
     expect(want).toEqual({ 'malformed-json': 1, 'non-utf8': 1, schema: 1 });
-    const proc = await runProcess({ input: folder, format: 'internlm', out: join(dir, 'bin-proc'), onError: 'skip', workers: 0, command: 'process', progress: false });
+    const proc = await runProcess({
+      input: folder,
+      format: 'internlm',
+      out: join(dir, 'bin-proc'),
+      onError: 'skip',
+      workers: 0,
+      command: 'process',
+      progress: false,
+    });
     const [scan] = await scanSources(folder, { read: true });
     expect(weftPack(folder, join(dir, 'bin-pack'), true).skipped).toEqual(want);
     expect(proc.skipped).toEqual(want);
@@ -171,12 +230,32 @@ describe('the same bad input, every command', () => {
     for (const bad of view.filter((v) => v.reason)) {
       const one = join(dir, `bin-${bad.line}`);
       // The good lines and this bad one, each at its place in the full file.
-      pythonBin(one, BIN_LINES.map((l, i) => (i + 1 === bad.line || !view[i]!.reason ? l : '{"tokens": [7]}'.padEnd(l.length, ' '))));
+      pythonBin(
+        one,
+        BIN_LINES.map((l, i) => (i + 1 === bad.line || !view[i]!.reason ? l : '{"tokens": [7]}'.padEnd(l.length, ' '))),
+      );
       const f = join(one, 'a.bin');
       const at = { file: f, line: bad.line, offset: bad.offset, reason: bad.reason };
       expect(pos(await firstError(() => collect(readInternlmBin(f)))), `line ${bad.line}`).toEqual(at);
-      expect(pos(await firstError(() => runProcess({ input: one, format: 'internlm', out: `${one}-o`, workers: 0, command: 'process', progress: false }))), `line ${bad.line}`).toEqual(at);
-      expect(weftPack(one, `${one}-p`, false), `line ${bad.line}`).toEqual({ code: 2, at: `line ${bad.line} (byte ${bad.offset})` });
+      expect(
+        pos(
+          await firstError(() =>
+            runProcess({
+              input: one,
+              format: 'internlm',
+              out: `${one}-o`,
+              workers: 0,
+              command: 'process',
+              progress: false,
+            }),
+          ),
+        ),
+        `line ${bad.line}`,
+      ).toEqual(at);
+      expect(weftPack(one, `${one}-p`, false), `line ${bad.line}`).toEqual({
+        code: 2,
+        at: `line ${bad.line} (byte ${bad.offset})`,
+      });
     }
   });
 

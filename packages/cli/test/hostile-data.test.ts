@@ -18,8 +18,18 @@ const work = mkdtempSync(join(tmpdir(), 'weft-hostile-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const digest = (dir: string): Record<string, string> =>
-  Object.fromEntries(readdirSync(dir).sort().map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
-const firstLines = (path: string, n: number): Buffer => Buffer.from(readFileSync(path, 'utf8').split('\n').slice(0, n).join('\n') + '\n');
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [
+        f,
+        createHash('sha256')
+          .update(readFileSync(join(dir, f)))
+          .digest('hex'),
+      ]),
+  );
+const firstLines = (path: string, n: number): Buffer =>
+  Buffer.from(readFileSync(path, 'utf8').split('\n').slice(0, n).join('\n') + '\n');
 
 function weft(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [WEFT, ...args], { encoding: 'utf8', cwd: work });
@@ -60,19 +70,52 @@ describe(`weft on hostile folders (FUZZ_SEED=${SEED})`, () => {
     expect(fail.status, fail.stderr).toBe(2);
     expect(fail.stderr).toMatch(/^weft: DataError: .*bins\/f\d\d\.bin/m);
 
-    const skip = weft(['process', dir, '--format', 'internlm', '--pack', '--packed-length', '256', '--on-error', 'skip', '--quiet', '--out', join(work, 'p-skip')]);
+    const skip = weft([
+      'process',
+      dir,
+      '--format',
+      'internlm',
+      '--pack',
+      '--packed-length',
+      '256',
+      '--on-error',
+      'skip',
+      '--quiet',
+      '--out',
+      join(work, 'p-skip'),
+    ]);
     sane('process skip', skip);
     expect(skip.status, skip.stderr).toBe(0);
     const s = JSON.parse(skip.stdout) as { read: number; kept: number; skipped: Record<string, number>; packs: number };
     expect(s.read, JSON.stringify(s)).toBe(s.kept + total(s.skipped));
     expect(s.packs).toBeGreaterThan(0);
 
-    const pack = weft(['pack', dir, '--packed-length', '256', '--on-error', 'skip', '--quiet', '--out', join(work, 'packed')]);
+    const pack = weft([
+      'pack',
+      dir,
+      '--packed-length',
+      '256',
+      '--on-error',
+      'skip',
+      '--quiet',
+      '--out',
+      join(work, 'packed'),
+    ]);
     sane('pack skip', pack);
     expect(pack.status, pack.stderr).toBe(0);
-    const p = JSON.parse(pack.stdout) as { lines: number; kept: number; skipped: Record<string, number>; packs: number };
+    const p = JSON.parse(pack.stdout) as {
+      lines: number;
+      kept: number;
+      skipped: Record<string, number>;
+      packs: number;
+    };
     expect(p.lines).toBe(p.kept + total(p.skipped));
-    expect({ lines: p.lines, kept: p.kept, skipped: p.skipped, packs: p.packs }).toEqual({ lines: s.read, kept: s.kept, skipped: s.skipped, packs: s.packs });
+    expect({ lines: p.lines, kept: p.kept, skipped: p.skipped, packs: p.packs }).toEqual({
+      lines: s.read,
+      kept: s.kept,
+      skipped: s.skipped,
+      packs: s.packs,
+    });
 
     expect(digest(dir), 'inputs untouched').toEqual(before);
   });
@@ -84,7 +127,17 @@ describe(`weft on hostile folders (FUZZ_SEED=${SEED})`, () => {
     const base = firstLines(join(REPO, 'data/sample/ftdp/chat_en.json'), 5);
     for (let k = 0; k < 10; k++) writeFileSync(join(dir, `c${k}.json`), k < 3 ? base : mutateBytes(base, r).bytes);
     const before = digest(dir);
-    const skip = weft(['process', dir, '--format', 'ftdp', '--on-error', 'skip', '--quiet', '--out', join(work, 'f-skip')]);
+    const skip = weft([
+      'process',
+      dir,
+      '--format',
+      'ftdp',
+      '--on-error',
+      'skip',
+      '--quiet',
+      '--out',
+      join(work, 'f-skip'),
+    ]);
     sane('ftdp skip', skip);
     expect(skip.status, skip.stderr).toBe(0);
     const s = JSON.parse(skip.stdout) as { read: number; kept: number; skipped: Record<string, number> };

@@ -45,7 +45,12 @@ function parse(args: string[]): { code: number; err: string; opts?: Record<strin
   let err = '';
   let opts: Record<string, unknown> | undefined;
   const quiet = (c: Command): void => {
-    c.configureOutput({ writeErr: (s) => { err += s; }, writeOut: () => {} });
+    c.configureOutput({
+      writeErr: (s) => {
+        err += s;
+      },
+      writeOut: () => {},
+    });
     c.commands.forEach(quiet);
   };
   quiet(program);
@@ -58,7 +63,12 @@ function parse(args: string[]): { code: number; err: string; opts?: Record<strin
     return { code: 0, err };
   } catch (e) {
     if (e instanceof Ran) return { code: 0, err, opts: opts! };
-    return { code: reportError(e, (s) => { err += s; }), err };
+    return {
+      code: reportError(e, (s) => {
+        err += s;
+      }),
+      err,
+    };
   }
 }
 
@@ -89,8 +99,18 @@ describe('weft option values', () => {
 
   it('finds the numeric options of every command (and each has a valid base command line here)', () => {
     const names = options.map(([c, o]) => `${c} ${o.long}`);
-    for (const must of ['tokenize --max-length', 'tokenize --workers', 'pack --packed-length', 'pack --max-shard-size', 'process --max-length',
-      'convert hf-to-turbomind --tp', 'train --nproc-per-node', 'demo --workers', 'inspect --index']) expect(names).toContain(must);
+    for (const must of [
+      'tokenize --max-length',
+      'tokenize --workers',
+      'pack --packed-length',
+      'pack --max-shard-size',
+      'process --max-length',
+      'convert hf-to-turbomind --tp',
+      'train --nproc-per-node',
+      'demo --workers',
+      'inspect --index',
+    ])
+      expect(names).toContain(must);
     for (const [c] of options) expect(BASE[c], `no base command line for ${c}`).toBeDefined();
     for (const [c] of options) expect(parse(BASE[c]!).code, `base of ${c}: ${parse(BASE[c]!).err}`).toBe(0);
   });
@@ -112,13 +132,21 @@ describe('weft option values', () => {
   it('unknown commands and options exit 2, help and --version 0', () => {
     expect(parse(['no-such-command']).code).toBe(2);
     expect(parse(['pack', BIN_DIR, '--packed-lenght', '8', '--out', join(work, 'o')]).code).toBe(2);
-    expect(parse(['pack', BIN_DIR, '--out', join(work, 'o')]).err).toMatch(/required option '--packed-length <n>' not specified/);
+    expect(parse(['pack', BIN_DIR, '--out', join(work, 'o')]).err).toMatch(
+      /required option '--packed-length <n>' not specified/,
+    );
     expect(parse(['pack', '--help']).code).toBe(0);
     expect(parse(['--version']).code).toBe(0);
   });
 
   it('zero is refused where a count must be positive', () => {
-    for (const [cmd, flag] of [['tokenize', '--max-length'], ['pack', '--packed-length'], ['process', '--max-length'], ['convert hf-to-turbomind', '--tp'], ['train', '--total-steps']] as const) {
+    for (const [cmd, flag] of [
+      ['tokenize', '--max-length'],
+      ['pack', '--packed-length'],
+      ['process', '--max-length'],
+      ['convert hf-to-turbomind', '--tp'],
+      ['train', '--total-steps'],
+    ] as const) {
       const r = parse([...BASE[cmd]!, flag, '0']);
       expect(r.code, `${cmd} ${flag} 0`).toBe(2);
       expect(r.err).toMatch(new RegExp(`${flag} must be an integer >= 1, got "0"`));
@@ -133,8 +161,14 @@ describe('weft option values', () => {
       [[...BASE.tokenize!, '--backend', 'rust'], /--backend must be one of auto, fast, native, js, sentencepiece/],
       [[...BASE['convert hf-to-turbomind']!, '--dtype', 'fp8'], /--dtype must be one of auto, float16, bfloat16/],
       [[...BASE.pack!, '--data-order', join(work, 'nope.txt')], /--data-order: .*nope\.txt does not exist/],
-      [['pack', join(work, 'nope'), '--packed-length', '8', '--out', join(work, 'x')], /<bin-folder>: .*nope does not exist/],
-      [['tokenize', '--text-input-path', join(work, 'nope.json'), '--bin-output-path', join(work, 'y.bin')], /--text-input-path: .*nope\.json does not exist/],
+      [
+        ['pack', join(work, 'nope'), '--packed-length', '8', '--out', join(work, 'x')],
+        /<bin-folder>: .*nope does not exist/,
+      ],
+      [
+        ['tokenize', '--text-input-path', join(work, 'nope.json'), '--bin-output-path', join(work, 'y.bin')],
+        /--text-input-path: .*nope\.json does not exist/,
+      ],
     ];
     for (const [args, msg] of cases) {
       const r = parse(args);
@@ -145,10 +179,37 @@ describe('weft option values', () => {
 
   it(`seeded fuzz (FUZZ_SEED=${SEED}): a value is either refused with exit 2 naming the option, or is the plain number it spells`, () => {
     const r = seededRandom(SEED);
-    const alphabet = ['0', '1', '2', '5', '9', '-', '+', '.', 'e', 'E', 'x', 'b', ' ', '_', 'K', 'M', 'G', 'i', 'B', ',', '١', '\u00a0', 'a'];
+    const alphabet = [
+      '0',
+      '1',
+      '2',
+      '5',
+      '9',
+      '-',
+      '+',
+      '.',
+      'e',
+      'E',
+      'x',
+      'b',
+      ' ',
+      '_',
+      'K',
+      'M',
+      'G',
+      'i',
+      'B',
+      ',',
+      '١',
+      '\u00a0',
+      'a',
+    ];
     for (let k = 0; k < 300; k++) {
       const [cmd, o] = options[Math.floor(r() * options.length)]!;
-      const value = Array.from({ length: 1 + Math.floor(r() * 8) }, () => alphabet[Math.floor(r() * alphabet.length)]).join('');
+      const value = Array.from(
+        { length: 1 + Math.floor(r() * 8) },
+        () => alphabet[Math.floor(r() * alphabet.length)],
+      ).join('');
       const res = parse([...BASE[cmd]!, o.long!, value]);
       const label = `seed ${SEED} #${k}: ${cmd} ${o.long} ${JSON.stringify(value)}: ${res.err}`;
       expect([0, 2], label).toContain(res.code);
@@ -160,7 +221,13 @@ describe('weft option values', () => {
       const v = res.opts![o.attributeName()];
       expect(Number.isFinite(v), label).toBe(true);
       // Accepted text is digits, with a decimal point only for ratios and a unit only for sizes.
-      expect(value, label).toMatch(/<(bytes|size)>/.test(o.flags) ? /^[0-9]+(\.[0-9]+)?([KMG]i?B|B)?$/i : isDecimal(o) ? /^-?[0-9]+(\.[0-9]+)?$/ : /^-?[0-9]+$/);
+      expect(value, label).toMatch(
+        /<(bytes|size)>/.test(o.flags)
+          ? /^[0-9]+(\.[0-9]+)?([KMG]i?B|B)?$/i
+          : isDecimal(o)
+            ? /^-?[0-9]+(\.[0-9]+)?$/
+            : /^-?[0-9]+$/,
+      );
     }
   });
 });
@@ -171,7 +238,17 @@ describe('weft exit codes end to end (real spawns)', () => {
   it('tokenize --max-length abc: exit 2 naming the option, nothing written, input untouched (was: exit 0 and empty token lines)', () => {
     const before = createHash('sha256').update(readFileSync(ALPACA)).digest('hex');
     const out = join(work, 'abc.bin');
-    const r = run(['tokenize', '--text-input-path', ALPACA, '--bin-output-path', out, '--format', 'alpaca', '--max-length', 'abc']);
+    const r = run([
+      'tokenize',
+      '--text-input-path',
+      ALPACA,
+      '--bin-output-path',
+      out,
+      '--format',
+      'alpaca',
+      '--max-length',
+      'abc',
+    ]);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--max-length must be an integer .*got "abc"/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -180,7 +257,15 @@ describe('weft exit codes end to end (real spawns)', () => {
   });
 
   it('options that do not go together (a UsageError from the action) exit 2 with the reason', () => {
-    const split = run(['tokenize', '--text-input-path', ALPACA, '--bin-output-path', join(work, 's.bin'), '--split-ratio', '0.1']);
+    const split = run([
+      'tokenize',
+      '--text-input-path',
+      ALPACA,
+      '--bin-output-path',
+      join(work, 's.bin'),
+      '--split-ratio',
+      '0.1',
+    ]);
     expect(split.status, split.stderr).toBe(2);
     expect(split.stderr).toMatch(/--split-ratio needs --format/);
   });

@@ -49,7 +49,10 @@ export function f16BitsToF32(h: number): number {
   if (exp === 0) {
     if (mant === 0) return sign >>> 0;
     let e = -1;
-    do { mant <<= 1; e++; } while ((mant & 0x400) === 0);
+    do {
+      mant <<= 1;
+      e++;
+    } while ((mant & 0x400) === 0);
     return (sign | ((127 - 15 - e) << 23) | ((mant & 0x3ff) << 13)) >>> 0;
   }
   return (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
@@ -98,7 +101,8 @@ function toF32Bits(bytes: Uint8Array, from: DType): Uint32Array {
  */
 export function castBytes(bytes: Uint8Array, from: DType, to: DType): Uint8Array {
   if (from === to) return bytes;
-  if (!CASTABLE.has(from) || !CASTABLE.has(to)) throw new Error(`cannot cast ${from} to ${to}: only float dtypes are cast`);
+  if (!CASTABLE.has(from) || !CASTABLE.has(to))
+    throw new Error(`cannot cast ${from} to ${to}: only float dtypes are cast`);
   if (to === 'F64') {
     const bits = toF32Bits(bytes, from);
     return new Uint8Array(Float64Array.from(new Float32Array(bits.buffer, bits.byteOffset, bits.length)).buffer);

@@ -63,8 +63,13 @@ export function openCheckpoint(path: string): Checkpoint {
         return { kind: 'deepspeed-zero3', path: '', tensors: zero3Records(ds), skipped: [], files: [ds] };
       }
     }
-    if (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, 'model.safetensors.index.json'))) return fromSafetensors(path);
-    throw new DataError('folder is neither a DeepSpeed checkpoint (no *_model_states.pt, no `latest`) nor a safetensors model', { file: path }, { reason: 'unknown-layout' });
+    if (existsSync(join(path, 'model.safetensors')) || existsSync(join(path, 'model.safetensors.index.json')))
+      return fromSafetensors(path);
+    throw new DataError(
+      'folder is neither a DeepSpeed checkpoint (no *_model_states.pt, no `latest`) nor a safetensors model',
+      { file: path },
+      { reason: 'unknown-layout' },
+    );
   }
   if (path.endsWith('.safetensors') || path.endsWith('.index.json')) return fromSafetensors(path);
   return fromTorch(path, 'pth');
@@ -74,10 +79,26 @@ function fromTorch(file: string, kind: string): Checkpoint {
   const value = readTorchFile(file).value;
   const sd = findStateDict(value);
   if (!sd) {
-    const entries = value instanceof Map ? [...value].slice(0, 5).map(([k, v]) => `${String(k)}: ${describe(v)}`).join(', ') : describe(value);
-    throw new DataError(`no state dict of tensors found (looked at the top level, state_dict, module, model); found ${entries}`, { file }, { reason: 'no-state-dict' });
+    const entries =
+      value instanceof Map
+        ? [...value]
+            .slice(0, 5)
+            .map(([k, v]) => `${String(k)}: ${describe(v)}`)
+            .join(', ')
+        : describe(value);
+    throw new DataError(
+      `no state dict of tensors found (looked at the top level, state_dict, module, model); found ${entries}`,
+      { file },
+      { reason: 'no-state-dict' },
+    );
   }
-  return { kind, path: sd.path, tensors: sd.tensors.map(([name, t]) => t.record(name)), skipped: sd.skipped, files: [file] };
+  return {
+    kind,
+    path: sd.path,
+    tensors: sd.tensors.map(([name, t]) => t.record(name)),
+    skipped: sd.skipped,
+    files: [file],
+  };
 }
 
 function fromDcp(dir: string): Checkpoint {
@@ -87,7 +108,13 @@ function fromDcp(dir: string): Checkpoint {
 
 function fromSafetensors(path: string): Checkpoint {
   const files = safetensorsFiles(path);
-  return { kind: 'safetensors', path: '', tensors: files.flatMap((f) => readSafetensorsHeader(f).tensors), skipped: [], files };
+  return {
+    kind: 'safetensors',
+    path: '',
+    tensors: files.flatMap((f) => readSafetensorsHeader(f).tensors),
+    skipped: [],
+    files,
+  };
 }
 
 /** A short description of an unpickled value for messages; placeholders name the class that was not called. */

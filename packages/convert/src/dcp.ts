@@ -10,15 +10,24 @@ import { DTYPE_SIZE, numel, readRange, type DType, type TensorRecord } from './t
 // data below; any other class makes the file refused.
 const META = 'torch.distributed.checkpoint.metadata';
 const ALLOWED = new Set([
-  `${META}.Metadata`, `${META}.TensorStorageMetadata`, `${META}.BytesStorageMetadata`, `${META}.ChunkStorageMetadata`,
-  `${META}.MetadataIndex`, `${META}.TensorProperties`, `${META}._MEM_FORMAT_ENCODING`, `${META}.StorageMeta`,
+  `${META}.Metadata`,
+  `${META}.TensorStorageMetadata`,
+  `${META}.BytesStorageMetadata`,
+  `${META}.ChunkStorageMetadata`,
+  `${META}.MetadataIndex`,
+  `${META}.TensorProperties`,
+  `${META}._MEM_FORMAT_ENCODING`,
+  `${META}.StorageMeta`,
   'torch.distributed._shard.sharded_tensor.metadata.TensorProperties',
   'torch.distributed._shard.sharded_tensor.metadata.MEM_FORMAT_ENCODING',
   'torch.distributed.checkpoint.filesystem._StorageInfo',
   // TensorProperties.layout: torch.strided pickles as a call of this with its name
   'torch.serialization._get_layout',
   // StorageMeta.checkpoint_id is the writer's pathlib.Path
-  'pathlib.PosixPath', 'pathlib._local.PosixPath', 'pathlib.WindowsPath', 'pathlib._local.WindowsPath',
+  'pathlib.PosixPath',
+  'pathlib._local.PosixPath',
+  'pathlib.WindowsPath',
+  'pathlib._local.WindowsPath',
 ]);
 const ALLOWED_GLOBALS = /^torch\.([a-z0-9_]+|strided|sparse_coo|contiguous_format|channels_last|preserve_format)$/;
 
@@ -46,8 +55,13 @@ export function isDcpDir(dir: string): boolean {
 const fieldsOf = (o: PyObject, file: string, names: string[]): Map<unknown, unknown> => {
   // a dataclass pickles as NEWOBJ + BUILD(__dict__); frozen ones too
   if (o.state instanceof Map) return o.state;
-  if (Array.isArray(o.state) && o.state.length === 2 && o.state[0] === null && o.state[1] instanceof Map) return o.state[1] as Map<unknown, unknown>; // (None, slots)
-  throw new DataError(`.metadata: ${o.qualname} without its fields (expected ${names.join(', ')})`, { file }, { reason: 'bad-dcp' });
+  if (Array.isArray(o.state) && o.state.length === 2 && o.state[0] === null && o.state[1] instanceof Map)
+    return o.state[1] as Map<unknown, unknown>; // (None, slots)
+  throw new DataError(
+    `.metadata: ${o.qualname} without its fields (expected ${names.join(', ')})`,
+    { file },
+    { reason: 'bad-dcp' },
+  );
 };
 
 /**
@@ -70,20 +84,30 @@ export function readDcpIndex(dir: string): DcpIndex {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
     if (v instanceof PyGlobal) {
-      if (!ALLOWED_GLOBALS.test(v.qualname)) bad(`names ${v.qualname}, which a DCP checkpoint never holds: refusing a hostile or foreign file`, 'hostile');
+      if (!ALLOWED_GLOBALS.test(v.qualname))
+        bad(`names ${v.qualname}, which a DCP checkpoint never holds: refusing a hostile or foreign file`, 'hostile');
       return;
     }
     if (v instanceof PyObject) {
-      if (!ALLOWED.has(v.qualname)) bad(`holds a ${v.qualname} object, which a DCP checkpoint never holds: refusing a hostile or foreign file (nothing was executed)`, 'hostile');
+      if (!ALLOWED.has(v.qualname))
+        bad(
+          `holds a ${v.qualname} object, which a DCP checkpoint never holds: refusing a hostile or foreign file (nothing was executed)`,
+          'hostile',
+        );
       walk(v.args, depth + 1);
       walk(v.state, depth + 1);
       return;
     }
-    if (v instanceof Map) for (const [k, x] of v) { walk(k, depth + 1); walk(x, depth + 1); }
+    if (v instanceof Map)
+      for (const [k, x] of v) {
+        walk(k, depth + 1);
+        walk(x, depth + 1);
+      }
     else if (Array.isArray(v) || v instanceof Set) for (const x of v) walk(x, depth + 1);
   };
   walk(value, 0);
-  if (!(value instanceof PyObject) || value.qualname !== `${META}.Metadata`) bad(`top level is ${value instanceof PyObject ? value.qualname : typeof value}, not ${META}.Metadata`);
+  if (!(value instanceof PyObject) || value.qualname !== `${META}.Metadata`)
+    bad(`top level is ${value instanceof PyObject ? value.qualname : typeof value}, not ${META}.Metadata`);
   const md = fieldsOf(value as PyObject, file, ['state_dict_metadata', 'storage_data']);
   const sdm = md.get('state_dict_metadata');
   const storage = md.get('storage_data');
@@ -91,25 +115,48 @@ export function readDcpIndex(dir: string): DcpIndex {
   if (!(storage instanceof Map)) bad('storage_data is not a dict (was the checkpoint written by FileSystemWriter?)');
 
   const ints = (x: unknown, what: string): number[] => {
-    if (!Array.isArray(x) || !x.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) bad(`${what} is not a list of sizes`);
+    if (!Array.isArray(x) || !x.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
+      bad(`${what} is not a list of sizes`);
     return x as number[];
   };
   // storage_data: MetadataIndex(fqn, offset) -> _StorageInfo(relative_path, offset, length)
   const where = new Map<string, { file: string; offset: number; length: number }>();
   const root = resolve(dir);
   for (const [k, v] of storage as Map<unknown, unknown>) {
-    if (!(k instanceof PyObject) || k.qualname !== `${META}.MetadataIndex` || !(v instanceof PyObject) || !v.qualname.endsWith('._StorageInfo')) bad('storage_data entry is not MetadataIndex -> _StorageInfo');
+    if (
+      !(k instanceof PyObject) ||
+      k.qualname !== `${META}.MetadataIndex` ||
+      !(v instanceof PyObject) ||
+      !v.qualname.endsWith('._StorageInfo')
+    )
+      bad('storage_data entry is not MetadataIndex -> _StorageInfo');
     const key = fieldsOf(k as PyObject, file, ['fqn', 'offset']);
     const info = fieldsOf(v as PyObject, file, ['relative_path', 'offset', 'length']);
-    const fqn = key.get('fqn'), rel = info.get('relative_path'), off = info.get('offset'), len = info.get('length');
+    const fqn = key.get('fqn'),
+      rel = info.get('relative_path'),
+      off = info.get('offset'),
+      len = info.get('length');
     const td = info.get('transform_descriptors');
     if (typeof fqn !== 'string' || typeof rel !== 'string') bad('storage_data entry without fqn or relative_path');
-    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || (off as number) < 0 || (len as number) < 0) bad(`storage of ${fqn}: bad offset or length`);
-    if (Array.isArray(td) && td.length > 0) bad(`storage of ${fqn} is transformed (${td.join(', ')}: compressed or encrypted), which weft does not read; save without storage transforms`, 'unsupported');
+    if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || (off as number) < 0 || (len as number) < 0)
+      bad(`storage of ${fqn}: bad offset or length`);
+    if (Array.isArray(td) && td.length > 0)
+      bad(
+        `storage of ${fqn} is transformed (${td.join(', ')}: compressed or encrypted), which weft does not read; save without storage transforms`,
+        'unsupported',
+      );
     const path = resolve(root, rel as string);
-    if (relative(root, path).startsWith('..') || (rel as string).includes('\0')) bad(`storage of ${fqn} points outside the checkpoint folder (${JSON.stringify(rel)}): refusing a hostile file`, 'hostile');
+    if (relative(root, path).startsWith('..') || (rel as string).includes('\0'))
+      bad(
+        `storage of ${fqn} points outside the checkpoint folder (${JSON.stringify(rel)}): refusing a hostile file`,
+        'hostile',
+      );
     const at = key.get('offset');
-    where.set(`${fqn as string}|${at == null ? '' : ints(at, `offset of ${fqn}`).join(',')}`, { file: path, offset: off as number, length: len as number });
+    where.set(`${fqn as string}|${at == null ? '' : ints(at, `offset of ${fqn}`).join(',')}`, {
+      file: path,
+      offset: off as number,
+      length: len as number,
+    });
   }
 
   const out: DcpIndex = { tensors: [], bytes: [] };
@@ -119,7 +166,8 @@ export function readDcpIndex(dir: string): DcpIndex {
       out.bytes.push(fqn);
       continue;
     }
-    if (!(m instanceof PyObject) || m.qualname !== `${META}.TensorStorageMetadata`) bad(`entry ${fqn} is neither tensor nor bytes metadata`);
+    if (!(m instanceof PyObject) || m.qualname !== `${META}.TensorStorageMetadata`)
+      bad(`entry ${fqn} is neither tensor nor bytes metadata`);
     const f = fieldsOf(m as PyObject, file, ['properties', 'size', 'chunks']);
     const shape = ints(f.get('size'), `size of ${fqn}`);
     const props = f.get('properties');
@@ -134,25 +182,41 @@ export function readDcpIndex(dir: string): DcpIndex {
     const chunks: Chunk[] = [];
     let covered = 0;
     for (const c of chunksRaw as unknown[]) {
-      if (!(c instanceof PyObject) || c.qualname !== `${META}.ChunkStorageMetadata`) bad(`${fqn}: chunk is not ChunkStorageMetadata`);
+      if (!(c instanceof PyObject) || c.qualname !== `${META}.ChunkStorageMetadata`)
+        bad(`${fqn}: chunk is not ChunkStorageMetadata`);
       const cf = fieldsOf(c as PyObject, file, ['offsets', 'sizes']);
-      const offsets = ints(cf.get('offsets'), `${fqn} chunk offsets`), sizes = ints(cf.get('sizes'), `${fqn} chunk sizes`);
-      if (offsets.length !== shape.length || sizes.length !== shape.length || offsets.some((o, i) => o + sizes[i]! > shape[i]!)) {
-        bad(`${fqn}: chunk at ${JSON.stringify(offsets)} of ${JSON.stringify(sizes)} lies outside the tensor ${JSON.stringify(shape)}`);
+      const offsets = ints(cf.get('offsets'), `${fqn} chunk offsets`),
+        sizes = ints(cf.get('sizes'), `${fqn} chunk sizes`);
+      if (
+        offsets.length !== shape.length ||
+        sizes.length !== shape.length ||
+        offsets.some((o, i) => o + sizes[i]! > shape[i]!)
+      ) {
+        bad(
+          `${fqn}: chunk at ${JSON.stringify(offsets)} of ${JSON.stringify(sizes)} lies outside the tensor ${JSON.stringify(shape)}`,
+        );
       }
       const s = where.get(`${fqn}|${offsets.join(',')}`);
-      if (!s) bad(`${fqn}: no storage_data entry for the chunk at ${JSON.stringify(offsets)} (was a rank's file lost?)`);
+      if (!s)
+        bad(`${fqn}: no storage_data entry for the chunk at ${JSON.stringify(offsets)} (was a rank's file lost?)`);
       chunks.push({ offsets, sizes, ...s! });
       covered += numel(sizes);
     }
     // chunks must tile the tensor: in bounds (above), disjoint, and adding up to it
     for (let i = 0; i < chunks.length; i++) {
       for (let j = i + 1; j < chunks.length; j++) {
-        const a = chunks[i]!, b = chunks[j]!;
-        if (numel(a.sizes) > 0 && numel(b.sizes) > 0 && a.offsets.every((o, d) => o < b.offsets[d]! + b.sizes[d]! && b.offsets[d]! < o + a.sizes[d]!)) bad(`${fqn}: chunks at ${JSON.stringify(a.offsets)} and ${JSON.stringify(b.offsets)} overlap`);
+        const a = chunks[i]!,
+          b = chunks[j]!;
+        if (
+          numel(a.sizes) > 0 &&
+          numel(b.sizes) > 0 &&
+          a.offsets.every((o, d) => o < b.offsets[d]! + b.sizes[d]! && b.offsets[d]! < o + a.sizes[d]!)
+        )
+          bad(`${fqn}: chunks at ${JSON.stringify(a.offsets)} and ${JSON.stringify(b.offsets)} overlap`);
       }
     }
-    if (covered !== numel(shape)) bad(`${fqn}: its chunks hold ${covered} of ${numel(shape)} elements (was a rank's shard not saved?)`);
+    if (covered !== numel(shape))
+      bad(`${fqn}: its chunks hold ${covered} of ${numel(shape)} elements (was a rank's shard not saved?)`);
     out.tensors.push({ fqn, dtype: dtype!, shape, chunks });
   }
   return out;
@@ -161,26 +225,53 @@ export function readDcpIndex(dir: string): DcpIndex {
 /** One chunk's bytes, C order: a torch.save blob (FileSystemWriter's default) or raw bytes. */
 function readChunk(fqn: string, dtype: DType, c: Chunk): Uint8Array {
   const want = numel(c.sizes) * DTYPE_SIZE[dtype];
-  if (!existsSync(c.file)) throw new DataError(`${fqn}: storage file is missing (was a rank's file lost?)`, { file: c.file }, { reason: 'truncated' });
+  if (!existsSync(c.file))
+    throw new DataError(
+      `${fqn}: storage file is missing (was a rank's file lost?)`,
+      { file: c.file },
+      { reason: 'truncated' },
+    );
   const size = statSync(c.file).size;
-  if (c.offset + c.length > size) throw new DataError(`${fqn}: ${c.length} bytes at ${c.offset} run past the end of the ${size}-byte file (truncated?)`, { file: c.file, offset: c.offset }, { reason: 'truncated' });
+  if (c.offset + c.length > size)
+    throw new DataError(
+      `${fqn}: ${c.length} bytes at ${c.offset} run past the end of the ${size}-byte file (truncated?)`,
+      { file: c.file, offset: c.offset },
+      { reason: 'truncated' },
+    );
   const head = readRange(c.file, c.offset, Math.min(4, c.length));
   if (head.length === 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4) {
     const t = readTorchFile(c.file, { offset: c.offset, length: c.length }).value;
-    if (!(t instanceof TorchTensor)) throw new DataError(`${fqn}: the stored item is not a tensor`, { file: c.file, offset: c.offset }, { reason: 'bad-dcp' });
+    if (!(t instanceof TorchTensor))
+      throw new DataError(
+        `${fqn}: the stored item is not a tensor`,
+        { file: c.file, offset: c.offset },
+        { reason: 'bad-dcp' },
+      );
     if (t.dtype !== dtype || t.shape.length !== c.sizes.length || t.shape.some((d, i) => d !== c.sizes[i])) {
-      throw new DataError(`${fqn}: stored chunk is ${t.dtype}${JSON.stringify(t.shape)}, the metadata says ${dtype}${JSON.stringify(c.sizes)}`, { file: c.file, offset: c.offset }, { reason: 'bad-dcp' });
+      throw new DataError(
+        `${fqn}: stored chunk is ${t.dtype}${JSON.stringify(t.shape)}, the metadata says ${dtype}${JSON.stringify(c.sizes)}`,
+        { file: c.file, offset: c.offset },
+        { reason: 'bad-dcp' },
+      );
     }
     return t.read();
   }
-  if (c.length !== want) throw new DataError(`${fqn}: raw chunk of ${c.length} bytes, expected ${want} (${dtype}${JSON.stringify(c.sizes)})`, { file: c.file, offset: c.offset }, { reason: 'bad-dcp' });
+  if (c.length !== want)
+    throw new DataError(
+      `${fqn}: raw chunk of ${c.length} bytes, expected ${want} (${dtype}${JSON.stringify(c.sizes)})`,
+      { file: c.file, offset: c.offset },
+      { reason: 'bad-dcp' },
+    );
   return readRange(c.file, c.offset, c.length);
 }
 
 /** Copy a chunk (C order) into the whole tensor's bytes at its offsets. */
 function place(out: Uint8Array, shape: number[], c: Chunk, bytes: Uint8Array, size: number): void {
   const nd = shape.length;
-  if (nd === 0) { out.set(bytes); return; }
+  if (nd === 0) {
+    out.set(bytes);
+    return;
+  }
   const rowLen = c.sizes[nd - 1]! * size;
   const rows = numel(c.sizes.slice(0, -1));
   const idx = new Array<number>(nd - 1).fill(0);
@@ -217,7 +308,12 @@ export function dcpRecords(dir: string): { tensors: TensorRecord[]; skipped: str
     }
   }
   const why = keys?.['__weft_unconvertible__'];
-  if (why !== undefined) throw new DataError(`this sharded checkpoint cannot be converted: ${why}`, { file: keysFile }, { reason: 'unsupported' });
+  if (why !== undefined)
+    throw new DataError(
+      `this sharded checkpoint cannot be converted: ${why}`,
+      { file: keysFile },
+      { reason: 'unsupported' },
+    );
   const hasModel = index.tensors.some((t) => t.fqn.startsWith('model.'));
   const tensors: TensorRecord[] = [];
   const skipped = [...index.bytes];
@@ -236,9 +332,17 @@ export function dcpRecords(dir: string): { tensors: TensorRecord[]; skipped: str
     const nbytes = numel(t.shape) * size;
     const chunks = [...t.chunks].sort((a, b) => (a.offsets[0] ?? 0) - (b.offsets[0] ?? 0));
     // split along dim 0 only: each chunk is a contiguous run of the whole tensor, in order
-    const rowsOnly = t.shape.length > 0 && chunks.every((c) => c.offsets.every((o, d) => d === 0 || o === 0) && c.sizes.every((s, d) => d === 0 || s === t.shape[d]));
+    const rowsOnly =
+      t.shape.length > 0 &&
+      chunks.every(
+        (c) => c.offsets.every((o, d) => d === 0 || o === 0) && c.sizes.every((s, d) => d === 0 || s === t.shape[d]),
+      );
     const rec: TensorRecord = {
-      name, dtype: t.dtype, shape: t.shape, nbytes, source: { file: chunks[0]?.file ?? dir, offset: chunks[0]?.offset ?? 0 },
+      name,
+      dtype: t.dtype,
+      shape: t.shape,
+      nbytes,
+      source: { file: chunks[0]?.file ?? dir, offset: chunks[0]?.offset ?? 0 },
       read: async () => {
         const out = new Uint8Array(nbytes);
         for (const c of chunks) place(out, t.shape, c, readChunk(t.fqn, t.dtype, c), size);
@@ -252,11 +356,19 @@ export function dcpRecords(dir: string): { tensors: TensorRecord[]; skipped: str
     }
     tensors.push(rec);
   }
-  if (keys && tensors.length === 0) throw new DataError(`no tensor of the checkpoint is named in weft_keys.json`, { file: keysFile }, { reason: 'no-state-dict' });
+  if (keys && tensors.length === 0)
+    throw new DataError(
+      `no tensor of the checkpoint is named in weft_keys.json`,
+      { file: keysFile },
+      { reason: 'no-state-dict' },
+    );
   return { tensors, skipped };
 }
 
 /** The `.distcp` files of a DCP folder (for messages). */
 export function dcpFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith('.distcp')).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.distcp'))
+    .sort()
+    .map((f) => join(dir, f));
 }

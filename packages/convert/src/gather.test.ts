@@ -29,7 +29,13 @@ print(json.dumps(cases))
   it('transpose, permute, step slices, column slices, in 1/2/4/8-byte dtypes', () => {
     const r = py('-', [], script);
     expect(r.status, r.stderr).toBe(0);
-    const cases = JSON.parse(r.stdout) as { src: string; shape: number[]; strides: number[]; size: number; want: string }[];
+    const cases = JSON.parse(r.stdout) as {
+      src: string;
+      shape: number[];
+      strides: number[];
+      size: number;
+      want: string;
+    }[];
     expect(cases).toHaveLength(5);
     for (const c of cases) {
       const got = gather(new Uint8Array(Buffer.from(c.src, 'hex')), c.shape, c.strides, c.size);

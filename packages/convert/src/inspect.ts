@@ -16,7 +16,13 @@ export interface TensorInfo {
  * @example
  * const { tensors } = inspectCheckpoint('iter_500.pth');
  */
-export function inspectCheckpoint(path: string): { kind: string; path: string; tensors: TensorInfo[]; skipped: string[]; totalBytes: number } {
+export function inspectCheckpoint(path: string): {
+  kind: string;
+  path: string;
+  tensors: TensorInfo[];
+  skipped: string[];
+  totalBytes: number;
+} {
   const c = openCheckpoint(path);
   const tensors = c.tensors.map((t): TensorInfo => {
     const info: TensorInfo = { name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.nbytes };
@@ -32,5 +38,11 @@ export function inspectCheckpoint(path: string): { kind: string; path: string; t
     }
     return info;
   });
-  return { kind: c.kind, path: c.path, tensors, skipped: c.skipped, totalBytes: tensors.reduce((s, t) => s + t.bytes, 0) };
+  return {
+    kind: c.kind,
+    path: c.path,
+    tensors,
+    skipped: c.skipped,
+    totalBytes: tensors.reduce((s, t) => s + t.bytes, 0),
+  };
 }

@@ -60,20 +60,36 @@ const SHARD_RE = /^model_tp(\d+)_pp(\d+)\.pt$/;
 export function findInternlmShards(dir: string): { tp: number; pp: number; files: string[][] } {
   const names = readdirSync(dir).filter((f) => f.startsWith('model_') && !f.endsWith('md5') && f !== 'model_config.pt');
   const grid = new Map<string, string>();
-  let tp = 0, pp = 0;
+  let tp = 0,
+    pp = 0;
   for (const f of names.sort()) {
     const m = SHARD_RE.exec(f);
     if (!m) {
-      const what = /^model_wp\d+/.test(f) ? 'weight-parallel (ISP) shards' : /^model_tp\d+_pp\d+_dp\d+/.test(f) ? 'FSDP shards (model_tp*_pp*_dp*.pt)' : /^model_moe/.test(f) ? 'MoE expert shards' : 'a file of an unknown kind';
-      throw new DataError(`${what} are not supported: weft reads model_tp<T>_pp<P>.pt files (InternLM's tensor/pipeline-parallel checkpoints)`, { file: join(dir, f) }, { reason: 'unsupported-layout' });
+      const what = /^model_wp\d+/.test(f)
+        ? 'weight-parallel (ISP) shards'
+        : /^model_tp\d+_pp\d+_dp\d+/.test(f)
+          ? 'FSDP shards (model_tp*_pp*_dp*.pt)'
+          : /^model_moe/.test(f)
+            ? 'MoE expert shards'
+            : 'a file of an unknown kind';
+      throw new DataError(
+        `${what} are not supported: weft reads model_tp<T>_pp<P>.pt files (InternLM's tensor/pipeline-parallel checkpoints)`,
+        { file: join(dir, f) },
+        { reason: 'unsupported-layout' },
+      );
     }
-    const t = Number(m[1]), p = Number(m[2]);
+    const t = Number(m[1]),
+      p = Number(m[2]);
     grid.set(`${t},${p}`, f);
     tp = Math.max(tp, t + 1);
     pp = Math.max(pp, p + 1);
   }
   if (grid.size === 0) {
-    throw new DataError('no model_tp<T>_pp<P>.pt files: not an InternLM training checkpoint folder (pass the folder of one step, e.g. ckpt/5000)', { file: dir }, { reason: 'not-internlm' });
+    throw new DataError(
+      'no model_tp<T>_pp<P>.pt files: not an InternLM training checkpoint folder (pass the folder of one step, e.g. ckpt/5000)',
+      { file: dir },
+      { reason: 'not-internlm' },
+    );
   }
   const files: string[][] = [];
   const missing: string[] = [];
@@ -86,39 +102,75 @@ export function findInternlmShards(dir: string): { tp: number; pp: number; files
     }
   }
   if (missing.length) {
-    throw new DataError(`missing ${missing.join(', ')}: the shards found span tp 0..${tp - 1} × pp 0..${pp - 1}, and every pair must be there; copy the missing file(s) from the training run`, { file: join(dir, missing[0]!) }, { reason: 'missing-shard' });
+    throw new DataError(
+      `missing ${missing.join(', ')}: the shards found span tp 0..${tp - 1} × pp 0..${pp - 1}, and every pair must be there; copy the missing file(s) from the training run`,
+      { file: join(dir, missing[0]!) },
+      { reason: 'missing-shard' },
+    );
   }
   return { tp, pp, files };
 }
 
 const describe = (v: unknown): string =>
-  v instanceof PyObject ? `<${v.qualname} object, not executed>` : v instanceof PyGlobal ? v.qualname : v instanceof Map ? `a dict of ${v.size}` : Array.isArray(v) ? `a list of ${v.length}` : typeof v;
+  v instanceof PyObject
+    ? `<${v.qualname} object, not executed>`
+    : v instanceof PyGlobal
+      ? v.qualname
+      : v instanceof Map
+        ? `a dict of ${v.size}`
+        : Array.isArray(v)
+          ? `a list of ${v.length}`
+          : typeof v;
 
 /** Read `model_config.pt` (a plain dict) through the safe reader. */
 export function readInternlmConfig(file: string, version: InternlmVersion): InternlmModelConfig {
-  if (!existsSync(file)) throw new DataError('model_config.pt is missing: InternLM saves it beside the shards of every checkpoint; copy it from the training run', { file }, { reason: 'missing-config' });
+  if (!existsSync(file))
+    throw new DataError(
+      'model_config.pt is missing: InternLM saves it beside the shards of every checkpoint; copy it from the training run',
+      { file },
+      { reason: 'missing-config' },
+    );
   const value = readTorchFile(file).value;
   const raw = value instanceof Map ? value : value instanceof PyObject && value.dict.size ? value.dict : undefined;
-  if (!raw) throw new DataError(`model_config.pt should hold a dict of the model settings; it holds ${describe(value)}`, { file }, { reason: 'bad-config' });
+  if (!raw)
+    throw new DataError(
+      `model_config.pt should hold a dict of the model settings; it holds ${describe(value)}`,
+      { file },
+      { reason: 'bad-config' },
+    );
   const get = (k: string) => raw.get(k);
   const int = (k: string, fallback?: number): number => {
     const v = get(k);
     if (v === undefined && fallback !== undefined) return fallback;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new DataError(`model_config.pt: ${k} should be a positive integer, found ${v === undefined ? 'nothing' : typeof v === 'number' ? v : describe(v)}`, { file }, { reason: 'bad-config' });
+      throw new DataError(
+        `model_config.pt: ${k} should be a positive integer, found ${v === undefined ? 'nothing' : typeof v === 'number' ? v : describe(v)}`,
+        { file },
+        { reason: 'bad-config' },
+      );
     }
     return v;
   };
   const num = (k: string): number | undefined => {
     const v = get(k);
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`model_config.pt: ${k} should be a number, found ${describe(v)}`, { file }, { reason: 'bad-config' });
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new DataError(
+        `model_config.pt: ${k} should be a number, found ${describe(v)}`,
+        { file },
+        { reason: 'bad-config' },
+      );
     return v;
   };
   const bool = (k: string, fallback: boolean): boolean => {
     const v = get(k);
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean' && v !== 0 && v !== 1) throw new DataError(`model_config.pt: ${k} should be true or false, found ${describe(v)}`, { file }, { reason: 'bad-config' });
+    if (typeof v !== 'boolean' && v !== 0 && v !== 1)
+      throw new DataError(
+        `model_config.pt: ${k} should be true or false, found ${describe(v)}`,
+        { file },
+        { reason: 'bad-config' },
+      );
     return Boolean(v);
   };
   const numHeads = int('num_attention_heads');
@@ -152,11 +204,22 @@ function versionOfKeys(keys: Iterable<string>): InternlmVersion | undefined {
 function loadShard(file: string, tp: number, pp: number): Shard {
   const value = readTorchFile(file).value;
   const top = value instanceof Map ? value : value instanceof PyObject && value.dict.size ? value.dict : undefined;
-  if (!top) throw new DataError(`a model shard should hold the model's state dict (a dict of tensors); it holds ${describe(value)}`, { file }, { reason: 'no-state-dict' });
+  if (!top)
+    throw new DataError(
+      `a model shard should hold the model's state dict (a dict of tensors); it holds ${describe(value)}`,
+      { file },
+      { reason: 'no-state-dict' },
+    );
   const tensors = new Map<string, TorchTensor>();
   for (const [k, v] of top) {
-    if (typeof k !== 'string') throw new DataError(`state dict key ${describe(k)} is not a string`, { file }, { reason: 'bad-key' });
-    if (!(v instanceof TorchTensor)) throw new DataError(`state dict entry ${k} is ${describe(v)}, not a tensor: not a model shard InternLM wrote`, { file }, { reason: 'not-tensor' });
+    if (typeof k !== 'string')
+      throw new DataError(`state dict key ${describe(k)} is not a string`, { file }, { reason: 'bad-key' });
+    if (!(v instanceof TorchTensor))
+      throw new DataError(
+        `state dict entry ${k} is ${describe(v)}, not a tensor: not a model shard InternLM wrote`,
+        { file },
+        { reason: 'not-tensor' },
+      );
     tensors.set(k, v);
   }
   return { tp, pp, file, tensors };
@@ -183,7 +246,12 @@ function mergePipeline(stages: Shard[]): Map<string, Placed> {
       }
       if (name.startsWith('model.')) name = name.slice(6);
       const prev = out.get(name);
-      if (prev) throw new DataError(`${key} lands on ${name}, which ${prev.file} (key ${prev.key}) already holds: the stages overlap`, { file: s.file }, { reason: 'duplicate-key' });
+      if (prev)
+        throw new DataError(
+          `${key} lands on ${name}, which ${prev.file} (key ${prev.key}) already holds: the stages overlap`,
+          { file: s.file },
+          { reason: 'duplicate-key' },
+        );
       out.set(name, { t, file: s.file, key });
     }
     shift += top + 1;
@@ -197,10 +265,18 @@ export function openInternlmCheckpoint(dir: string, modelType?: InternlmVersion)
   const shards = files.map((row, t) => row.map((f, p) => loadShard(f, t, p)));
   const found = versionOfKeys(shards[0]!.flatMap((row) => [...row.tensors.keys()]));
   if (!found) {
-    throw new DataError('found neither blocks.<i>.mixer.Wqkv.weight (InternLM) nor layers.<i>.attention.wqkv.weight (InternLM2) in the shards of tp 0', { file: files[0]![0]! }, { reason: 'unknown-model' });
+    throw new DataError(
+      'found neither blocks.<i>.mixer.Wqkv.weight (InternLM) nor layers.<i>.attention.wqkv.weight (InternLM2) in the shards of tp 0',
+      { file: files[0]![0]! },
+      { reason: 'unknown-model' },
+    );
   }
   if (modelType && modelType !== found) {
-    throw new DataError(`--model-type ${modelType}, but the keys are ${found === 'internlm' ? "InternLM's (blocks.<i>.mixer.Wqkv)" : "InternLM2's (layers.<i>.attention.wqkv)"}: pass --model-type ${found} or leave it out`, { file: files[0]![0]! }, { reason: 'model-type' });
+    throw new DataError(
+      `--model-type ${modelType}, but the keys are ${found === 'internlm' ? "InternLM's (blocks.<i>.mixer.Wqkv)" : "InternLM2's (layers.<i>.attention.wqkv)"}: pass --model-type ${found} or leave it out`,
+      { file: files[0]![0]! },
+      { reason: 'model-type' },
+    );
   }
   const configFile = join(dir, 'model_config.pt');
   const config = readInternlmConfig(configFile, found);
@@ -233,7 +309,12 @@ function readInto(file: string, offset: number, dst: Uint8Array): void {
   try {
     for (let done = 0; done < dst.length;) {
       const n = readSync(fd, dst, done, dst.length - done, offset + done);
-      if (n === 0) throw new DataError(`file ends before ${dst.length} bytes could be read (was the shard copied completely?)`, { file, offset: offset + done }, { reason: 'truncated' });
+      if (n === 0)
+        throw new DataError(
+          `file ends before ${dst.length} bytes could be read (was the shard copied completely?)`,
+          { file, offset: offset + done },
+          { reason: 'truncated' },
+        );
       done += n;
     }
   } finally {
@@ -245,7 +326,12 @@ function readInto(file: string, offset: number, dst: Uint8Array): void {
 function rowsInto(t: TorchTensor, start: number, count: number, dst: Uint8Array): void {
   const size = DTYPE_SIZE[t.dtype];
   const row = numel(t.shape.slice(1)) * size;
-  if (t.contiguous) readInto(t.storage.archive.file, t.storage.archive.storedOffset(t.storage.entry) + t.storageOffset * size + start * row, dst);
+  if (t.contiguous)
+    readInto(
+      t.storage.archive.file,
+      t.storage.archive.storedOffset(t.storage.entry) + t.storageOffset * size + start * row,
+      dst,
+    );
   else dst.set(t.read().subarray(start * row, (start + count) * row));
 }
 
@@ -283,7 +369,10 @@ function cat1(parts: TorchTensor[]): Uint8Array {
 }
 
 /** The streaming form of {@link cat0} (contiguous tensors only): each piece's bytes in chunks, straight from the file. */
-async function* streamCat0(pieces: { t: TorchTensor; start?: number; count?: number }[], chunk: number): AsyncGenerator<Uint8Array> {
+async function* streamCat0(
+  pieces: { t: TorchTensor; start?: number; count?: number }[],
+  chunk: number,
+): AsyncGenerator<Uint8Array> {
   for (const p of pieces) {
     const size = DTYPE_SIZE[p.t.dtype];
     const row = numel(p.t.shape.slice(1)) * size;
@@ -324,7 +413,8 @@ function permuteWqkv(bytes: Uint8Array, groups: number, qPerKv: number, headDim:
   const perGroup = (qPerKv + 2) * headDim;
   const head = new Uint8Array(headDim * rowBytes);
   for (let g = 0; g < groups; g++) {
-    for (let n = 0; n <= qPerKv; n++) { // q heads and the k head; v is the last
+    for (let n = 0; n <= qPerKv; n++) {
+      // q heads and the k head; v is the last
       const at = (g * perGroup + n * headDim) * rowBytes;
       head.set(bytes.subarray(at, at + headDim * rowBytes));
       for (let j = 0; j < headDim; j++) {
@@ -349,7 +439,12 @@ function writeFloat(view: DataView, i: number, dtype: DType, x: number): void {
  * may differ from torch's by an ulp or two.
  */
 function normalizeRows(bytes: Uint8Array, rows: number, cols: number, dtype: DType, file: string): Uint8Array {
-  if (dtype !== 'F32' && dtype !== 'F64') throw new DataError(`norm_head: the head is ${dtype}; weft normalises F32/F64 heads only (convert a float32 checkpoint, then cast with --dtype)`, { file }, { reason: 'unsupported-dtype' });
+  if (dtype !== 'F32' && dtype !== 'F64')
+    throw new DataError(
+      `norm_head: the head is ${dtype}; weft normalises F32/F64 heads only (convert a float32 checkpoint, then cast with --dtype)`,
+      { file },
+      { reason: 'unsupported-dtype' },
+    );
   const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const dst = src; // in place: each row is read whole (the norm) before it is written
   const get = (i: number) => (dtype === 'F32' ? src.getFloat32(i * 4, true) : src.getFloat64(i * 8, true));
@@ -372,33 +467,57 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
   const { tp, config: c, version, ranks } = ck;
   const H = c.hiddenSize;
   const heads = c.numHeads;
-  if (H % heads) throw new DataError(`hidden_size ${H} is not a multiple of num_attention_heads ${heads}`, { file: ck.configFile }, { reason: 'bad-config' });
+  if (H % heads)
+    throw new DataError(
+      `hidden_size ${H} is not a multiple of num_attention_heads ${heads}`,
+      { file: ck.configFile },
+      { reason: 'bad-config' },
+    );
   const d = H / heads;
   const used = ranks.map(() => new Set<string>());
-  const where = (p: Placed, r: number, key: string) => `${p.key}${p.key === key ? '' : ` (${key} after the pipeline merge)`} of ${p.file} (tp ${r})`;
+  const where = (p: Placed, r: number, key: string) =>
+    `${p.key}${p.key === key ? '' : ` (${key} after the pipeline merge)`} of ${p.file} (tp ${r})`;
   const part = (r: number, key: string): Placed => {
     const p = ranks[r]!.get(key);
     if (!p) {
       const files = [...new Set([...ranks[r]!.values()].map((x) => x.file))].sort();
-      throw new DataError(`missing ${key} (after the pipeline merge; layers are numbered across the pp stages) in the shards of tp ${r}: ${files.join(', ')}`, { file: files[0] ?? ck.dir }, { reason: 'missing-key' });
+      throw new DataError(
+        `missing ${key} (after the pipeline merge; layers are numbered across the pp stages) in the shards of tp ${r}: ${files.join(', ')}`,
+        { file: files[0] ?? ck.dir },
+        { reason: 'missing-key' },
+      );
     }
     used[r]!.add(key);
     return p;
   };
   const shapeErr = (p: Placed, r: number, key: string, want: number[], why: string): never => {
-    throw new DataError(`${where(p, r, key)} has shape [${p.t.shape.join(', ')}], expected [${want.join(', ')}] (${why}); the shard does not match model_config.pt or the other shards`, { file: p.file }, { reason: 'shape' });
+    throw new DataError(
+      `${where(p, r, key)} has shape [${p.t.shape.join(', ')}], expected [${want.join(', ')}] (${why}); the shard does not match model_config.pt or the other shards`,
+      { file: p.file },
+      { reason: 'shape' },
+    );
   };
   /** All tp parts of `key`, each checked against `want` (per-rank shape). */
   const parts = (key: string, want: number[], why: string): Placed[] => {
     const ps = ranks.map((_, r) => part(r, key));
     ps.forEach((p, r) => {
       if (p.t.shape.length !== want.length || p.t.shape.some((x, i) => x !== want[i])) shapeErr(p, r, key, want, why);
-      if (p.t.dtype !== ps[0]!.t.dtype) throw new DataError(`${where(p, r, key)} is ${p.t.dtype} but tp 0 holds ${ps[0]!.t.dtype}`, { file: p.file }, { reason: 'dtype' });
+      if (p.t.dtype !== ps[0]!.t.dtype)
+        throw new DataError(
+          `${where(p, r, key)} is ${p.t.dtype} but tp 0 holds ${ps[0]!.t.dtype}`,
+          { file: p.file },
+          { reason: 'dtype' },
+        );
     });
     return ps;
   };
   const split = (n: number, what: string): number => {
-    if (n % tp) throw new DataError(`${what} ${n} is not divisible by the tensor-parallel size ${tp}`, { file: ck.configFile }, { reason: 'bad-config' });
+    if (n % tp)
+      throw new DataError(
+        `${what} ${n} is not divisible by the tensor-parallel size ${tp}`,
+        { file: ck.configFile },
+        { reason: 'bad-config' },
+      );
     return n / tp;
   };
   const tensors: PlannedTensor[] = [];
@@ -409,7 +528,9 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
       return;
     }
     const ts = ps.map((p) => p.t);
-    const stream = ts.every((t) => t.contiguous) ? (chunk: number) => (dim === 0 ? streamCat0(ps, chunk) : streamCat1(ts, chunk)) : undefined;
+    const stream = ts.every((t) => t.contiguous)
+      ? (chunk: number) => (dim === 0 ? streamCat0(ps, chunk) : streamCat1(ts, chunk))
+      : undefined;
     tensors.push({ name, dtype, shape, read: () => (dim === 0 ? cat0(ps) : cat1(ts)), stream });
   };
   // rows [k·n, (k+1)·n) of every rank, concatenated (v1's fused Wqkv)
@@ -420,20 +541,42 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
   };
 
   // embedding: vocab-parallel (dim 0) or hidden split (dim 1)
-  const embKeys = version === 'internlm' ? ['embedding.word_embeddings.weight', 'embedding.weight'] : ['tok_embeddings.word_embeddings.weight', 'tok_embeddings.weight'];
+  const embKeys =
+    version === 'internlm'
+      ? ['embedding.word_embeddings.weight', 'embedding.weight']
+      : ['tok_embeddings.word_embeddings.weight', 'tok_embeddings.weight'];
   const embKey = embKeys.find((k) => ranks[0]!.has(k));
   if (!embKey) {
     const files = [...new Set([...ranks[0]!.values()].map((x) => x.file))].sort();
-    throw new DataError(`no embedding (${embKeys.join(' or ')}) in the shards of tp 0; it lives in the pp 0 shard: ${files.join(', ')}`, { file: files[0] ?? ck.dir }, { reason: 'missing-key' });
+    throw new DataError(
+      `no embedding (${embKeys.join(' or ')}) in the shards of tp 0; it lives in the pp 0 shard: ${files.join(', ')}`,
+      { file: files[0] ?? ck.dir },
+      { reason: 'missing-key' },
+    );
   }
   const emb0 = part(0, embKey).t.shape;
   const vocab = c.embedSplitHidden ? emb0[0]! : emb0[0]! * tp;
   const embWant = c.embedSplitHidden ? [vocab, split(H, 'hidden_size')] : [emb0[0]!, H];
-  const embParts = parts(embKey, embWant, c.embedSplitHidden ? 'embed_split_hidden: the hidden dim is split over tp' : 'vocab-parallel: the vocabulary is split over tp');
+  const embParts = parts(
+    embKey,
+    embWant,
+    c.embedSplitHidden
+      ? 'embed_split_hidden: the hidden dim is split over tp'
+      : 'vocab-parallel: the vocabulary is split over tp',
+  );
   if (c.vocabSize !== -1 && c.vocabSize !== vocab) {
-    throw new DataError(`the embedding has ${vocab} rows but model_config.pt says vocab_size ${c.vocabSize}`, { file: embParts[0]!.file }, { reason: 'shape' });
+    throw new DataError(
+      `the embedding has ${vocab} rows but model_config.pt says vocab_size ${c.vocabSize}`,
+      { file: embParts[0]!.file },
+      { reason: 'shape' },
+    );
   }
-  add(version === 'internlm' ? 'model.embed_tokens.weight' : 'model.tok_embeddings.weight', embParts, c.embedSplitHidden ? 1 : 0, [vocab, H]);
+  add(
+    version === 'internlm' ? 'model.embed_tokens.weight' : 'model.tok_embeddings.weight',
+    embParts,
+    c.embedSplitHidden ? 1 : 0,
+    [vocab, H],
+  );
 
   let inter = 0;
   const interOf = (key: string): number => {
@@ -451,8 +594,18 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
         addRows(`model.layers.${i}.self_attn.${x}_proj.weight`, wqkv, k, n, [H, H]);
         addRows(`model.layers.${i}.self_attn.${x}_proj.bias`, bqkv, k, n, [H]);
       });
-      add(`model.layers.${i}.self_attn.o_proj.weight`, parts(`${b}mixer.out_proj.weight`, [H, n], 'row parallel: the input dim is split'), 1, [H, H]);
-      add(`model.layers.${i}.self_attn.o_proj.bias`, parts(`${b}mixer.out_proj.bias`, [H], 'replicated'), 'replicated', [H]);
+      add(
+        `model.layers.${i}.self_attn.o_proj.weight`,
+        parts(`${b}mixer.out_proj.weight`, [H, n], 'row parallel: the input dim is split'),
+        1,
+        [H, H],
+      );
+      add(
+        `model.layers.${i}.self_attn.o_proj.bias`,
+        parts(`${b}mixer.out_proj.bias`, [H], 'replicated'),
+        'replicated',
+        [H],
+      );
       const I = interOf(`${b}mlp.w1.weight`);
       if (i === 0) inter = I;
       const ip = split(I, 'intermediate size');
@@ -460,32 +613,74 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
       add(`model.layers.${i}.mlp.up_proj.weight`, parts(`${b}mlp.w2.weight`, [ip, H], 'column parallel'), 0, [I, H]);
       add(`model.layers.${i}.mlp.down_proj.weight`, parts(`${b}mlp.w3.weight`, [H, ip], 'row parallel'), 1, [H, I]);
       add(`model.layers.${i}.input_layernorm.weight`, parts(`${b}norm1.weight`, [H], 'replicated'), 'replicated', [H]);
-      add(`model.layers.${i}.post_attention_layernorm.weight`, parts(`${b}norm2.weight`, [H], 'replicated'), 'replicated', [H]);
+      add(
+        `model.layers.${i}.post_attention_layernorm.weight`,
+        parts(`${b}norm2.weight`, [H], 'replicated'),
+        'replicated',
+        [H],
+      );
     } else {
       const b = `layers.${i}.`;
       const kv = c.numKvHeads;
-      if (heads % kv) throw new DataError(`num_attention_heads ${heads} is not a multiple of num_kv_attention_heads ${kv}`, { file: ck.configFile }, { reason: 'bad-config' });
+      if (heads % kv)
+        throw new DataError(
+          `num_attention_heads ${heads} is not a multiple of num_kv_attention_heads ${kv}`,
+          { file: ck.configFile },
+          { reason: 'bad-config' },
+        );
       const qPerKv = heads / kv;
       const gp = split(kv, 'num_kv_attention_heads');
       const rows = gp * (qPerKv + 2) * d;
-      const wqkv = parts(`${b}attention.wqkv.weight`, [rows, H], `${gp} kv groups × (${qPerKv} q + k + v) × ${d} rows per rank`);
+      const wqkv = parts(
+        `${b}attention.wqkv.weight`,
+        [rows, H],
+        `${gp} kv groups × (${qPerKv} q + k + v) × ${d} rows per rank`,
+      );
       const name = `model.layers.${i}.attention.wqkv.weight`;
       const shape = [kv * (qPerKv + 2) * d, H];
       if (c.adaptHf) add(name, wqkv, 0, shape);
       else {
         const dtype = wqkv[0]!.t.dtype;
         const size = DTYPE_SIZE[dtype];
-        if (d % 2) throw new DataError(`head dim ${d} is odd: the interleaved→half rotary permutation (adapt_hf false) needs an even one`, { file: ck.configFile }, { reason: 'bad-config' });
+        if (d % 2)
+          throw new DataError(
+            `head dim ${d} is odd: the interleaved→half rotary permutation (adapt_hf false) needs an even one`,
+            { file: ck.configFile },
+            { reason: 'bad-config' },
+          );
         tensors.push({ name, dtype, shape, read: () => permuteWqkv(cat0(wqkv), kv, qPerKv, d, H * size) });
       }
-      add(`model.layers.${i}.attention.wo.weight`, parts(`${b}attention.wo.weight`, [H, split(H, 'hidden_size')], 'row parallel: the input dim is split'), 1, [H, H]);
+      add(
+        `model.layers.${i}.attention.wo.weight`,
+        parts(`${b}attention.wo.weight`, [H, split(H, 'hidden_size')], 'row parallel: the input dim is split'),
+        1,
+        [H, H],
+      );
       const I = interOf(`${b}feed_forward.w1.weight`);
       if (i === 0) inter = I;
       const ip = split(I, 'intermediate size');
-      add(`model.layers.${i}.feed_forward.w1.weight`, parts(`${b}feed_forward.w1.weight`, [ip, H], 'column parallel'), 0, [I, H]);
-      add(`model.layers.${i}.feed_forward.w3.weight`, parts(`${b}feed_forward.w3.weight`, [ip, H], 'column parallel'), 0, [I, H]);
-      add(`model.layers.${i}.feed_forward.w2.weight`, parts(`${b}feed_forward.w2.weight`, [H, ip], 'row parallel'), 1, [H, I]);
-      add(`model.layers.${i}.attention_norm.weight`, parts(`${b}attention_norm.weight`, [H], 'replicated'), 'replicated', [H]);
+      add(
+        `model.layers.${i}.feed_forward.w1.weight`,
+        parts(`${b}feed_forward.w1.weight`, [ip, H], 'column parallel'),
+        0,
+        [I, H],
+      );
+      add(
+        `model.layers.${i}.feed_forward.w3.weight`,
+        parts(`${b}feed_forward.w3.weight`, [ip, H], 'column parallel'),
+        0,
+        [I, H],
+      );
+      add(`model.layers.${i}.feed_forward.w2.weight`, parts(`${b}feed_forward.w2.weight`, [H, ip], 'row parallel'), 1, [
+        H,
+        I,
+      ]);
+      add(
+        `model.layers.${i}.attention_norm.weight`,
+        parts(`${b}attention_norm.weight`, [H], 'replicated'),
+        'replicated',
+        [H],
+      );
       add(`model.layers.${i}.ffn_norm.weight`, parts(`${b}ffn_norm.weight`, [H], 'replicated'), 'replicated', [H]);
     }
   }
@@ -493,11 +688,21 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
   const headKey = version === 'internlm' ? 'head.weight' : 'output.weight';
   const vp = part(0, headKey).t.shape[0]!;
   const headParts = parts(headKey, [vp, H], 'column parallel: the vocabulary is split');
-  if (vp * tp !== vocab) throw new DataError(`the head has ${vp * tp} rows but the embedding ${vocab}`, { file: headParts[0]!.file }, { reason: 'shape' });
+  if (vp * tp !== vocab)
+    throw new DataError(
+      `the head has ${vp * tp} rows but the embedding ${vocab}`,
+      { file: headParts[0]!.file },
+      { reason: 'shape' },
+    );
   const headName = version === 'internlm' ? 'lm_head.weight' : 'output.weight';
   if (version === 'internlm2' && c.normHead) {
     const dtype = headParts[0]!.t.dtype;
-    tensors.push({ name: headName, dtype, shape: [vocab, H], read: () => normalizeRows(cat0(headParts), vocab, H, dtype, headParts[0]!.file) });
+    tensors.push({
+      name: headName,
+      dtype,
+      shape: [vocab, H],
+      read: () => normalizeRows(cat0(headParts), vocab, H, dtype, headParts[0]!.file),
+    });
   } else add(headName, headParts, 0, [vocab, H]);
 
   // anything not consumed is a key this converter does not know: refuse rather than drop weights
@@ -505,8 +710,15 @@ export function planInternlmToHf(ck: InternlmCheckpoint): InternlmPlan {
     for (const [key, p] of ranks[r]!) {
       if (used[r]!.has(key)) continue;
       const layer = /(?:blocks|layers)\.(\d+)\./.exec(key);
-      const why = layer && Number(layer[1]) >= c.numLayers ? `layer ${layer[1]} after the pipeline merge, but model_config.pt says num_layers ${c.numLayers}` : `a key ${version === 'internlm' ? 'InternLM' : 'InternLM2'} checkpoints do not have (weft knows the keys in docs/INTERNLM-CHECKPOINT.md)`;
-      throw new DataError(`unknown key ${p.key} (${key} after the pipeline merge): ${why}`, { file: p.file }, { reason: 'unknown-key' });
+      const why =
+        layer && Number(layer[1]) >= c.numLayers
+          ? `layer ${layer[1]} after the pipeline merge, but model_config.pt says num_layers ${c.numLayers}`
+          : `a key ${version === 'internlm' ? 'InternLM' : 'InternLM2'} checkpoints do not have (weft knows the keys in docs/INTERNLM-CHECKPOINT.md)`;
+      throw new DataError(
+        `unknown key ${p.key} (${key} after the pipeline merge): ${why}`,
+        { file: p.file },
+        { reason: 'unknown-key' },
+      );
     }
   }
   return { tensors, intermediateSize: inter, vocabSize: vocab, dtype: embParts[0]!.t.dtype };
@@ -517,7 +729,10 @@ export function plannedRecord(p: PlannedTensor): TensorRecord {
   if (p.direct) return p.direct.record(p.name);
   const nbytes = numel(p.shape) * DTYPE_SIZE[p.dtype];
   return {
-    name: p.name, dtype: p.dtype, shape: p.shape, nbytes,
+    name: p.name,
+    dtype: p.dtype,
+    shape: p.shape,
+    nbytes,
     ...(p.stream ? { stream: (chunk = 16 << 20) => p.stream!(chunk) } : {}),
     read: async () => {
       const b = p.read();

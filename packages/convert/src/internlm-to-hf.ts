@@ -1,7 +1,14 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkOutputDir, DataError, Progress, StagedOutputDir, writeFileAtomic } from '@weft/core';
-import { openInternlmCheckpoint, planInternlmToHf, plannedRecord, type InternlmCheckpoint, type InternlmPlan, type InternlmVersion } from './internlm-layout.ts';
+import {
+  openInternlmCheckpoint,
+  planInternlmToHf,
+  plannedRecord,
+  type InternlmCheckpoint,
+  type InternlmPlan,
+  type InternlmVersion,
+} from './internlm-layout.ts';
 import { writeSafetensors, type WrittenSafetensors } from './safetensors-write.ts';
 import { CASTABLE } from './cast.ts';
 import { DTYPE_SIZE, numel, type DType } from './tensor.ts';
@@ -42,7 +49,12 @@ export interface InternlmToHfResult extends WrittenSafetensors {
   warnings: string[];
 }
 
-const TORCH_DTYPE: Partial<Record<DType, string>> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32', F64: 'float64' };
+const TORCH_DTYPE: Partial<Record<DType, string>> = {
+  BF16: 'bfloat16',
+  F16: 'float16',
+  F32: 'float32',
+  F64: 'float64',
+};
 
 // The chat formats of InternLM's chat models, as xtuner's internlm_chat / internlm2_chat templates.
 const CHAT_TEMPLATE: Record<InternlmVersion, string> = {
@@ -69,7 +81,12 @@ function tokenIds(tokenizer: string | undefined): { bos: number; eos: number; pa
 }
 
 /** config.json of the converted model (docs/INTERNLM-CHECKPOINT.md, "Written files"). */
-export function internlmHfConfig(ck: InternlmCheckpoint, plan: InternlmPlan, o: InternlmToHfOptions, ids: { bos: number; eos: number; pad: number }): Record<string, unknown> {
+export function internlmHfConfig(
+  ck: InternlmCheckpoint,
+  plan: InternlmPlan,
+  o: InternlmToHfOptions,
+  ids: { bos: number; eos: number; pad: number },
+): Record<string, unknown> {
   const c = ck.config;
   const dtype = o.dtype ?? plan.dtype;
   const rotary = o.rotaryType ?? (ck.version === 'internlm' ? 'origin' : 'dynamic');
@@ -96,7 +113,11 @@ export function internlmHfConfig(ck: InternlmCheckpoint, plan: InternlmPlan, o: 
   if (ck.version === 'internlm') {
     return {
       architectures: ['InternLMForCausalLM'],
-      auto_map: { AutoConfig: 'configuration_internlm.InternLMConfig', AutoModel: 'modeling_internlm.InternLMForCausalLM', AutoModelForCausalLM: 'modeling_internlm.InternLMForCausalLM' },
+      auto_map: {
+        AutoConfig: 'configuration_internlm.InternLMConfig',
+        AutoModel: 'modeling_internlm.InternLMForCausalLM',
+        AutoModelForCausalLM: 'modeling_internlm.InternLMForCausalLM',
+      },
       model_type: 'internlm',
       ...common,
       ...tail,
@@ -106,7 +127,11 @@ export function internlmHfConfig(ck: InternlmCheckpoint, plan: InternlmPlan, o: 
   }
   return {
     architectures: ['InternLM2ForCausalLM'],
-    auto_map: { AutoConfig: 'configuration_internlm2.InternLM2Config', AutoModel: 'modeling_internlm2.InternLM2ForCausalLM', AutoModelForCausalLM: 'modeling_internlm2.InternLM2ForCausalLM' },
+    auto_map: {
+      AutoConfig: 'configuration_internlm2.InternLM2Config',
+      AutoModel: 'modeling_internlm2.InternLM2ForCausalLM',
+      AutoModelForCausalLM: 'modeling_internlm2.InternLM2ForCausalLM',
+    },
     model_type: 'internlm2',
     ...common,
     num_key_value_heads: c.numKvHeads,
@@ -129,19 +154,32 @@ export function internlmHfConfig(ck: InternlmCheckpoint, plan: InternlmPlan, o: 
  * await internlmToHf({ ckpt: 'ckpts/5000', out: 'hf/', tokenizer: 'tools/V7_sft.model' });
  */
 export async function internlmToHf(o: InternlmToHfOptions): Promise<InternlmToHfResult> {
-  const output = { command: 'convert internlm-to-hf', inputs: [o.ckpt, o.tokenizer, o.codeFrom], overwrite: o.overwrite ?? false };
+  const output = {
+    command: 'convert internlm-to-hf',
+    inputs: [o.ckpt, o.tokenizer, o.codeFrom],
+    overwrite: o.overwrite ?? false,
+  };
   checkOutputDir(o.out, output); // before any work
   const ck = openInternlmCheckpoint(o.ckpt, o.modelType);
   const plan = planInternlmToHf(ck);
   const warnings: string[] = [];
-  if (!o.tokenizer) warnings.push('no --tokenizer: no tokenizer files written; bos/eos/pad ids in config.json are InternLM\'s usual 1/2/2');
+  if (!o.tokenizer)
+    warnings.push(
+      "no --tokenizer: no tokenizer files written; bos/eos/pad ids in config.json are InternLM's usual 1/2/2",
+    );
   const ids = tokenIds(o.tokenizer);
   const staged = await StagedOutputDir.create(o.out, output);
   try {
-    const total = plan.tensors.reduce((s, t) => s + numel(t.shape) * DTYPE_SIZE[o.dtype && CASTABLE.has(t.dtype) ? o.dtype : t.dtype], 0);
+    const total = plan.tensors.reduce(
+      (s, t) => s + numel(t.shape) * DTYPE_SIZE[o.dtype && CASTABLE.has(t.dtype) ? o.dtype : t.dtype],
+      0,
+    );
     const bar = new Progress({ label: 'internlm-to-hf', total, unit: 'B', enabled: o.progress ?? true });
     const written = await writeSafetensors(staged.path, plan.tensors.map(plannedRecord), {
-      maxShardSize: o.maxShardSize, dtype: o.dtype, stem: 'model', chunkBytes: o.chunkBytes,
+      maxShardSize: o.maxShardSize,
+      dtype: o.dtype,
+      stem: 'model',
+      chunkBytes: o.chunkBytes,
       onTensor: (_t, n) => bar.tick(n),
     });
     bar.done();
@@ -153,27 +191,60 @@ export async function internlmToHf(o: InternlmToHfOptions): Promise<InternlmToHf
     const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
     await put('config.json', json(internlmHfConfig(ck, plan, o, ids)));
     const eos = ck.version === 'internlm2' && ids.imEnd !== undefined ? [ids.eos, ids.imEnd] : ids.eos;
-    await put('generation_config.json', json({ _from_model_config: true, bos_token_id: ids.bos, eos_token_id: eos, pad_token_id: ids.pad }));
+    await put(
+      'generation_config.json',
+      json({ _from_model_config: true, bos_token_id: ids.bos, eos_token_id: eos, pad_token_id: ids.pad }),
+    );
     if (o.tokenizer) {
       await put('tokenizer.model', readFileSync(o.tokenizer));
       const v2 = ck.version === 'internlm2';
-      await put('tokenizer_config.json', json({
-        tokenizer_class: v2 ? 'InternLM2Tokenizer' : 'InternLMTokenizer',
-        auto_map: { AutoTokenizer: v2 ? ['tokenization_internlm2.InternLM2Tokenizer', 'tokenization_internlm2_fast.InternLM2TokenizerFast'] : ['tokenization_internlm.InternLMTokenizer', null] },
-        bos_token: '<s>', eos_token: '</s>', pad_token: '</s>', unk_token: '<unk>',
-        add_bos_token: true, add_eos_token: false, clean_up_tokenization_spaces: false,
-        model_max_length: o.maxPositionEmbeddings ?? 4096,
-        chat_template: CHAT_TEMPLATE[ck.version],
-      }));
-      await put('special_tokens_map.json', json({ bos_token: '<s>', eos_token: '</s>', pad_token: '</s>', unk_token: '<unk>' }));
+      await put(
+        'tokenizer_config.json',
+        json({
+          tokenizer_class: v2 ? 'InternLM2Tokenizer' : 'InternLMTokenizer',
+          auto_map: {
+            AutoTokenizer: v2
+              ? ['tokenization_internlm2.InternLM2Tokenizer', 'tokenization_internlm2_fast.InternLM2TokenizerFast']
+              : ['tokenization_internlm.InternLMTokenizer', null],
+          },
+          bos_token: '<s>',
+          eos_token: '</s>',
+          pad_token: '</s>',
+          unk_token: '<unk>',
+          add_bos_token: true,
+          add_eos_token: false,
+          clean_up_tokenization_spaces: false,
+          model_max_length: o.maxPositionEmbeddings ?? 4096,
+          chat_template: CHAT_TEMPLATE[ck.version],
+        }),
+      );
+      await put(
+        'special_tokens_map.json',
+        json({ bos_token: '<s>', eos_token: '</s>', pad_token: '</s>', unk_token: '<unk>' }),
+      );
     }
     if (o.codeFrom) {
-      const py = readdirSync(o.codeFrom).filter((f) => f.endsWith('.py') && statSync(join(o.codeFrom!, f)).isFile()).sort();
-      if (py.length === 0) throw new DataError('--code-from: no .py files (configuration_*.py, modeling_*.py, tokenization_*.py) in this folder', { file: o.codeFrom }, { reason: 'no-code' });
+      const py = readdirSync(o.codeFrom)
+        .filter((f) => f.endsWith('.py') && statSync(join(o.codeFrom!, f)).isFile())
+        .sort();
+      if (py.length === 0)
+        throw new DataError(
+          '--code-from: no .py files (configuration_*.py, modeling_*.py, tokenization_*.py) in this folder',
+          { file: o.codeFrom },
+          { reason: 'no-code' },
+        );
       for (const f of py) await put(basename(f), readFileSync(join(o.codeFrom, f)));
     }
     await staged.commit();
-    return { ...written, files: written.files.map((f) => join(o.out, basename(f))), version: ck.version, tp: ck.tp, pp: ck.pp, extra, warnings };
+    return {
+      ...written,
+      files: written.files.map((f) => join(o.out, basename(f))),
+      version: ck.version,
+      tp: ck.tp,
+      pp: ck.pp,
+      extra,
+      warnings,
+    };
   } catch (e) {
     await staged.abort();
     throw e;

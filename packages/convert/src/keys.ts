@@ -19,7 +19,13 @@ const allHave = (names: string[], prefix: string) => names.length > 0 && names.e
  */
 export function mapXtunerKeys(records: TensorRecord[]): MappedKeys {
   let tensors = records;
-  if (allHave(tensors.map((t) => t.name), 'module.')) tensors = tensors.map((t) => ({ ...t, name: t.name.slice('module.'.length) }));
+  if (
+    allHave(
+      tensors.map((t) => t.name),
+      'module.',
+    )
+  )
+    tensors = tensors.map((t) => ({ ...t, name: t.name.slice('module.'.length) }));
   const dropped: string[] = [];
   if (tensors.some((t) => t.name.startsWith('llm.'))) {
     const keep: TensorRecord[] = [];
@@ -53,7 +59,9 @@ export function peftAdapterKeys(records: TensorRecord[]): MappedKeys {
       dropped.push(t.name);
       continue;
     }
-    let name = t.name.replace(/\.(lora_[AB]|lora_embedding_[AB])\.default(\.|$)/, '.$1$2').replace(/\.modules_to_save\.default\./, '.');
+    let name = t.name
+      .replace(/\.(lora_[AB]|lora_embedding_[AB])\.default(\.|$)/, '.$1$2')
+      .replace(/\.modules_to_save\.default\./, '.');
     if (!name.startsWith('base_model.model.')) name = `base_model.model.${name}`;
     tensors.push({ ...t, name });
   }
@@ -61,7 +69,10 @@ export function peftAdapterKeys(records: TensorRecord[]): MappedKeys {
 }
 
 /** PEFT's adapter_config.json for the adapter tensors (r and target modules read from them). */
-export function loraAdapterConfig(records: TensorRecord[], opts: { loraAlpha: number; loraDropout?: number; baseModel?: string }): Record<string, unknown> {
+export function loraAdapterConfig(
+  records: TensorRecord[],
+  opts: { loraAlpha: number; loraDropout?: number; baseModel?: string },
+): Record<string, unknown> {
   const targets = new Set<string>();
   let r = 0;
   for (const t of records) {
@@ -72,10 +83,24 @@ export function loraAdapterConfig(records: TensorRecord[], opts: { loraAlpha: nu
     }
   }
   const cfg: Record<string, unknown> = {
-    alpha_pattern: {}, auto_mapping: null, base_model_name_or_path: opts.baseModel ?? null, bias: 'none',
-    fan_in_fan_out: false, inference_mode: true, init_lora_weights: true, layers_pattern: null, layers_to_transform: null,
-    lora_alpha: opts.loraAlpha, lora_dropout: opts.loraDropout ?? 0, modules_to_save: null, peft_type: 'LORA', r,
-    rank_pattern: {}, revision: null, target_modules: [...targets].sort(), task_type: 'CAUSAL_LM',
+    alpha_pattern: {},
+    auto_mapping: null,
+    base_model_name_or_path: opts.baseModel ?? null,
+    bias: 'none',
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    layers_pattern: null,
+    layers_to_transform: null,
+    lora_alpha: opts.loraAlpha,
+    lora_dropout: opts.loraDropout ?? 0,
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: [...targets].sort(),
+    task_type: 'CAUSAL_LM',
   };
   return cfg;
 }

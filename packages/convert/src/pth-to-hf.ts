@@ -36,16 +36,21 @@ export interface PthToHfResult extends WrittenSafetensors {
 }
 
 /** Files save_pretrained / tokenizer.save_pretrained leave beside the weights, copied from the base model. */
-const BASE_FILES = /^(config\.json|generation_config\.json|tokenizer.*\.(json|model)|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|.*\.tiktoken|[a-z_0-9]+\.py)$/;
+const BASE_FILES =
+  /^(config\.json|generation_config\.json|tokenizer.*\.(json|model)|special_tokens_map\.json|added_tokens\.json|vocab\.(json|txt)|merges\.txt|.*\.tiktoken|[a-z_0-9]+\.py)$/;
 
 /** Resolve the base model folder from a folder, a config.json, or an xtuner .py config. */
 export function baseModelDir(base: string): string {
   if (statSync(base).isDirectory()) return base;
   if (base.endsWith('.py')) {
     const m = /pretrained_model_name_or_path\s*=\s*['"]([^'"]+)['"]/.exec(readFileSync(base, 'utf8'));
-    if (!m) throw new DataError('xtuner config names no pretrained_model_name_or_path; pass the base model folder instead', { file: base });
+    if (!m)
+      throw new DataError('xtuner config names no pretrained_model_name_or_path; pass the base model folder instead', {
+        file: base,
+      });
     const dir = m[1]!.startsWith('/') ? m[1]! : join(dirname(base), m[1]!);
-    if (!existsSync(dir)) throw new DataError(`base model ${m[1]} is not a local folder; download it and pass the folder`, { file: base });
+    if (!existsSync(dir))
+      throw new DataError(`base model ${m[1]} is not a local folder; download it and pass the folder`, { file: base });
     return dir;
   }
   return dirname(base);
@@ -69,7 +74,12 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
   let records = mapped.tensors;
   const dropped = [...mapped.dropped];
   if (lora) {
-    if (opts.loraAlpha === undefined) throw new DataError('this is a LoRA checkpoint; pass --lora-alpha (the lora_alpha of your training config), which the weights do not record', { file: opts.pth }, { reason: 'lora-alpha' });
+    if (opts.loraAlpha === undefined)
+      throw new DataError(
+        'this is a LoRA checkpoint; pass --lora-alpha (the lora_alpha of your training config), which the weights do not record',
+        { file: opts.pth },
+        { reason: 'lora-alpha' },
+      );
     const a = peftAdapterKeys(records);
     records = a.tensors;
     dropped.push(...a.dropped);
@@ -81,7 +91,13 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
   try {
     const r = await writeHfFolder(staged.path, records, baseDir, lora, opts);
     await staged.commit();
-    return { ...r, files: r.files.map((f) => join(opts.out, basename(f))), kind: ckpt.kind, dropped, skipped: ckpt.skipped };
+    return {
+      ...r,
+      files: r.files.map((f) => join(opts.out, basename(f))),
+      kind: ckpt.kind,
+      dropped,
+      skipped: ckpt.skipped,
+    };
   } catch (e) {
     await staged.abort();
     throw e;
@@ -89,17 +105,29 @@ export async function pthToHf(opts: PthToHfOptions): Promise<PthToHfResult> {
 }
 
 /** The weights, the adapter config (LoRA) and the base model's files, into `dir`. */
-async function writeHfFolder(dir: string, records: TensorRecord[], baseDir: string, lora: boolean, opts: PthToHfOptions): Promise<WrittenSafetensors & { lora: boolean; copied: string[] }> {
+async function writeHfFolder(
+  dir: string,
+  records: TensorRecord[],
+  baseDir: string,
+  lora: boolean,
+  opts: PthToHfOptions,
+): Promise<WrittenSafetensors & { lora: boolean; copied: string[] }> {
   const total = records.reduce((s, t) => s + t.nbytes, 0);
   const bar = new Progress({ label: 'pth-to-hf', total, unit: 'B', enabled: opts.progress ?? true });
   const written = await writeSafetensors(dir, records, {
-    maxShardSize: lora ? Number.MAX_SAFE_INTEGER : opts.maxShardSize, dtype: opts.dtype, stem: lora ? 'adapter_model' : 'model',
+    maxShardSize: lora ? Number.MAX_SAFE_INTEGER : opts.maxShardSize,
+    dtype: opts.dtype,
+    stem: lora ? 'adapter_model' : 'model',
     onTensor: (t) => bar.tick(t.nbytes),
   });
   bar.done();
   const copied: string[] = [];
   if (lora) {
-    const cfg = loraAdapterConfig(records, { loraAlpha: opts.loraAlpha!, loraDropout: opts.loraDropout, baseModel: baseDir });
+    const cfg = loraAdapterConfig(records, {
+      loraAlpha: opts.loraAlpha!,
+      loraDropout: opts.loraDropout,
+      baseModel: baseDir,
+    });
     await writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   }
   for (const f of readdirSync(baseDir).sort()) {
@@ -108,7 +136,8 @@ async function writeHfFolder(dir: string, records: TensorRecord[], baseDir: stri
     if (!statSync(src).isFile()) continue;
     if (f === 'config.json' && opts.dtype) {
       const cfg = JSON.parse(readFileSync(src, 'utf8')) as Record<string, unknown>;
-      cfg.torch_dtype = { BF16: 'bfloat16', F16: 'float16', F32: 'float32', F64: 'float64' }[opts.dtype as string] ?? cfg.torch_dtype;
+      cfg.torch_dtype =
+        { BF16: 'bfloat16', F16: 'float16', F32: 'float32', F64: 'float64' }[opts.dtype as string] ?? cfg.torch_dtype;
       await writeFileAtomic(join(dir, f), `${JSON.stringify(cfg, null, 2)}\n`);
     } else {
       await writeFileAtomic(join(dir, f), readFileSync(src)); // tokenizer files are small

@@ -4,19 +4,47 @@ import { DTYPE_SIZE, numel, readRange, streamRange, type DType, type TensorRecor
 import { ZipArchive, looksLikeZip, type ZipEntry } from './zip.ts';
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  FloatStorage: 'F32', DoubleStorage: 'F64', HalfStorage: 'F16', BFloat16Storage: 'BF16',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  FloatStorage: 'F32',
+  DoubleStorage: 'F64',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
   UntypedStorage: 'U8',
 };
 /** torch dtypes by their attribute name (`torch.float32`), as pickles name them. */
 export const TORCH_DTYPES: Record<string, DType> = {
-  float32: 'F32', float: 'F32', float64: 'F64', double: 'F64', float16: 'F16', half: 'F16', bfloat16: 'BF16',
-  int64: 'I64', long: 'I64', int32: 'I32', int: 'I32', int16: 'I16', short: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float: 'F32',
+  float64: 'F64',
+  double: 'F64',
+  float16: 'F16',
+  half: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  long: 'I64',
+  int32: 'I32',
+  int: 'I32',
+  int16: 'I16',
+  short: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 /** A storage of a torch.save zip: one `data/<key>` entry, read by offset. */
 export class TorchStorage {
-  constructor(readonly archive: ZipArchive, readonly entry: ZipEntry, readonly dtype: DType, readonly numel: number, readonly key: string) {}
+  constructor(
+    readonly archive: ZipArchive,
+    readonly entry: ZipEntry,
+    readonly dtype: DType,
+    readonly numel: number,
+    readonly key: string,
+  ) {}
 }
 
 /** A tensor as `_rebuild_tensor_v2` describes it: a view (offset, shape, strides) into a storage. */
@@ -63,11 +91,16 @@ export class TorchTensor {
   record(name: string): TensorRecord {
     const offset = this.storage.archive.storedOffset(this.storage.entry) + this.storageOffset * DTYPE_SIZE[this.dtype];
     const rec: TensorRecord = {
-      name, dtype: this.dtype, shape: this.shape, strides: this.strides, nbytes: this.nbytes,
+      name,
+      dtype: this.dtype,
+      shape: this.shape,
+      strides: this.strides,
+      nbytes: this.nbytes,
       source: { file: this.storage.archive.file, offset },
       read: async () => this.read(),
     };
-    if (this.contiguous) rec.stream = (chunk?: number) => streamRange(this.storage.archive.file, offset, this.nbytes, chunk);
+    if (this.contiguous)
+      rec.stream = (chunk?: number) => streamRange(this.storage.archive.file, offset, this.nbytes, chunk);
     return rec;
   }
 }
@@ -80,12 +113,17 @@ export function gather(src: Uint8Array, shape: number[], strides: number[], size
   const n = numel(shape);
   const out = new Uint8Array(n * size);
   const nd = shape.length;
-  const inner = shape[nd - 1]!, innerStride = strides[nd - 1]!;
+  const inner = shape[nd - 1]!,
+    innerStride = strides[nd - 1]!;
   const rows = n / inner;
   const s = src.byteOffset % 4 === 0 ? src : new Uint8Array(src);
   const words = size === 8 ? 2 : 1;
   const W = size === 1 ? Uint8Array : size === 2 ? Uint16Array : Uint32Array;
-  const sv = new W(s.buffer as ArrayBuffer, s.byteOffset, Math.floor(s.byteLength / (size === 1 ? 1 : size === 2 ? 2 : 4)));
+  const sv = new W(
+    s.buffer as ArrayBuffer,
+    s.byteOffset,
+    Math.floor(s.byteLength / (size === 1 ? 1 : size === 2 ? 2 : 4)),
+  );
   const ov = new W(out.buffer, 0, (n * size) / (size === 1 ? 1 : size === 2 ? 2 : 4));
   const idx = new Array<number>(nd).fill(0);
   let rowStart = 0; // element offset of the current row in src
@@ -118,7 +156,8 @@ export interface TorchFile {
   value: unknown;
 }
 
-const isIntList = (x: unknown): x is number[] => Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && (d as number) >= 0);
+const isIntList = (x: unknown): x is number[] =>
+  Array.isArray(x) && x.every((d) => Number.isSafeInteger(d) && (d as number) >= 0);
 
 /**
  * Open a `torch.save` checkpoint (the zip format of PyTorch ≥ 1.6) without executing its pickle:
@@ -132,26 +171,47 @@ export function readTorchFile(file: string, window?: { offset: number; length: n
   if (window) return readTorchArchive(ZipArchive.open(file, window), `${file}@${window.offset}`);
   if (!looksLikeZip(file)) {
     const head = readRange(file, 0, 1);
-    if (head[0] === 0x80) throw new DataError('this is a legacy (pre-1.6, non-zip) torch.save file, which weft does not read; re-save it with PyTorch ≥ 1.6: torch.save(torch.load(f), f2)', { file, offset: 0 }, { reason: 'legacy-format' });
-    throw new DataError('not a PyTorch checkpoint: expected a zip (torch.save format of PyTorch ≥ 1.6)', { file, offset: 0 }, { reason: 'not-zip' });
+    if (head[0] === 0x80)
+      throw new DataError(
+        'this is a legacy (pre-1.6, non-zip) torch.save file, which weft does not read; re-save it with PyTorch ≥ 1.6: torch.save(torch.load(f), f2)',
+        { file, offset: 0 },
+        { reason: 'legacy-format' },
+      );
+    throw new DataError(
+      'not a PyTorch checkpoint: expected a zip (torch.save format of PyTorch ≥ 1.6)',
+      { file, offset: 0 },
+      { reason: 'not-zip' },
+    );
   }
   return readTorchArchive(ZipArchive.open(file), file);
 }
 
 function readTorchArchive(archive: ZipArchive, file: string): TorchFile {
   const pklName = [...archive.entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (!pklName) throw new DataError('zip has no <archive>/data.pkl: not a torch.save checkpoint', { file }, { reason: 'not-torch' });
+  if (!pklName)
+    throw new DataError(
+      'zip has no <archive>/data.pkl: not a torch.save checkpoint',
+      { file },
+      { reason: 'not-torch' },
+    );
   const prefix = pklName.slice(0, -'data.pkl'.length);
   const pklFile = `${file}:${pklName}`;
   const storages = new Map<string, TorchStorage>();
-  const bad = (detail: string, at: number): never => { throw new DataError(detail, { file: pklFile, offset: at }, { reason: 'bad-tensor' }); };
+  const bad = (detail: string, at: number): never => {
+    throw new DataError(detail, { file: pklFile, offset: at }, { reason: 'bad-tensor' });
+  };
 
   const persistentLoad = (pid: unknown, at: number): TorchStorage => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) bad('unknown persistent id (expected ("storage", type, key, location, numel))', at);
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+      bad('unknown persistent id (expected ("storage", type, key, location, numel))', at);
     const [, type, key, , count] = pid as unknown[];
-    const dtype = type instanceof PyGlobal && type.module === 'torch' ? (STORAGE_DTYPES[type.name] ?? TORCH_DTYPES[type.name]) : undefined;
+    const dtype =
+      type instanceof PyGlobal && type.module === 'torch'
+        ? (STORAGE_DTYPES[type.name] ?? TORCH_DTYPES[type.name])
+        : undefined;
     if (!dtype) bad(`unsupported storage type ${type instanceof PyGlobal ? type.qualname : String(type)}`, at);
-    if (typeof key !== 'string' || !Number.isSafeInteger(count) || (count as number) < 0) bad('bad storage key or size', at);
+    if (typeof key !== 'string' || !Number.isSafeInteger(count) || (count as number) < 0)
+      bad('bad storage key or size', at);
     const k = key as string;
     let s = storages.get(k);
     if (!s) {
@@ -168,14 +228,30 @@ function readTorchArchive(archive: ZipArchive, file: string): TorchFile {
   const rebuild = (a: unknown[], at: number): TorchTensor => {
     const [storage, offset, shape, stride] = a;
     if (!(storage instanceof TorchStorage)) bad('tensor without a storage', at);
-    if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !isIntList(shape) || !isIntList(stride) || shape.length !== stride.length) bad('tensor with bad offset, size or stride', at);
+    if (
+      !Number.isSafeInteger(offset) ||
+      (offset as number) < 0 ||
+      !isIntList(shape) ||
+      !isIntList(stride) ||
+      shape.length !== stride.length
+    )
+      bad('tensor with bad offset, size or stride', at);
     const st = storage as TorchStorage;
-    const sh = shape as number[], sd = stride as number[];
-    if (numel(sh) > st.numel) bad(`tensor of ${numel(sh)} elements over a storage of ${st.numel}: expanded (overlapping) views are not supported; save tensor.contiguous() instead`, at);
+    const sh = shape as number[],
+      sd = stride as number[];
+    if (numel(sh) > st.numel)
+      bad(
+        `tensor of ${numel(sh)} elements over a storage of ${st.numel}: expanded (overlapping) views are not supported; save tensor.contiguous() instead`,
+        at,
+      );
     if (numel(sh) > 0) {
       let last = offset as number;
       for (let i = 0; i < sh.length; i++) last += (sh[i]! - 1) * sd[i]!;
-      if (last >= st.numel) bad(`tensor view [offset ${offset}, size ${JSON.stringify(sh)}, stride ${JSON.stringify(sd)}] reaches past its storage of ${st.numel} elements`, at);
+      if (last >= st.numel)
+        bad(
+          `tensor view [offset ${offset}, size ${JSON.stringify(sh)}, stride ${JSON.stringify(sd)}] reaches past its storage of ${st.numel} elements`,
+          at,
+        );
     }
     return new TorchTensor(st, offset as number, sh, sd);
   };

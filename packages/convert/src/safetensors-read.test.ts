@@ -4,7 +4,7 @@ import { readSafetensors, readSafetensorsHeader } from './safetensors-read.ts';
 import { py, tmp } from '../test/helpers.ts';
 
 describe('readSafetensors on a file written by an independent Python writer', () => {
-  it('names, dtypes, shapes and bytes equal torch\'s, in any order, with unaligned offsets and an empty tensor', async () => {
+  it("names, dtypes, shapes and bytes equal torch's, in any order, with unaligned offsets and an empty tensor", async () => {
     const f = join(tmp(), 'py.safetensors');
     const r = py('write_safetensors.py', [f]);
     expect(r.status, r.stderr).toBe(0);

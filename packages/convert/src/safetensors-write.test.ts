@@ -21,21 +21,34 @@ describe('writeSafetensors', () => {
     const h = safetensorsHeader([{ name: 'x', dtype: 'F32', shape: [1] }], { format: 'pt' });
     const n = Number(h.readBigUInt64LE(0));
     expect((8 + n) % 8).toBe(0);
-    expect(h.toString('utf8', 8)).toBe('{"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'.padEnd(n, ' '));
+    expect(h.toString('utf8', 8)).toBe(
+      '{"__metadata__":{"format":"pt"},"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'.padEnd(n, ' '),
+    );
   });
 
   it('plans shards like save_pretrained: fill in order, a tensor over the limit alone, index sorted', async () => {
     const dir = tmp();
     const t = (name: string, n: number) => tensorFromBytes(name, 'U8', [n], new Uint8Array(n).fill(n));
-    const r = await writeSafetensors(dir, [t('a', 40), t('b', 50), t('big', 300), t('c', 10), t('d', 95)], { maxShardSize: 100 });
+    const r = await writeSafetensors(dir, [t('a', 40), t('b', 50), t('big', 300), t('c', 10), t('d', 95)], {
+      maxShardSize: 100,
+    });
     expect(readdirSync(dir).sort()).toEqual([
-      'model-00001-of-00004.safetensors', 'model-00002-of-00004.safetensors', 'model-00003-of-00004.safetensors',
-      'model-00004-of-00004.safetensors', 'model.safetensors.index.json',
+      'model-00001-of-00004.safetensors',
+      'model-00002-of-00004.safetensors',
+      'model-00003-of-00004.safetensors',
+      'model-00004-of-00004.safetensors',
+      'model.safetensors.index.json',
     ]);
     const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8'));
     expect(index).toEqual({
       metadata: { total_size: 495 },
-      weight_map: { a: 'model-00001-of-00004.safetensors', b: 'model-00001-of-00004.safetensors', big: 'model-00002-of-00004.safetensors', c: 'model-00003-of-00004.safetensors', d: 'model-00004-of-00004.safetensors' },
+      weight_map: {
+        a: 'model-00001-of-00004.safetensors',
+        b: 'model-00001-of-00004.safetensors',
+        big: 'model-00002-of-00004.safetensors',
+        c: 'model-00003-of-00004.safetensors',
+        d: 'model-00004-of-00004.safetensors',
+      },
     });
     expect(r.totalSize).toBe(495);
   });
@@ -62,9 +75,17 @@ describe('writeSafetensors', () => {
     const dir = tmp();
     const t = (name: string, n: number) => tensorFromBytes(name, 'U8', [n], new Uint8Array(n).fill(n));
     await writeSafetensors(dir, [t('a', 40), t('b', 50), t('c', 60)], { maxShardSize: 60 });
-    const before = readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('hex')]);
-    await expect(writeSafetensors(dir, [t('x', 4)])).rejects.toThrow(/already holds model-00001-of-00003\.safetensors.*replace: true/);
-    expect(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('hex')])).toEqual(before);
+    const before = readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f)).toString('hex')]);
+    await expect(writeSafetensors(dir, [t('x', 4)])).rejects.toThrow(
+      /already holds model-00001-of-00003\.safetensors.*replace: true/,
+    );
+    expect(
+      readdirSync(dir)
+        .sort()
+        .map((f) => [f, readFileSync(join(dir, f)).toString('hex')]),
+    ).toEqual(before);
     await writeSafetensors(dir, [t('x', 4)], { replace: true });
     expect(readdirSync(dir).sort()).toEqual(['model.safetensors']);
   });

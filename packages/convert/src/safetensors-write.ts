@@ -36,7 +36,24 @@ export interface WrittenSafetensors {
 
 // safetensors' Rust Dtype enum order; the writer lays tensors out by descending dtype, then
 // name, so that every tensor starts aligned to its element size.
-const DTYPE_ORDER: DType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64', 'C64'];
+const DTYPE_ORDER: DType[] = [
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
+  'C64',
+];
 
 function outDtype(t: TensorRecord, dtype: DType | undefined): DType {
   return dtype !== undefined && CASTABLE.has(t.dtype) ? dtype : t.dtype;
@@ -46,7 +63,10 @@ function outDtype(t: TensorRecord, dtype: DType | undefined): DType {
  * The bytes of a safetensors header for these tensors (in the order given), space-padded so
  * the data buffer starts on an 8-byte boundary.
  */
-export function safetensorsHeader(tensors: { name: string; dtype: DType; shape: number[] }[], metadata: Record<string, string>): Buffer {
+export function safetensorsHeader(
+  tensors: { name: string; dtype: DType; shape: number[] }[],
+  metadata: Record<string, string>,
+): Buffer {
   const h: Record<string, unknown> = { __metadata__: metadata };
   let off = 0;
   for (const t of tensors) {
@@ -79,17 +99,22 @@ export async function writeSafetensors(
   const max = parseSize(options.maxShardSize ?? '2GB');
   const stem = options.stem ?? 'model';
   const metadata = { format: 'pt', ...options.metadata };
-  const shardRe = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d{5}-of-\\d{5})?\\.safetensors(\\.index\\.json)?$`);
+  const shardRe = new RegExp(
+    `^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-\\d{5}-of-\\d{5})?\\.safetensors(\\.index\\.json)?$`,
+  );
   if (!options.replace && existsSync(dir)) {
     const present = readdirSync(dir).filter((f) => shardRe.test(f));
     if (present.length > 0) {
-      throw new Error(`${dir} already holds ${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}: write to an empty folder, or pass replace: true to replace them`);
+      throw new Error(
+        `${dir} already holds ${present.slice(0, 3).join(', ')}${present.length > 3 ? ', ...' : ''}: write to an empty folder, or pass replace: true to replace them`,
+      );
     }
   }
   const all: TensorRecord[] = [];
   const names = new Set<string>();
   for await (const t of records) {
-    if (names.has(t.name)) throw new Error(`tensor ${JSON.stringify(t.name)} appears twice; safetensors names must be unique`);
+    if (names.has(t.name))
+      throw new Error(`tensor ${JSON.stringify(t.name)} appears twice; safetensors names must be unique`);
     names.add(t.name);
     all.push(t);
   }
@@ -110,16 +135,26 @@ export async function writeSafetensors(
   if (cur.length > 0 || shards.length === 0) shards.push(cur);
 
   const pad5 = (i: number) => String(i).padStart(5, '0');
-  const fileNames = shards.length === 1 ? [`${stem}.safetensors`] : shards.map((_, i) => `${stem}-${pad5(i + 1)}-of-${pad5(shards.length)}.safetensors`);
+  const fileNames =
+    shards.length === 1
+      ? [`${stem}.safetensors`]
+      : shards.map((_, i) => `${stem}-${pad5(i + 1)}-of-${pad5(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   let totalSize = 0;
   for (let s = 0; s < shards.length; s++) {
     const ordered = shards[s]!.map((t) => ({ t, dtype: outDtype(t, options.dtype) })).sort(
-      (a, b) => DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) || (a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0),
+      (a, b) =>
+        DTYPE_ORDER.indexOf(b.dtype) - DTYPE_ORDER.indexOf(a.dtype) ||
+        (a.t.name < b.t.name ? -1 : a.t.name > b.t.name ? 1 : 0),
     );
     const file = await AtomicFile.create(join(dir, fileNames[s]!));
     try {
-      await file.write(safetensorsHeader(ordered.map(({ t, dtype }) => ({ name: t.name, dtype, shape: t.shape })), metadata));
+      await file.write(
+        safetensorsHeader(
+          ordered.map(({ t, dtype }) => ({ name: t.name, dtype, shape: t.shape })),
+          metadata,
+        ),
+      );
       for (const { t, dtype } of ordered) {
         let n = 0;
         if (t.stream) {
@@ -141,7 +176,8 @@ export async function writeSafetensors(
           await file.write(bytes);
           n = bytes.length;
         }
-        if (n !== numel(t.shape) * DTYPE_SIZE[dtype]) throw new Error(`${t.name}: wrote ${n} bytes, expected ${numel(t.shape) * DTYPE_SIZE[dtype]}`);
+        if (n !== numel(t.shape) * DTYPE_SIZE[dtype])
+          throw new Error(`${t.name}: wrote ${n} bytes, expected ${numel(t.shape) * DTYPE_SIZE[dtype]}`);
         weightMap[t.name] = fileNames[s]!;
         totalSize += n;
         options.onTensor?.(t, n);
@@ -156,8 +192,15 @@ export async function writeSafetensors(
   for (const f of readdirSync(dir)) if (shardRe.test(f) && !keep.has(f)) rmSync(join(dir, f));
   const indexPath = join(dir, `${stem}.safetensors.index.json`);
   if (shards.length > 1) {
-    const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]]));
-    await writeFileAtomic(indexPath, `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sortedMap }, null, 2)}\n`);
+    const sortedMap = Object.fromEntries(
+      Object.keys(weightMap)
+        .sort()
+        .map((k) => [k, weightMap[k]]),
+    );
+    await writeFileAtomic(
+      indexPath,
+      `${JSON.stringify({ metadata: { total_size: totalSize }, weight_map: sortedMap }, null, 2)}\n`,
+    );
   } else rmSync(indexPath, { force: true });
   return { files: fileNames.map((f) => join(dir, f)), totalSize, tensors: all.length };
 }

@@ -9,6 +9,16 @@ export function parseSize(s: string | number): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*$/i.exec(s);
   if (!m) throw new Error(`cannot read size ${JSON.stringify(s)}: use a number of bytes or e.g. 2GB, 500MB, 4GiB`);
   const unit = (m[2] ?? 'B').toUpperCase();
-  const mult: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+  const mult: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    TB: 1e12,
+    KIB: 2 ** 10,
+    MIB: 2 ** 20,
+    GIB: 2 ** 30,
+    TIB: 2 ** 40,
+  };
   return Math.floor(Number(m[1]) * mult[unit]!);
 }

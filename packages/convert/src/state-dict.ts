@@ -10,7 +10,8 @@ export interface FoundStateDict {
   skipped: string[];
 }
 
-const asMap = (v: unknown): Map<unknown, unknown> | undefined => (v instanceof Map ? v : v instanceof PyObject && v.dict.size ? v.dict : undefined);
+const asMap = (v: unknown): Map<unknown, unknown> | undefined =>
+  v instanceof Map ? v : v instanceof PyObject && v.dict.size ? v.dict : undefined;
 
 /**
  * Find the state dict in an unpickled checkpoint: the object itself when its values are

@@ -3,15 +3,41 @@ import { DataError } from '@weft/core';
 
 /** safetensors dtype names; the converters speak these throughout. */
 export type DType =
-  | 'BOOL' | 'U8' | 'I8' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'F64' | 'I64' | 'U64'
-  | 'C64' | 'F8_E4M3' | 'F8_E5M2';
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'F64'
+  | 'I64'
+  | 'U64'
+  | 'C64'
+  | 'F8_E4M3'
+  | 'F8_E5M2';
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZE: Readonly<Record<DType, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  F64: 8, I64: 8, U64: 8, C64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
+  C64: 8,
 };
 
 export function isDType(s: unknown): s is DType {
@@ -64,7 +90,8 @@ export function numel(shape: readonly number[]): number {
  */
 export function tensorFromBytes(name: string, dtype: DType, shape: number[], bytes: Uint8Array): TensorRecord {
   const nbytes = numel(shape) * DTYPE_SIZE[dtype];
-  if (bytes.length !== nbytes) throw new Error(`${name}: ${bytes.length} bytes for ${dtype}${JSON.stringify(shape)} (expected ${nbytes})`);
+  if (bytes.length !== nbytes)
+    throw new Error(`${name}: ${bytes.length} bytes for ${dtype}${JSON.stringify(shape)} (expected ${nbytes})`);
   return { name, dtype, shape, nbytes, read: async () => bytes };
 }
 
@@ -76,7 +103,12 @@ export function readRange(file: string, offset: number, length: number): Uint8Ar
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, offset + done);
-      if (n === 0) throw new DataError(`file ends before ${length} bytes could be read`, { file, offset: offset + done }, { reason: 'truncated' });
+      if (n === 0)
+        throw new DataError(
+          `file ends before ${length} bytes could be read`,
+          { file, offset: offset + done },
+          { reason: 'truncated' },
+        );
       done += n;
     }
   } finally {
@@ -96,7 +128,12 @@ export function renameTensor(t: TensorRecord, name: string): TensorRecord {
  * @example
  * for await (const chunk of streamRange('a.pth', 4096, 1 << 30)) await out.write(chunk);
  */
-export async function* streamRange(file: string, offset: number, length: number, chunkBytes = 16 << 20): AsyncGenerator<Uint8Array> {
+export async function* streamRange(
+  file: string,
+  offset: number,
+  length: number,
+  chunkBytes = 16 << 20,
+): AsyncGenerator<Uint8Array> {
   const size = Math.max(1, Math.min(chunkBytes, length));
   const bufs = [Buffer.allocUnsafe(size), length > size ? Buffer.allocUnsafe(size) : undefined];
   const fd = openSync(file, 'r');
@@ -108,7 +145,12 @@ export async function* streamRange(file: string, offset: number, length: number,
       let got = 0;
       while (got < want) {
         const n = readSync(fd, buf, got, want - got, offset + done + got);
-        if (n === 0) throw new DataError(`file ends before ${length} bytes could be read`, { file, offset: offset + done + got }, { reason: 'truncated' });
+        if (n === 0)
+          throw new DataError(
+            `file ends before ${length} bytes could be read`,
+            { file, offset: offset + done + got },
+            { reason: 'truncated' },
+          );
         got += n;
       }
       done += want;

@@ -5,7 +5,8 @@ import { PyObject } from './pickle.ts';
 import { readTorchFile, TorchTensor } from './pth.ts';
 import { DTYPE_SIZE, numel, type TensorRecord } from './tensor.ts';
 
-const get = (m: unknown, k: string): unknown => (m instanceof Map ? m.get(k) : m instanceof PyObject ? m.dict.get(k) : undefined);
+const get = (m: unknown, k: string): unknown =>
+  m instanceof Map ? m.get(k) : m instanceof PyObject ? m.dict.get(k) : undefined;
 
 /** One rank's fp32 partitions, concatenated (as zero_to_fp32 does with torch.cat), read by element range. */
 class FlatPartition {
@@ -21,7 +22,8 @@ class FlatPartition {
     let written = 0;
     for (const t of this.parts) {
       const n = numel(t.shape);
-      const lo = Math.max(start, base), hi = Math.min(start + count, base + n);
+      const lo = Math.max(start, base),
+        hi = Math.min(start + count, base + n);
       if (lo < hi) {
         const view = new TorchTensor(t.storage, t.storageOffset + (lo - base), [hi - lo], [1]);
         out.set(view.read(), written * 4);
@@ -47,9 +49,13 @@ export function zero3Records(dir: string): TensorRecord[] {
   const optimFiles = readdirSync(dir).filter((f) => f.endsWith('_optim_states.pt'));
   const rankOf = (f: string) => Number(/zero_pp_rank_(\d+)/.exec(f)?.[1] ?? NaN);
   optimFiles.sort((a, b) => rankOf(a) - rankOf(b));
-  if (optimFiles.length === 0) throw new DataError('ZeRO-3 checkpoint without *_optim_states.pt files: the fp32 weights live there', { file: dir });
+  if (optimFiles.length === 0)
+    throw new DataError('ZeRO-3 checkpoint without *_optim_states.pt files: the fp32 weights live there', {
+      file: dir,
+    });
   const modelFile = join(dir, 'zero_pp_rank_0_mp_rank_00_model_states.pt');
-  if (!existsSync(modelFile)) throw new DataError('ZeRO-3 checkpoint without zero_pp_rank_0_mp_rank_00_model_states.pt', { file: dir });
+  if (!existsSync(modelFile))
+    throw new DataError('ZeRO-3 checkpoint without zero_pp_rank_0_mp_rank_00_model_states.pt', { file: dir });
   const partitions: FlatPartition[] = [];
   let world = 0;
   for (const f of optimFiles) {
@@ -60,12 +66,19 @@ export function zero3Records(dir: string): TensorRecord[] {
     if (Array.isArray(count)) count = Math.max(...(count as number[]));
     const groups = get(osd, 'fp32_flat_groups');
     if (stage !== 3 || !Array.isArray(groups) || !groups.every((t) => t instanceof TorchTensor && t.dtype === 'F32')) {
-      throw new DataError(`expected optimizer_state_dict with zero_stage 3 and fp32_flat_groups (got stage ${String(stage)})`, { file });
+      throw new DataError(
+        `expected optimizer_state_dict with zero_stage 3 and fp32_flat_groups (got stage ${String(stage)})`,
+        { file },
+      );
     }
     world = count as number;
     partitions.push(new FlatPartition(groups as TorchTensor[]));
   }
-  if (world !== optimFiles.length) throw new DataError(`partition_count is ${world} but ${optimFiles.length} *_optim_states.pt files are here; was a rank's checkpoint not saved?`, { file: dir });
+  if (world !== optimFiles.length)
+    throw new DataError(
+      `partition_count is ${world} but ${optimFiles.length} *_optim_states.pt files are here; was a rank's checkpoint not saved?`,
+      { file: dir },
+    );
   const model = readTorchFile(modelFile).value;
   const shapes = get(model, 'param_shapes');
   const module = get(model, 'module');
@@ -83,7 +96,8 @@ export function zero3Records(dir: string): TensorRecord[] {
   if (frozen instanceof Map && frozen.size > 0) {
     const fragments = Array.from({ length: world }, (_, r) => {
       const f = join(dir, `zero_pp_rank_${r}_mp_rank_00_model_states.pt`);
-      if (!existsSync(f)) throw new DataError(`ZeRO-3 checkpoint has frozen parameters but no model states of rank ${r}`, { file: f });
+      if (!existsSync(f))
+        throw new DataError(`ZeRO-3 checkpoint has frozen parameters but no model states of rank ${r}`, { file: f });
       return { file: f, frags: get(r === 0 ? model : readTorchFile(f).value, 'frozen_param_fragments') };
     });
     for (const [k, shape] of frozen) {
@@ -97,9 +111,13 @@ export function zero3Records(dir: string): TensorRecord[] {
       const dtype = parts[0]!.dtype;
       const size = DTYPE_SIZE[dtype];
       const n = numel(sh);
-      if (parts.some((t) => t.dtype !== dtype) || parts.reduce((a, t) => a + numel(t.shape), 0) < n) throw new DataError(`frozen fragments of ${name} do not add up to ${JSON.stringify(sh)}`, { file: modelFile });
+      if (parts.some((t) => t.dtype !== dtype) || parts.reduce((a, t) => a + numel(t.shape), 0) < n)
+        throw new DataError(`frozen fragments of ${name} do not add up to ${JSON.stringify(sh)}`, { file: modelFile });
       out.push({
-        name, dtype, shape: sh, nbytes: n * size,
+        name,
+        dtype,
+        shape: sh,
+        nbytes: n * size,
         read: async () => {
           const buf = new Uint8Array(n * size);
           let at = 0;
@@ -127,7 +145,10 @@ export function zero3Records(dir: string): TensorRecord[] {
       const at = offset;
       offset += per;
       const rec: TensorRecord = {
-        name, dtype: 'F32', shape: sh, nbytes: n * 4,
+        name,
+        dtype: 'F32',
+        shape: sh,
+        nbytes: n * 4,
         read: async () => {
           const out = new Uint8Array(n * 4);
           for (let r = 0; r < world && r * per < n; r++) {
@@ -141,7 +162,11 @@ export function zero3Records(dir: string): TensorRecord[] {
       byName.set(name, rec);
     }
   }
-  if (offset > partitions[0]!.total) throw new DataError(`param_shapes need ${offset} elements per rank but the partitions hold ${partitions[0]!.total}`, { file: join(dir, optimFiles[0]!) });
+  if (offset > partitions[0]!.total)
+    throw new DataError(
+      `param_shapes need ${offset} elements per rank but the partitions hold ${partitions[0]!.total}`,
+      { file: join(dir, optimFiles[0]!) },
+    );
   for (const pair of Array.isArray(shared) ? shared : []) {
     const [alias, partner] = pair as [string, string];
     const src = byName.get(partner);

@@ -18,7 +18,18 @@ describe('weft convert CLI', () => {
     const base = tmp();
     writeFileSync(join(base, 'config.json'), '{"torch_dtype": "bfloat16"}');
     const out = tmp();
-    const r = weft('convert', 'pth-to-hf', base, join(fx, 'xtuner_llama.pth'), out, '--dtype', 'fp32', '--max-shard-size', '4KB', '--quiet');
+    const r = weft(
+      'convert',
+      'pth-to-hf',
+      base,
+      join(fx, 'xtuner_llama.pth'),
+      out,
+      '--dtype',
+      'fp32',
+      '--max-shard-size',
+      '4KB',
+      '--quiet',
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/wrote 21 tensors, \d+ bytes in \d+ file\(s\)/);
     expect(compare(join(fx, 'xtuner_llama.expected.pth'), out, 'fp32').problems).toEqual([]);

@@ -4,7 +4,18 @@
 // uneven shards of 17 + 16 rows) with its AdamW state; expected.json holds what PyTorch's own
 // DCP loader reads back from it. CI's PyTorch 1.13 has no DCP writer of this form, so the files
 // are committed (198 KB; expected.json keeps the values as base64 float32).
-import { cpSync, existsSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDataError } from '@weft/core';
@@ -16,7 +27,8 @@ import { tmp } from './helpers.ts';
 const f32 = (b: Uint8Array) => Array.from(new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
 const FX = fileURLToPath(new URL('./fixtures/dcp-tiny/', import.meta.url));
 const expected = JSON.parse(readFileSync(join(FX, 'expected.json'), 'utf8')) as {
-  model: Record<string, unknown>; tensors: Record<string, { shape: number[]; dtype: string; f32_base64: string }>;
+  model: Record<string, unknown>;
+  tensors: Record<string, { shape: number[]; dtype: string; f32_base64: string }>;
 };
 /** What PyTorch's DCP loader read for our key `k`, as float32 values. */
 const want = (k: string): number[] => f32(Buffer.from(expected.tensors[k]!.f32_base64, 'base64'));
@@ -47,21 +59,35 @@ function patch(file: string, from: string, to: string): void {
   writeFileSync(file, Buffer.from(s.split(from).join(to), 'latin1'));
 }
 
-
 describe('DCP (FSDP2 sharded) checkpoints', () => {
   it('the index: every model tensor in two shards (uneven ones too), the optimizer beside it', () => {
     const idx = readDcpIndex(FX);
     const embed = idx.tensors.find((t) => t.fqn === 'model.embed_tokens.weight')!;
     expect(embed.shape).toEqual([33, 8]);
-    expect(embed.chunks.map((c) => [c.offsets, c.sizes])).toEqual([[[0, 0], [17, 8]], [[17, 0], [16, 8]]]);
-    expect(new Set(embed.chunks.map((c) => c.file.split('/').pop()))).toEqual(new Set(['__0_0.distcp', '__1_0.distcp']));
+    expect(embed.chunks.map((c) => [c.offsets, c.sizes])).toEqual([
+      [
+        [0, 0],
+        [17, 8],
+      ],
+      [
+        [17, 0],
+        [16, 8],
+      ],
+    ]);
+    expect(new Set(embed.chunks.map((c) => c.file.split('/').pop()))).toEqual(
+      new Set(['__0_0.distcp', '__1_0.distcp']),
+    );
     expect(idx.tensors.filter((t) => t.fqn.startsWith('model.')).length).toBe(Object.keys(expected.tensors).length);
     expect(idx.tensors.some((t) => t.fqn.startsWith('optim.state.'))).toBe(true);
   });
 
-  it('reads each tensor equal to what PyTorch\'s DCP loader gives, named by weft_keys.json; streams shard by shard', async () => {
+  it("reads each tensor equal to what PyTorch's DCP loader gives, named by weft_keys.json; streams shard by shard", async () => {
     const { tensors, skipped } = dcpRecords(FX);
-    expect(tensors.map((t) => t.name).sort()).toEqual(Object.keys(expected.tensors).map((k) => keys[k]).sort());
+    expect(tensors.map((t) => t.name).sort()).toEqual(
+      Object.keys(expected.tensors)
+        .map((k) => keys[k])
+        .sort(),
+    );
     for (const t of tensors) {
       const ours = Object.keys(keys).find((k) => keys[k] === t.name)!;
       expect(t.shape).toEqual(expected.tensors[ours]!.shape);
@@ -95,7 +121,7 @@ describe('DCP (FSDP2 sharded) checkpoints', () => {
     expect(openCheckpoint(FX).kind).toBe('dcp');
   });
 
-  it('a model family whose HF layout reshapes tensors (weft_keys.json says so) is refused, not written under the worker\'s names', async () => {
+  it("a model family whose HF layout reshapes tensors (weft_keys.json says so) is refused, not written under the worker's names", async () => {
     const d = copy();
     writeFileSync(join(d, 'weft_keys.json'), JSON.stringify({ __weft_unconvertible__: 'internlm2 packs wqkv' }));
     const e = await dataError(() => dcpRecords(d));
@@ -109,14 +135,17 @@ describe('DCP (FSDP2 sharded) checkpoints', () => {
     const cmd = Buffer.from(`touch ${marker}`);
     const len = Buffer.alloc(4);
     len.writeUInt32LE(cmd.length);
-    writeFileSync(join(d, '.metadata'), Buffer.concat([Buffer.from('\x80\x02cposix\nsystem\nX', 'latin1'), len, cmd, Buffer.from('\x85R.', 'latin1')]));
+    writeFileSync(
+      join(d, '.metadata'),
+      Buffer.concat([Buffer.from('\x80\x02cposix\nsystem\nX', 'latin1'), len, cmd, Buffer.from('\x85R.', 'latin1')]),
+    );
     const e = await dataError(() => readDcpIndex(d));
     expect(e.reason).toBe('hostile');
     expect(e.message).toMatch(/posix\.system .*nothing was executed/);
     expect(existsSync(marker)).toBe(false);
   });
 
-  it('a class outside DCP\'s metadata classes anywhere in the pickle is refused', async () => {
+  it("a class outside DCP's metadata classes anywhere in the pickle is refused", async () => {
     const d = copy();
     patch(join(d, '.metadata'), 'torch.distributed.checkpoint.filesystem', 'torch.distributed.checkpoint.subprocess');
     const e = await dataError(() => readDcpIndex(d));
@@ -141,13 +170,17 @@ describe('DCP (FSDP2 sharded) checkpoints', () => {
     d = copy();
     truncateSync(join(d, '__1_0.distcp'), 100);
     const all = dcpRecords(d).tensors;
-    const e1 = await dataError(async () => { for (const t of all) await t.read(); });
+    const e1 = await dataError(async () => {
+      for (const t of all) await t.read();
+    });
     expect(e1.reason).toBe('truncated');
     expect(e1.message).toMatch(/run past the end/);
 
     d = copy();
     rmSync(join(d, '__0_0.distcp'));
-    const e2 = await dataError(async () => { for (const t of dcpRecords(d).tensors) await t.read(); });
+    const e2 = await dataError(async () => {
+      for (const t of dcpRecords(d).tensors) await t.read();
+    });
     expect(e2.message).toMatch(/missing/);
 
     d = copy();
@@ -156,8 +189,9 @@ describe('DCP (FSDP2 sharded) checkpoints', () => {
     const fd = openSync(c.file, 'r+');
     writeSync(fd, Buffer.alloc(4), 0, 4, c.offset); // the stored item no longer starts as a torch.save zip
     closeSync(fd);
-    const e3 = await dataError(async () => { for (const t of dcpRecords(d).tensors) await t.read(); });
+    const e3 = await dataError(async () => {
+      for (const t of dcpRecords(d).tensors) await t.read();
+    });
     expect(e3.message).toMatch(/raw chunk of \d+ bytes, expected \d+/);
-
   });
 });

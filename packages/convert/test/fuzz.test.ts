@@ -16,13 +16,25 @@ function mutate(src: Uint8Array, r: () => number, lo = 0, hi = src.length): Uint
   const b = Buffer.from(src);
   const at = lo + Math.floor(r() * (hi - lo));
   switch (Math.floor(r() * 7)) {
-    case 0: b[at] = b[at]! ^ (1 << Math.floor(r() * 8)); return b;
-    case 1: b[at] = Math.floor(r() * 256); return b;
-    case 2: return Buffer.concat([b.subarray(0, at), Buffer.from([Math.floor(r() * 256)]), b.subarray(at)]);
-    case 3: return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + Math.floor(r() * 8))]);
-    case 4: return b.subarray(0, at);
-    case 5: { const n = Math.floor(r() * 16); return Buffer.concat([b.subarray(0, at + n), b.subarray(at)]); }
-    default: b.fill(0xff, at, Math.min(at + 1 + Math.floor(r() * 8), hi)); return b;
+    case 0:
+      b[at] = b[at]! ^ (1 << Math.floor(r() * 8));
+      return b;
+    case 1:
+      b[at] = Math.floor(r() * 256);
+      return b;
+    case 2:
+      return Buffer.concat([b.subarray(0, at), Buffer.from([Math.floor(r() * 256)]), b.subarray(at)]);
+    case 3:
+      return Buffer.concat([b.subarray(0, at), b.subarray(at + 1 + Math.floor(r() * 8))]);
+    case 4:
+      return b.subarray(0, at);
+    case 5: {
+      const n = Math.floor(r() * 16);
+      return Buffer.concat([b.subarray(0, at + n), b.subarray(at)]);
+    }
+    default:
+      b.fill(0xff, at, Math.min(at + 1 + Math.floor(r() * 8), hi));
+      return b;
   }
 }
 
@@ -53,7 +65,9 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
     for (let i = 0; i < 1000; i++) {
       let b: Uint8Array = seeds[i % seeds.length]!;
       for (let k = 1 + Math.floor(r() * 3); k > 0; k--) b = mutate(b, r);
-      outcomes[expectOnlyDataErrors(() => unpickle(b, { file: `mut${i}.pkl`, persistentLoad: () => ({}) }), `pickle #${i}`)]++;
+      outcomes[
+        expectOnlyDataErrors(() => unpickle(b, { file: `mut${i}.pkl`, persistentLoad: () => ({}) }), `pickle #${i}`)
+      ]++;
     }
     expect(outcomes.error).toBeGreaterThan(100);
   });
@@ -63,7 +77,8 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
     const bytes = readFileSync(src);
     const zip = ZipArchive.open(src);
     const pkl = zip.entries.get('llama_bf16/data.pkl')!;
-    const lo = zip.dataOffset(pkl), hi = lo + pkl.size;
+    const lo = zip.dataOffset(pkl),
+      hi = lo + pkl.size;
     const dir = tmp();
     const r = seededRandom(99);
     const outcomes = { ok: 0, error: 0 };
@@ -76,10 +91,12 @@ describe('fuzz (deterministic seeded mutations, bounded time): only DataError, n
       }
       const f = join(dir, `m${i % 4}.pth`);
       writeFileSync(f, b);
-      outcomes[expectOnlyDataErrors(() => {
-        const sd = findStateDict(readTorchFile(f).value);
-        for (const [, t] of sd?.tensors ?? []) if (t instanceof TorchTensor) t.read();
-      }, `pth #${i}`)]++;
+      outcomes[
+        expectOnlyDataErrors(() => {
+          const sd = findStateDict(readTorchFile(f).value);
+          for (const [, t] of sd?.tensors ?? []) if (t instanceof TorchTensor) t.read();
+        }, `pth #${i}`)
+      ]++;
     }
     expect(outcomes.error).toBeGreaterThan(50);
     expect(outcomes.ok).toBeGreaterThan(50);

@@ -8,7 +8,11 @@ export const TOOLS = fileURLToPath(new URL('../../../tools/convert/', import.met
 /** The Python with PyTorch (Debian python3-torch), as CI installs it. */
 export const TORCH_PYTHON = '/usr/bin/python3';
 
-export function py(script: string, args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+export function py(
+  script: string,
+  args: string[],
+  input?: string,
+): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(TORCH_PYTHON, [script === '-' ? '-' : join(TOOLS, script), ...args], { encoding: 'utf8', input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

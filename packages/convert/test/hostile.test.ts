@@ -42,7 +42,11 @@ describe('hostile pickles execute nothing', () => {
     }
     expect(existsSync(join(fx, 'PWNED'))).toBe(false);
     // proof the fixture is hostile: CPython's own unpickler runs os.system
-    const r = spawnSync(TORCH_PYTHON, ['-c', `import pickle,sys; pickle.loads(open(sys.argv[1],'rb').read())`, join(fx, 'evil_p2.pkl')]);
+    const r = spawnSync(TORCH_PYTHON, [
+      '-c',
+      `import pickle,sys; pickle.loads(open(sys.argv[1],'rb').read())`,
+      join(fx, 'evil_p2.pkl'),
+    ]);
     expect(r.status).toBe(0);
     expect(existsSync(join(fx, 'PWNED'))).toBe(true);
   });
@@ -58,7 +62,11 @@ describe('hostile pickles execute nothing', () => {
     expect(v.get('device')).toEqual({ device: 'cpu' });
     expect(v.get('size')).toEqual([2, 3]);
     const c = openCheckpoint(join(fx, 'objects.pth'));
-    expect(c.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`)).toEqual(['weight:F32:2x3', 'ids:I64:3', 'mask:BOOL:2']);
+    expect(c.tensors.map((t) => `${t.name}:${t.dtype}:${t.shape.join('x')}`)).toEqual([
+      'weight:F32:2x3',
+      'ids:I64:3',
+      'mask:BOOL:2',
+    ]);
     expect(c.skipped).toContain('hub');
   });
 });
@@ -105,7 +113,8 @@ function safetensorsFile(header: string | null, data: Uint8Array, len?: bigint):
 }
 
 describe('hostile safetensors headers', () => {
-  const t = (name: string, offs: [number, number], shape = [2], dtype = 'F32') => `"${name}":{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":${JSON.stringify(offs)}}`;
+  const t = (name: string, offs: [number, number], shape = [2], dtype = 'F32') =>
+    `"${name}":{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":${JSON.stringify(offs)}}`;
   const cases: [string, string | null, number, bigint | undefined, RegExp][] = [
     ['header length 2^63', null, 0, 2n ** 63n, /exceeds the 100 MB limit/],
     ['header length past the end', '{}', 0, 1000n, /past the end/],

@@ -16,7 +16,16 @@ const WEFT = fileURLToPath(new URL('../../cli/bin/weft.mjs', import.meta.url));
 const SPM = fileURLToPath(new URL('../../tokenize/test/fixtures/spm/bpe.model', import.meta.url));
 const weft = (...args: string[]) => spawnSync(process.execPath, [WEFT, ...args], { encoding: 'utf8' });
 
-const CASES = ['v1_tp1_pp1', 'v1_tp2_pp2', 'v1_tp2_pp1_split_bf16', 'v1_tp1_pp2_fp16', 'v2_tp1_pp2', 'v2_tp2_pp2_permute_fp16', 'v2_tp2_pp1_normhead', 'v2_tp1_pp1'];
+const CASES = [
+  'v1_tp1_pp1',
+  'v1_tp2_pp2',
+  'v1_tp2_pp1_split_bf16',
+  'v1_tp1_pp2_fp16',
+  'v2_tp1_pp2',
+  'v2_tp2_pp2_permute_fp16',
+  'v2_tp2_pp1_normhead',
+  'v2_tp1_pp1',
+];
 let fx: string;
 
 beforeAll(() => {
@@ -47,13 +56,30 @@ describe('weft convert internlm-to-hf', () => {
     }
     // the CLI, casting to bf16 into several safetensors shards with an index
     const out = join(tmp(), 'hf');
-    const cli = weft('convert', 'internlm-to-hf', join(fx, 'v1_tp2_pp2'), out, '--tokenizer', SPM, '--dtype', 'bf16', '--max-shard-size', '8KB', '--model-type', 'internlm', '--quiet');
+    const cli = weft(
+      'convert',
+      'internlm-to-hf',
+      join(fx, 'v1_tp2_pp2'),
+      out,
+      '--tokenizer',
+      SPM,
+      '--dtype',
+      'bf16',
+      '--max-shard-size',
+      '8KB',
+      '--model-type',
+      'internlm',
+      '--quiet',
+    );
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stderr).toMatch(/internlm checkpoint, tp 2 × pp 2: wrote 42 tensors, \d+ bytes in [2-9] file\(s\)/);
     expect(existsSync(join(out, 'model.safetensors.index.json'))).toBe(true);
     runs.push(['v1_tp2_pp2', out, 'bf16']);
 
-    const r = spawnSync(TORCH_PYTHON, [REFERENCE, '--batch'], { encoding: 'utf8', input: JSON.stringify(runs.map(([c, o, d]) => [join(fx, c), join(fx, `${c}.original.pt`), o, d])) });
+    const r = spawnSync(TORCH_PYTHON, [REFERENCE, '--batch'], {
+      encoding: 'utf8',
+      input: JSON.stringify(runs.map(([c, o, d]) => [join(fx, c), join(fx, `${c}.original.pt`), o, d])),
+    });
     expect(r.status, r.stderr).toBe(0);
     const results = JSON.parse(r.stdout) as { tensors: number; original: string; weft: string[] }[];
     results.forEach((x, i) => {
@@ -70,23 +96,59 @@ describe('weft convert internlm-to-hf', () => {
     await internlmToHf({ ckpt: join(fx, 'v1_tp2_pp2'), out: v1, tokenizer: SPM, progress: false });
     const c1 = JSON.parse(readFileSync(join(v1, 'config.json'), 'utf8'));
     expect(c1).toMatchObject({
-      architectures: ['InternLMForCausalLM'], model_type: 'internlm', vocab_size: 24, hidden_size: 16, intermediate_size: 32,
-      num_hidden_layers: 3, num_attention_heads: 4, rms_norm_eps: 1e-5, bias: true, bos_token_id: 1, eos_token_id: 2, pad_token_id: 2,
-      rotary: { base: 10000, type: 'origin' }, torch_dtype: 'float32', tie_word_embeddings: false,
+      architectures: ['InternLMForCausalLM'],
+      model_type: 'internlm',
+      vocab_size: 24,
+      hidden_size: 16,
+      intermediate_size: 32,
+      num_hidden_layers: 3,
+      num_attention_heads: 4,
+      rms_norm_eps: 1e-5,
+      bias: true,
+      bos_token_id: 1,
+      eos_token_id: 2,
+      pad_token_id: 2,
+      rotary: { base: 10000, type: 'origin' },
+      torch_dtype: 'float32',
+      tie_word_embeddings: false,
     });
     expect(readFileSync(join(v1, 'tokenizer.model')).equals(readFileSync(SPM))).toBe(true);
     const t1 = JSON.parse(readFileSync(join(v1, 'tokenizer_config.json'), 'utf8'));
     expect(t1.tokenizer_class).toBe('InternLMTokenizer');
     expect(t1.chat_template).toContain('<eoh>');
-    expect(JSON.parse(readFileSync(join(v1, 'generation_config.json'), 'utf8'))).toMatchObject({ bos_token_id: 1, eos_token_id: 2 });
-    expect(readdirSync(v1).sort()).toEqual(['.weft-output.json', 'config.json', 'generation_config.json', 'model.safetensors', 'special_tokens_map.json', 'tokenizer.model', 'tokenizer_config.json']);
+    expect(JSON.parse(readFileSync(join(v1, 'generation_config.json'), 'utf8'))).toMatchObject({
+      bos_token_id: 1,
+      eos_token_id: 2,
+    });
+    expect(readdirSync(v1).sort()).toEqual([
+      '.weft-output.json',
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.model',
+      'tokenizer_config.json',
+    ]);
 
     const v2 = join(tmp(), 'hf');
-    await internlmToHf({ ckpt: join(fx, 'v2_tp2_pp2_permute_fp16'), out: v2, progress: false, maxPositionEmbeddings: 32768, dtype: 'BF16' });
+    await internlmToHf({
+      ckpt: join(fx, 'v2_tp2_pp2_permute_fp16'),
+      out: v2,
+      progress: false,
+      maxPositionEmbeddings: 32768,
+      dtype: 'BF16',
+    });
     const c2 = JSON.parse(readFileSync(join(v2, 'config.json'), 'utf8'));
     expect(c2).toMatchObject({
-      architectures: ['InternLM2ForCausalLM'], model_type: 'internlm2', num_key_value_heads: 2, num_hidden_layers: 3, bias: false,
-      rope_theta: 1000000, rope_scaling: { type: 'dynamic', factor: 2 }, max_position_embeddings: 32768, torch_dtype: 'bfloat16',
+      architectures: ['InternLM2ForCausalLM'],
+      model_type: 'internlm2',
+      num_key_value_heads: 2,
+      num_hidden_layers: 3,
+      bias: false,
+      rope_theta: 1000000,
+      rope_scaling: { type: 'dynamic', factor: 2 },
+      max_position_embeddings: 32768,
+      torch_dtype: 'bfloat16',
     });
     expect(existsSync(join(v2, 'tokenizer.model'))).toBe(false); // no --tokenizer: no tokenizer files
   });
@@ -99,10 +161,17 @@ describe('weft convert internlm-to-hf', () => {
     const out = join(tmp(), 'hf');
     const o = { ckpt: join(fx, 'v1_tp1_pp2_fp16'), out, codeFrom: code, progress: false };
     const first = await internlmToHf(o);
-    expect(first.extra).toEqual(['config.json', 'generation_config.json', 'configuration_internlm.py', 'modeling_internlm.py']);
+    expect(first.extra).toEqual([
+      'config.json',
+      'generation_config.json',
+      'configuration_internlm.py',
+      'modeling_internlm.py',
+    ]);
     expect(readFileSync(join(out, 'modeling_internlm.py'), 'utf8')).toBe('# modeling\n');
     const bytes = readFileSync(join(out, 'model.safetensors'));
-    await expect(internlmToHf(o)).rejects.toThrow(/holds an earlier output of weft convert internlm-to-hf; pass --overwrite/);
+    await expect(internlmToHf(o)).rejects.toThrow(
+      /holds an earlier output of weft convert internlm-to-hf; pass --overwrite/,
+    );
     await internlmToHf({ ...o, overwrite: true });
     expect(readFileSync(join(out, 'model.safetensors')).equals(bytes)).toBe(true);
   });
@@ -116,30 +185,48 @@ describe('weft convert internlm-to-hf', () => {
     const shape = await run('shape');
     expect(shape.reason).toBe('shape');
     expect(shape.file).toBe(join(bad('shape'), 'model_tp1_pp1.pt'));
-    expect(shape.message).toMatch(/blocks\.0\.mlp\.w1\.weight \(blocks\.1\.mlp\.w1\.weight after the pipeline merge\) of .*model_tp1_pp1\.pt \(tp 1\) has shape \[17, 16\], expected \[16, 16\]/);
+    expect(shape.message).toMatch(
+      /blocks\.0\.mlp\.w1\.weight \(blocks\.1\.mlp\.w1\.weight after the pipeline merge\) of .*model_tp1_pp1\.pt \(tp 1\) has shape \[17, 16\], expected \[16, 16\]/,
+    );
     const unknown = await run('unknown');
     expect(unknown.reason).toBe('unknown-key');
-    expect(unknown.message).toMatch(/model_tp0_pp1\.pt: unknown key blocks\.0\.mixer\.lora_A\.weight \(blocks\.1\.mixer\.lora_A\.weight after the pipeline merge\)/);
+    expect(unknown.message).toMatch(
+      /model_tp0_pp1\.pt: unknown key blocks\.0\.mixer\.lora_A\.weight \(blocks\.1\.mixer\.lora_A\.weight after the pipeline merge\)/,
+    );
     const out = join(tmp(), 'hf');
     const truncated = await run('truncated', out);
     expect(truncated.file).toContain(join(bad('truncated'), 'model_tp1_pp0.pt'));
     expect(existsSync(out)).toBe(false);
     const wp = await run('wp');
     expect(wp.message).toMatch(/model_wp0_pp0\.pt: weight-parallel \(ISP\) shards are not supported/);
-    const mismatch = await failure(internlmToHf({ ckpt: join(fx, 'v2_tp1_pp2'), out: join(tmp(), 'hf'), modelType: 'internlm', progress: false }));
+    const mismatch = await failure(
+      internlmToHf({ ckpt: join(fx, 'v2_tp1_pp2'), out: join(tmp(), 'hf'), modelType: 'internlm', progress: false }),
+    );
     expect(mismatch.message).toMatch(/model_tp0_pp0\.pt: --model-type internlm, but the keys are InternLM2's/);
     const none = await failure(internlmToHf({ ckpt: fx, out: join(tmp(), 'hf'), progress: false }));
     expect(none.reason).toBe('not-internlm');
   });
 
   it('hostile pickles (os.system via __reduce__) in model_config.pt or a shard run nothing and are refused', async () => {
-    const cfg = await failure(internlmToHf({ ckpt: join(fx, 'bad', 'hostile_config'), out: join(tmp(), 'hf'), progress: false }));
-    expect(cfg.message).toMatch(/model_config\.pt: model_config\.pt should hold a dict of the model settings; it holds <posix\.system object, not executed>/);
-    const shard = await failure(internlmToHf({ ckpt: join(fx, 'bad', 'hostile_shard'), out: join(tmp(), 'hf'), progress: false }));
-    expect(shard.message).toMatch(/model_tp0_pp0\.pt: state dict entry blocks\.0\.norm1\.weight is <posix\.system object, not executed>, not a tensor/);
+    const cfg = await failure(
+      internlmToHf({ ckpt: join(fx, 'bad', 'hostile_config'), out: join(tmp(), 'hf'), progress: false }),
+    );
+    expect(cfg.message).toMatch(
+      /model_config\.pt: model_config\.pt should hold a dict of the model settings; it holds <posix\.system object, not executed>/,
+    );
+    const shard = await failure(
+      internlmToHf({ ckpt: join(fx, 'bad', 'hostile_shard'), out: join(tmp(), 'hf'), progress: false }),
+    );
+    expect(shard.message).toMatch(
+      /model_tp0_pp0\.pt: state dict entry blocks\.0\.norm1\.weight is <posix\.system object, not executed>, not a tensor/,
+    );
     expect(existsSync(join(fx, 'PWNED'))).toBe(false);
     // proof the fixture is hostile: torch.load with full unpickling runs it
-    const r = spawnSync(TORCH_PYTHON, ['-c', 'import sys, torch; torch.load(sys.argv[1])', join(fx, 'bad', 'hostile_config', 'model_config.pt')]);
+    const r = spawnSync(TORCH_PYTHON, [
+      '-c',
+      'import sys, torch; torch.load(sys.argv[1])',
+      join(fx, 'bad', 'hostile_config', 'model_config.pt'),
+    ]);
     expect(r.status).toBe(0);
     expect(existsSync(join(fx, 'PWNED'))).toBe(true);
   });

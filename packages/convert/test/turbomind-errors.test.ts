@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tensorFromBytes, type TensorRecord } from '../src/tensor.ts';
 import { readSafetensors } from '../src/safetensors-read.ts';
-import { guessChatTemplate, sentencepiecePieces, tokenizerSize, turbomindModelInfo, writeTurbomind } from '../src/turbomind/index.ts';
+import {
+  guessChatTemplate,
+  sentencepiecePieces,
+  tokenizerSize,
+  turbomindModelInfo,
+  writeTurbomind,
+} from '../src/turbomind/index.ts';
 import { OUTPUT_MARKER } from '@weft/core';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
@@ -15,12 +21,25 @@ const ROOT = join(import.meta.dirname, '..', '..', '..');
 const work = tempDir('weft-tm-err-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const llama = { architectures: ['LlamaForCausalLM'], hidden_size: 128, num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 20, vocab_size: 16, rms_norm_eps: 1e-6, num_hidden_layers: 1 };
+const llama = {
+  architectures: ['LlamaForCausalLM'],
+  hidden_size: 128,
+  num_attention_heads: 2,
+  num_key_value_heads: 2,
+  intermediate_size: 20,
+  vocab_size: 16,
+  rms_norm_eps: 1e-6,
+  num_hidden_layers: 1,
+};
 
 /** A random tiny model from the reference script (torch). */
 function tinyModel(name: string, config: Record<string, unknown>, family = 'llama'): string {
   const dir = join(work, name);
-  execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'turbomind_reference.py'), dir, JSON.stringify({ family, tp: 1, seed: 7, src_dtype: 'float32', weight_type: 'float16', config })]);
+  execFileSync('/usr/bin/python3', [
+    join(import.meta.dirname, 'turbomind_reference.py'),
+    dir,
+    JSON.stringify({ family, tp: 1, seed: 7, src_dtype: 'float32', weight_type: 'float16', config }),
+  ]);
   return join(dir, 'hf');
 }
 
@@ -29,7 +48,10 @@ function tree(dir: string): Record<string, string> {
   const walk = (d: string, rel: string): void => {
     for (const n of readdirSync(d, { withFileTypes: true })) {
       if (n.isDirectory()) walk(join(d, n.name), `${rel}${n.name}/`);
-      else out[rel + n.name] = createHash('sha256').update(readFileSync(join(d, n.name))).digest('hex');
+      else
+        out[rel + n.name] = createHash('sha256')
+          .update(readFileSync(join(d, n.name)))
+          .digest('hex');
     }
   };
   walk(dir, '');
@@ -40,31 +62,65 @@ describe('config checks', () => {
   const bad: [string, Record<string, unknown>, number, RegExp][] = [
     ['tp not a power of two', llama, 3, /power of two/],
     ['tp does not divide the heads', llama, 4, /does not divide num_attention_heads 2/],
-    ['tp and kv heads incompatible', { ...llama, hidden_size: 384, num_attention_heads: 6, num_key_value_heads: 3 }, 2, /num_key_value_heads 3: one must divide the other/],
+    [
+      'tp and kv heads incompatible',
+      { ...llama, hidden_size: 384, num_attention_heads: 6, num_key_value_heads: 3 },
+      2,
+      /num_key_value_heads 3: one must divide the other/,
+    ],
     ['unknown architecture', { ...llama, architectures: ['GPT2LMHeadModel'] }, 1, /GPT2LMHeadModel is not supported/],
     ['no architectures', { ...llama, architectures: undefined }, 1, /no "architectures"/],
-    ['unknown rope scaling', { ...llama, rope_scaling: { type: 'su', factor: 2 } }, 1, /rope_scaling type "su" is not supported/],
+    [
+      'unknown rope scaling',
+      { ...llama, rope_scaling: { type: 'su', factor: 2 } },
+      1,
+      /rope_scaling type "su" is not supported/,
+    ],
     ['quantized', { ...llama, quantization_config: { quant_method: 'awq' } }, 1, /quantized models/],
     ['head size 32', { ...llama, hidden_size: 64 }, 1, /64 or 128 only/],
     ['internlm2 head size 64', { ...llama, architectures: ['InternLM2ForCausalLM'] }, 1, /internlm2 head size 64/],
     ['llama attention biases', { ...llama, attention_bias: true }, 1, /attention_bias/],
-    ['missing field', { ...llama, intermediate_size: undefined }, 1, /"intermediate_size" must be a non-negative integer/],
+    [
+      'missing field',
+      { ...llama, intermediate_size: undefined },
+      1,
+      /"intermediate_size" must be a non-negative integer/,
+    ],
   ];
   it.each(bad)('%s', (_, cfg, tp, re) => {
     expect(() => turbomindModelInfo(cfg, { tp, dtype: 'auto' })).toThrow(re);
   });
   it('replicates KV heads when tp is a multiple of them', () => {
-    const i = turbomindModelInfo({ ...llama, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2 }, { tp: 8, dtype: 'auto' });
+    const i = turbomindModelInfo(
+      { ...llama, hidden_size: 512, num_attention_heads: 8, num_key_value_heads: 2 },
+      { tp: 8, dtype: 'auto' },
+    );
     expect([i.kvRepeat, i.kvHeadNumOut]).toEqual([4, 8]);
   });
   it('dtype auto keeps bf16, turns everything else into fp16', () => {
-    expect(turbomindModelInfo({ ...llama, torch_dtype: 'bfloat16' }, { tp: 1, dtype: 'auto' }).weightType).toBe('bfloat16');
-    expect(turbomindModelInfo({ ...llama, torch_dtype: 'float32' }, { tp: 1, dtype: 'auto' }).weightType).toBe('float16');
-    expect(turbomindModelInfo({ ...llama, torch_dtype: 'float32' }, { tp: 1, dtype: 'bfloat16' }).weightType).toBe('bfloat16');
+    expect(turbomindModelInfo({ ...llama, torch_dtype: 'bfloat16' }, { tp: 1, dtype: 'auto' }).weightType).toBe(
+      'bfloat16',
+    );
+    expect(turbomindModelInfo({ ...llama, torch_dtype: 'float32' }, { tp: 1, dtype: 'auto' }).weightType).toBe(
+      'float16',
+    );
+    expect(turbomindModelInfo({ ...llama, torch_dtype: 'float32' }, { tp: 1, dtype: 'bfloat16' }).weightType).toBe(
+      'bfloat16',
+    );
   });
   it('guesses the chat template from the path as lmdeploy does', () => {
-    expect(['/m/internlm2-chat-7b', '/m/internlm2_5-7b-chat', '/m/internlm-chat-7b', '/m/Llama-2-7b-chat-hf', '/m/Meta-Llama-3.1-8B-Instruct', '/m/Qwen2-7B-Instruct', '/m/Qwen2.5-7B-Instruct', '/m/tiny'].map(guessChatTemplate))
-      .toEqual(['internlm2', 'internlm2', 'internlm', 'llama2', 'llama3_1', 'qwen', 'qwen2d5', 'base']);
+    expect(
+      [
+        '/m/internlm2-chat-7b',
+        '/m/internlm2_5-7b-chat',
+        '/m/internlm-chat-7b',
+        '/m/Llama-2-7b-chat-hf',
+        '/m/Meta-Llama-3.1-8B-Instruct',
+        '/m/Qwen2-7B-Instruct',
+        '/m/Qwen2.5-7B-Instruct',
+        '/m/tiny',
+      ].map(guessChatTemplate),
+    ).toEqual(['internlm2', 'internlm2', 'internlm', 'llama2', 'llama3_1', 'qwen', 'qwen2d5', 'base']);
   });
 });
 
@@ -83,17 +139,27 @@ describe('writeTurbomind', () => {
     writeFileSync(join(dst, 'old.txt'), 'old');
     writeFileSync(join(dst, OUTPUT_MARKER), JSON.stringify({ weft: 1, command: 'convert hf-to-turbomind' })); // an earlier weft output
     const ts = (await records()).filter((t) => t.name !== 'model.layers.0.mlp.up_proj.weight');
-    await expect(writeTurbomind(dst, ts, { config, modelName: 'm', overwrite: true })).rejects.toThrow(/model\.layers\.0\.mlp\.up_proj\.weight is missing/);
+    await expect(writeTurbomind(dst, ts, { config, modelName: 'm', overwrite: true })).rejects.toThrow(
+      /model\.layers\.0\.mlp\.up_proj\.weight is missing/,
+    );
     expect(readdirSync(dst).sort()).toEqual([OUTPUT_MARKER, 'old.txt']);
     expect(readdirSync(work).filter((n) => n.includes('.tmp-'))).toEqual([]);
   });
 
   it('names a tensor whose shape disagrees with config.json, and the file it came from', async () => {
     const ts = await records();
-    const bad = ts.map((t) => (t.name === 'model.norm.weight' ? tensorFromBytes(t.name, 'F32', [4], new Uint8Array(16)) : t));
-    await expect(writeTurbomind(join(work, 'x'), bad, { config, modelName: 'm' })).rejects.toThrow(/model\.norm\.weight has shape \[4\], config\.json implies \[128\]/);
-    const intEmb = ts.map((t) => (t.name === 'model.norm.weight' ? tensorFromBytes(t.name, 'I32', [128], new Uint8Array(512)) : t));
-    await expect(writeTurbomind(join(work, 'x'), intEmb, { config, modelName: 'm' })).rejects.toThrow(/is I32; only float tensors/);
+    const bad = ts.map((t) =>
+      t.name === 'model.norm.weight' ? tensorFromBytes(t.name, 'F32', [4], new Uint8Array(16)) : t,
+    );
+    await expect(writeTurbomind(join(work, 'x'), bad, { config, modelName: 'm' })).rejects.toThrow(
+      /model\.norm\.weight has shape \[4\], config\.json implies \[128\]/,
+    );
+    const intEmb = ts.map((t) =>
+      t.name === 'model.norm.weight' ? tensorFromBytes(t.name, 'I32', [128], new Uint8Array(512)) : t,
+    );
+    await expect(writeTurbomind(join(work, 'x'), intEmb, { config, modelName: 'm' })).rejects.toThrow(
+      /is I32; only float tensors/,
+    );
   });
 
   it('sources streamed in odd-sized chunks from a reused buffer give the same bytes', async () => {
@@ -121,7 +187,9 @@ describe('writeTurbomind', () => {
     await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 });
     const first = tree(dst);
     writeFileSync(join(dst, 'stale.bin'), 'x');
-    await expect(writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 })).rejects.toThrow(/earlier output of weft convert hf-to-turbomind; pass --overwrite/);
+    await expect(writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2 })).rejects.toThrow(
+      /earlier output of weft convert hf-to-turbomind; pass --overwrite/,
+    );
     await writeTurbomind(dst, readSafetensors(hf), { config, modelName: 'm', tp: 2, overwrite: true });
     expect(tree(dst)).toEqual(first);
   });
@@ -131,9 +199,22 @@ describe('weft convert hf-to-turbomind (CLI)', () => {
   const weft = join(ROOT, 'packages', 'cli', 'bin', 'weft.mjs');
   it('writes the workspace with config.json and the tokenizer copied', () => {
     const hf = tinyModel('cli', { ...llama, num_hidden_layers: 2 });
-    writeFileSync(join(hf, 'tokenizer.json'), JSON.stringify({ model: { type: 'WordLevel', vocab: { a: 0, b: 1, c: 2 } }, added_tokens: [{ id: 1, content: 'b' }, { id: 3, content: '<x>' }] }));
+    writeFileSync(
+      join(hf, 'tokenizer.json'),
+      JSON.stringify({
+        model: { type: 'WordLevel', vocab: { a: 0, b: 1, c: 2 } },
+        added_tokens: [
+          { id: 1, content: 'b' },
+          { id: 3, content: '<x>' },
+        ],
+      }),
+    );
     const dst = join(work, 'cli-ws');
-    const r = spawnSync(process.execPath, [weft, 'convert', 'hf-to-turbomind', 'tiny', hf, '--dst-path', dst, '--tp', '2', '--quiet'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [weft, 'convert', 'hf-to-turbomind', 'tiny', hf, '--dst-path', dst, '--tp', '2', '--quiet'],
+      { encoding: 'utf8' },
+    );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/wrote .*: 30 files in triton_models\/weights \(tp=2, float16\)/);
@@ -144,7 +225,21 @@ describe('weft convert hf-to-turbomind (CLI)', () => {
     expect(yaml).toContain('  model_name: tiny\n');
   });
   it('fails with the reason when tp does not divide the heads', () => {
-    const r = spawnSync(process.execPath, [weft, 'convert', 'hf-to-turbomind', 'tiny', tinyModel('cli2', llama), '--dst-path', join(work, 'no'), '--tp', '4'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        weft,
+        'convert',
+        'hf-to-turbomind',
+        'tiny',
+        tinyModel('cli2', llama),
+        '--dst-path',
+        join(work, 'no'),
+        '--tp',
+        '4',
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/--tp 4 does not divide num_attention_heads 2/);
     expect(existsSync(join(work, 'no'))).toBe(false);
@@ -156,7 +251,9 @@ describe('tokenizer_size', () => {
     const dir = join(work, 'sp');
     mkdirSync(dir);
     // an independent protobuf encoder: ModelProto{pieces: [SentencePiece{piece, score, type}], trainer_spec{...}}
-    execFileSync('/usr/bin/python3', ['-c', `
+    execFileSync('/usr/bin/python3', [
+      '-c',
+      `
 import struct, sys
 def varint(n):
     out = b''
@@ -169,8 +266,13 @@ pieces = ['<unk>', '<s>', '</s>'] + ['\\u2581w%d' % i for i in range(300)]
 msg = b''.join(ld(1, ld(1, p.encode()) + varint(2 << 3 | 5) + struct.pack('<f', -1.5) + varint(3 << 3) + varint(1)) for p in pieces)
 msg += ld(2, varint(1 << 3) + varint(300) + ld(2, b'model_prefix'))
 open(sys.argv[1], 'wb').write(msg)
-`, join(dir, 'tokenizer.model')]);
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ added_tokens_decoder: { 1: { content: '<s>' }, 303: { content: '<|im_end|>' } } }));
+`,
+      join(dir, 'tokenizer.model'),
+    ]);
+    writeFileSync(
+      join(dir, 'tokenizer_config.json'),
+      JSON.stringify({ added_tokens_decoder: { 1: { content: '<s>' }, 303: { content: '<|im_end|>' } } }),
+    );
     const pieces = sentencepiecePieces(readFileSync(join(dir, 'tokenizer.model')));
     expect(pieces.slice(0, 4)).toEqual(['<unk>', '<s>', '</s>', '\u2581w0']);
     expect(tokenizerSize(dir)).toBe(304);

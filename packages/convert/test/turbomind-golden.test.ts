@@ -15,8 +15,19 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const FIXTURE = process.env['WEFT_TURBOMIND_GOLDEN'] ?? join(import.meta.dirname, 'fixtures', 'turbomind');
 
-interface Case { model: string; tp: number; dtype: TurbomindDType; chat_template: string; model_name: string; files: Record<string, { size: number; sha256: string }>; error?: string }
-const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as { stubbed: string[]; cases: Record<string, Case> };
+interface Case {
+  model: string;
+  tp: number;
+  dtype: TurbomindDType;
+  chat_template: string;
+  model_name: string;
+  files: Record<string, { size: number; sha256: string }>;
+  error?: string;
+}
+const manifest = JSON.parse(readFileSync(join(FIXTURE, 'manifest.json'), 'utf8')) as {
+  stubbed: string[];
+  cases: Record<string, Case>;
+};
 
 const work = tempDir('weft-tm-golden-');
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -72,13 +83,20 @@ describe('hf-to-turbomind matches lmdeploy v0.9.2 byte for byte', () => {
       expect(tokenizerSize(src)).toBe(60);
       expect(goldenTokenizerSize).toBe(c.model === 'qwen2' ? 61 : 60);
       await writeTurbomind(dst, readSafetensors(src), {
-        config, modelName: c.model_name, tp: c.tp, dtype: c.dtype, chatTemplate: c.chat_template,
-        tokenizerSize: goldenTokenizerSize, copyFiles: workspaceCopies(src),
+        config,
+        modelName: c.model_name,
+        tp: c.tp,
+        dtype: c.dtype,
+        chatTemplate: c.chat_template,
+        tokenizerSize: goldenTokenizerSize,
+        copyFiles: workspaceCopies(src),
       });
       expect(readFileSync(join(dst, 'triton_models', 'weights', 'config.yaml'), 'utf8')).toBe(goldenYaml);
       const got = listFiles(dst);
       expect(Object.keys(got)).toEqual(Object.keys(c.files));
-      const differ = Object.keys(c.files).filter((f) => got[f]!.sha256 !== c.files[f]!.sha256 || got[f]!.size !== c.files[f]!.size);
+      const differ = Object.keys(c.files).filter(
+        (f) => got[f]!.sha256 !== c.files[f]!.sha256 || got[f]!.size !== c.files[f]!.size,
+      );
       expect(differ).toEqual([]);
     });
   }

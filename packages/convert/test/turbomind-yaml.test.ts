@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pyFloat, pythonFloatRepr, safeDump, type YamlValue } from '../src/turbomind/index.ts';
 
-const { cases } = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'turbomind', 'yaml-cases.json'), 'utf8')) as { cases: { input: unknown; expected: string }[] };
+const { cases } = JSON.parse(
+  readFileSync(join(import.meta.dirname, 'fixtures', 'turbomind', 'yaml-cases.json'), 'utf8'),
+) as { cases: { input: unknown; expected: string }[] };
 
 function revive(v: unknown): YamlValue {
   if (Array.isArray(v)) return v.map(revive);
@@ -23,7 +25,13 @@ describe('safeDump matches PyYAML safe_dump', () => {
     expect(safeDump(revive(c.input) as { [k: string]: YamlValue })).toBe(c.expected);
   });
   it('Python float repr of a few values', () => {
-    expect([1e-6, 1e16, 123.0, 0.1, 2 ** 53].map(pythonFloatRepr)).toEqual(['1e-06', '1e+16', '123.0', '0.1', '9007199254740992.0']);
+    expect([1e-6, 1e16, 123.0, 0.1, 2 ** 53].map(pythonFloatRepr)).toEqual([
+      '1e-06',
+      '1e+16',
+      '123.0',
+      '0.1',
+      '9007199254740992.0',
+    ]);
   });
   it('refuses strings it cannot write exactly like PyYAML', () => {
     expect(() => safeDump({ a: 'naïve' })).toThrow(/printable ASCII/);

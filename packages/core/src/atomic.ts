@@ -58,7 +58,12 @@ export class AtomicFile {
   /** Bytes written so far (buffered included). */
   bytes = 0;
 
-  private constructor(readonly path: string, readonly tmp: string, private fh: FileHandle, bufferSize: number) {
+  private constructor(
+    readonly path: string,
+    readonly tmp: string,
+    private fh: FileHandle,
+    bufferSize: number,
+  ) {
     this.buf = Buffer.allocUnsafe(bufferSize);
   }
 

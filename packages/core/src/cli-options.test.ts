@@ -24,7 +24,22 @@ describe('integer', () => {
     expect(integer('--offset', { min: -10 })('-5')).toBe(-5);
   });
   // Each of these got through Number()/parseInt() before: 1e3 → 1000, 0x10 → 16, ' 12' → 12, '12.0' → 12, 'abc' → NaN.
-  for (const bad of ['abc', '', ' 12', '12 ', '12.0', '1e3', '0x10', '0b1', '+5', '1_000', 'Infinity', 'NaN', '12abc', '９']) {
+  for (const bad of [
+    'abc',
+    '',
+    ' 12',
+    '12 ',
+    '12.0',
+    '1e3',
+    '0x10',
+    '0b1',
+    '+5',
+    '1_000',
+    'Infinity',
+    'NaN',
+    '12abc',
+    '９',
+  ]) {
     it(`rejects ${JSON.stringify(bad)} naming the option`, () => {
       expect(outcome(maxLength, bad)).toMatch(/^--max-length must be an integer in plain decimal digits .*got "/);
     });
@@ -33,7 +48,9 @@ describe('integer', () => {
     expect(outcome(maxLength, '0')).toBe('--max-length must be an integer >= 1, got "0"');
     expect(outcome(maxLength, '-5')).toBe('--max-length must be an integer >= 1, got "-5"');
     expect(outcome(maxLength, '2147483648')).toBe('--max-length must be an integer <= 2147483647, got "2147483648"');
-    expect(outcome(maxLength, '99999999999999999999')).toMatch(/--max-length must be an integer in plain decimal digits/);
+    expect(outcome(maxLength, '99999999999999999999')).toMatch(
+      /--max-length must be an integer in plain decimal digits/,
+    );
   });
 });
 
@@ -42,7 +59,8 @@ describe('decimal, byteSize, oneOf, existingPath', () => {
     const ratio = decimal('--split-ratio', { min: 0, max: 1 });
     expect(ratio('0.25')).toBe(0.25);
     expect(outcome(ratio, '1.5')).toBe('--split-ratio must be a number <= 1, got "1.5"');
-    for (const bad of ['.5', '5e-1', 'NaN', '', '0x1']) expect(outcome(ratio, bad)).toMatch(/^--split-ratio must be a decimal number/);
+    for (const bad of ['.5', '5e-1', 'NaN', '', '0x1'])
+      expect(outcome(ratio, bad)).toMatch(/^--split-ratio must be a decimal number/);
   });
   it('byteSize: bytes or transformers-style units', () => {
     const size = byteSize('--max-shard-size', { min: 1 });
@@ -51,11 +69,14 @@ describe('decimal, byteSize, oneOf, existingPath', () => {
     expect(size('4GiB')).toBe(4 * 2 ** 30);
     expect(size('1.5kb')).toBe(1500);
     expect(outcome(size, '0')).toBe('--max-shard-size must be a size >= 1, got "0"');
-    for (const bad of ['2 GB', 'GB', '-1', '1e9', '0x10']) expect(outcome(size, bad)).toMatch(/^--max-shard-size must be a size in bytes/);
+    for (const bad of ['2 GB', 'GB', '-1', '1e9', '0x10'])
+      expect(outcome(size, bad)).toMatch(/^--max-shard-size must be a size in bytes/);
   });
   it('oneOf lists the choices', () => {
     expect(oneOf('--on-error', ['fail', 'skip'])('skip')).toBe('skip');
-    expect(outcome(oneOf('--on-error', ['fail', 'skip']), 'Skip')).toBe('--on-error must be one of fail, skip, got "Skip"');
+    expect(outcome(oneOf('--on-error', ['fail', 'skip']), 'Skip')).toBe(
+      '--on-error must be one of fail, skip, got "Skip"',
+    );
   });
   it('existingPath checks existence and kind', () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-opt-'));
@@ -65,7 +86,9 @@ describe('decimal, byteSize, oneOf, existingPath', () => {
       expect(existingPath('--data-order', 'file')(f)).toBe(f);
       expect(outcome(existingPath('--data-order', 'file'), dir)).toBe(`--data-order: ${dir} is not a file`);
       expect(outcome(existingPath('<folder>', 'dir'), f)).toBe(`<folder>: ${f} is not a folder`);
-      expect(outcome(existingPath('<folder>'), join(dir, 'nope'))).toBe(`<folder>: ${join(dir, 'nope')} does not exist`);
+      expect(outcome(existingPath('<folder>'), join(dir, 'nope'))).toBe(
+        `<folder>: ${join(dir, 'nope')} does not exist`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -75,9 +98,19 @@ describe('decimal, byteSize, oneOf, existingPath', () => {
 describe('through commander', () => {
   it('a bad value stops parsing with exit code 2 and the option in the message', () => {
     let err = '';
-    const cmd = new Command('t').exitOverride().configureOutput({ writeErr: (s) => { err += s; }, writeOut: () => {} })
-      .option('--tp <n>', 'ranks', integer('--tp', { min: 1 }), 1).action(() => {});
-    expect(() => cmd.parse(['--tp', 'abc'], { from: 'user' })).toThrow(expect.objectContaining({ exitCode: 2, code: 'commander.invalidArgument' }));
+    const cmd = new Command('t')
+      .exitOverride()
+      .configureOutput({
+        writeErr: (s) => {
+          err += s;
+        },
+        writeOut: () => {},
+      })
+      .option('--tp <n>', 'ranks', integer('--tp', { min: 1 }), 1)
+      .action(() => {});
+    expect(() => cmd.parse(['--tp', 'abc'], { from: 'user' })).toThrow(
+      expect.objectContaining({ exitCode: 2, code: 'commander.invalidArgument' }),
+    );
     expect(err).toMatch(/option '--tp <n>' argument 'abc' is invalid\. --tp must be an integer/);
     cmd.parse(['--tp', '4'], { from: 'user' });
     expect(cmd.opts().tp).toBe(4);

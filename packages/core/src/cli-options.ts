@@ -82,7 +82,17 @@ export function decimal(name: string, range: Range = {}): (value: string) => num
   };
 }
 
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40 };
+const UNITS: Record<string, number> = {
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KIB: 2 ** 10,
+  MIB: 2 ** 20,
+  GIB: 2 ** 30,
+  TIB: 2 ** 40,
+};
 
 /**
  * Parser of a byte size: a number of bytes, or with a unit as transformers reads shard sizes
@@ -96,7 +106,8 @@ export function byteSize(name: string, range: Range = {}): (value: string) => nu
   return (v) => {
     const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]i?B|B)?$/i.exec(v);
     const n = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]!) : NaN;
-    if (!Number.isSafeInteger(n)) throw new OptionError(`${name} must be a size in bytes, e.g. 524288000, 500MB or 4GiB, got "${v}"`);
+    if (!Number.isSafeInteger(n))
+      throw new OptionError(`${name} must be a size in bytes, e.g. 524288000, 500MB or 4GiB, got "${v}"`);
     return bounds(name, n, v, range, 'a size');
   };
 }
@@ -109,7 +120,8 @@ export function byteSize(name: string, range: Range = {}): (value: string) => nu
  */
 export function oneOf<T extends string>(name: string, choices: readonly T[]): (value: string) => T {
   return (v) => {
-    if (!(choices as readonly string[]).includes(v)) throw new OptionError(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
+    if (!(choices as readonly string[]).includes(v))
+      throw new OptionError(`${name} must be one of ${choices.join(', ')}, got "${v}"`);
     return v as T;
   };
 }
@@ -122,7 +134,10 @@ export function oneOf<T extends string>(name: string, choices: readonly T[]): (v
  */
 export function existingPath(name: string, kind: 'file' | 'dir' | 'any' = 'any'): (value: string) => string {
   return (v) => {
-    if (v === '') throw new OptionError(`${name} must name a ${kind === 'dir' ? 'folder' : kind === 'file' ? 'file' : 'path'}, got ""`);
+    if (v === '')
+      throw new OptionError(
+        `${name} must name a ${kind === 'dir' ? 'folder' : kind === 'file' ? 'file' : 'path'}, got ""`,
+      );
     const st = statSync(v, { throwIfNoEntry: false });
     if (!st) throw new OptionError(`${name}: ${v} does not exist`);
     if (kind === 'file' && !st.isFile()) throw new OptionError(`${name}: ${v} is not a file`);
@@ -147,7 +162,9 @@ export const ON_ERROR_CHOICES = ['fail', 'skip'] as const;
  * cmd.addOption(onErrorOption('bad lines: fail, or skip and count them'));
  */
 export function onErrorOption(description = 'bad records: fail, or skip and count them'): Option {
-  return new Option('--on-error <policy>', description).argParser(oneOf('--on-error', ON_ERROR_CHOICES)).default('fail');
+  return new Option('--on-error <policy>', description)
+    .argParser(oneOf('--on-error', ON_ERROR_CHOICES))
+    .default('fail');
 }
 
 /**
@@ -157,7 +174,9 @@ export function onErrorOption(description = 'bad records: fail, or skip and coun
  * cmd.addOption(workersOption('packing threads (output identical for any count)', 0));
  */
 export function workersOption(description: string, defaultValue: number = DEFAULT_WORKERS): Option {
-  return new Option('--workers <n>', description).argParser(integer('--workers', { min: 0, max: MAX_WORKERS })).default(defaultValue);
+  return new Option('--workers <n>', description)
+    .argParser(integer('--workers', { min: 0, max: MAX_WORKERS }))
+    .default(defaultValue);
 }
 
 /**
@@ -168,7 +187,10 @@ export function workersOption(description: string, defaultValue: number = DEFAUL
  * cmd.addOption(tokenizerOption()); // default 'default'
  * cmd.addOption(tokenizerOption('decode tokens with this tokenizer', null));
  */
-export function tokenizerOption(description = "'default' (embedded Qwen3), a folder with tokenizer.json or tokenizer.model, or a hub id", defaultValue: string | null = 'default'): Option {
+export function tokenizerOption(
+  description = "'default' (embedded Qwen3), a folder with tokenizer.json or tokenizer.model, or a hub id",
+  defaultValue: string | null = 'default',
+): Option {
   const o = new Option('--tokenizer <spec>', description);
   return defaultValue === null ? o : o.default(defaultValue);
 }
@@ -180,7 +202,9 @@ export function tokenizerOption(description = "'default' (embedded Qwen3), a fol
  * cmd.addOption(seedOption());
  */
 export function seedOption(description = 'shuffle seed of the packing'): Option {
-  return new Option('--seed <n>', description).argParser(integer('--seed', { min: 0, max: 2 ** 32 - 1 })).default(DEFAULT_SEED);
+  return new Option('--seed <n>', description)
+    .argParser(integer('--seed', { min: 0, max: 2 ** 32 - 1 }))
+    .default(DEFAULT_SEED);
 }
 
 /**
@@ -189,7 +213,12 @@ export function seedOption(description = 'shuffle seed of the packing'): Option 
  * @example
  * cmd.addOption(packedLengthOption('tokens per pack', null)); // required
  */
-export function packedLengthOption(description = 'tokens per pack', defaultValue: number | null = DEFAULT_PACKED_LENGTH): Option {
-  const o = new Option('--packed-length <n>', description).argParser(integer('--packed-length', { min: 1, max: 2 ** 31 - 1 }));
+export function packedLengthOption(
+  description = 'tokens per pack',
+  defaultValue: number | null = DEFAULT_PACKED_LENGTH,
+): Option {
+  const o = new Option('--packed-length <n>', description).argParser(
+    integer('--packed-length', { min: 1, max: 2 ** 31 - 1 }),
+  );
   return defaultValue === null ? o.makeOptionMandatory() : o.default(defaultValue);
 }

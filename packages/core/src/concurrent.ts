@@ -9,7 +9,8 @@ import type { Stage } from './stage.ts';
  * const fetched = mapConcurrent((url: string) => fetchText(url), { concurrency: 4 });
  */
 export function mapConcurrent<I, O>(fn: (x: I) => Promise<O>, options: { concurrency: number }): Stage<I, O> {
-  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    throw new RangeError(`concurrency must be a positive integer, got ${options.concurrency}`);
   return async function* (source) {
     const limit = pLimit(options.concurrency);
     const queue: Promise<O>[] = [];

@@ -22,11 +22,15 @@ export interface OutputCounts {
  * // 'data: no packs: the 90 tokens kept are fewer than one pack of --packed-length 8192 ...'
  */
 export function emptyOutputProblem(c: OutputCounts): string | undefined {
-  if (c.read === 0) return `${c.input}: no records in the input (empty file, or no data lines): the output holds nothing`;
-  if (c.kept === 0) return `${c.input}: all ${c.read} records were left out (see "skipped" / the skipped counts): the output holds nothing`;
+  if (c.read === 0)
+    return `${c.input}: no records in the input (empty file, or no data lines): the output holds nothing`;
+  if (c.kept === 0)
+    return `${c.input}: all ${c.read} records were left out (see "skipped" / the skipped counts): the output holds nothing`;
   if (c.packs === 0) {
-    return `${c.input}: no packs: the ${c.tokens ?? 0} tokens kept are fewer than one pack of --packed-length ${c.packedLength ?? '?'} `
-      + '(each file\'s tail that does not fill a pack is dropped, as xtuner does); lower --packed-length';
+    return (
+      `${c.input}: no packs: the ${c.tokens ?? 0} tokens kept are fewer than one pack of --packed-length ${c.packedLength ?? '?'} ` +
+      "(each file's tail that does not fill a pack is dropped, as xtuner does); lower --packed-length"
+    );
   }
   return undefined;
 }
@@ -38,9 +42,17 @@ export function emptyOutputProblem(c: OutputCounts): string | undefined {
  * @example
  * checkOutputNotEmpty({ input: 'data', read: summary.read, kept: summary.kept, packs: summary.packs }, { strict: o.strict });
  */
-export function checkOutputNotEmpty(c: OutputCounts, options: { strict?: boolean; writeErr?: (s: string) => void } = {}): void {
+export function checkOutputNotEmpty(
+  c: OutputCounts,
+  options: { strict?: boolean; writeErr?: (s: string) => void } = {},
+): void {
   const problem = emptyOutputProblem(c);
   if (problem === undefined) return;
-  if (options.strict) throw new DataError(`${problem.slice(c.input.length + 2)} (--strict)`, { file: c.input }, { reason: 'empty-output' });
+  if (options.strict)
+    throw new DataError(
+      `${problem.slice(c.input.length + 2)} (--strict)`,
+      { file: c.input },
+      { reason: 'empty-output' },
+    );
   (options.writeErr ?? ((s: string) => process.stderr.write(s)))(`weft: WARNING: ${problem}\n`);
 }

@@ -4,12 +4,16 @@ import { readFileSync } from 'node:fs';
 import { RandomState, shuffledArange } from './mt19937.ts';
 
 const golden = JSON.parse(readFileSync(new URL('../test/fixtures/shuffle.json', import.meta.url), 'utf8')) as {
-  seed: number; n: number; order: number[];
+  seed: number;
+  n: number;
+  order: number[];
 }[];
 
 /** Run a numpy snippet; it prints JSON. */
 function numpy(code: string): unknown {
-  return JSON.parse(execFileSync('python3', ['-c', `import json, numpy as np\n${code}`], { encoding: 'utf8', maxBuffer: 1 << 28 }));
+  return JSON.parse(
+    execFileSync('python3', ['-c', `import json, numpy as np\n${code}`], { encoding: 'utf8', maxBuffer: 1 << 28 }),
+  );
 }
 
 describe('numpy legacy MT19937', () => {

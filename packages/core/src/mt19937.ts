@@ -94,7 +94,19 @@ export class RandomState {
    * Shuffle in place exactly as `RandomState.shuffle` does a 1-d array (Fisher–Yates from the end,
    * `j = random_interval(i)`). Typed arrays keep n in the hundreds of millions unboxed.
    */
-  shuffle(a: Int32Array | Uint32Array | Float64Array | Int8Array | Int16Array | Uint8Array | Uint16Array | Float32Array | BigInt64Array | number[]): void {
+  shuffle(
+    a:
+      | Int32Array
+      | Uint32Array
+      | Float64Array
+      | Int8Array
+      | Int16Array
+      | Uint8Array
+      | Uint16Array
+      | Float32Array
+      | BigInt64Array
+      | number[],
+  ): void {
     const n = a.length;
     if (n > 0x100000000) throw new RangeError('shuffle: arrays longer than 2**32 are not supported');
     for (let i = n - 1; i >= 1; i--) {
@@ -113,7 +125,8 @@ export class RandomState {
  * shuffledArange(10, 1024); // Int32Array [2, 3, 7, 0, 6, 8, 5, 4, 9, 1]
  */
 export function shuffledArange(n: number, seed: number): Int32Array {
-  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`n must be an integer in [0, 2**31), got ${n}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
+    throw new RangeError(`n must be an integer in [0, 2**31), got ${n}`);
   const a = new Int32Array(n);
   for (let i = 0; i < n; i++) a[i] = i;
   new RandomState(seed).shuffle(a);

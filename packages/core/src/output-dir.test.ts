@@ -1,11 +1,28 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOutputFile } from './output-file.ts';
-import { checkOutputDir, claimOutputDir, claimSharedOutputDir, OUTPUT_MARKER, OutputDirError, readOutputMarker, StagedOutputDir } from './output-dir.ts';
+import {
+  checkOutputDir,
+  claimOutputDir,
+  claimSharedOutputDir,
+  OUTPUT_MARKER,
+  OutputDirError,
+  readOutputMarker,
+  StagedOutputDir,
+} from './output-dir.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'weft-outdir-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -65,8 +82,11 @@ describe('checkOutputDir', () => {
     // Outputs of weft before the marker: recognised by weft's own weft_stats.json, never resumed.
     const legacy = join(root, 'legacy');
     mkdirSync(join(legacy, 'packed'), { recursive: true });
-    for (const f of ['summary.json', 'packed/weft_stats.json', 'packed/state.json']) writeFileSync(join(legacy, f), '{}');
-    expect(refused(legacy, { command: 'process', settings: {} })).toMatch(/earlier output of weft process \(an earlier weft version\); pass --overwrite/);
+    for (const f of ['summary.json', 'packed/weft_stats.json', 'packed/state.json'])
+      writeFileSync(join(legacy, f), '{}');
+    expect(refused(legacy, { command: 'process', settings: {} })).toMatch(
+      /earlier output of weft process \(an earlier weft version\); pass --overwrite/,
+    );
     expect(checkOutputDir(legacy, { ...o, overwrite: true }).state).toBe('replace');
   });
 });
@@ -79,7 +99,11 @@ describe('StagedOutputDir', () => {
     const write = async (text: string, extra: object = {}): Promise<void> => {
       const st = await StagedOutputDir.create(out, { ...o, ...extra });
       writeFileSync(join(st.path, 'data.txt'), text);
-      expect(existsSync(out) && readdirSync(out).includes('data.txt') && readFileSync(join(out, 'data.txt'), 'utf8') === text).toBe(false);
+      expect(
+        existsSync(out) &&
+          readdirSync(out).includes('data.txt') &&
+          readFileSync(join(out, 'data.txt'), 'utf8') === text,
+      ).toBe(false);
       await st.commit();
     };
     mkdirSync(out); // an empty folder is taken as it is
@@ -140,13 +164,19 @@ describe('claimSharedOutputDir (the tasks of one sharded job, started together)'
   const otherHost = hostOf(`${hostname()}-elsewhere`);
   const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
 
-  it('exactly one of many tasks creates the marker, the rest join; none takes the others\' shards for a foreign folder', async () => {
+  it("exactly one of many tasks creates the marker, the rest join; none takes the others' shards for a foreign folder", async () => {
     const { input, cwd } = layout('shared-race');
     for (let round = 0; round < 5; round++) {
       const out = join(base, 'shared-race', `out${round}`);
       // Each task claims, then at once starts its shard, as runProcessShard does.
       const task = async (i: number) => {
-        const how = await claimSharedOutputDir(out, { command: 'process', settings, inputs: [input], cwd, keep: ['shards'] });
+        const how = await claimSharedOutputDir(out, {
+          command: 'process',
+          settings,
+          inputs: [input],
+          cwd,
+          keep: ['shards'],
+        });
         mkdirSync(join(out, 'shards', `shard-${i}`), { recursive: true });
         return how;
       };
@@ -162,15 +192,29 @@ describe('claimSharedOutputDir (the tasks of one sharded job, started together)'
   it('other settings need --overwrite; it swaps the marker, keeps the job folder and live or foreign-host temps, never the folder itself', async () => {
     const { input, cwd, mine } = layout('shared-replace');
     const out = join(base, 'shared-replace', 'out');
-    expect(await claimSharedOutputDir(out, { command: 'process', settings, inputs: [input], cwd, keep: ['shards'] })).toBe('created');
+    expect(
+      await claimSharedOutputDir(out, { command: 'process', settings, inputs: [input], cwd, keep: ['shards'] }),
+    ).toBe('created');
     mkdirSync(join(out, 'shards', 'shard-00000-of-00002'), { recursive: true });
     mkdirSync(join(out, 'samples', '0'), { recursive: true });
     writeFileSync(join(out, 'summary.json'), '{}');
     const dead = deadPid();
-    const temps = { live: `.samples.tmp-${process.ppid}.${hostOf(hostname())}-00000001`, dead: `.samples.tmp-${dead}.${hostOf(hostname())}-00000002`, elsewhere: `.samples.tmp-${dead}.${otherHost}-00000003` };
+    const temps = {
+      live: `.samples.tmp-${process.ppid}.${hostOf(hostname())}-00000001`,
+      dead: `.samples.tmp-${dead}.${hostOf(hostname())}-00000002`,
+      elsewhere: `.samples.tmp-${dead}.${otherHost}-00000003`,
+    };
     for (const t of Object.values(temps)) mkdirSync(join(out, t));
-    const other = { command: 'process', settings: { ...settings, max_length: 256 }, inputs: [input], cwd, keep: ['shards'] };
-    await expect(claimSharedOutputDir(out, other)).rejects.toThrow(/holds an earlier output of weft process with other settings.*--overwrite/);
+    const other = {
+      command: 'process',
+      settings: { ...settings, max_length: 256 },
+      inputs: [input],
+      cwd,
+      keep: ['shards'],
+    };
+    await expect(claimSharedOutputDir(out, other)).rejects.toThrow(
+      /holds an earlier output of weft process with other settings.*--overwrite/,
+    );
     expect(await claimSharedOutputDir(out, { ...other, overwrite: true })).toBe('replaced');
     expect(readOutputMarker(out)).toEqual({ weft: 1, command: 'process', settings: other.settings });
     // The old job's parts go; the shared folder (sorted out by the caller), a live task's temp and another host's stay.

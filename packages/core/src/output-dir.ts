@@ -106,16 +106,25 @@ function who(m: OutputMarker): string {
 export function checkOutputLocation(out: string, o: Pick<OutputDirOptions, 'inputs' | 'cwd' | 'option'>): string {
   const opt = o.option ?? '--out';
   const real = realPathOf(out);
-  if (dirname(real) === real) throw new OutputDirError(`${opt} ${out} is the root folder; weft writes its output into a folder of its own: choose a new folder`);
+  if (dirname(real) === real)
+    throw new OutputDirError(
+      `${opt} ${out} is the root folder; weft writes its output into a folder of its own: choose a new folder`,
+    );
   const cwd = realPathOf(o.cwd ?? process.cwd());
   if (real === cwd || isInside(cwd, real)) {
-    throw new OutputDirError(`${opt} ${out} ${real === cwd ? 'is' : 'contains'} the working directory; weft writes its output into a folder of its own: choose a new folder (e.g. ${opt} out/name)`);
+    throw new OutputDirError(
+      `${opt} ${out} ${real === cwd ? 'is' : 'contains'} the working directory; weft writes its output into a folder of its own: choose a new folder (e.g. ${opt} out/name)`,
+    );
   }
   for (const input of o.inputs ?? []) {
     if (input === undefined) continue;
     const rin = realPathOf(input);
-    const how = real === rin ? 'is' : isInside(rin, real) ? 'contains' : isInside(real, rin) ? 'lies inside' : undefined;
-    if (how) throw new OutputDirError(`${opt} ${out} ${how} the input ${input}; write the output to a folder apart from the inputs`);
+    const how =
+      real === rin ? 'is' : isInside(rin, real) ? 'contains' : isInside(real, rin) ? 'lies inside' : undefined;
+    if (how)
+      throw new OutputDirError(
+        `${opt} ${out} ${how} the input ${input}; write the output to a folder apart from the inputs`,
+      );
   }
   return real;
 }
@@ -132,23 +141,36 @@ export function checkOutputLocation(out: string, o: Pick<OutputDirOptions, 'inpu
  * @example
  * const { state } = checkOutputDir('out/packed', { command: 'pack', inputs: ['data'], overwrite: false });
  */
-export function checkOutputDir(out: string, o: OutputDirOptions): { path: string; state: OutputDirState; marker?: OutputMarker } {
+export function checkOutputDir(
+  out: string,
+  o: OutputDirOptions,
+): { path: string; state: OutputDirState; marker?: OutputMarker } {
   const opt = o.option ?? '--out';
   const path = checkOutputLocation(out, o);
   if (!existsSync(out)) return { path, state: 'absent' };
-  if (!statSync(out).isDirectory()) throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
+  if (!statSync(out).isDirectory())
+    throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
   const entries = readdirSync(out);
   if (entries.length === 0) return { path, state: 'empty' };
   const marker = readOutputMarker(out) ?? legacyMarker(out);
   if (!marker) {
-    throw new OutputDirError(`${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`);
+    throw new OutputDirError(
+      `${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`,
+    );
   }
-  if (o.settings !== undefined && marker.command === o.command && JSON.stringify(marker.settings) === JSON.stringify(o.settings)) {
+  if (
+    o.settings !== undefined &&
+    marker.command === o.command &&
+    JSON.stringify(marker.settings) === JSON.stringify(o.settings)
+  ) {
     return { path, state: 'resume', marker };
   }
   if (o.overwrite) return { path, state: 'replace', marker };
-  const differs = o.settings !== undefined && marker.command === o.command ? ' with other settings (so it cannot resume)' : '';
-  throw new OutputDirError(`${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`);
+  const differs =
+    o.settings !== undefined && marker.command === o.command ? ' with other settings (so it cannot resume)' : '';
+  throw new OutputDirError(
+    `${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`,
+  );
 }
 
 /**
@@ -164,7 +186,11 @@ export function outputMarkerText(o: Pick<OutputDirOptions, 'command' | 'settings
 
 /** The marker's text. */
 function markerText(o: Pick<OutputDirOptions, 'command' | 'settings'>): string {
-  const m: OutputMarker = { weft: 1, command: o.command, ...(o.settings !== undefined ? { settings: o.settings } : {}) };
+  const m: OutputMarker = {
+    weft: 1,
+    command: o.command,
+    ...(o.settings !== undefined ? { settings: o.settings } : {}),
+  };
   return `${JSON.stringify(m, null, 2)}\n`;
 }
 
@@ -174,7 +200,11 @@ function markerText(o: Pick<OutputDirOptions, 'command' | 'settings'>): string {
  * {@link checkOutputDir} allows (checked again at commit: the place may have changed meanwhile).
  */
 export class StagedOutputDir {
-  private constructor(readonly out: string, readonly path: string, private readonly o: OutputDirOptions) {}
+  private constructor(
+    readonly out: string,
+    readonly path: string,
+    private readonly o: OutputDirOptions,
+  ) {}
 
   /**
    * Check `out`, drop stale temps of it that killed runs left beside it, and make the temp folder.
@@ -266,10 +296,14 @@ export type SharedClaim = 'created' | 'joined' | 'replaced';
  * @example
  * const how = await claimSharedOutputDir('out/big', { command: 'process', settings, inputs: ['data'], keep: ['shards'] });
  */
-export async function claimSharedOutputDir(out: string, o: OutputDirOptions & { settings: unknown; keep?: readonly string[] }): Promise<SharedClaim> {
+export async function claimSharedOutputDir(
+  out: string,
+  o: OutputDirOptions & { settings: unknown; keep?: readonly string[] },
+): Promise<SharedClaim> {
   const opt = o.option ?? '--out';
   checkOutputLocation(out, o);
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new OutputDirError(`${opt} ${out} is a file, not a folder; choose a new folder`);
   await mkdir(out, { recursive: true });
   const file = join(out, OUTPUT_MARKER);
   const text = markerText(o);
@@ -281,7 +315,9 @@ export async function claimSharedOutputDir(out: string, o: OutputDirOptions & { 
       const others = readdirSync(out).filter((e) => parseTempName(e)?.of !== OUTPUT_MARKER);
       if (others.length > 0) {
         if (existsSync(file)) continue; // another task marked it and started writing since we looked
-        throw new OutputDirError(`${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`);
+        throw new OutputDirError(
+          `${opt} ${out} is not empty and was not written by weft (no ${OUTPUT_MARKER}); weft never replaces it, --overwrite or not: choose a new folder, or empty it yourself`,
+        );
       }
       const tmp = tempPathFor(file);
       try {
@@ -299,7 +335,9 @@ export async function claimSharedOutputDir(out: string, o: OutputDirOptions & { 
     if (marker.command === o.command && JSON.stringify(marker.settings) === JSON.stringify(o.settings)) return 'joined';
     if (!o.overwrite) {
       const differs = marker.command === o.command ? ' with other settings (so this job cannot join it)' : '';
-      throw new OutputDirError(`${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`);
+      throw new OutputDirError(
+        `${opt} ${out} holds an earlier output of ${who(marker)}${differs}; pass --overwrite to replace it, or choose a new folder`,
+      );
     }
     await writeFileAtomic(file, text);
     const keep = new Set([OUTPUT_MARKER, ...(o.keep ?? [])]);
@@ -310,5 +348,7 @@ export async function claimSharedOutputDir(out: string, o: OutputDirOptions & { 
     await removeStaleTemps(out);
     return 'replaced';
   }
-  throw new OutputDirError(`${opt} ${out}: its ${OUTPUT_MARKER} kept changing while this task read it (another job writing the same folder?); run one job per output folder`);
+  throw new OutputDirError(
+    `${opt} ${out}: its ${OUTPUT_MARKER} kept changing while this task read it (another job writing the same folder?); run one job per output folder`,
+  );
 }

@@ -28,11 +28,13 @@ export async function checkOutputFile(path: string, o: OutputFileOptions = {}): 
   const opt = o.option ?? '--out';
   const real = realPathOf(path);
   for (const input of o.inputs ?? []) {
-    if (input !== undefined && realPathOf(input) === real) throw new OutputDirError(`${opt} ${path} is the input ${input}; write the output to another file`);
+    if (input !== undefined && realPathOf(input) === real)
+      throw new OutputDirError(`${opt} ${path} is the input ${input}; write the output to another file`);
   }
   await removeStaleTemps(dirname(resolve(path)), { of: basename(resolve(path)) });
   if (!existsSync(path)) return false;
-  if (statSync(path).isDirectory()) throw new OutputDirError(`${opt} ${path} is a folder; give the path of a file to write`);
+  if (statSync(path).isDirectory())
+    throw new OutputDirError(`${opt} ${path} is a folder; give the path of a file to write`);
   if (o.overwrite) return true;
   if (o.sameAs !== undefined && Buffer.from(o.sameAs).equals(readFileSync(path))) return true;
   throw new OutputDirError(`${opt} ${path} exists; pass --overwrite to replace it, or choose another path`);

@@ -1,6 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { module, name, init, concurrency } = workerData as { module: string; name: string; init: unknown; concurrency?: number };
+const { module, name, init, concurrency } = workerData as {
+  module: string;
+  name: string;
+  init: unknown;
+  concurrency?: number;
+};
 const mod = (await import(module)) as Record<string, (init: unknown) => unknown>;
 const factory = mod[name];
 if (typeof factory !== 'function') throw new Error(`${module} does not export a function named ${name}`);
@@ -19,8 +24,13 @@ async function run(msg: { id: number; item: unknown }): Promise<void> {
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     const props: Record<string, unknown> = {};
-    for (const k of ['source', 'reason', 'detail'] as const) if (k in err) props[k] = (err as unknown as Record<string, unknown>)[k];
-    parentPort!.postMessage({ id: msg.id, ok: false, error: { message: err.message, name: err.name, stack: err.stack, props } });
+    for (const k of ['source', 'reason', 'detail'] as const)
+      if (k in err) props[k] = (err as unknown as Record<string, unknown>)[k];
+    parentPort!.postMessage({
+      id: msg.id,
+      ok: false,
+      error: { message: err.message, name: err.name, stack: err.stack, props },
+    });
   }
 }
 
@@ -44,7 +54,8 @@ function transferablesOf(v: unknown, out: ArrayBuffer[] = [], depth = 0): ArrayB
   if (depth > 3 || v === null || typeof v !== 'object') return out;
   if (ArrayBuffer.isView(v)) {
     const buf = v.buffer;
-    if (buf instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buf.byteLength && !out.includes(buf)) out.push(buf);
+    if (buf instanceof ArrayBuffer && v.byteOffset === 0 && v.byteLength === buf.byteLength && !out.includes(buf))
+      out.push(buf);
     return out;
   }
   if (Array.isArray(v)) for (const x of v) transferablesOf(x, out, depth + 1);

@@ -7,8 +7,15 @@ const module = new URL('../test/fixtures/work.ts', import.meta.url);
 describe('parallelMap', () => {
   const input = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
   const run = async (workers: number) =>
-    (await collect(pipe(fromIterable(input), batch<number>(3), parallelMap<number[], Int32Array, { mul: number }>({ module, name: 'create', init: { mul: 3 }, workers }))))
-      .flatMap((a) => Array.from(a));
+    (
+      await collect(
+        pipe(
+          fromIterable(input),
+          batch<number>(3),
+          parallelMap<number[], Int32Array, { mul: number }>({ module, name: 'create', init: { mul: 3 }, workers }),
+        ),
+      )
+    ).flatMap((a) => Array.from(a));
 
   it('keeps input order and gives the same output for 0, 1 and 2 workers', async () => {
     const expected = input.map((x) => x * 3);
@@ -18,7 +25,12 @@ describe('parallelMap', () => {
   });
 
   it('rethrows a worker error with its provenance', async () => {
-    const st = parallelMap<number[], Int32Array, { mul: number }>({ module, name: 'create', init: { mul: 1 }, workers: 2 });
+    const st = parallelMap<number[], Int32Array, { mul: number }>({
+      module,
+      name: 'create',
+      init: { mul: 1 },
+      workers: 2,
+    });
     const err = await collect(st(fromIterable([[1], [2], [-1], [4]]))).catch((e) => e);
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toBe('x.jsonl: line 7: negative one');
@@ -42,7 +54,13 @@ describe('WorkerPool', () => {
 
   it('serves several runs with the same workers, in order, with one or two items at a time per worker', async () => {
     for (const concurrencyPerWorker of [1, 2]) {
-      const pool = new WorkerPool<number[], Int32Array, { mul: number }>({ module, name: 'create', init: { mul: 5 }, workers: 3, concurrencyPerWorker });
+      const pool = new WorkerPool<number[], Int32Array, { mul: number }>({
+        module,
+        name: 'create',
+        init: { mul: 5 },
+        workers: 3,
+        concurrencyPerWorker,
+      });
       try {
         for (let run = 0; run < 3; run++) {
           const got = (await collect(pool.map(batch<number>(4)(fromIterable(input))))).flatMap((a) => Array.from(a));
@@ -56,7 +74,12 @@ describe('WorkerPool', () => {
   });
 
   it('a failed item fails its run, and the pool still serves the next run', async () => {
-    const pool = new WorkerPool<number[], Int32Array, { mul: number }>({ module, name: 'create', init: { mul: 1 }, workers: 2 });
+    const pool = new WorkerPool<number[], Int32Array, { mul: number }>({
+      module,
+      name: 'create',
+      init: { mul: 1 },
+      workers: 2,
+    });
     try {
       await expect(collect(pool.map(fromIterable([[1], [-1], [3]])))).rejects.toThrow('negative one');
       expect((await collect(pool.map(fromIterable([[1], [2]])))).map((a) => Array.from(a))).toEqual([[1], [2]]);
@@ -66,6 +89,8 @@ describe('WorkerPool', () => {
   });
 
   it('refuses zero workers', () => {
-    expect(() => new WorkerPool({ module, name: 'create', init: { mul: 1 }, workers: 0 })).toThrow(/at least one worker/);
+    expect(() => new WorkerPool({ module, name: 'create', init: { mul: 1 }, workers: 0 })).toThrow(
+      /at least one worker/,
+    );
   });
 });

@@ -35,7 +35,12 @@ interface Job<O> {
   worker: number;
 }
 
-interface Reply<O> { id: number; ok: boolean; value?: O; error?: { message: string; name: string; stack?: string; props?: Record<string, unknown> } }
+interface Reply<O> {
+  id: number;
+  ok: boolean;
+  value?: O;
+  error?: { message: string; name: string; stack?: string; props?: Record<string, unknown> };
+}
 
 /**
  * Default worker count: every core this process may use (`os.availableParallelism()`, which
@@ -52,7 +57,8 @@ function moduleHref(m: string | URL): string {
 }
 
 function checkWorkers(workers: number): void {
-  if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new RangeError(`workers must be a non-negative integer, got ${workers}`);
 }
 
 /**
@@ -83,11 +89,19 @@ export class WorkerPool<I, O, A = unknown> {
   constructor(options: ParallelMapOptions<A, I>) {
     const workers = options.workers ?? defaultWorkers();
     checkWorkers(workers);
-    if (workers === 0) throw new RangeError('a WorkerPool needs at least one worker (use parallelMap with workers: 0 to run in this thread)');
+    if (workers === 0)
+      throw new RangeError(
+        'a WorkerPool needs at least one worker (use parallelMap with workers: 0 to run in this thread)',
+      );
     this.workers = workers;
     this.transfer = options.transfer;
     this.window = workers * (options.inFlightPerWorker ?? 2);
-    const data = { module: moduleHref(options.module), name: options.name, init: options.init, concurrency: options.concurrencyPerWorker ?? 1 };
+    const data = {
+      module: moduleHref(options.module),
+      name: options.name,
+      init: options.init,
+      concurrency: options.concurrencyPerWorker ?? 1,
+    };
     for (let w = 0; w < workers; w++) {
       const worker = new Worker(WORKER_URL, { workerData: data, execArgv: [] });
       worker.on('message', (msg: Reply<O>) => this.settle(msg));
@@ -125,7 +139,9 @@ export class WorkerPool<I, O, A = unknown> {
   private holdEventLoop(on: boolean): void {
     if (on === this.held) return;
     this.held = on;
-    for (const w of this.pool) if (on) w.ref(); else w.unref();
+    for (const w of this.pool)
+      if (on) w.ref();
+      else w.unref();
   }
 
   private submit(x: I): Promise<O> {
@@ -187,7 +203,8 @@ export function parallelMap<I, O, A>(options: ParallelMapOptions<A, I>): Stage<I
     return async function* (source) {
       const mod = (await import(moduleUrl)) as Record<string, (init: A) => (x: I) => O | Promise<O>>;
       const factory = mod[options.name];
-      if (typeof factory !== 'function') throw new Error(`${moduleUrl} does not export a function named ${options.name}`);
+      if (typeof factory !== 'function')
+        throw new Error(`${moduleUrl} does not export a function named ${options.name}`);
       const fn = await factory(options.init);
       for await (const x of source) yield await fn(x);
     };

@@ -49,7 +49,11 @@ describe('prefetch', () => {
     const c = counted(10, 3);
     const p = prefetch(c.src, { limit: 100 });
     const got: number[] = [];
-    await expect((async () => { for await (const x of p) got.push(x); })()).rejects.toThrow('item 3 is bad');
+    await expect(
+      (async () => {
+        for await (const x of p) got.push(x);
+      })(),
+    ).rejects.toThrow('item 3 is bad');
     expect(got).toEqual([0, 1, 2]);
   });
 

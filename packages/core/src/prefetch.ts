@@ -20,7 +20,10 @@ export interface Prefetched<T> extends AsyncIterable<T> {
  * for await (const s of samplesOf(file1)) write(s); // file2 is being read and encoded meanwhile
  * for await (const s of next) write(s);
  */
-export function prefetch<T>(source: AsyncIterable<T>, opts: { limit: number; weigh?: (x: T) => number }): Prefetched<T> {
+export function prefetch<T>(
+  source: AsyncIterable<T>,
+  opts: { limit: number; weigh?: (x: T) => number },
+): Prefetched<T> {
   if (!(opts.limit > 0)) throw new RangeError(`limit must be positive, got ${opts.limit}`);
   const weigh = opts.weigh ?? (() => 1);
   const it = source[Symbol.asyncIterator]();
@@ -42,7 +45,9 @@ export function prefetch<T>(source: AsyncIterable<T>, opts: { limit: number; wei
       while (!stopped) {
         // Always let one item in, so an item heavier than the limit still passes.
         if (weight >= opts.limit && buf.length > head) {
-          await new Promise<void>((r) => { room = r; });
+          await new Promise<void>((r) => {
+            room = r;
+          });
           continue;
         }
         const r = await it.next();
@@ -90,7 +95,9 @@ export function prefetch<T>(source: AsyncIterable<T>, opts: { limit: number; wei
             if (failure) throw failure.error;
             return;
           }
-          await new Promise<void>((r) => { wake = r; });
+          await new Promise<void>((r) => {
+            wake = r;
+          });
         }
       } finally {
         // The consumer stopped early (an error while writing, a break): stop reading ahead.
@@ -109,7 +116,11 @@ export function prefetch<T>(source: AsyncIterable<T>, opts: { limit: number; wei
  * @example
  * for await (const f of openedInTurn(files.length, (k) => openFile(k), (f) => f.samples.cancel())) await write(f);
  */
-export async function* openedInTurn<T>(n: number, open: (k: number) => Promise<T>, drop: (t: T) => void): AsyncGenerator<T> {
+export async function* openedInTurn<T>(
+  n: number,
+  open: (k: number) => Promise<T>,
+  drop: (t: T) => void,
+): AsyncGenerator<T> {
   let next = n > 0 ? open(0) : undefined;
   try {
     for (let k = 0; k < n; k++) {

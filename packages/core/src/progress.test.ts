@@ -2,11 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { Progress, plainIntervalMs, type ProgressOptions } from './progress.ts';
 
 /** A progress bar on a fake clock writing to a fake stream. */
-function fake(opts: Partial<ProgressOptions> & { tty?: boolean }): { p: Progress; out: string[]; clock: { t: number } } {
+function fake(opts: Partial<ProgressOptions> & { tty?: boolean }): {
+  p: Progress;
+  out: string[];
+  clock: { t: number };
+} {
   const out: string[] = [];
   const clock = { t: 1_000_000 };
   const p = new Progress({
-    label: 'process', now: () => clock.t,
+    label: 'process',
+    now: () => clock.t,
     stream: { write: (s: string) => out.push(s), isTTY: opts.tty ?? false, columns: 200 },
     ...opts,
   });
@@ -27,7 +32,9 @@ describe('plain lines (not a TTY)', () => {
     expect(out).toEqual(['process: 1.0% 100.0 kB of 10.0 MB, 1.0 MB/s, ETA 00:10 | 0 samples (0/s) | 0 tok (0/s)\n']);
     clock.t += 10_000; // 13 s in, 3 MB read
     p.update(3_000_000);
-    expect(out[1]).toBe('process: 30.0% 3.0 MB of 10.0 MB, 230.8 kB/s, ETA 00:30 | 30 samples (2.3/s) | 30.0k tok (2308/s)\n');
+    expect(out[1]).toBe(
+      'process: 30.0% 3.0 MB of 10.0 MB, 230.8 kB/s, ETA 00:30 | 30 samples (2.3/s) | 30.0k tok (2308/s)\n',
+    );
     p.done();
     p.done();
     expect(out).toHaveLength(3);
@@ -47,17 +54,29 @@ describe('plain lines (not a TTY)', () => {
   });
 
   it('says "reused N of M" on a resumed run and keeps reused work out of the rate and ETA', () => {
-    const { p, out, clock } = fake({ total: 1000, unit: 'B', intervalMs: 0, counters: ['samples'], items: { total: 3, unit: 'files' } });
+    const { p, out, clock } = fake({
+      total: 1000,
+      unit: 'B',
+      intervalMs: 0,
+      counters: ['samples'],
+      items: { total: 3, unit: 'files' },
+    });
     p.reuse({ done: 400, counts: { samples: 40 } });
-    expect(out.at(-1)).toBe('process: 40.0% 400 B of 1.0 kB, 0 B/s, ETA --:-- | 40 samples (0/s) | 1/3 files, reused 1 of 3 from an earlier run\n');
+    expect(out.at(-1)).toBe(
+      'process: 40.0% 400 B of 1.0 kB, 0 B/s, ETA --:-- | 40 samples (0/s) | 1/3 files, reused 1 of 3 from an earlier run\n',
+    );
     clock.t += 2000;
     p.update(600); // 200 fresh bytes in 2 s
     p.add('samples', 20);
-    expect(out.at(-1)).toBe('process: 60.0% 600 B of 1.0 kB, 100 B/s, ETA 00:04 | 60 samples (10/s) | 1/3 files, reused 1 of 3 from an earlier run\n');
+    expect(out.at(-1)).toBe(
+      'process: 60.0% 600 B of 1.0 kB, 100 B/s, ETA 00:04 | 60 samples (10/s) | 1/3 files, reused 1 of 3 from an earlier run\n',
+    );
     p.itemDone();
     p.reuse({ done: 400, counts: { samples: 40 } });
     p.done();
-    expect(out.at(-1)).toBe('process: 100.0% 1.0 kB of 1.0 kB, 100 B/s, took 00:02 | 100 samples (10/s) | 3/3 files, reused 2 of 3 from an earlier run\n');
+    expect(out.at(-1)).toBe(
+      'process: 100.0% 1.0 kB of 1.0 kB, 100 B/s, took 00:02 | 100 samples (10/s) | 3/3 files, reused 2 of 3 from an earlier run\n',
+    );
   });
 
   it('a run that reused everything says so, not "0 samples"', () => {
@@ -93,7 +112,14 @@ describe('a TTY', () => {
 
   it('never writes a line wider than the terminal (a wrapped line cannot be redrawn)', () => {
     const out: string[] = [];
-    const p = new Progress({ label: 'process', total: 1e9, unit: 'B', counters: ['samples', 'tok'], items: { total: 9, unit: 'files' }, stream: { write: (s: string) => out.push(s), isTTY: true, columns: 60 } });
+    const p = new Progress({
+      label: 'process',
+      total: 1e9,
+      unit: 'B',
+      counters: ['samples', 'tok'],
+      items: { total: 9, unit: 'files' },
+      stream: { write: (s: string) => out.push(s), isTTY: true, columns: 60 },
+    });
     p.update(5e8);
     const visible = out[0]!.replace('\r\x1b[2K', '');
     expect(visible.length).toBeLessThan(60);
@@ -111,6 +137,8 @@ describe('WEFT_PROGRESS_INTERVAL', () => {
   it('sets the seconds between plain lines, and a bad value is an error naming it', () => {
     expect(plainIntervalMs({})).toBe(10_000);
     expect(plainIntervalMs({ WEFT_PROGRESS_INTERVAL: '2.5' })).toBe(2500);
-    expect(() => plainIntervalMs({ WEFT_PROGRESS_INTERVAL: 'soon' })).toThrow(/WEFT_PROGRESS_INTERVAL must be a number of seconds/);
+    expect(() => plainIntervalMs({ WEFT_PROGRESS_INTERVAL: 'soon' })).toThrow(
+      /WEFT_PROGRESS_INTERVAL must be a number of seconds/,
+    );
   });
 });

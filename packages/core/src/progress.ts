@@ -37,7 +37,8 @@ export function plainIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.WEFT_PROGRESS_INTERVAL;
   if (v === undefined || v === '') return DEFAULT_PLAIN_INTERVAL_S * 1000;
   const s = Number(v);
-  if (!Number.isFinite(s) || s < 0) throw new Error(`WEFT_PROGRESS_INTERVAL must be a number of seconds >= 0, got "${v}"`);
+  if (!Number.isFinite(s) || s < 0)
+    throw new Error(`WEFT_PROGRESS_INTERVAL must be a number of seconds >= 0, got "${v}"`);
   return s * 1000;
 }
 
@@ -59,8 +60,11 @@ function fmtBytes(n: number): string {
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '--:--';
   s = Math.round(s);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
-  const mm = String(m).padStart(2, '0'), ss = String(sec).padStart(2, '0');
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    sec = s % 60;
+  const mm = String(m).padStart(2, '0'),
+    ss = String(sec).padStart(2, '0');
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
@@ -184,9 +188,13 @@ export class Progress {
       const left = Math.max(total - this.n, 0);
       const eta = left === 0 ? 0 : rate > 0 ? left / rate : Infinity;
       const amount = bytes ? `${fmtBytes(this.n)} of ${fmtBytes(total)}` : `${fmtNum(this.n)}/${fmtNum(total)} ${unit}`;
-      parts.push(`${(frac * 100).toFixed(1)}% ${amount}, ${rateText}, ${final ? `took ${fmtTime(secs)}` : `ETA ${fmtTime(eta)}`}`);
+      parts.push(
+        `${(frac * 100).toFixed(1)}% ${amount}, ${rateText}, ${final ? `took ${fmtTime(secs)}` : `ETA ${fmtTime(eta)}`}`,
+      );
     } else {
-      parts.push(`${bytes ? fmtBytes(this.n) : `${fmtNum(this.n)} ${unit}`}, ${rateText}, ${final ? 'took' : 'elapsed'} ${fmtTime(secs)}`);
+      parts.push(
+        `${bytes ? fmtBytes(this.n) : `${fmtNum(this.n)} ${unit}`}, ${rateText}, ${final ? 'took' : 'elapsed'} ${fmtTime(secs)}`,
+      );
     }
     for (const [k, v] of this.counts) {
       const fresh = v - (this.reusedCounts.get(k) ?? 0);
@@ -195,7 +203,8 @@ export class Progress {
     const items = this.opts.items;
     if (items) {
       let t = `${this.itemsDone}/${items.total} ${items.unit}`;
-      if (this.itemsReused > 0) t += `, reused ${this.itemsReused} of ${items.total} ${this.opts.reusedFrom ?? 'from an earlier run'}`;
+      if (this.itemsReused > 0)
+        t += `, reused ${this.itemsReused} of ${items.total} ${this.opts.reusedFrom ?? 'from an earlier run'}`;
       parts.push(t);
     }
     if (this.opts.extra) parts.push(this.opts.extra());

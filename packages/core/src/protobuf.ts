@@ -16,9 +16,21 @@
  * length of a length-delimited field, its bytes (wire 2 only), and `at`: the offset of those bytes
  * for wire 2, of the field's key otherwise.
  */
-export type ProtoFieldHandler = (num: number, wire: number, value: number, body: Uint8Array | undefined, at: number) => void;
+export type ProtoFieldHandler = (
+  num: number,
+  wire: number,
+  value: number,
+  body: Uint8Array | undefined,
+  at: number,
+) => void;
 
-export function walkProtobuf(bytes: Uint8Array, start: number, end: number, field: ProtoFieldHandler, fail: (detail: string, offset: number) => never): void {
+export function walkProtobuf(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  field: ProtoFieldHandler,
+  fail: (detail: string, offset: number) => never,
+): void {
   let p = start;
   const varint = (): number => {
     let lo = 0;

@@ -1,21 +1,39 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { IGNORE_INDEX } from './records.ts';
-import { decodeSignedInto, fromSignedTokens, signedToken, signedTokenId, signedTokenLabel, toSignedTokens } from './signed-tokens.ts';
+import {
+  decodeSignedInto,
+  fromSignedTokens,
+  signedToken,
+  signedTokenId,
+  signedTokenLabel,
+  toSignedTokens,
+} from './signed-tokens.ts';
 import { seededRandom } from './random.ts';
 
 /** xtuner's / tools/reference/pack_ref.py's decoding, run by numpy. */
 function numpyDecode(tokens: number[]): { input_ids: number[]; labels: number[] } {
-  const code = 'import json, sys, numpy as np\nt = np.array(json.load(sys.stdin), dtype=np.int32)\n' +
+  const code =
+    'import json, sys, numpy as np\nt = np.array(json.load(sys.stdin), dtype=np.int32)\n' +
     'print(json.dumps({"input_ids": np.abs(t).tolist(), "labels": np.where(t > 0, t, -100).tolist()}))';
   return JSON.parse(execFileSync('python3', ['-c', code], { input: JSON.stringify(tokens), encoding: 'utf8' }));
 }
 
 describe('signed-token codec', () => {
   const r = seededRandom(7);
-  const tokens = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31 - 1), 151643, -151643, 0, ...Array.from({ length: 200 }, () => Math.floor((r() - 0.5) * 300000))];
+  const tokens = [
+    0,
+    1,
+    -1,
+    2 ** 31 - 1,
+    -(2 ** 31 - 1),
+    151643,
+    -151643,
+    0,
+    ...Array.from({ length: 200 }, () => Math.floor((r() - 0.5) * 300000)),
+  ];
 
-  it('decodes as numpy does with xtuner\'s rule (abs, label only where t > 0)', () => {
+  it("decodes as numpy does with xtuner's rule (abs, label only where t > 0)", () => {
     const want = numpyDecode(tokens);
     const got = fromSignedTokens(tokens);
     expect(Array.from(got.input_ids)).toEqual(want.input_ids);
@@ -42,7 +60,8 @@ describe('signed-token codec', () => {
   });
 
   it('decodes into a buffer at an offset without touching the rest', () => {
-    const ids = new Int32Array(6).fill(9), labels = new Int32Array(6).fill(9);
+    const ids = new Int32Array(6).fill(9),
+      labels = new Int32Array(6).fill(9);
     decodeSignedInto([3, -4, 0], ids, labels, 2);
     expect(Array.from(ids)).toEqual([9, 9, 3, 4, 0, 9]);
     expect(Array.from(labels)).toEqual([9, 9, 3, IGNORE_INDEX, IGNORE_INDEX, 9]);

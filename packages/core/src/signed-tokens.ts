@@ -43,14 +43,16 @@ export function decodeSignedInto(tokens: ArrayLike<number>, input_ids: Int32Arra
 
 /** A sample's `input_ids` and `labels` from signed tokens. */
 export function fromSignedTokens(tokens: ArrayLike<number>): { input_ids: Int32Array; labels: Int32Array } {
-  const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
+  const input_ids = new Int32Array(tokens.length),
+    labels = new Int32Array(tokens.length);
   decodeSignedInto(tokens, input_ids, labels);
   return { input_ids, labels };
 }
 
 /** Signed tokens of a sample (the inverse of {@link fromSignedTokens}, except for a trained token 0). */
 export function toSignedTokens(input_ids: ArrayLike<number>, labels: ArrayLike<number>): Int32Array {
-  if (input_ids.length !== labels.length) throw new RangeError(`input_ids has ${input_ids.length} tokens but labels ${labels.length}`);
+  if (input_ids.length !== labels.length)
+    throw new RangeError(`input_ids has ${input_ids.length} tokens but labels ${labels.length}`);
   const out = new Int32Array(input_ids.length);
   for (let i = 0; i < out.length; i++) out[i] = labels[i] === IGNORE_INDEX ? -input_ids[i]! : input_ids[i]!;
   return out;

@@ -4,8 +4,18 @@ import { DataError } from './errors.ts';
 
 describe('pipe and basic stages', () => {
   it('composes left to right', async () => {
-    const out = await collect(pipe(fromIterable([1, 2, 3, 4, 5]), map((x: number) => x * 10), filter((x: number) => x !== 30), batch(2)));
-    expect(out).toEqual([[10, 20], [40, 50]]);
+    const out = await collect(
+      pipe(
+        fromIterable([1, 2, 3, 4, 5]),
+        map((x: number) => x * 10),
+        filter((x: number) => x !== 30),
+        batch(2),
+      ),
+    );
+    expect(out).toEqual([
+      [10, 20],
+      [40, 50],
+    ]);
   });
   it('batch keeps the short tail and unbatch restores', async () => {
     const out = await collect(pipe(fromIterable([1, 2, 3]), batch<number>(2), unbatch<number>()));
@@ -18,16 +28,26 @@ describe('pipe and basic stages', () => {
 
 describe('defineStage counters and error policy', () => {
   const parse = (onError: 'fail' | 'skip') =>
-    defineStage<string, number>('parse', async function* (src, ctx) {
-      let line = 0;
-      for await (const s of src) {
-        line++;
-        if (s === '') { ctx.drop('empty'); continue; }
-        const n = Number(s);
-        if (Number.isNaN(n)) { ctx.fail(new DataError(`not a number: ${s}`, { file: 'f.txt', line }, { reason: 'nan' })); continue; }
-        yield n;
-      }
-    }, { onError });
+    defineStage<string, number>(
+      'parse',
+      async function* (src, ctx) {
+        let line = 0;
+        for await (const s of src) {
+          line++;
+          if (s === '') {
+            ctx.drop('empty');
+            continue;
+          }
+          const n = Number(s);
+          if (Number.isNaN(n)) {
+            ctx.fail(new DataError(`not a number: ${s}`, { file: 'f.txt', line }, { reason: 'nan' }));
+            continue;
+          }
+          yield n;
+        }
+      },
+      { onError },
+    );
 
   it('counts seen, emitted and rejected by reason when skipping', async () => {
     const st = parse('skip');

@@ -55,12 +55,26 @@ export type Source<O> = AsyncIterable<O>;
 export function pipe<A>(source: AsyncIterable<A>): AsyncIterable<A>;
 export function pipe<A, B>(source: AsyncIterable<A>, s1: Stage<A, B>): AsyncIterable<B>;
 export function pipe<A, B, C>(source: AsyncIterable<A>, s1: Stage<A, B>, s2: Stage<B, C>): AsyncIterable<C>;
-export function pipe<A, B, C, D>(source: AsyncIterable<A>, s1: Stage<A, B>, s2: Stage<B, C>, s3: Stage<C, D>): AsyncIterable<D>;
+export function pipe<A, B, C, D>(
+  source: AsyncIterable<A>,
+  s1: Stage<A, B>,
+  s2: Stage<B, C>,
+  s3: Stage<C, D>,
+): AsyncIterable<D>;
 export function pipe<A, B, C, D, E>(
-  source: AsyncIterable<A>, s1: Stage<A, B>, s2: Stage<B, C>, s3: Stage<C, D>, s4: Stage<D, E>,
+  source: AsyncIterable<A>,
+  s1: Stage<A, B>,
+  s2: Stage<B, C>,
+  s3: Stage<C, D>,
+  s4: Stage<D, E>,
 ): AsyncIterable<E>;
 export function pipe<A, B, C, D, E, F>(
-  source: AsyncIterable<A>, s1: Stage<A, B>, s2: Stage<B, C>, s3: Stage<C, D>, s4: Stage<D, E>, s5: Stage<E, F>,
+  source: AsyncIterable<A>,
+  s1: Stage<A, B>,
+  s2: Stage<B, C>,
+  s3: Stage<C, D>,
+  s4: Stage<D, E>,
+  s5: Stage<E, F>,
 ): AsyncIterable<F>;
 export function pipe(source: AsyncIterable<unknown>, ...stages: Stage<unknown, unknown>[]): AsyncIterable<unknown>;
 export function pipe(source: AsyncIterable<unknown>, ...stages: Stage<unknown, unknown>[]): AsyncIterable<unknown> {

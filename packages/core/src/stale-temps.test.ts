@@ -21,7 +21,8 @@ describe('stale temp names', () => {
     expect(parseTempName('.a.bin.tmp-17-0badf00d')).toEqual({ of: 'a.bin', pid: 17, host: undefined });
     expect(parseTempName('.packed.tmp-17')).toEqual({ of: 'packed', pid: 17, host: undefined });
     expect(parseTempName('.ws.weft-tmp-17')).toEqual({ of: 'ws', pid: 17, host: undefined });
-    for (const n of ['packed', '.packed', 'notes.tmp-12', '.x.tmp-', '.x.tmp-12z', '.x.swp']) expect(parseTempName(n), n).toBeUndefined();
+    for (const n of ['packed', '.packed', 'notes.tmp-12', '.x.tmp-', '.x.tmp-12z', '.x.swp'])
+      expect(parseTempName(n), n).toBeUndefined();
   });
 
   it("removes dead runs' temps only: live runs', other hosts', other outputs' and users' files stay", async () => {
@@ -40,18 +41,32 @@ describe('stale temp names', () => {
     };
     mkdirSync(join(dir, names.deadFolder));
     writeFileSync(join(dir, names.deadFolder, 'shard-0'), 'x');
-    for (const n of [names.deadFile, names.liveRun, names.otherHost, names.otherOutput, names.user, names.userHidden]) writeFileSync(join(dir, n), 'x');
+    for (const n of [names.deadFile, names.liveRun, names.otherHost, names.otherOutput, names.user, names.userHidden])
+      writeFileSync(join(dir, n), 'x');
     // This very process's own live temp is kept; the same pid's unregistered temp (a pid reused after a kill) is not.
     const mine = await AtomicFile.create(join(dir, 'packed'));
     const reused = `.packed.tmp-${process.pid}-deadbeef`;
     writeFileSync(join(dir, reused), 'x');
 
-    expect((await removeStaleTemps(dir, { of: 'packed' })).sort()).toEqual([names.deadFile, names.deadFolder, reused].sort());
-    expect(readdirSync(dir).sort()).toEqual([names.liveRun, names.otherHost, names.otherOutput, names.user, names.userHidden, mine.tmp.slice(dir.length + 1)].sort());
+    expect((await removeStaleTemps(dir, { of: 'packed' })).sort()).toEqual(
+      [names.deadFile, names.deadFolder, reused].sort(),
+    );
+    expect(readdirSync(dir).sort()).toEqual(
+      [
+        names.liveRun,
+        names.otherHost,
+        names.otherOutput,
+        names.user,
+        names.userHidden,
+        mine.tmp.slice(dir.length + 1),
+      ].sort(),
+    );
     // Without `of` (inside a folder weft owns), every stale weft temp goes, still not the live ones.
     expect(await removeStaleTemps(dir)).toEqual([names.otherOutput]);
     await mine.commit();
-    expect(readdirSync(dir).sort()).toEqual([names.liveRun, names.otherHost, names.user, names.userHidden, 'packed'].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      [names.liveRun, names.otherHost, names.user, names.userHidden, 'packed'].sort(),
+    );
   });
 
   it('names temps beside the path, hidden, with this pid', () => {

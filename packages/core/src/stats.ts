@@ -23,7 +23,12 @@ export class StageStats {
   }
 
   toJSON(): { name: string; seen: number; emitted: number; rejected: Record<string, number> } {
-    return { name: this.name, seen: this.seen, emitted: this.emitted, rejected: Object.fromEntries([...this.rejected].sort()) };
+    return {
+      name: this.name,
+      seen: this.seen,
+      emitted: this.emitted,
+      rejected: Object.fromEntries([...this.rejected].sort()),
+    };
   }
 }
 

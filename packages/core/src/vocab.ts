@@ -27,11 +27,18 @@ export function firstOutOfVocab(ids: ArrayLike<number>, vocabSize: number, signe
  * @example
  * throw outOfVocab({ file: 'a.bin', line: 3 }, 151700, 17, 151669);
  */
-export function outOfVocab(source: Provenance, id: number, at: number, vocabSize: number, next = ', or pass --on-error skip to leave such samples out'): DataError {
+export function outOfVocab(
+  source: Provenance,
+  id: number,
+  at: number,
+  vocabSize: number,
+  next = ', or pass --on-error skip to leave such samples out',
+): DataError {
   return new DataError(
     `token id ${id} at position ${at} is outside the vocabulary (vocab_size ${vocabSize}, so ids must be 0..${vocabSize - 1}): ` +
-    `the data was tokenized with another tokenizer than the model's, or the vocabulary size is wrong; retokenize with the model's tokenizer${next}`,
-    source, { reason: OUT_OF_VOCAB },
+      `the data was tokenized with another tokenizer than the model's, or the vocabulary size is wrong; retokenize with the model's tokenizer${next}`,
+    source,
+    { reason: OUT_OF_VOCAB },
   );
 }
 
@@ -49,13 +56,20 @@ export function checkVocabSize(n: number): number {
  * @example
  * const samples = pipe(tokenized, vocabCheck(151669, { onError: 'skip', where: { file: 'a.bin' } }));
  */
-export function vocabCheck(vocabSize: number, o: { onError?: OnError; where?: Provenance } = {}): CountedStage<Sample, Sample> {
+export function vocabCheck(
+  vocabSize: number,
+  o: { onError?: OnError; where?: Provenance } = {},
+): CountedStage<Sample, Sample> {
   checkVocabSize(vocabSize);
-  return defineStage<Sample, Sample>('vocab-check', async function* (src, ctx) {
-    for await (const s of src) {
-      const at = firstOutOfVocab(s.input_ids, vocabSize);
-      if (at < 0) yield s;
-      else ctx.fail(outOfVocab(s.source ?? o.where ?? { file: '(unknown)' }, s.input_ids[at]!, at, vocabSize));
-    }
-  }, { onError: o.onError ?? 'fail' });
+  return defineStage<Sample, Sample>(
+    'vocab-check',
+    async function* (src, ctx) {
+      for await (const s of src) {
+        const at = firstOutOfVocab(s.input_ids, vocabSize);
+        if (at < 0) yield s;
+        else ctx.fail(outOfVocab(s.source ?? o.where ?? { file: '(unknown)' }, s.input_ids[at]!, at, vocabSize));
+      }
+    },
+    { onError: o.onError ?? 'fail' },
+  );
 }

@@ -1,7 +1,15 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, link, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkOutputDir, OUTPUT_MARKER, outputMarkerText, releaseTemp, tempPathFor, writeFileAtomic, type StageStats } from '@weft/core';
+import {
+  checkOutputDir,
+  OUTPUT_MARKER,
+  outputMarkerText,
+  releaseTemp,
+  tempPathFor,
+  writeFileAtomic,
+  type StageStats,
+} from '@weft/core';
 import { ArrowDatasetWriter, fingerprintOf } from '@weft/pack';
 import { datasetInfoJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS, shardName, stateJson } from '@weft/pack';
 import { inputDigest, sha256Range } from '@weft/pack';
@@ -10,7 +18,16 @@ import { mergePackShards, type PackShardMarker } from './pack-shard.ts';
 import { processBaseConfig, runProcess, type FileStats, type ProcessOptions, type ProcessSummary } from './process.ts';
 import { combineStats, fromStatsRecords } from '@weft/pack';
 import { assignUnits } from '@weft/pack';
-import { configHash, processJobMarker, readMarker, shardConfig, shardDirName, type ShardConfig, type ShardMarker, type UnitRecord } from './shard-run.ts';
+import {
+  configHash,
+  processJobMarker,
+  readMarker,
+  shardConfig,
+  shardDirName,
+  type ShardConfig,
+  type ShardMarker,
+  type UnitRecord,
+} from './shard-run.ts';
 
 const COLUMNS = SAMPLE_COLUMNS;
 
@@ -41,7 +58,8 @@ function configDiff(a: ShardConfig, b: ShardConfig): string {
   const out: string[] = [];
   const keys = new Set([...Object.keys(a.options), ...Object.keys(b.options)]);
   for (const k of keys) {
-    const x = JSON.stringify((a.options as Record<string, unknown>)[k]), y = JSON.stringify((b.options as Record<string, unknown>)[k]);
+    const x = JSON.stringify((a.options as Record<string, unknown>)[k]),
+      y = JSON.stringify((b.options as Record<string, unknown>)[k]);
     if (x !== y) out.push(`${k} ${y ?? 'unset'} vs ${x ?? 'unset'}`);
   }
   if (JSON.stringify(a.files) !== JSON.stringify(b.files)) out.push('the input file list');
@@ -55,10 +73,15 @@ export function completedShards(out: string): ShardMarker[] {
   const shardsDir = join(out, 'shards');
   const names = existsSync(shardsDir) ? readdirSync(shardsDir) : [];
   const found = names.map((n) => /^shard-(\d{5})-of-(\d{5})$/.exec(n)).filter((m): m is RegExpExecArray => m !== null);
-  if (found.length === 0) throw new Error(`weft merge: no shard folders under ${shardsDir}: run weft process --shard I/N (or --shard auto) first`);
+  if (found.length === 0)
+    throw new Error(
+      `weft merge: no shard folders under ${shardsDir}: run weft process --shard I/N (or --shard auto) first`,
+    );
   const counts = [...new Set(found.map((m) => Number(m[2])))].sort((a, b) => a - b);
   if (counts.length > 1) {
-    throw new Error(`weft merge: ${shardsDir} holds shards of ${counts.length} different task counts (${counts.join(', ')}): remove the folders of the runs you do not want (e.g. ${shardDirName(0, counts[0]!)})`);
+    throw new Error(
+      `weft merge: ${shardsDir} holds shards of ${counts.length} different task counts (${counts.join(', ')}): remove the folders of the runs you do not want (e.g. ${shardDirName(0, counts[0]!)})`,
+    );
   }
   const count = counts[0]!;
   const markers: ShardMarker[] = [];
@@ -69,7 +92,9 @@ export function completedShards(out: string): ShardMarker[] {
     else markers.push(m);
   }
   if (missing.length > 0) {
-    throw new Error(`weft merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count} (${join(shardsDir, shardDirName(i, count))})`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not completed: rerun ${missing.length > 1 ? 'those tasks' : 'that task'} alone (e.g. sbatch --array=${missing.join(',')} ... --num-shards ${count}, or --shard ${missing[0]}/${count}), then merge again`);
+    throw new Error(
+      `weft merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count} (${join(shardsDir, shardDirName(i, count))})`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not completed: rerun ${missing.length > 1 ? 'those tasks' : 'that task'} alone (e.g. sbatch --array=${missing.join(',')} ... --num-shards ${count}, or --shard ${missing[0]}/${count}), then merge again`,
+    );
   }
   // The config most shards share is the reference; every other shard is named.
   const byHash = new Map<string, number[]>();
@@ -78,7 +103,9 @@ export function completedShards(out: string): ShardMarker[] {
     const [refHash, refShards] = [...byHash].sort((a, b) => b[1].length - a[1].length)[0]!;
     const ref = markers.find((m) => m.config_hash === refHash)!;
     const bad = markers.filter((m) => m.config_hash !== refHash);
-    throw new Error(`weft merge: ${bad.map((m) => `shard ${m.shard.index}/${count} (${join(shardsDir, shardDirName(m.shard.index, count))}) was made with a different config than shard${refShards.length > 1 ? 's' : ''} ${refShards.join(', ')}: ${configDiff(ref.config, m.config)}`).join('; ')}; rerun it with the same options and inputs`);
+    throw new Error(
+      `weft merge: ${bad.map((m) => `shard ${m.shard.index}/${count} (${join(shardsDir, shardDirName(m.shard.index, count))}) was made with a different config than shard${refShards.length > 1 ? 's' : ''} ${refShards.join(', ')}: ${configDiff(ref.config, m.config)}`).join('; ')}; rerun it with the same options and inputs`,
+    );
   }
   return markers;
 }
@@ -115,20 +142,31 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
   if ((markers[0] as unknown as PackShardMarker).kind === 'pack') {
     const r = await mergePackShards(out, markers as unknown as PackShardMarker[]);
     const seconds = Number(((Date.now() - t0) / 1000).toFixed(3));
-    process.stderr.write(`merge: ${count} pack shards, ${r.linked} Arrow files linked, ${r.stats.packs} packs, ${(r.stats.tokens / 1e6).toFixed(2)}M tokens in ${seconds.toFixed(1)} s -> ${out}\n`);
+    process.stderr.write(
+      `merge: ${count} pack shards, ${r.linked} Arrow files linked, ${r.stats.packs} packs, ${(r.stats.tokens / 1e6).toFixed(2)}M tokens in ${seconds.toFixed(1)} s -> ${out}\n`,
+    );
     return { shards: count, splits: 1, linked: r.linked, copied: 0, seconds, summary: { out, ...r.stats } };
   }
   const ref = markers[0]!;
-  const opts: ProcessOptions = { ...ref.config.options, out, progress: options.progress ?? true, workers: options.workers ?? 0 };
+  const opts: ProcessOptions = {
+    ...ref.config.options,
+    out,
+    progress: options.progress ?? true,
+    workers: options.workers ?? 0,
+  };
   // The inputs must still be what the shards read: the digests below stand in for rereading them.
   const now = await shardConfig(opts);
   if (configHash(now.config) !== ref.config_hash) {
-    throw new Error(`weft merge: the inputs under ${opts.input} changed since the shards ran (${configDiff(now.config, ref.config)}): rerun every shard`);
+    throw new Error(
+      `weft merge: the inputs under ${opts.input} changed since the shards ran (${configDiff(now.config, ref.config)}): rerun every shard`,
+    );
   }
   // The folder must be this job's (its tasks marked it); nothing is written into another output.
   const job = processJobMarker(opts);
   if (checkOutputDir(out, { ...job, inputs: [opts.input, opts.dataOrderPath] }).state !== 'resume') {
-    throw new Error(`weft merge: ${out} is not marked as the output of the shards' job (${OUTPUT_MARKER} missing or changed): rerun the shard tasks`);
+    throw new Error(
+      `weft merge: ${out} is not marked as the output of the shards' job (${OUTPUT_MARKER} missing or changed): rerun the shard tasks`,
+    );
   }
   const owners = assignUnits(now.units, count);
   const byFile: (UnitRecord & { shardDir: string })[][] = ref.config.files.map(() => []);
@@ -136,20 +174,31 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
   for (const m of markers) {
     const want = now.units.filter((_, i) => owners[i] === m.shard.index);
     const got = m.units;
-    const same = want.length === got.length && want.every((u, i) => u.file === got[i]!.file && u.range === got[i]!.range);
-    if (!same) throw new Error(`weft merge: shard ${m.shard.index}/${count} (${join(shardsDir, shardDirName(m.shard.index, count))}) did not write the units the plan gives it: rerun it`);
+    const same =
+      want.length === got.length && want.every((u, i) => u.file === got[i]!.file && u.range === got[i]!.range);
+    if (!same)
+      throw new Error(
+        `weft merge: shard ${m.shard.index}/${count} (${join(shardsDir, shardDirName(m.shard.index, count))}) did not write the units the plan gives it: rerun it`,
+      );
     for (const u of got) {
       for (const f of u.arrow) {
         const p = join(shardsDir, shardDirName(m.shard.index, count), u.dir, f.name);
-        if (!existsSync(p) || statSync(p).size !== f.bytes) throw new Error(`weft merge: shard ${m.shard.index}/${count}: ${p} is missing or not ${f.bytes} bytes as its marker says: rerun that shard`);
-        if (options.verify && (await sha256Range(p)) !== f.sha256) throw new Error(`weft merge: shard ${m.shard.index}/${count}: ${p} does not have the SHA-256 its marker records (corrupted since it was written): rerun that shard`);
+        if (!existsSync(p) || statSync(p).size !== f.bytes)
+          throw new Error(
+            `weft merge: shard ${m.shard.index}/${count}: ${p} is missing or not ${f.bytes} bytes as its marker says: rerun that shard`,
+          );
+        if (options.verify && (await sha256Range(p)) !== f.sha256)
+          throw new Error(
+            `weft merge: shard ${m.shard.index}/${count}: ${p} does not have the SHA-256 its marker records (corrupted since it was written): rerun that shard`,
+          );
       }
       byFile[u.file]!.push({ ...u, shardDir: join(shardsDir, shardDirName(m.shard.index, count)) });
     }
   }
   const base = processBaseConfig(opts);
   const digests: string[] = [];
-  let linked = 0, copied = 0;
+  let linked = 0,
+    copied = 0;
   const samplesDir = join(out, 'samples');
   await mkdir(samplesDir, { recursive: true });
   for (const [k, units] of byFile.entries()) {
@@ -171,15 +220,31 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
     const files = units.flatMap((u) => u.arrow.map((f) => ({ ...f, from: join(u.shardDir, u.dir, f.name) })));
     if (files.length === 0) {
       // No rows: the one empty Arrow file a single run's writer leaves.
-      await (await ArrowDatasetWriter.create(dir, { columns: COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, output: { command: opts.command ?? 'process', overwrite: true } })).finish({ 'weft_stats.json': stats });
+      await (
+        await ArrowDatasetWriter.create(dir, {
+          columns: COLUMNS,
+          int64Columns: SAMPLE_INT64_COLUMNS,
+          output: { command: opts.command ?? 'process', overwrite: true },
+        })
+      ).finish({ 'weft_stats.json': stats });
       continue;
     }
     const tmp = tempPathFor(dir);
     await mkdir(tmp);
     const names = files.map((_, j) => shardName(j, files.length));
-    for (const [j, f] of files.entries()) (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
+    for (const [j, f] of files.entries())
+      (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
     await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(COLUMNS, SAMPLE_INT64_COLUMNS));
-    await writeFileAtomic(join(tmp, 'state.json'), stateJson(names, fingerprintOf(files.map((f) => f.sha256), COLUMNS)));
+    await writeFileAtomic(
+      join(tmp, 'state.json'),
+      stateJson(
+        names,
+        fingerprintOf(
+          files.map((f) => f.sha256),
+          COLUMNS,
+        ),
+      ),
+    );
     await writeFileAtomic(join(tmp, 'weft_stats.json'), stats);
     // Last, as a single run's writer does: the split's own marker.
     await writeFileAtomic(join(tmp, OUTPUT_MARKER), outputMarkerText({ command: opts.command ?? 'process' }));
@@ -188,9 +253,15 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
     releaseTemp(tmp);
   }
   // The rest is exactly a single run's: every split is found done, then dataset_dict, packing, summary.
-  const summary = await runProcess({ ...opts, digests, reusedFrom: `merged from ${count} shard${count > 1 ? 's' : ''}` });
+  const summary = await runProcess({
+    ...opts,
+    digests,
+    reusedFrom: `merged from ${count} shard${count > 1 ? 's' : ''}`,
+  });
   const seconds = Number(((Date.now() - t0) / 1000).toFixed(3));
-  process.stderr.write(`merge: ${count} shards, ${byFile.length} splits, ${linked} Arrow files linked${copied ? `, ${copied} copied (hard links refused)` : ''}, ${summary.kept} samples, ${(summary.tokens / 1e6).toFixed(2)}M tokens${summary.packs !== null ? `, ${summary.packs} packs` : ''} in ${seconds.toFixed(1)} s -> ${out}\n`);
+  process.stderr.write(
+    `merge: ${count} shards, ${byFile.length} splits, ${linked} Arrow files linked${copied ? `, ${copied} copied (hard links refused)` : ''}, ${summary.kept} samples, ${(summary.tokens / 1e6).toFixed(2)}M tokens${summary.packs !== null ? `, ${summary.packs} packs` : ''} in ${seconds.toFixed(1)} s -> ${out}\n`,
+  );
   return { shards: count, splits: byFile.length, linked, copied, seconds, summary };
 }
 
@@ -203,7 +274,10 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
  * await runProcessShard(opts, shard);
  * const r = await mergeIfLast(opts.out); // { merged: false, reason: 'shards 3, 5 of 8 not complete yet' }
  */
-export async function mergeIfLast(out: string, options: MergeOptions = {}): Promise<{ merged: true; result: MergeResult } | { merged: false; reason: string }> {
+export async function mergeIfLast(
+  out: string,
+  options: MergeOptions = {},
+): Promise<{ merged: true; result: MergeResult } | { merged: false; reason: string }> {
   let markers: ShardMarker[];
   try {
     markers = completedShards(out);
@@ -211,14 +285,21 @@ export async function mergeIfLast(out: string, options: MergeOptions = {}): Prom
     const msg = (e as Error).message;
     // Tasks still running are the usual case here, not a failure.
     const waiting = /shards? (.*) ha(?:s|ve) not completed/.exec(msg);
-    if (waiting) return { merged: false, reason: `waiting for ${waiting[1]!.replace(/ \([^)]*\)/g, '')}: the last task to finish merges (or run weft merge ${out} once all have)` };
+    if (waiting)
+      return {
+        merged: false,
+        reason: `waiting for ${waiting[1]!.replace(/ \([^)]*\)/g, '')}: the last task to finish merges (or run weft merge ${out} once all have)`,
+      };
     return { merged: false, reason: msg.replace(/^weft merge: /, '') };
   }
   const lock = join(out, 'shards', `.merge-${markers[0]!.config_hash}.lock`);
   try {
     await (await open(lock, 'wx')).close();
   } catch {
-    return { merged: false, reason: `another task has merged or is merging (${lock}); if none is running and ${join(out, 'summary.json')} is missing, run weft merge ${out}` };
+    return {
+      merged: false,
+      reason: `another task has merged or is merging (${lock}); if none is running and ${join(out, 'summary.json')} is missing, run weft merge ${out}`,
+    };
   }
   try {
     return { merged: true, result: await mergeShards(out, options) };

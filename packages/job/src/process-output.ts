@@ -1,7 +1,16 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { claimOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, readOutputMarker, realPathOf, removeStaleTemps, type OutputDirState } from '@weft/core';
+import {
+  claimOutputDir,
+  DEFAULT_PACKED_LENGTH,
+  DEFAULT_SEED,
+  DEFAULT_TEMPLATE,
+  readOutputMarker,
+  realPathOf,
+  removeStaleTemps,
+  type OutputDirState,
+} from '@weft/core';
 import type { ProcessOptions } from './process.ts';
 
 /**
@@ -18,10 +27,18 @@ export function processSettings(opts: ProcessOptions): Record<string, unknown> {
   const rel = (p: string | undefined): string | null => (p === undefined ? null : relative(out, realPathOf(p)) || '.');
   const tokenized = opts.format === 'internlm';
   return {
-    input: rel(opts.input), format: opts.format, file_type: opts.fileType ?? null, data_order: rel(opts.dataOrderPath),
-    tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
-    max_length: opts.maxLength ?? null, min_length: opts.minLength ?? 0, on_error: opts.onError ?? 'fail',
-    pack: Boolean(opts.pack), packed_length: opts.pack ? (opts.packedLength ?? DEFAULT_PACKED_LENGTH) : null, seed: opts.pack ? (opts.seed ?? DEFAULT_SEED) : null,
+    input: rel(opts.input),
+    format: opts.format,
+    file_type: opts.fileType ?? null,
+    data_order: rel(opts.dataOrderPath),
+    tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'),
+    template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
+    max_length: opts.maxLength ?? null,
+    min_length: opts.minLength ?? 0,
+    on_error: opts.onError ?? 'fail',
+    pack: Boolean(opts.pack),
+    packed_length: opts.pack ? (opts.packedLength ?? DEFAULT_PACKED_LENGTH) : null,
+    seed: opts.pack ? (opts.seed ?? DEFAULT_SEED) : null,
     max_shard_bytes: opts.maxShardBytes ?? null,
   };
 }
@@ -40,10 +57,18 @@ const PARTS = ['samples', 'packed'] as const;
  * @example
  * await prepareProcessOutput(opts, { samples: true, packed: false });
  */
-export async function prepareProcessOutput(opts: ProcessOptions, produces: Record<(typeof PARTS)[number], boolean>): Promise<OutputDirState> {
-  const tokenizerDir = opts.tokenizer !== undefined && opts.format !== 'internlm' && existsSync(opts.tokenizer) ? opts.tokenizer : undefined;
+export async function prepareProcessOutput(
+  opts: ProcessOptions,
+  produces: Record<(typeof PARTS)[number], boolean>,
+): Promise<OutputDirState> {
+  const tokenizerDir =
+    opts.tokenizer !== undefined && opts.format !== 'internlm' && existsSync(opts.tokenizer)
+      ? opts.tokenizer
+      : undefined;
   const state = await claimOutputDir(opts.out, {
-    command: opts.command ?? 'process', settings: processSettings(opts), overwrite: opts.overwrite ?? false,
+    command: opts.command ?? 'process',
+    settings: processSettings(opts),
+    overwrite: opts.overwrite ?? false,
     inputs: [opts.input, opts.dataOrderPath, tokenizerDir],
   });
   if (state === 'replace') await rm(join(opts.out, 'summary.json'), { force: true });

@@ -2,7 +2,21 @@ import { readdir, rm } from 'node:fs/promises';
 import { existsSync, statSync, createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { writeFileAtomic, Progress, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, decodeSignedInto, openedInTurn, prefetch, vocabCheck, type OnError, type Prefetched, type StageStats, type Sample } from '@weft/core';
+import {
+  writeFileAtomic,
+  Progress,
+  DEFAULT_PACKED_LENGTH,
+  DEFAULT_SEED,
+  DEFAULT_TEMPLATE,
+  decodeSignedInto,
+  openedInTurn,
+  prefetch,
+  vocabCheck,
+  type OnError,
+  type Prefetched,
+  type StageStats,
+  type Sample,
+} from '@weft/core';
 import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
 import { arrowSink } from '@weft/pack';
 import { ArrowSource } from '@weft/pack';
@@ -22,7 +36,12 @@ export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'convers
 
 /** The file suffix each format is looked for with, unless `fileType` says otherwise. */
 export const DEFAULT_FILE_TYPE: Record<ProcessFormat, string> = {
-  ftdp: '.json', internlm: '.bin', openai: '.jsonl', alpaca: '.json', conversation: '.jsonl', pretrain: '.txt',
+  ftdp: '.json',
+  internlm: '.bin',
+  openai: '.jsonl',
+  alpaca: '.json',
+  conversation: '.jsonl',
+  pretrain: '.txt',
 };
 
 /** Options of {@link runProcess} (the `weft process` command). */
@@ -128,8 +147,11 @@ export async function inputFiles(opts: ProcessOptions): Promise<{ root: string; 
   if (!existsSync(opts.input)) throw new Error(`input ${opts.input} does not exist`);
   if (statSync(opts.input).isFile()) return { root: dirname(opts.input), files: [basename(opts.input)] };
   const fileType = opts.fileType ?? DEFAULT_FILE_TYPE[opts.format];
-  const files = opts.dataOrderPath ? await readDataOrder(opts.dataOrderPath, opts.input) : await dataOrder(opts.input, { fileType });
-  if (files.length === 0) throw new Error(`no ${fileType} files under ${opts.input} (use --file-type to pick another suffix)`);
+  const files = opts.dataOrderPath
+    ? await readDataOrder(opts.dataOrderPath, opts.input)
+    : await dataOrder(opts.input, { fileType });
+  if (files.length === 0)
+    throw new Error(`no ${fileType} files under ${opts.input} (use --file-type to pick another suffix)`);
   return { root: opts.input, files };
 }
 
@@ -143,7 +165,12 @@ export async function isSplittable(rel: string, format: ProcessFormat): Promise<
 /** The byte ranges `weft process` reads an input file in (one unless it is larger than `splitBytes`). */
 export async function inputRanges(root: string, rel: string, opts: ProcessOptions): Promise<Range[]> {
   const path = join(root, rel);
-  return fileRanges(path, statSync(path).size, await isSplittable(rel, opts.format), opts.splitBytes ?? DEFAULT_SPLIT_BYTES);
+  return fileRanges(
+    path,
+    statSync(path).size,
+    await isSplittable(rel, opts.format),
+    opts.splitBytes ?? DEFAULT_SPLIT_BYTES,
+  );
 }
 
 /** Worker pools made on first use and kept for a whole job (the caller closes them with {@link closePools}). */
@@ -161,13 +188,23 @@ export async function closePools(shared: SharedPools): Promise<void> {
  * Samples of one input file (or a byte range of it), with the counters of the stages that made them.
  * `shared.pool`: one encoder pool for the whole job (made here on first use; the caller closes it).
  */
-export async function fileSamples(path: string, opts: ProcessOptions, range?: Range & { firstLine?: number }, shared: SharedPools = {}): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
+export async function fileSamples(
+  path: string,
+  opts: ProcessOptions,
+  range?: Range & { firstLine?: number },
+  shared: SharedPools = {},
+): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   const onError = opts.onError ?? 'fail';
   if (opts.format === 'internlm') {
-    const r = readInternlmBin(path, { minLength: opts.minLength ?? 0, onError, ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}) });
+    const r = readInternlmBin(path, {
+      minLength: opts.minLength ?? 0,
+      onError,
+      ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
+    });
     async function* toSamples(): AsyncIterable<Sample> {
       for await (const { tokens, source } of r) {
-        const input_ids = new Int32Array(tokens.length), labels = new Int32Array(tokens.length);
+        const input_ids = new Int32Array(tokens.length),
+          labels = new Int32Array(tokens.length);
         decodeSignedInto(tokens, input_ids, labels); // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
         yield { input_ids, labels, source };
       }
@@ -176,7 +213,8 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     const check = vocabCheck(opts.vocabSize, { onError });
     return { samples: check(toSamples()), stats: () => [r.stats, check.stats] };
   }
-  const { loadTokenizer, tokenizeFile, encoderPool, canTokenizeLines, lineEncoderPool, tokenizeLines } = await import('@weft/tokenize');
+  const { loadTokenizer, tokenizeFile, encoderPool, canTokenizeLines, lineEncoderPool, tokenizeLines } =
+    await import('@weft/tokenize');
   const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
   const workers = opts.workers ?? 0;
   const template = opts.template ?? DEFAULT_TEMPLATE;
@@ -185,8 +223,11 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     // Line-based input: the workers read, parse, template and encode raw batches of lines; this
     // thread only cuts the batches, orders the results and writes (same samples, counts and errors).
     shared.linePool ??= lineEncoderPool(tokenizer, {
-      workers, format: opts.format, template,
-      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
+      workers,
+      format: opts.format,
+      template,
+      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+      ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
     });
     const s = tokenizeLines(path, { pool: shared.linePool, onError, ...(range ? { range } : {}) });
     const keep = trainableOnly();
@@ -194,11 +235,20 @@ export async function fileSamples(path: string, opts: ProcessOptions, range?: Ra
     return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
   }
   // One pool for the whole job: each worker loads the tokenizer once, not once per file.
-  if (workers > 0) shared.pool ??= encoderPool(tokenizer, { workers, ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}) });
+  if (workers > 0)
+    shared.pool ??= encoderPool(tokenizer, {
+      workers,
+      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+    });
   const s = tokenizeFile(path, {
-    format: opts.format, tokenizer, template: opts.template ?? DEFAULT_TEMPLATE, workers, onError,
+    format: opts.format,
+    tokenizer,
+    template: opts.template ?? DEFAULT_TEMPLATE,
+    workers,
+    onError,
     ...(range ? { range } : {}),
-    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}), ...(shared.pool ? { pool: shared.pool } : {}),
+    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
+    ...(shared.pool ? { pool: shared.pool } : {}),
     ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
   });
   // xtuner's offline job drops samples left with no trainable token after truncation (before packing).
@@ -226,7 +276,6 @@ interface OpenedFile {
 export const PREFETCH_TOKENS = 1 << 22;
 const sampleWeight = (s: Sample | typeof RANGE_CUT): number => (s === RANGE_CUT ? 1 : 1 + s.input_ids.length);
 
-
 /**
  * The line `weft process` prints on stderr when some input files gave no sample, or undefined.
  *
@@ -237,17 +286,24 @@ const sampleWeight = (s: Sample | typeof RANGE_CUT): number => (s === RANGE_CUT 
 export function emptySplitsNote(s: Pick<ProcessSummary, 'files' | 'empty_splits'>): string | undefined {
   const n = s.empty_splits.length;
   if (n === 0) return undefined;
-  const shown = s.empty_splits.slice(0, 10).join(', ') + (n > 10 ? `, ... (${n - 10} more in summary.json "empty_splits")` : '');
-  return `weft: NOTE: ${n} of ${s.files} input files gave no trainable sample, so ${n === 1 ? 'its split is' : 'their splits are'} empty: ${shown} `
-    + "(xtuner's offline job stops with an error on such a file)";
+  const shown =
+    s.empty_splits.slice(0, 10).join(', ') + (n > 10 ? `, ... (${n - 10} more in summary.json "empty_splits")` : '');
+  return (
+    `weft: NOTE: ${n} of ${s.files} input files gave no trainable sample, so ${n === 1 ? 'its split is' : 'their splits are'} empty: ${shown} ` +
+    "(xtuner's offline job stops with an error on such a file)"
+  );
 }
 
 /** The settings every output of a run records (a split or the packed folder is reused only when they are equal). */
 export function processBaseConfig(opts: ProcessOptions): Record<string, unknown> {
   const tokenized = opts.format === 'internlm';
   return {
-    format: opts.format, tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'), template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
-    max_length: opts.maxLength ?? null, min_length: tokenized ? (opts.minLength ?? 0) : null, on_error: opts.onError ?? 'fail',
+    format: opts.format,
+    tokenizer: tokenized ? null : (opts.tokenizer ?? 'default'),
+    template: tokenized ? null : (opts.template ?? DEFAULT_TEMPLATE),
+    max_length: opts.maxLength ?? null,
+    min_length: tokenized ? (opts.minLength ?? 0) : null,
+    on_error: opts.onError ?? 'fail',
     ...(opts.vocabSize !== undefined ? { vocab_size: opts.vocabSize } : {}),
   };
 }
@@ -275,16 +331,36 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
   const showProgress = opts.progress ?? true;
   const baseConfig = processBaseConfig(opts);
   const summary: ProcessSummary = {
-    input: opts.input, format: opts.format, files: files.length, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0,
-    samples_dir: null, empty_splits: [], packed_dir: null, packs: null, packed_length: null, pack_tokens: null, waste_tokens: null, padding_tokens: null, utilisation: null,
+    input: opts.input,
+    format: opts.format,
+    files: files.length,
+    read: 0,
+    kept: 0,
+    skipped: {},
+    tokens: 0,
+    loss_tokens: 0,
+    samples_dir: null,
+    empty_splits: [],
+    packed_dir: null,
+    packs: null,
+    packed_length: null,
+    pack_tokens: null,
+    waste_tokens: null,
+    padding_tokens: null,
+    utilisation: null,
   };
   const splitDigests: string[] = [];
   if (!packDirect) {
     // Bytes read of all input bytes: the ETA holds in the middle of a file.
     const sizes = files.map((rel) => statSync(join(root, rel)).size);
     const bar = new Progress({
-      label: 'process', total: sizes.reduce((a, b) => a + b, 0), unit: 'B', counters: ['samples', 'tok'],
-      items: { total: files.length, unit: 'files' }, enabled: showProgress, ...(opts.reusedFrom ? { reusedFrom: opts.reusedFrom } : {}),
+      label: 'process',
+      total: sizes.reduce((a, b) => a + b, 0),
+      unit: 'B',
+      counters: ['samples', 'tok'],
+      items: { total: files.length, unit: 'files' },
+      enabled: showProgress,
+      ...(opts.reusedFrom ? { reusedFrom: opts.reusedFrom } : {}),
     });
     let bytesBefore = 0;
     const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
@@ -296,16 +372,24 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       const rel = files[k]!;
       const path = join(root, rel);
       const ranges = await inputRanges(root, rel, opts);
-      const digest = opts.digests?.[k] ?? await fileDigest(path, ranges);
+      const digest = opts.digests?.[k] ?? (await fileDigest(path, ranges));
       const config = { ...baseConfig, file: rel, sha256: digest };
       const dir = join(samplesDir, String(k));
       const reused = reusableStats<FileStats>(dir, config);
       if (reused) return { rel, digest, config, dir, reused };
       // A large file is read range by range, its Arrow files cut at the ranges: the files shards write.
-      const { samples, stats } = ranges.length === 1
-        ? await fileSamples(path, opts, undefined, shared)
-        : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared));
-      return { rel, digest, config, dir, samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: sampleWeight }), stats };
+      const { samples, stats } =
+        ranges.length === 1
+          ? await fileSamples(path, opts, undefined, shared)
+          : rangedSamples(ranges, (r, lines) => fileSamples(path, opts, { ...r, firstLine: lines }, shared));
+      return {
+        rel,
+        digest,
+        config,
+        dir,
+        samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: sampleWeight }),
+        stats,
+      };
     };
     try {
       let k = 0;
@@ -317,7 +401,10 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
           const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
           const before = bytesBefore;
           await arrowSink(f.samples!, f.dir, {
-            columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes, output,
+            columns: SAMPLE_COLUMNS,
+            int64Columns: SAMPLE_INT64_COLUMNS,
+            maxShardBytes: opts.maxShardBytes,
+            output,
             onRow: async (s: Sample) => {
               fs.kept++;
               fs.tokens += s.input_ids.length;
@@ -355,7 +442,8 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
     await closePools(shared);
     bar.done();
     // Splits left by an earlier run over more files are not part of this output.
-    for (const e of await readdir(samplesDir)) if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });
+    for (const e of await readdir(samplesDir))
+      if (/^\d+$/.test(e) && Number(e) >= files.length) await rm(join(samplesDir, e), { recursive: true, force: true });
     await writeFileAtomic(join(samplesDir, 'dataset_dict.json'), datasetDictJson(files.map((_, k) => String(k))));
     summary.samples_dir = relative(opts.out, samplesDir) || '.';
   }
@@ -369,30 +457,55 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
       for (const rel of files) digests.push(await sha256File(join(root, rel)));
       const config = { ...baseConfig, packed_length: packedLength, seed, files, sha256: digests };
       ps = reusableStats<PackStats>(packedDir, config);
-      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
+      if (ps)
+        new Progress({ label: 'pack', enabled: showProgress }).note(
+          `reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`,
+        );
       if (!ps) {
         // min_length, --vocab-size and --on-error skip decide which lines are packed, before the layout is drawn.
-        const { sources, lines, kept, skipped } = await checkedBinSources(files.map((rel) => join(root, rel)), {
-          minLength: opts.minLength ?? 0, onError: opts.onError ?? 'fail', ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
-          ...(opts.vocabSize !== undefined ? { vocabSize: opts.vocabSize } : {}),
-        });
+        const { sources, lines, kept, skipped } = await checkedBinSources(
+          files.map((rel) => join(root, rel)),
+          {
+            minLength: opts.minLength ?? 0,
+            onError: opts.onError ?? 'fail',
+            ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+            ...(opts.vocabSize !== undefined ? { vocabSize: opts.vocabSize } : {}),
+          },
+        );
         const ds = PackedDataset.fromBinSources(sources, { packedLength, seed, minLength: opts.minLength ?? 0 });
-        ps = await writePackedDataset(ds, packedDir, { config, extraStats: { lines, kept, skipped }, progress: showProgress, maxShardBytes: opts.maxShardBytes, workers: opts.workers ?? 0, output });
+        ps = await writePackedDataset(ds, packedDir, {
+          config,
+          extraStats: { lines, kept, skipped },
+          progress: showProgress,
+          maxShardBytes: opts.maxShardBytes,
+          workers: opts.workers ?? 0,
+          output,
+        });
       }
       // Tokenized input: lines read, kept and left out by reason (min_length drops count as "short").
       summary.read = ps.lines ?? 0;
       summary.kept = ps.kept ?? 0;
-      summary.skipped = { ...(ps.skipped ?? (summary.read > summary.kept ? { short: summary.read - summary.kept } : {})) };
+      summary.skipped = {
+        ...(ps.skipped ?? (summary.read > summary.kept ? { short: summary.read - summary.kept } : {})),
+      };
       summary.tokens = ps.tokens;
       summary.loss_tokens = ps.loss_tokens;
     } else {
       const config = { ...baseConfig, packed_length: packedLength, seed, splits: splitDigests };
       ps = reusableStats<PackStats>(packedDir, config);
-      if (ps) new Progress({ label: 'pack', enabled: showProgress }).note(`reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`);
+      if (ps)
+        new Progress({ label: 'pack', enabled: showProgress }).note(
+          `reused ${packedDir} (${ps.packs} packs) from an earlier run with the same inputs and settings`,
+        );
       if (!ps) {
         const sources: ArrowSource[] = [];
         for (const k of files.keys()) sources.push(await ArrowSource.open(join(samplesDir, String(k))));
-        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, { config, progress: showProgress, maxShardBytes: opts.maxShardBytes, output });
+        ps = await writePackedDataset(PackedDataset.fromSources(sources, { packedLength, seed }), packedDir, {
+          config,
+          progress: showProgress,
+          maxShardBytes: opts.maxShardBytes,
+          output,
+        });
       }
     }
     summary.packed_dir = relative(opts.out, packedDir);

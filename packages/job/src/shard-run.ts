@@ -2,10 +2,34 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { claimSharedOutputDir, DEFAULT_PACKED_LENGTH, DEFAULT_SEED, DEFAULT_TEMPLATE, openedInTurn, prefetch, Progress, readOutputMarker, releaseTemp, removeStaleTemps, tempPathFor, writeFileAtomic, type Prefetched, type Sample, type StageStats } from '@weft/core';
+import {
+  claimSharedOutputDir,
+  DEFAULT_PACKED_LENGTH,
+  DEFAULT_SEED,
+  DEFAULT_TEMPLATE,
+  openedInTurn,
+  prefetch,
+  Progress,
+  readOutputMarker,
+  releaseTemp,
+  removeStaleTemps,
+  tempPathFor,
+  writeFileAtomic,
+  type Prefetched,
+  type Sample,
+  type StageStats,
+} from '@weft/core';
 import { arrowSink } from '@weft/pack';
 import type { WrittenFile } from '@weft/pack';
-import { closePools, fileSamples, inputFiles, isSplittable, PREFETCH_TOKENS, type ProcessOptions, type SharedPools } from './process.ts';
+import {
+  closePools,
+  fileSamples,
+  inputFiles,
+  isSplittable,
+  PREFETCH_TOKENS,
+  type ProcessOptions,
+  type SharedPools,
+} from './process.ts';
 import { lossTokens } from '@weft/pack';
 import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
 import { processSettings } from './process-output.ts';
@@ -26,7 +50,10 @@ interface OpenedUnit {
 export const SHARD_MARKER = 'weft_shard.json';
 
 /** The options of a sharded job that must be equal in every shard (what the config hash covers). */
-export type JobOptions = Omit<ProcessOptions, 'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom' | 'cacheDir'>;
+export type JobOptions = Omit<
+  ProcessOptions,
+  'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom' | 'cacheDir'
+>;
 
 /** What every task of one job agrees on: the options, the inputs as listed with their sizes, the cut bound. */
 export interface ShardConfig {
@@ -57,7 +84,15 @@ export interface ShardMarker {
   config_hash: string;
   config: ShardConfig;
   units: UnitRecord[];
-  totals: { units: number; input_bytes: number; read: number; kept: number; tokens: number; arrow_files: number; arrow_bytes: number };
+  totals: {
+    units: number;
+    input_bytes: number;
+    read: number;
+    kept: number;
+    tokens: number;
+    arrow_files: number;
+    arrow_bytes: number;
+  };
   seconds: number;
 }
 
@@ -74,26 +109,58 @@ export function configHash(config: ShardConfig): string {
 /** The options that shape the output, with runProcess's defaults filled in (a CLI task and a library call agree). */
 function jobOptions(opts: ProcessOptions): JobOptions {
   // --overwrite says what a task may replace, not what it writes: tasks with and without it are one job.
-  const { out: _o, workers: _w, progress: _p, digests: _d, overwrite: _ov, reusedFrom: _r, cacheDir: _c, ...rest } = opts;
+  const {
+    out: _o,
+    workers: _w,
+    progress: _p,
+    digests: _d,
+    overwrite: _ov,
+    reusedFrom: _r,
+    cacheDir: _c,
+    ...rest
+  } = opts;
   const filled: JobOptions = {
-    ...rest, tokenizer: rest.tokenizer ?? 'default', template: rest.template ?? DEFAULT_TEMPLATE, pack: rest.pack ?? false,
-    packedLength: rest.packedLength ?? DEFAULT_PACKED_LENGTH, seed: rest.seed ?? DEFAULT_SEED, minLength: rest.minLength ?? 0, onError: rest.onError ?? 'fail',
+    ...rest,
+    tokenizer: rest.tokenizer ?? 'default',
+    template: rest.template ?? DEFAULT_TEMPLATE,
+    pack: rest.pack ?? false,
+    packedLength: rest.packedLength ?? DEFAULT_PACKED_LENGTH,
+    seed: rest.seed ?? DEFAULT_SEED,
+    minLength: rest.minLength ?? 0,
+    onError: rest.onError ?? 'fail',
     maxShardBytes: rest.maxShardBytes ?? 500 << 20,
   };
   // Sorted keys, undefined dropped: the hash does not depend on how the options were spelled.
-  return Object.fromEntries(Object.entries(filled).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1))) as JobOptions;
+  return Object.fromEntries(
+    Object.entries(filled)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  ) as JobOptions;
 }
 
 /** The config of a sharded run: computed alike by every task from the file list and sizes. */
-export async function shardConfig(opts: ProcessOptions): Promise<{ root: string; config: ShardConfig; units: ShardUnit[]; splittable: boolean[] }> {
-  if (opts.format === 'internlm') throw new Error('--shard: the internlm format packs .bin files directly and is not sharded; run weft process without --shard');
+export async function shardConfig(
+  opts: ProcessOptions,
+): Promise<{ root: string; config: ShardConfig; units: ShardUnit[]; splittable: boolean[] }> {
+  if (opts.format === 'internlm')
+    throw new Error(
+      '--shard: the internlm format packs .bin files directly and is not sharded; run weft process without --shard',
+    );
   const { root, files } = await inputFiles(opts);
   const sizes = files.map((f) => statSync(join(root, f)).size);
   const splittable: boolean[] = [];
   for (const f of files) splittable.push(await isSplittable(f, opts.format));
   const splitBytes = opts.splitBytes ?? DEFAULT_SPLIT_BYTES;
   const config: ShardConfig = { options: jobOptions({ ...opts, splitBytes }), files, sizes, split_bytes: splitBytes };
-  return { root, config, units: planUnits(files.map((_, k) => ({ size: sizes[k]!, splittable: splittable[k]! })), splitBytes), splittable };
+  return {
+    root,
+    config,
+    units: planUnits(
+      files.map((_, k) => ({ size: sizes[k]!, splittable: splittable[k]! })),
+      splitBytes,
+    ),
+    splittable,
+  };
 }
 
 /** The marker of a completed shard folder, or undefined. */
@@ -123,7 +190,12 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   const label = `shard ${shard.index}/${shard.count}`;
   const jobMarker = processJobMarker(opts);
   const tokenizerDir = opts.tokenizer !== undefined && existsSync(opts.tokenizer) ? opts.tokenizer : undefined;
-  await claimJobOutput(opts.out, jobMarker, { overwrite: opts.overwrite, inputs: [opts.input, opts.dataOrderPath, tokenizerDir] }, { hash, count: shard.count });
+  await claimJobOutput(
+    opts.out,
+    jobMarker,
+    { overwrite: opts.overwrite, inputs: [opts.input, opts.dataOrderPath, tokenizerDir] },
+    { hash, count: shard.count },
+  );
   const shardsDir = join(opts.out, 'shards');
   const name = shardDirName(shard.index, shard.count);
   const dir = join(shardsDir, name);
@@ -142,7 +214,12 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   const records: UnitRecord[] = [];
   // Bytes read of this shard's input bytes (ETA mid-unit), samples and tokens with rates, units done.
   const bar = new Progress({
-    label, total: totalBytes, unit: 'B', counters: ['samples', 'tok'], items: { total: mine.length, unit: 'units' }, enabled: opts.progress ?? true,
+    label,
+    total: totalBytes,
+    unit: 'B',
+    counters: ['samples', 'tok'],
+    items: { total: mine.length, unit: 'units' },
+    enabled: opts.progress ?? true,
   });
   let bytesBefore = 0;
   // One encoder pool for all this task's units (each worker loads the tokenizer once).
@@ -155,16 +232,33 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     const bytes = await unitRange(path, config.sizes[u.file]!, u);
     const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
     // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
-    const { samples, stats } = await fileSamples(path, opts, u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) }, shared);
-    return { u, bytes, sha256, samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: (s) => 1 + s.input_ids.length }), stats };
+    const { samples, stats } = await fileSamples(
+      path,
+      opts,
+      u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) },
+      shared,
+    );
+    return {
+      u,
+      bytes,
+      sha256,
+      samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: (s) => 1 + s.input_ids.length }),
+      stats,
+    };
   };
   try {
-    for await (const { u, bytes, sha256, samples, stats } of openedInTurn(mine.length, open, (o) => o.samples.cancel())) {
+    for await (const { u, bytes, sha256, samples, stats } of openedInTurn(mine.length, open, (o) =>
+      o.samples.cancel(),
+    )) {
       const unitDir = `f${u.file}-r${u.range}`;
-      let kept = 0, tokens = 0, loss = 0;
+      let kept = 0,
+        tokens = 0,
+        loss = 0;
       const before = bytesBefore;
       const res = await arrowSink(samples, join(tmp, unitDir), {
-        columns: SAMPLE_COLUMNS, int64Columns: SAMPLE_INT64_COLUMNS, maxShardBytes: opts.maxShardBytes,
+        columns: SAMPLE_COLUMNS,
+        int64Columns: SAMPLE_INT64_COLUMNS,
+        maxShardBytes: opts.maxShardBytes,
         onRow: async (s: Sample) => {
           kept++;
           tokens += s.input_ids.length;
@@ -177,7 +271,17 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
       });
       // An empty range contributes no Arrow file (a single run's writer writes none for it either).
       if (kept === 0) for (const f of res.files) await rm(join(tmp, unitDir, f.name), { force: true });
-      records.push({ ...u, bytes, sha256, kept, tokens, loss_tokens: loss, stats: toStatsRecords(stats()), dir: unitDir, arrow: kept === 0 ? [] : res.files });
+      records.push({
+        ...u,
+        bytes,
+        sha256,
+        kept,
+        tokens,
+        loss_tokens: loss,
+        stats: toStatsRecords(stats()),
+        dir: unitDir,
+        arrow: kept === 0 ? [] : res.files,
+      });
       bytesBefore += u.end - u.start;
       bar.update(bytesBefore);
       bar.itemDone();
@@ -197,9 +301,12 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     config,
     units: records,
     totals: {
-      units: records.length, input_bytes: totalBytes,
-      read: records.reduce((a, r) => a + (r.stats[0]?.seen ?? r.kept), 0), kept: records.reduce((a, r) => a + r.kept, 0),
-      tokens: records.reduce((a, r) => a + r.tokens, 0), arrow_files: records.reduce((a, r) => a + r.arrow.length, 0),
+      units: records.length,
+      input_bytes: totalBytes,
+      read: records.reduce((a, r) => a + (r.stats[0]?.seen ?? r.kept), 0),
+      kept: records.reduce((a, r) => a + r.kept, 0),
+      tokens: records.reduce((a, r) => a + r.tokens, 0),
+      arrow_files: records.reduce((a, r) => a + r.arrow.length, 0),
       arrow_bytes: records.reduce((a, r) => a + r.arrow.reduce((b, f) => b + f.bytes, 0), 0),
     },
     seconds: Number(((Date.now() - t0) / 1000).toFixed(3)),
@@ -210,7 +317,9 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
   await rename(tmp, dir);
   releaseTemp(tmp);
   const t = marker.totals;
-  process.stderr.write(`${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(t.input_bytes < 1e7 ? 3 : 1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`);
+  process.stderr.write(
+    `${label}: ${t.units} units (${(t.input_bytes / 1e6).toFixed(t.input_bytes < 1e7 ? 3 : 1)} MB), ${t.kept} samples of ${t.read} records, ${(t.tokens / 1e6).toFixed(2)}M tokens, ${t.arrow_files} Arrow files in ${marker.seconds.toFixed(1)} s -> ${dir}\n`,
+  );
   return marker;
 }
 
@@ -235,7 +344,12 @@ export function processJobMarker(opts: ProcessOptions): JobMarker {
  * @example
  * await claimJobOutput('out/big', processJobMarker(opts), { overwrite: false, inputs: ['data'] }, { hash: '3f1c0a9b2d4e5f60', count: 8 });
  */
-export async function claimJobOutput(out: string, marker: JobMarker, o: { overwrite?: boolean; inputs: readonly (string | undefined)[] }, job: { hash: string; count: number }): Promise<void> {
+export async function claimJobOutput(
+  out: string,
+  marker: JobMarker,
+  o: { overwrite?: boolean; inputs: readonly (string | undefined)[] },
+  job: { hash: string; count: number },
+): Promise<void> {
   await claimSharedOutputDir(out, { ...marker, overwrite: o.overwrite ?? false, inputs: o.inputs, keep: ['shards'] });
   if (!o.overwrite) return;
   const shardsDir = join(out, 'shards');
@@ -245,7 +359,8 @@ export async function claimJobOutput(out: string, marker: JobMarker, o: { overwr
     if (!n) continue;
     // Only folders with a marker are finished; one of this job (same hash and count) is kept.
     const other = readMarker(join(shardsDir, e));
-    if (other && (other.config_hash !== job.hash || Number(n[1]) !== job.count)) await rm(join(shardsDir, e), { recursive: true, force: true });
+    if (other && (other.config_hash !== job.hash || Number(n[1]) !== job.count))
+      await rm(join(shardsDir, e), { recursive: true, force: true });
   }
 }
 
@@ -253,6 +368,8 @@ export async function claimJobOutput(out: string, marker: JobMarker, o: { overwr
 export function checkStillOurs(out: string, marker: JobMarker): void {
   const m = readOutputMarker(out);
   if (!m || m.command !== marker.command || JSON.stringify(m.settings) !== JSON.stringify(marker.settings)) {
-    throw new Error(`${out} was claimed by another job while this shard ran (its .weft-output.json changed): run one job per output folder, then rerun this task`);
+    throw new Error(
+      `${out} was claimed by another job while this shard ran (its .weft-output.json changed): run one job per output folder, then rerun this task`,
+    );
   }
 }

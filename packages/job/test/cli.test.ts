@@ -20,7 +20,8 @@ function readFolder(dir: string): Record<string, number[][]> {
     const t = tableFromIPC(readFileSync(join(dir, filename)));
     for (const f of t.schema.fields) {
       const col = t.getChild(f.name)!;
-      for (let r = 0; r < t.numRows; r++) (out[f.name] ??= []).push(Array.from(col.get(r)!.toArray() as Int32Array | BigInt64Array, Number)); // samples' labels are int64
+      for (let r = 0; r < t.numRows; r++)
+        (out[f.name] ??= []).push(Array.from(col.get(r)!.toArray() as Int32Array | BigInt64Array, Number)); // samples' labels are int64
     }
   }
   return out;
@@ -32,10 +33,23 @@ describe('weft pack', () => {
       const c = packingCases[ci]!;
       const base = tempDir('weft-cli-pack-');
       writeBinFolderWithNumpy(join(base, 'in'), c.files);
-      const stdout = weft(['pack', join(base, 'in'), '--packed-length', String(c.packed_length), '--seed', String(c.seed),
-        '--min-length', String(c.min_length), '--max-shard-size', '4096', '--quiet', '--out', join(base, 'out'),
+      const stdout = weft([
+        'pack',
+        join(base, 'in'),
+        '--packed-length',
+        String(c.packed_length),
+        '--seed',
+        String(c.seed),
+        '--min-length',
+        String(c.min_length),
+        '--max-shard-size',
+        '4096',
+        '--quiet',
+        '--out',
+        join(base, 'out'),
         // Case 5 builds its packs on 2 worker threads: the same rows must come out.
-        ...(ci === 5 ? ['--workers', '2'] : [])]);
+        ...(ci === 5 ? ['--workers', '2'] : []),
+      ]);
       expect(JSON.parse(stdout).packs).toBe(c.packs.length);
       const rows = readFolder(join(base, 'out'));
       for (const col of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const) {
@@ -49,11 +63,33 @@ describe('weft pack', () => {
     const base = tempDir('weft-cli-order-');
     writeBinFolderWithNumpy(join(base, 'in'), c.files);
     writeFileSync(join(base, 'order.txt'), '002.bin\n000.bin\n');
-    weft(['pack', join(base, 'in'), '--packed-length', '64', '--seed', String(c.seed), '--data-order', join(base, 'order.txt'), '--quiet', '--out', join(base, 'o')]);
+    weft([
+      'pack',
+      join(base, 'in'),
+      '--packed-length',
+      '64',
+      '--seed',
+      String(c.seed),
+      '--data-order',
+      join(base, 'order.txt'),
+      '--quiet',
+      '--out',
+      join(base, 'o'),
+    ]);
     const got = readFolder(join(base, 'o')).input_ids!;
     const alone = (lines: number[][], name: string) => {
       writeBinFolderWithNumpy(join(base, name), [lines]);
-      weft(['pack', join(base, name), '--packed-length', '64', '--seed', String(c.seed), '--quiet', '--out', join(base, `${name}-o`)]);
+      weft([
+        'pack',
+        join(base, name),
+        '--packed-length',
+        '64',
+        '--seed',
+        String(c.seed),
+        '--quiet',
+        '--out',
+        join(base, `${name}-o`),
+      ]);
       return readFolder(join(base, `${name}-o`)).input_ids ?? [];
     };
     expect(got).toEqual([...alone(c.files[2]!, 'f2'), ...alone(c.files[0]!, 'f0')]);
@@ -63,7 +99,9 @@ describe('weft pack', () => {
     const base = tempDir('weft-cli-bad-');
     writeBinFolderWithNumpy(join(base, 'in'), [[[1, 2, 3]]]);
     writeFileSync(join(base, 'in', '001.bin'), '{"tokens": [1]}\n');
-    expect(() => weft(['pack', join(base, 'in'), '--packed-length', '2', '--out', join(base, 'o')])).toThrow(/001\.bin.*meta/);
+    expect(() => weft(['pack', join(base, 'in'), '--packed-length', '2', '--out', join(base, 'o')])).toThrow(
+      /001\.bin.*meta/,
+    );
     expect(readdirSync(base)).toEqual(['in']);
   });
 });
@@ -73,9 +111,17 @@ describe('weft process', () => {
     const c = packingCases[1]!;
     const base = tempDir('weft-cli-proc-');
     writeBinFolderWithNumpy(join(base, 'in'), c.files);
-    const summary = JSON.parse(weft(['process', join(base, 'in'), '--format', 'internlm', '--quiet', '--out', join(base, 'out')]));
+    const summary = JSON.parse(
+      weft(['process', join(base, 'in'), '--format', 'internlm', '--quiet', '--out', join(base, 'out')]),
+    );
     const lines = c.files.flat();
-    expect(summary).toMatchObject({ files: 3, read: lines.length, kept: lines.length, skipped: {}, tokens: lines.reduce((a, l) => a + l.length, 0) });
+    expect(summary).toMatchObject({
+      files: 3,
+      read: lines.length,
+      kept: lines.length,
+      skipped: {},
+      tokens: lines.reduce((a, l) => a + l.length, 0),
+    });
     expect(readFileSync(join(base, 'out', 'samples', 'dataset_dict.json'), 'utf8')).toBe('{"splits": ["0", "1", "2"]}');
     c.files.forEach((f, k) => {
       const rows = readFolder(join(base, 'out', 'samples', String(k)));
@@ -87,11 +133,30 @@ describe('weft process', () => {
 
   it('ftdp format with the default tokenizer: counts bad lines when skipping, packs the samples', () => {
     const base = tempDir('weft-cli-ftdp-');
-    const conv = (i: number) => JSON.stringify([{ role: 'user', content: `What is ${i} + ${i}?` }, { role: 'assistant', content: `${2 * i}.` }]);
+    const conv = (i: number) =>
+      JSON.stringify([
+        { role: 'user', content: `What is ${i} + ${i}?` },
+        { role: 'assistant', content: `${2 * i}.` },
+      ]);
     mkdirSync(join(base, 'in'));
     writeFileSync(join(base, 'in', 'a.json'), `${Array.from({ length: 30 }, (_, i) => conv(i)).join('\n')}\n{broken\n`);
     writeFileSync(join(base, 'in', 'b.json'), `${Array.from({ length: 20 }, (_, i) => conv(100 + i)).join('\n')}\n`);
-    const summary = JSON.parse(weft(['process', join(base, 'in'), '--format', 'ftdp', '--pack', '--packed-length', '64', '--on-error', 'skip', '--quiet', '--out', join(base, 'out')]));
+    const summary = JSON.parse(
+      weft([
+        'process',
+        join(base, 'in'),
+        '--format',
+        'ftdp',
+        '--pack',
+        '--packed-length',
+        '64',
+        '--on-error',
+        'skip',
+        '--quiet',
+        '--out',
+        join(base, 'out'),
+      ]),
+    );
     expect(summary.read).toBe(51);
     expect(summary.kept).toBe(50);
     expect(Object.values(summary.skipped as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(1);
@@ -105,7 +170,12 @@ describe('weft process', () => {
 describe('weft inspect', () => {
   it('brackets loss-masked tokens and marks piece boundaries (no TTY)', () => {
     const base = tempDir('weft-cli-insp-');
-    writeBinFolderWithNumpy(join(base, 'in'), [[[5, -6, -7, 8], [9, 10, -11]]]);
+    writeBinFolderWithNumpy(join(base, 'in'), [
+      [
+        [5, -6, -7, 8],
+        [9, 10, -11],
+      ],
+    ]);
     weft(['pack', join(base, 'in'), '--packed-length', '7', '--seed', '1024', '--quiet', '--out', join(base, 'o')]);
     const out = weft(['inspect', join(base, 'o')]);
     // seed 1024 shuffles [0, 1] to [0, 1]: line 0 then line 1 (golden shuffle.json, n = 2).

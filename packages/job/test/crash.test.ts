@@ -34,7 +34,10 @@ function assertNoPartialVisible(dir: string): void {
 
 /** Start `weft process`, SIGKILL it once `ready()` holds, and return whether it was killed mid-job. */
 async function killWhen(args: string[], ready: () => boolean): Promise<boolean> {
-  const child = spawn(process.execPath, [WEFT, ...args], { env: { ...process.env, WEFT_TEST_THROTTLE_MS: '15' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [WEFT, ...args], {
+    env: { ...process.env, WEFT_TEST_THROTTLE_MS: '15' },
+    stdio: 'ignore',
+  });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   for (;;) {
     if (child.exitCode !== null) break;
@@ -88,11 +91,25 @@ describe('weft process: SIGKILL mid-job, rerun, identical bytes', () => {
   it('resumes an interrupted packing stage', async () => {
     const base = tempDir('weft-crash-pack-');
     const input = makeInput(base);
-    const args = (out: string) => ['process', input, '--format', 'internlm', '--pack', '--packed-length', '32', '--quiet', '--out', out];
+    const args = (out: string) => [
+      'process',
+      input,
+      '--format',
+      'internlm',
+      '--pack',
+      '--packed-length',
+      '32',
+      '--quiet',
+      '--out',
+      out,
+    ];
     execFileSync(process.execPath, [WEFT, ...args(join(base, 'ref'))]);
     const out = join(base, 'out');
     // Kill while the packed folder is being written (its temp folder exists).
-    const killed = await killWhen(args(out), () => existsSync(out) && readdirSync(out).some((e) => e.startsWith('.packed.tmp-')));
+    const killed = await killWhen(
+      args(out),
+      () => existsSync(out) && readdirSync(out).some((e) => e.startsWith('.packed.tmp-')),
+    );
     expect(killed).toBe(true);
     expect(existsSync(join(out, 'packed'))).toBe(false);
     assertNoPartialVisible(out);

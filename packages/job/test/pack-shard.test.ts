@@ -11,7 +11,16 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 const TOKENIZED = new URL('../../../data/sample/tokenized/', import.meta.url).pathname;
 const base = tempDir('weft-pack-shard-');
 
-const job = (out: string, splitBytes: number): PackJobOptions => ({ folder: TOKENIZED, packedLength: 256, seed: 3, minLength: 2, maxShardBytes: 60_000, splitBytes, out, progress: false });
+const job = (out: string, splitBytes: number): PackJobOptions => ({
+  folder: TOKENIZED,
+  packedLength: 256,
+  seed: 3,
+  minLength: 2,
+  maxShardBytes: 60_000,
+  splitBytes,
+  out,
+  progress: false,
+});
 
 describe('weft pack --shard + weft merge', () => {
   it('groups files into units', () => {
@@ -20,13 +29,17 @@ describe('weft pack --shard + weft merge', () => {
   });
 
   it('under the unit bound a single run writes what it always wrote', async () => {
-    const a = join(base, 'plain'), b = join(base, 'old');
+    const a = join(base, 'plain'),
+      b = join(base, 'old');
     await runPack(job(a, 256 << 20));
     const ds = await PackedDataset.fromBinFolder(TOKENIZED, { packedLength: 256, seed: 3, minLength: 2 });
     // The old path with what weft pack records now: its settings in the marker; on_error and the line counts in weft_stats.json.
     const { lines, kept, skipped } = await checkedBinFolder(TOKENIZED, { minLength: 2 });
     await writePackedDataset(ds, b, {
-      maxShardBytes: 60_000, config: { packed_length: 256, seed: 3, min_length: 2, on_error: 'fail' }, extraStats: { lines, kept, skipped }, output: packJobMarker(job(a, 256 << 20)),
+      maxShardBytes: 60_000,
+      config: { packed_length: 256, seed: 3, min_length: 2, on_error: 'fail' },
+      extraStats: { lines, kept, skipped },
+      output: packJobMarker(job(a, 256 << 20)),
     });
     expect(sameTree(tree(a), tree(b))).toEqual([]);
   });

@@ -6,8 +6,9 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 import { stderrOf } from './stderr.ts';
 import { runProcess } from '../src/process.ts';
 
-
-afterEach(() => { vi.unstubAllEnvs(); });
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 
 describe('weft process progress', () => {
   it('counts bytes read of all input bytes while a file is read, and a rerun says what it reused instead of "0 samples"', async () => {
@@ -27,19 +28,35 @@ describe('weft process progress', () => {
     const proc = first.filter((l) => l.startsWith('process: '));
     // Lines in the middle of the first file: a fraction of the bytes, an ETA, and a token rate that is not zero.
     const mid = proc.find((l) => /^process: [1-4]\d\.\d% /.test(l));
-    expect(mid, proc.join('\n')).toMatch(new RegExp(`^process: \\d+\\.\\d% [\\d.]+ kB of ${(total / 1e3).toFixed(1)} kB, [\\d.]+ [kM]?B/s, ETA \\d\\d:\\d\\d \\| \\d+ samples \\(.+/s\\) \\| \\d+ tok \\((?!0/s).+/s\\) \\| 0/2 files$`));
-    expect(proc.at(-1)).toMatch(/^process: 100\.0% .*, took \d\d:\d\d \| 600 samples \(.*\) \| 2400 tok \(.*\) \| 2\/2 files$/);
+    expect(mid, proc.join('\n')).toMatch(
+      new RegExp(
+        `^process: \\d+\\.\\d% [\\d.]+ kB of ${(total / 1e3).toFixed(1)} kB, [\\d.]+ [kM]?B/s, ETA \\d\\d:\\d\\d \\| \\d+ samples \\(.+/s\\) \\| \\d+ tok \\((?!0/s).+/s\\) \\| 0/2 files$`,
+      ),
+    );
+    expect(proc.at(-1)).toMatch(
+      /^process: 100\.0% .*, took \d\d:\d\d \| 600 samples \(.*\) \| 2400 tok \(.*\) \| 2\/2 files$/,
+    );
 
     const again = await stderrOf(() => runProcess({ input, format: 'internlm', out }));
-    expect(again.at(-1)).toMatch(/^process: 100\.0% .* \| 600 samples \(0\/s\) \| 2400 tok \(0\/s\) \| 2\/2 files, reused 2 of 2 from an earlier run$/);
+    expect(again.at(-1)).toMatch(
+      /^process: 100\.0% .* \| 600 samples \(0\/s\) \| 2400 tok \(0\/s\) \| 2\/2 files, reused 2 of 2 from an earlier run$/,
+    );
 
     // Tokenized input with --pack packs directly (other settings: --overwrite); a rerun says it reused the packed folder.
-    const packs = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16, overwrite: true }));
+    const packs = await stderrOf(() =>
+      runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16, overwrite: true }),
+    );
     expect(packs.at(-1)).toMatch(/^pack: 100\.0% 150\/150 packs, .* took \d\d:\d\d \| 2400 tok /);
-    const packsAgain = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16 }));
-    expect(packsAgain).toEqual([`pack: reused ${join(out, 'packed')} (150 packs) from an earlier run with the same inputs and settings`]);
+    const packsAgain = await stderrOf(() =>
+      runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16 }),
+    );
+    expect(packsAgain).toEqual([
+      `pack: reused ${join(out, 'packed')} (150 packs) from an earlier run with the same inputs and settings`,
+    ]);
 
-    const quiet = await stderrOf(() => runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16, progress: false }));
+    const quiet = await stderrOf(() =>
+      runProcess({ input, format: 'internlm', out, pack: true, packedLength: 16, progress: false }),
+    );
     expect(quiet).toEqual(['']);
   });
 });

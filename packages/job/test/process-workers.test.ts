@@ -25,19 +25,35 @@ describe('weft process with worker threads', () => {
     const input = join(base, 'in');
     mkdirSync(input);
     const words = 'alpha beta gamma delta 数据 模型 训练 token'.split(' ');
-    const text = (k: number, n: number): string => Array.from({ length: n }, (_, i) => words[(k * 7 + i * 3) % words.length]).join(' ');
-    for (const [f, count] of [[0, 90], [1, 7], [2, 140]] as const) {
-      const lines = Array.from({ length: count }, (_, k) => JSON.stringify([
-        { role: 'system', content: `sys ${f}` },
-        { role: 'user', content: text(k + f, 40 + (k % 13) * 20) },
-        { role: 'assistant', content: text(k * 3 + f, 60 + (k % 17) * 25), loss: k % 5 !== 0 },
-      ]));
+    const text = (k: number, n: number): string =>
+      Array.from({ length: n }, (_, i) => words[(k * 7 + i * 3) % words.length]).join(' ');
+    for (const [f, count] of [
+      [0, 90],
+      [1, 7],
+      [2, 140],
+    ] as const) {
+      const lines = Array.from({ length: count }, (_, k) =>
+        JSON.stringify([
+          { role: 'system', content: `sys ${f}` },
+          { role: 'user', content: text(k + f, 40 + (k % 13) * 20) },
+          { role: 'assistant', content: text(k * 3 + f, 60 + (k % 17) * 25), loss: k % 5 !== 0 },
+        ]),
+      );
       writeFileSync(join(input, `part-${f}.json`), `${lines.join('\n')}\n`);
     }
     const outs: Record<string, string>[] = [];
     for (const workers of [0, 1, 3]) {
       const out = join(base, `out-${workers}`);
-      const summary = await runProcess({ input, format: 'ftdp', workers, maxLength: 600, pack: true, packedLength: 1024, out, progress: false });
+      const summary = await runProcess({
+        input,
+        format: 'ftdp',
+        workers,
+        maxLength: 600,
+        pack: true,
+        packedLength: 1024,
+        out,
+        progress: false,
+      });
       // Every fifth record trains nothing (its only reply is loss: false): 18 + 2 + 28 are dropped,
       // as xtuner's offline job filters them (`any(label >= 0)`).
       expect(summary).toMatchObject({ files: 3, read: 237, kept: 189, skipped: { 'no-trainable-token': 48 } });

@@ -11,14 +11,26 @@ const SAMPLE = new URL('../../../data/sample/ftdp/', import.meta.url).pathname;
 export function makeShardInput(dir: string): string {
   mkdirSync(join(dir, 'code'), { recursive: true });
   for (const f of ['chat_cn.json', 'chat_en.json', 'code/code_mixed.json']) copyFileSync(join(SAMPLE, f), join(dir, f));
-  const turn = (u: string, a: string) => JSON.stringify([{ role: 'user', content: u }, { role: 'assistant', content: a }]);
+  const turn = (u: string, a: string) =>
+    JSON.stringify([
+      { role: 'user', content: u },
+      { role: 'assistant', content: a },
+    ]);
   const long = Array.from({ length: 1800 }, (_, i) => `word${i % 97} is number ${i}.`).join(' ');
-  writeFileSync(join(dir, 'z_long.json'), `${turn('short one?', 'yes.')}\n${turn('a long answer please', long)}\n${turn('and the last?', 'done.')}\n`);
+  writeFileSync(
+    join(dir, 'z_long.json'),
+    `${turn('short one?', 'yes.')}\n${turn('a long answer please', long)}\n${turn('and the last?', 'done.')}\n`,
+  );
   return dir;
 }
 
 /** Every file under dir (relative path → bytes), skipping the top-level names in `skip`. */
-export function tree(dir: string, skip: readonly string[] = [], root = dir, out = new Map<string, Buffer>()): Map<string, Buffer> {
+export function tree(
+  dir: string,
+  skip: readonly string[] = [],
+  root = dir,
+  out = new Map<string, Buffer>(),
+): Map<string, Buffer> {
   for (const e of readdirSync(dir).sort()) {
     if (dir === root && skip.includes(e)) continue;
     const p = join(dir, e);
@@ -32,7 +44,8 @@ export function tree(dir: string, skip: readonly string[] = [], root = dir, out 
 export function sameTree(a: Map<string, Buffer>, b: Map<string, Buffer>): string[] {
   const diff: string[] = [];
   for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(k), y = b.get(k);
+    const x = a.get(k),
+      y = b.get(k);
     if (!x || !y || !x.equals(y)) diff.push(k);
   }
   return diff.sort();

@@ -22,12 +22,18 @@ const env = { ...process.env, SLURM_CONF: join(cluster, 'slurm.conf'), WEFT: `${
 function logs(): string {
   const dir = join(cluster, 'log');
   if (!existsSync(dir)) return '';
-  return readdirSync(dir).map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-3000)}`).join('\n');
+  return readdirSync(dir)
+    .map((f) => `--- ${f}\n${readFileSync(join(dir, f), 'utf8').slice(-3000)}`)
+    .join('\n');
 }
 
 function sbatch(args: string[]): string {
   try {
-    return execFileSync('sbatch', ['--parsable', '-o', join(cluster, 'log', 'job-%A_%a.out'), ...args], { env, encoding: 'utf8', timeout: 240_000 }).trim();
+    return execFileSync('sbatch', ['--parsable', '-o', join(cluster, 'log', 'job-%A_%a.out'), ...args], {
+      env,
+      encoding: 'utf8',
+      timeout: 240_000,
+    }).trim();
   } catch (e) {
     throw new Error(`sbatch ${args.join(' ')} failed: ${(e as Error).message}\n${logs()}`);
   }
@@ -44,7 +50,11 @@ async function freePort(): Promise<number> {
 
 beforeAll(async () => {
   const ports = { WEFT_SLURMCTLD_PORT: String(await freePort()), WEFT_SLURMD_PORT: String(await freePort()) };
-  execFileSync(CLUSTER, ['start', cluster], { env: { ...process.env, ...ports }, stdio: ['ignore', 'pipe', 'inherit'], timeout: 90_000 });
+  execFileSync(CLUSTER, ['start', cluster], {
+    env: { ...process.env, ...ports },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 90_000,
+  });
 }, 120_000);
 
 afterAll(() => {
@@ -59,21 +69,56 @@ afterAll(() => {
 describe('weft process --shard auto on a real Slurm cluster', () => {
   it('a job array of 4 tasks and a dependent merge job give the bytes of one process', async () => {
     const input = makeShardInput(join(base, 'in'));
-    const settings = ['--format', 'ftdp', '--tokenizer', 'default', '--template', 'internlm2_chat', '--max-length', '384',
-      '--pack', '--packed-length', '512', '--seed', '7', '--split-bytes', '16000', '--max-shard-size', '40000'];
+    const settings = [
+      '--format',
+      'ftdp',
+      '--tokenizer',
+      'default',
+      '--template',
+      'internlm2_chat',
+      '--max-length',
+      '384',
+      '--pack',
+      '--packed-length',
+      '512',
+      '--seed',
+      '7',
+      '--split-bytes',
+      '16000',
+      '--max-shard-size',
+      '40000',
+    ];
     expect(execFileSync('sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8' }).trim()).toBe('idle');
     const out = join(base, 'out');
     const array = sbatch(['--array=0-3', '--cpus-per-task=1', '--wait', PROCESS_SBATCH, input, out, ...settings]);
-    expect(readdirSync(join(out, 'shards')).filter((n) => !n.startsWith('.')).sort()).toEqual([0, 1, 2, 3].map((i) => `shard-0000${i}-of-00004`));
+    expect(
+      readdirSync(join(out, 'shards'))
+        .filter((n) => !n.startsWith('.'))
+        .sort(),
+    ).toEqual([0, 1, 2, 3].map((i) => `shard-0000${i}-of-00004`));
     const jobId = array.split(';')[0]!;
     const merge = sbatch([`--dependency=afterok:${jobId}`, '--cpus-per-task=1', '--wait', MERGE_SBATCH, out]);
     const mergeLog = readdirSync(join(cluster, 'log')).find((f) => f.startsWith(`job-${merge}_`))!;
-    expect(readFileSync(join(cluster, 'log', mergeLog), 'utf8')).toMatch(/^merge: 4 shards, 4 splits, 9 Arrow files linked/m);
+    expect(readFileSync(join(cluster, 'log', mergeLog), 'utf8')).toMatch(
+      /^merge: 4 shards, 4 splits, 9 Arrow files linked/m,
+    );
     const taskLog = readFileSync(join(cluster, 'log', `job-${jobId}_2.out`), 'utf8');
     expect(taskLog).toMatch(/^shard 2\/4: \d+ units/m); // the one-line summary of the task
 
-    await runProcess({ input, format: 'ftdp', tokenizer: 'default', template: 'internlm2_chat', maxLength: 384, pack: true, packedLength: 512, seed: 7,
-      splitBytes: 16_000, maxShardBytes: 40_000, out: join(base, 'single'), progress: false });
+    await runProcess({
+      input,
+      format: 'ftdp',
+      tokenizer: 'default',
+      template: 'internlm2_chat',
+      maxLength: 384,
+      pack: true,
+      packedLength: 512,
+      seed: 7,
+      splitBytes: 16_000,
+      maxShardBytes: 40_000,
+      out: join(base, 'single'),
+      progress: false,
+    });
     const single = tree(join(base, 'single'));
     expect(single.has('packed/state.json')).toBe(true);
     expect(sameTree(tree(out, ['shards']), single)).toEqual([]);

@@ -4,7 +4,10 @@ import { vi } from 'vitest';
 export async function stderrOf(fn: () => Promise<unknown>): Promise<string[]> {
   const out: string[] = [];
   vi.stubEnv('WEFT_PROGRESS_INTERVAL', '0');
-  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true; });
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+    out.push(String(s));
+    return true;
+  });
   const tty = process.stderr.isTTY;
   process.stderr.isTTY = false;
   try {

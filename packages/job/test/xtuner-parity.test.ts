@@ -33,7 +33,11 @@ import { charTokenizer, python } from '../../tokenize/test/helpers.ts';
 import { stderrOf } from './stderr.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const conv = (q: string, a: string, loss: boolean): string => JSON.stringify([{ role: 'user', content: q }, { role: 'assistant', content: a, loss }]);
+const conv = (q: string, a: string, loss: boolean): string =>
+  JSON.stringify([
+    { role: 'user', content: q },
+    { role: 'assistant', content: a, loss },
+  ]);
 
 describe('a file with no trainable conversation', () => {
   const dir = tempDir('weft-empty-split-');
@@ -42,10 +46,14 @@ describe('a file with no trainable conversation', () => {
   writeFileSync(join(input, 'a.json'), `${conv('hi', 'hello', true)}\n${conv('q', 'not trained', false)}\n`);
   writeFileSync(join(input, 'b.json'), `${conv('q1', 'r1', false)}\n${conv('q2', 'r2', false)}\n`);
 
-  it('weft process writes its split empty and says so in the summary and on stderr; counts equal the reference\'s', async () => {
+  it("weft process writes its split empty and says so in the summary and on stderr; counts equal the reference's", async () => {
     // The reference drops every sample of b.json (the filter), where xtuner's job then stops.
-    const dropped = (f: string): string[] => (JSON.parse(python('xtuner_encode.py', ['ftdp', join(input, f), '32768', 'internlm2_chat', '--offline'])) as Record<string, { dropped?: string }[]>)
-      .internlm2_chat!.map((s) => s.dropped ?? 'kept');
+    const dropped = (f: string): string[] =>
+      (
+        JSON.parse(
+          python('xtuner_encode.py', ['ftdp', join(input, f), '32768', 'internlm2_chat', '--offline']),
+        ) as Record<string, { dropped?: string }[]>
+      ).internlm2_chat!.map((s) => s.dropped ?? 'kept');
     expect(dropped('a.json')).toEqual(['kept', 'no-trainable-token']);
     expect(dropped('b.json')).toEqual(['no-trainable-token', 'no-trainable-token']);
 
@@ -53,17 +61,32 @@ describe('a file with no trainable conversation', () => {
     const program = new Command().exitOverride();
     registerCommands(program);
     let stdout = '';
-    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { stdout += String(s); return true; });
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
+      stdout += String(s);
+      return true;
+    });
     let lines: string[];
     try {
-      lines = await stderrOf(() => program.parseAsync(['process', input, '--format', 'ftdp', '--workers', '0', '--quiet', '--out', out], { from: 'user' }));
+      lines = await stderrOf(() =>
+        program.parseAsync(['process', input, '--format', 'ftdp', '--workers', '0', '--quiet', '--out', out], {
+          from: 'user',
+        }),
+      );
     } finally {
       spy.mockRestore();
     }
     const summary = JSON.parse(stdout) as ProcessSummary;
-    expect(summary).toMatchObject({ files: 2, read: 4, kept: 1, skipped: { 'no-trainable-token': 3 }, empty_splits: ['b.json'] });
+    expect(summary).toMatchObject({
+      files: 2,
+      read: 4,
+      kept: 1,
+      skipped: { 'no-trainable-token': 3 },
+      empty_splits: ['b.json'],
+    });
     expect(lines).toContain(emptySplitsNote(summary));
-    expect(lines.join('\n')).toMatch(/NOTE: 1 of 2 input files gave no trainable sample, so its split is empty: b\.json \(xtuner's offline job stops with an error/);
+    expect(lines.join('\n')).toMatch(
+      /NOTE: 1 of 2 input files gave no trainable sample, so its split is empty: b\.json \(xtuner's offline job stops with an error/,
+    );
     const ds = await ArrowDataset.open(join(out, 'samples', '1'));
     expect(ds.length).toBe(0);
     await ds.close();
@@ -75,7 +98,8 @@ describe('a file with no trainable conversation', () => {
 });
 
 const SCRIPT = new URL('../../../tools/reference/xtuner_saved_samples.py', import.meta.url).pathname;
-const msg = (role: string, content: string, loss?: boolean): Record<string, unknown> => (loss === undefined ? { role, content } : { role, content, loss });
+const msg = (role: string, content: string, loss?: boolean): Record<string, unknown> =>
+  loss === undefined ? { role, content } : { role, content, loss };
 
 async function rowsOf(dir: string): Promise<{ input_ids: number[]; labels: number[] }[]> {
   const ds = await ArrowDataset.open(dir);
@@ -85,21 +109,30 @@ async function rowsOf(dir: string): Promise<{ input_ids: number[]; labels: numbe
   return out;
 }
 
-describe('samples folder: the feature types of xtuner\'s saved samples', () => {
+describe("samples folder: the feature types of xtuner's saved samples", () => {
   const dir = tempDir('weft-sample-dtypes-');
   const input = join(dir, 'in');
   mkdirSync(input);
-  const records = Array.from({ length: 12 }, (_, i) => [msg('user', `question ${i} ${'x'.repeat(i * 7)}`), msg('assistant', `answer ${i}`)]);
+  const records = Array.from({ length: 12 }, (_, i) => [
+    msg('user', `question ${i} ${'x'.repeat(i * 7)}`),
+    msg('assistant', `answer ${i}`),
+  ]);
   writeFileSync(join(input, 'a.json'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
   const out = join(dir, 'out');
   const xtunerDir = join(dir, 'xtuner');
 
-  it('load_from_disk gives input_ids int32, labels int64 (as datasets saves xtuner\'s), packed stays int32; rows equal', async () => {
+  it("load_from_disk gives input_ids int32, labels int64 (as datasets saves xtuner's), packed stays int32; rows equal", async () => {
     await runProcess({ input, format: 'ftdp', maxLength: 48, pack: true, packedLength: 64, out, progress: false });
-    const r = JSON.parse(execFileSync('python3', [SCRIPT, out, xtunerDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Record<string, { weft: string; xtuner: string; rows: number; rows_equal: boolean; labels_ok: boolean }> & { packed: string };
+    const r = JSON.parse(
+      execFileSync('python3', [SCRIPT, out, xtunerDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    ) as Record<string, { weft: string; xtuner: string; rows: number; rows_equal: boolean; labels_ok: boolean }> & {
+      packed: string;
+    };
     expect(r['0']!.rows).toBe(12);
     expect(r['0']!.weft).toBe(r['0']!.xtuner);
-    expect(r['0']!.weft).toMatch(/'input_ids': (List|Sequence)\(.*Value\('int32'\).*'labels': (List|Sequence)\(.*Value\('int64'\)/);
+    expect(r['0']!.weft).toMatch(
+      /'input_ids': (List|Sequence)\(.*Value\('int32'\).*'labels': (List|Sequence)\(.*Value\('int64'\)/,
+    );
     expect(r['0']!.rows_equal).toBe(true);
     expect(r['0']!.labels_ok).toBe(true);
     expect(r.packed).not.toMatch(/int64/);
@@ -116,11 +149,17 @@ describe('samples folder: the feature types of xtuner\'s saved samples', () => {
     const packsOf = async (src: ArrowSource): Promise<unknown[]> => {
       const ds = PackedDataset.fromSources([src], { packedLength: 40, seed: 3 });
       const got = [];
-      for await (const p of ds) got.push({ input_ids: Array.from(p.input_ids), labels: Array.from(p.labels), cumulative_len: Array.from(p.cumulative_len) });
+      for await (const p of ds)
+        got.push({
+          input_ids: Array.from(p.input_ids),
+          labels: Array.from(p.labels),
+          cumulative_len: Array.from(p.cumulative_len),
+        });
       await ds.close();
       return got;
     };
-    const a = await packsOf(weftSrc), b = await packsOf(xtSrc);
+    const a = await packsOf(weftSrc),
+      b = await packsOf(xtSrc);
     expect(a.length).toBeGreaterThan(2);
     expect(b).toEqual(a);
   });
@@ -138,13 +177,25 @@ function zeroBang(): Tokenizer {
 // Record 0: "!" trained at the end of a reply, and untrained in the prompt. Record 1: the only
 // trained token is 0, so `any(label >= 0)` keeps it. Record 2: "!" in a loss-false reply only.
 const RECORDS = [
-  [{ role: 'user', content: 'shout!' }, { role: 'assistant', content: 'yes!', loss: true }],
-  [{ role: 'user', content: 'q' }, { role: 'assistant', content: '!', loss: true }],
-  [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'no!', loss: false }],
+  [
+    { role: 'user', content: 'shout!' },
+    { role: 'assistant', content: 'yes!', loss: true },
+  ],
+  [
+    { role: 'user', content: 'q' },
+    { role: 'assistant', content: '!', loss: true },
+  ],
+  [
+    { role: 'user', content: 'q' },
+    { role: 'assistant', content: 'no!', loss: false },
+  ],
 ];
 
 type Row = { input_ids: number[]; labels: number[] };
-const plain = (r: { input_ids: Int32Array; labels: Int32Array }): Row => ({ input_ids: Array.from(r.input_ids), labels: Array.from(r.labels) });
+const plain = (r: { input_ids: Int32Array; labels: Int32Array }): Row => ({
+  input_ids: Array.from(r.input_ids),
+  labels: Array.from(r.labels),
+});
 /** Positions of token 0 with label 0 (trained) and with label -100 (not). */
 const zeros = (r: Row): { trained: number; untrained: number } => ({
   trained: r.input_ids.filter((t, i) => t === 0 && r.labels[i] === 0).length,
@@ -158,12 +209,26 @@ describe('token 0 in each output format', () => {
   const file = join(input, 'a.json');
   writeFileSync(file, `${RECORDS.map((r) => JSON.stringify(r)).join('\n')}\n`);
 
-  it('encode (samples): a trained token 0 has label 0, as the reference\'s encode_fn; the filter keeps a sample whose only trained token is 0', async () => {
-    const ref = JSON.parse(python('xtuner_encode.py', ['ftdp', file, '100000', 'internlm2_chat', '--offline', '--zero', '!'])) as Record<string, (Row | { dropped: string })[]>;
+  it("encode (samples): a trained token 0 has label 0, as the reference's encode_fn; the filter keeps a sample whose only trained token is 0", async () => {
+    const ref = JSON.parse(
+      python('xtuner_encode.py', ['ftdp', file, '100000', 'internlm2_chat', '--offline', '--zero', '!']),
+    ) as Record<string, (Row | { dropped: string })[]>;
     const keep = trainableOnly();
-    const got = (await collect(pipe(readDataset(file, 'ftdp'), templateMap('internlm2_chat'), encode({ tokenizer: zeroBang(), maxLength: 100000 }), keep))).map(plain);
+    const got = (
+      await collect(
+        pipe(
+          readDataset(file, 'ftdp'),
+          templateMap('internlm2_chat'),
+          encode({ tokenizer: zeroBang(), maxLength: 100000 }),
+          keep,
+        ),
+      )
+    ).map(plain);
     expect(got).toEqual(ref.internlm2_chat!.filter((s) => !('dropped' in s)));
-    expect(got.map(zeros)).toEqual([{ trained: 1, untrained: 1 }, { trained: 1, untrained: 0 }]);
+    expect(got.map(zeros)).toEqual([
+      { trained: 1, untrained: 1 },
+      { trained: 1, untrained: 0 },
+    ]);
     expect(keep.stats.rejected.get('no-trainable-token')).toBe(1);
   });
 
@@ -178,18 +243,31 @@ describe('token 0 in each output format', () => {
       return rows;
     };
     const samples = await read(join(out, 'samples', '0'));
-    expect(samples.map(zeros)).toEqual([{ trained: 1, untrained: 1 }, { trained: 1, untrained: 0 }]);
+    expect(samples.map(zeros)).toEqual([
+      { trained: 1, untrained: 1 },
+      { trained: 1, untrained: 0 },
+    ]);
     const packed = await read(join(out, 'packed'));
-    const total = packed.map(zeros).reduce((a, z) => ({ trained: a.trained + z.trained, untrained: a.untrained + z.untrained }), { trained: 0, untrained: 0 });
+    const total = packed
+      .map(zeros)
+      .reduce((a, z) => ({ trained: a.trained + z.trained, untrained: a.untrained + z.untrained }), {
+        trained: 0,
+        untrained: 0,
+      });
     // The packs hold every sample token but the tail that does not fill a pack.
     expect(total.trained).toBeGreaterThanOrEqual(1);
     expect(packed.flatMap((r) => r.labels.filter((l, i) => l === 0 && r.input_ids[i] !== 0))).toEqual([]);
   });
 
-  it('weft tokenize (.bin): a trained token 0 is written as 0 and read back untrained, by weft and by the numpy reference of xtuner\'s JsonlDataset', async () => {
+  it("weft tokenize (.bin): a trained token 0 is written as 0 and read back untrained, by weft and by the numpy reference of xtuner's JsonlDataset", async () => {
     const binDir = join(dir, 'bin');
     const bin = join(binDir, 'en', 'a.bin');
-    await datasetToBin(file, bin, { format: 'ftdp', tokenizer: zeroBang(), template: 'internlm2_chat', progress: false });
+    await datasetToBin(file, bin, {
+      format: 'ftdp',
+      tokenizer: zeroBang(),
+      template: 'internlm2_chat',
+      progress: false,
+    });
     const lines = (await collect(readInternlmBin(bin))).map((r) => Array.from(r.tokens));
     // Record 1 ends "<|im_start|>assistant\n" + "!" + "<|im_end|>": the trained 0 is stored as 0, like an untrained one.
     expect(lines[1]!.filter((t) => t === 0)).toHaveLength(1);
@@ -203,7 +281,13 @@ describe('token 0 in each output format', () => {
     const want = JSON.parse(readFileSync(dump, 'utf8')) as (Row & { cumulative_len: number[] })[];
     const ds = await PackedDataset.fromBinFolder(binDir, { packedLength: 16, seed: 7 });
     const got = [];
-    for await (const p of ds) got.push({ input_ids: Array.from(p.input_ids), labels: Array.from(p.labels), cumulative_len: Array.from(p.cumulative_len), position_ids: Array.from(p.position_ids) });
+    for await (const p of ds)
+      got.push({
+        input_ids: Array.from(p.input_ids),
+        labels: Array.from(p.labels),
+        cumulative_len: Array.from(p.cumulative_len),
+        position_ids: Array.from(p.position_ids),
+      });
     await ds.close();
     expect(got).toEqual(want);
     expect(got.flatMap((p) => p.labels.filter((l) => l === 0))).toEqual([]);

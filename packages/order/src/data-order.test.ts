@@ -26,11 +26,26 @@ sys.stdout.write(json.dumps(out))
 `;
 
 const TREE = [
-  'top.bin', 'top.bin.meta', 'readme.txt', 'B.bin', 'b.bin',
-  'cn/\u4e2d\u6587/1.bin', 'cn/\u4e2d\u6587/2.jsonl', 'cn/a.bin', 'cn/\u00e9.bin',
-  'en/x/deep/deeper/1.bin', 'en/x/2.bin', 'en/x.bin', 'en/y.json',
-  'u/\u{1d518}.bin', 'u/\uff5a.bin', 'u/\u{1f600}/\u{10000}.bin', 'u/\ufb01/f.bin', 'u/Z.bin',
-  'target/t1.bin', 'target/in/t2.bin',
+  'top.bin',
+  'top.bin.meta',
+  'readme.txt',
+  'B.bin',
+  'b.bin',
+  'cn/\u4e2d\u6587/1.bin',
+  'cn/\u4e2d\u6587/2.jsonl',
+  'cn/a.bin',
+  'cn/\u00e9.bin',
+  'en/x/deep/deeper/1.bin',
+  'en/x/2.bin',
+  'en/x.bin',
+  'en/y.json',
+  'u/\u{1d518}.bin',
+  'u/\uff5a.bin',
+  'u/\u{1f600}/\u{10000}.bin',
+  'u/\ufb01/f.bin',
+  'u/Z.bin',
+  'target/t1.bin',
+  'target/in/t2.bin',
 ];
 
 /** Build the tree creating entries in the given order (file systems may list in creation order). */
@@ -92,7 +107,9 @@ describe('dataOrder', () => {
 describe('data_order.txt', () => {
   it("reads an order written by xtuner's get_data_order.py (committed fixture)", async () => {
     const file = join(fixtureTree, 'data_order.txt');
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     expect(await readDataOrder(file, fixtureTree)).toEqual(lines);
     // Same files as weft's own order; only the subdirectory order may differ.
     expect([...(await dataOrder(fixtureTree))].sort()).toEqual([...lines].sort());
@@ -122,7 +139,11 @@ describe('weft order (CLI)', () => {
     const root = makeTree(TREE.map((_, i) => i));
     const outDir = join(root, 'o');
     const run = (): string => {
-      const r = spawnSync('node', [join(repo, 'packages/cli/bin/weft.mjs'), 'order', root, '--file-type', '.bin', '--out', outDir], { encoding: 'utf8' });
+      const r = spawnSync(
+        'node',
+        [join(repo, 'packages/cli/bin/weft.mjs'), 'order', root, '--file-type', '.bin', '--out', outDir],
+        { encoding: 'utf8' },
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/weft order: \d+ \.bin file\(s\)/);
       return readFileSync(join(outDir, 'data_order.txt'), 'utf8');
@@ -131,7 +152,9 @@ describe('weft order (CLI)', () => {
     const expected = JSON.parse(python(SORTED_WALK, [root, '.bin']).toString()) as string[];
     expect(first).toBe(expected.map((p) => `${p}\n`).join(''));
     expect(run()).toBe(first);
-    const bad = spawnSync('node', [join(repo, 'packages/cli/bin/weft.mjs'), 'order', join(root, 'nope')], { encoding: 'utf8' });
+    const bad = spawnSync('node', [join(repo, 'packages/cli/bin/weft.mjs'), 'order', join(root, 'nope')], {
+      encoding: 'utf8',
+    });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/does not exist/);
   }, 30_000);

@@ -46,7 +46,9 @@ async function walk(dir: string, rel: string, onPath: string[], fileType: string
         isDir = (await stat(join(dir, e.name))).isDirectory();
       } catch {
         if (e.name.endsWith(fileType)) {
-          throw new Error(`${join(dir, e.name)} is a broken symbolic link: fix or remove it before ordering ${fileType} files`);
+          throw new Error(
+            `${join(dir, e.name)} is a broken symbolic link: fix or remove it before ordering ${fileType} files`,
+          );
         }
         continue;
       }
@@ -61,7 +63,9 @@ async function walk(dir: string, rel: string, onPath: string[], fileType: string
     const path = join(dir, d);
     const real = await realpath(path);
     if (onPath.includes(real)) {
-      throw new Error(`symbolic link cycle: ${path} leads back to ${real}, which contains it; remove the link or order a folder without it`);
+      throw new Error(
+        `symbolic link cycle: ${path} leads back to ${real}, which contains it; remove the link or order a folder without it`,
+      );
     }
     onPath.push(real);
     await walk(path, `${rel}${d}/`, onPath, fileType, out);
@@ -72,7 +76,8 @@ async function walk(dir: string, rel: string, onPath: string[], fileType: string
 /** The text of a `data_order.txt`: one relative path per line, each ending in '\n' (xtuner's format). */
 export function formatDataOrder(paths: readonly string[]): string {
   for (const p of paths) {
-    if (p.includes('\n') || p.includes('\r')) throw new Error(`cannot write a path with a line break to a data order file: ${JSON.stringify(p)}`);
+    if (p.includes('\n') || p.includes('\r'))
+      throw new Error(`cannot write a path with a line break to a data order file: ${JSON.stringify(p)}`);
   }
   return paths.map((p) => `${p}\n`).join('');
 }
@@ -107,7 +112,11 @@ export async function readDataOrder(file: string, root: string): Promise<string[
     // Like Python's os.path.join (xtuner): an absolute path in the list stands on its own.
     const full = isAbsolute(p) ? p : join(root, p);
     if (!existsSync(full) || !statSync(full).isFile()) {
-      throw new DataError(`listed file ${full} does not exist (or is not a file): regenerate the order with \`weft order ${root}\` or restore the file`, { file, line: i + 1 }, { reason: 'missing-file' });
+      throw new DataError(
+        `listed file ${full} does not exist (or is not a file): regenerate the order with \`weft order ${root}\` or restore the file`,
+        { file, line: i + 1 },
+        { reason: 'missing-file' },
+      );
     }
     out.push(p);
   }

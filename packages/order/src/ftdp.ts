@@ -16,6 +16,10 @@ export { lossFlag, parseMessages } from './messages.ts';
 export const readFtdp = lineReader<Conversation>('read-ftdp', (text, raw) => {
   if (text.trim() === '') return undefined;
   const source = lineSource(raw);
-  const messages = parseMessages(parseJsonLine(text, raw), source, 'expected a JSON array of messages on this line (ftdp: one conversation per line)');
+  const messages = parseMessages(
+    parseJsonLine(text, raw),
+    source,
+    'expected a JSON array of messages on this line (ftdp: one conversation per line)',
+  );
   return { messages, source };
 });

@@ -34,7 +34,9 @@ export interface ByteRange {
 }
 
 /** An input ready to read, or the reason it could not be opened. */
-export type OpenedInput = { file: string; chunks: AsyncIterable<Buffer>; first?: { offset: number; line: number } } | { file: string; error: DataError };
+export type OpenedInput =
+  | { file: string; chunks: AsyncIterable<Buffer>; first?: { offset: number; line: number } }
+  | { file: string; error: DataError };
 
 export function isUrl(s: string): boolean {
   return /^https?:\/\//i.test(s);
@@ -57,14 +59,25 @@ export function openInputs(inputs: Inputs, options: InputOptions = {}): AsyncIte
   const retryDelayMs = options.retryDelayMs ?? 500;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const chunkSize = options.chunkSize ?? 1 << 22;
-  if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
   if (!(retryDelayMs >= 0)) throw new RangeError(`retryDelayMs must be >= 0, got ${retryDelayMs}`);
   if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be > 0, got ${timeoutMs}`);
   let agent: Dispatcher | undefined;
   const open = async (file: string): Promise<OpenedInput> => {
     if (isUrl(file)) {
-      if (options.range) return { file, error: new DataError('a URL cannot be read by byte range: download it first', { file }, { reason: 'missing-file' }) };
-      agent ??= new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs }).compose(interceptors.redirect({ maxRedirections: 5 }));
+      if (options.range)
+        return {
+          file,
+          error: new DataError(
+            'a URL cannot be read by byte range: download it first',
+            { file },
+            { reason: 'missing-file' },
+          ),
+        };
+      agent ??= new Agent({ headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connectTimeout: timeoutMs }).compose(
+        interceptors.redirect({ maxRedirections: 5 }),
+      );
       try {
         const body = await download(file, agent, retries, retryDelayMs);
         return { file, chunks: fromIterable([body]) };
@@ -74,9 +87,17 @@ export function openInputs(inputs: Inputs, options: InputOptions = {}): AsyncIte
     }
     try {
       const s = await stat(file);
-      if (!s.isFile()) return { file, error: new DataError('not a regular file', { file }, { reason: 'missing-file' }) };
+      if (!s.isFile())
+        return { file, error: new DataError('not a regular file', { file }, { reason: 'missing-file' }) };
     } catch {
-      return { file, error: new DataError('file does not exist: check the path or regenerate data_order.txt', { file }, { reason: 'missing-file' }) };
+      return {
+        file,
+        error: new DataError(
+          'file does not exist: check the path or regenerate data_order.txt',
+          { file },
+          { reason: 'missing-file' },
+        ),
+      };
     }
     const r = options.range;
     if (!r) return { file, chunks: fileChunks(file, chunkSize) };
@@ -105,7 +126,11 @@ async function download(url: string, agent: Dispatcher, retries: number, delayMs
       await res.body.dump();
       last = `HTTP ${res.statusCode}`;
       if (res.statusCode !== 429 && res.statusCode < 500) {
-        throw new DataError(`download failed: HTTP ${res.statusCode}`, { file: url }, { reason: `http-${res.statusCode}` });
+        throw new DataError(
+          `download failed: HTTP ${res.statusCode}`,
+          { file: url },
+          { reason: `http-${res.statusCode}` },
+        );
       }
     } catch (e) {
       if (e instanceof DataError) throw e;
@@ -114,5 +139,9 @@ async function download(url: string, agent: Dispatcher, retries: number, delayMs
       if (!RETRYABLE.test(code)) break;
     }
   }
-  throw new DataError(`unreachable after ${retries + 1} attempt(s) (${last}): check the URL and the network`, { file: url }, { reason: 'unreachable' });
+  throw new DataError(
+    `unreachable after ${retries + 1} attempt(s) (${last}): check the URL and the network`,
+    { file: url },
+    { reason: 'unreachable' },
+  );
 }

@@ -73,7 +73,9 @@ describe('InternLM .bin reading', () => {
     const meta = await readBinMeta(bin);
     // Cut in the middle of line 31: lines 31..40 are damaged or gone.
     truncateSync(bin, meta.offsets[30]! + 10);
-    await expect(collect(readInternlmBin(bin))).rejects.toThrow(new RegExp(`a\\.bin: line 31 \\(byte ${meta.offsets[30]}\\): malformed JSON.*truncated`));
+    await expect(collect(readInternlmBin(bin))).rejects.toThrow(
+      new RegExp(`a\\.bin: line 31 \\(byte ${meta.offsets[30]}\\): malformed JSON.*truncated`),
+    );
     await expect(readBinMeta(bin)).rejects.toThrow(/offset \d+ is past the end .* truncated/);
     const src = readInternlmBin(bin, { onError: 'skip' });
     const recs = await collect(src);
@@ -89,7 +91,9 @@ describe('InternLM .bin reading', () => {
     const data = arr.data as Int32Array;
     data[2 * 10] = data[2 * 10]! + 3; // row 10's offset points 3 bytes into its line
     writeFileSync(`${bin}.meta`, encodeNpy(data, arr.shape));
-    await expect(collect(readInternlmBin(bin))).rejects.toThrow(/a\.bin: line 11 \(byte \d+\): line starts at byte \d+ but the \.meta says \d+/);
+    await expect(collect(readInternlmBin(bin))).rejects.toThrow(
+      /a\.bin: line 11 \(byte \d+\): line starts at byte \d+ but the \.meta says \d+/,
+    );
     for (const inMemory of [false, true]) {
       const f = await BinFile.open(bin, { inMemory });
       await expect(f.read(9)).rejects.toThrow(/line 10 .*next line at/);
@@ -120,12 +124,19 @@ describe('InternLM .bin reading', () => {
     writeFileSync(bin, lines.join(''));
     let off = 0;
     const rows: number[] = [];
-    for (const l of lines) { rows.push(off, 2); off += l.length; }
-    rows[3] = 1; rows[5] = 1;
+    for (const l of lines) {
+      rows.push(off, 2);
+      off += l.length;
+    }
+    rows[3] = 1;
+    rows[5] = 1;
     writeFileSync(`${bin}.meta`, encodeNpy(Int32Array.from(rows), [4, 2]));
     const src = readInternlmBin(bin, { onError: 'skip' });
     const recs = await collect(src);
-    expect(recs.map((r) => Array.from(r.tokens))).toEqual([[1, 2], [3, 4]]);
+    expect(recs.map((r) => Array.from(r.tokens))).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     expect(src.stats.toJSON().rejected).toEqual({ schema: 2 });
     await expect(collect(readInternlmBin(bin))).rejects.toThrow(/b\.bin: line 2 \(byte 19\): expected "tokens" array/);
     const lone = join(dir, 'lone.bin');

@@ -36,7 +36,8 @@ export function metaFromNpy(arr: NpyArray, binPath: string, metaPath = `${binPat
   const d = arr.data;
   for (let i = 0; i < n; i++) {
     // xtuner reads column 0 (offset) and the last column (token count) of any width.
-    const off = Number(d[i * cols]!), len = Number(d[i * cols + cols - 1]!);
+    const off = Number(d[i * cols]!),
+      len = Number(d[i * cols + cols - 1]!);
     if (off < 0 || len < 0 || len > 0x7fffffff) throw bad(`row ${i}: offset ${off} / token count ${len} out of range`);
     offsets[i] = off;
     lengths[i] = len;
@@ -59,7 +60,11 @@ export async function readBinMeta(binPath: string): Promise<BinMeta> {
     arr = await readNpy(metaPath);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new DataError(`missing ${metaPath}: every .bin needs its .bin.meta (rebuild it with \`weft meta ${binPath}\`)`, { file: binPath }, { reason: 'missing-meta' });
+      throw new DataError(
+        `missing ${metaPath}: every .bin needs its .bin.meta (rebuild it with \`weft meta ${binPath}\`)`,
+        { file: binPath },
+        { reason: 'missing-meta' },
+      );
     }
     throw e;
   }
@@ -68,10 +73,18 @@ export async function readBinMeta(binPath: string): Promise<BinMeta> {
   for (let i = 0; i < meta.count; i++) {
     const off = meta.offsets[i]!;
     if (i > 0 && off <= meta.offsets[i - 1]!) {
-      throw new DataError(`.meta row ${i}: offset ${off} is not after the previous one (${meta.offsets[i - 1]}); the .meta does not match this .bin`, { file: metaPath }, { reason: 'bad-meta' });
+      throw new DataError(
+        `.meta row ${i}: offset ${off} is not after the previous one (${meta.offsets[i - 1]}); the .meta does not match this .bin`,
+        { file: metaPath },
+        { reason: 'bad-meta' },
+      );
     }
     if (off >= size) {
-      throw new DataError(`.meta row ${i}: offset ${off} is past the end of ${binPath} (${size} bytes): the .bin is truncated or the .meta belongs to another file`, { file: metaPath }, { reason: 'truncated' });
+      throw new DataError(
+        `.meta row ${i}: offset ${off} is past the end of ${binPath} (${size} bytes): the .bin is truncated or the .meta belongs to another file`,
+        { file: metaPath },
+        { reason: 'truncated' },
+      );
     }
   }
   return meta;
@@ -89,8 +102,11 @@ export async function readBinMeta(binPath: string): Promise<BinMeta> {
  */
 export class BinFile {
   private constructor(
-    readonly path: string, readonly meta: BinMeta, readonly size: number,
-    private fh: FileHandle | undefined, private data: Buffer | undefined,
+    readonly path: string,
+    readonly meta: BinMeta,
+    readonly size: number,
+    private fh: FileHandle | undefined,
+    private data: Buffer | undefined,
   ) {}
 
   static async open(path: string, options: { inMemory?: boolean } = {}): Promise<BinFile> {
@@ -110,7 +126,8 @@ export class BinFile {
 
   /** Tokens of line `i` (0-based). Line i must span exactly from its offset to the next one's. */
   async read(i: number): Promise<Int32Array> {
-    if (!Number.isInteger(i) || i < 0 || i >= this.meta.count) throw new RangeError(`line index ${i} out of range [0, ${this.meta.count})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.meta.count)
+      throw new RangeError(`line index ${i} out of range [0, ${this.meta.count})`);
     const off = this.meta.offsets[i]!;
     const stop = i + 1 < this.meta.count ? this.meta.offsets[i + 1]! : this.size;
     const where = { file: this.path, line: i + 1, offset: off };
@@ -124,14 +141,27 @@ export class BinFile {
       buf = Buffer.allocUnsafe(stop - off);
       ({ bytesRead } = await this.fh.read(buf, 0, buf.length, off));
     }
-    if (bytesRead !== buf.length) throw new DataError(`short read: wanted ${buf.length} bytes, got ${bytesRead} (file changed while reading?)`, where, { reason: 'truncated' });
+    if (bytesRead !== buf.length)
+      throw new DataError(
+        `short read: wanted ${buf.length} bytes, got ${bytesRead} (file changed while reading?)`,
+        where,
+        { reason: 'truncated' },
+      );
     const nl = buf.indexOf(10);
     const isLast = i + 1 === this.meta.count;
     if (nl >= 0 && nl !== buf.length - 1) {
-      throw new DataError(`line ends at byte ${off + nl + 1} but the .meta puts the next line at ${stop}: the .meta offsets disagree with the .bin`, where, { reason: 'meta-mismatch' });
+      throw new DataError(
+        `line ends at byte ${off + nl + 1} but the .meta puts the next line at ${stop}: the .meta offsets disagree with the .bin`,
+        where,
+        { reason: 'meta-mismatch' },
+      );
     }
     if (nl < 0 && !isLast) {
-      throw new DataError(`no newline before the next .meta offset ${stop}: the .meta offsets disagree with the .bin`, where, { reason: 'meta-mismatch' });
+      throw new DataError(
+        `no newline before the next .meta offset ${stop}: the .meta offsets disagree with the .bin`,
+        where,
+        { reason: 'meta-mismatch' },
+      );
     }
     return checkLine(buf, 0, buf.length, this.meta.lengths[i]!, where);
   }
@@ -148,7 +178,11 @@ function checkLine(bytes: Uint8Array, start: number, end: number, expected: numb
   const r = parseTokensLine(bytes, start, end);
   if (!r.ok) throw new DataError(r.detail, where, { reason: r.reason });
   if (r.tokens.length !== expected) {
-    throw new DataError(`line has ${r.tokens.length} tokens but the .meta says ${expected}: the .meta does not match this .bin`, where, { reason: 'meta-mismatch' });
+    throw new DataError(
+      `line has ${r.tokens.length} tokens but the .meta says ${expected}: the .meta does not match this .bin`,
+      where,
+      { reason: 'meta-mismatch' },
+    );
   }
   return r.tokens;
 }
@@ -178,22 +212,35 @@ export interface BinReadOptions {
 export function internlmBinReader(options: BinReadOptions = {}): CountedStage<string, TokenRecord> {
   const minLength = options.minLength ?? 0;
   const chunkSize = options.chunkSize ?? 1 << 23;
-  if (!Number.isInteger(minLength) || minLength < 0) throw new RangeError(`minLength must be a non-negative integer, got ${minLength}`);
-  if (!Number.isInteger(chunkSize) || chunkSize < 16) throw new RangeError(`chunkSize must be an integer >= 16, got ${chunkSize}`);
+  if (!Number.isInteger(minLength) || minLength < 0)
+    throw new RangeError(`minLength must be a non-negative integer, got ${minLength}`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 16)
+    throw new RangeError(`chunkSize must be an integer >= 16, got ${chunkSize}`);
   // defineStage counts its input; a reader's input is files, so lines are counted by an inner stage.
-  const lines = defineStage<BinLine, TokenRecord>('read-internlm-bin', async function* (src, ctx) {
-    for await (const l of src) {
-      if (l.kind === 'error') { ctx.fail(l.error); continue; }
-      if (l.expected < minLength) { ctx.drop('short'); continue; }
-      try {
-        yield { tokens: checkLine(l.bytes, l.start, l.end, l.expected, l.source), source: l.source };
-      } catch (e) {
-        ctx.fail(e as DataError);
+  const lines = defineStage<BinLine, TokenRecord>(
+    'read-internlm-bin',
+    async function* (src, ctx) {
+      for await (const l of src) {
+        if (l.kind === 'error') {
+          ctx.fail(l.error);
+          continue;
+        }
+        if (l.expected < minLength) {
+          ctx.drop('short');
+          continue;
+        }
+        try {
+          yield { tokens: checkLine(l.bytes, l.start, l.end, l.expected, l.source), source: l.source };
+        } catch (e) {
+          ctx.fail(e as DataError);
+        }
       }
-    }
-  }, { onError: options.onError ?? 'fail' });
+    },
+    { onError: options.onError ?? 'fail' },
+  );
   const limit = checkMaxRecordBytes(options.maxRecordBytes);
-  const run = (files: AsyncIterable<string>): AsyncIterable<TokenRecord> => lines(binLines(files, chunkSize, options.onError ?? 'fail', limit));
+  const run = (files: AsyncIterable<string>): AsyncIterable<TokenRecord> =>
+    lines(binLines(files, chunkSize, options.onError ?? 'fail', limit));
   return Object.assign(run, { stats: lines.stats });
 }
 
@@ -203,7 +250,10 @@ export function internlmBinReader(options: BinReadOptions = {}): CountedStage<st
  * @example
  * for await (const { tokens, source } of readInternlmBin('data/en/a.bin')) console.log(source.line, tokens.length);
  */
-export function readInternlmBin(path: string, options: BinReadOptions = {}): AsyncIterable<TokenRecord> & { stats: CountedStage<string, TokenRecord>['stats'] } {
+export function readInternlmBin(
+  path: string,
+  options: BinReadOptions = {},
+): AsyncIterable<TokenRecord> & { stats: CountedStage<string, TokenRecord>['stats'] } {
   const reader = internlmBinReader(options);
   return Object.assign(reader(fromIterable([path])), { stats: reader.stats });
 }
@@ -217,24 +267,42 @@ type BinLine =
  * A line item points into the read buffer, which the next read reuses: consume it before
  * pulling the next item (the reader stage parses each line at once).
  */
-async function* binLines(files: AsyncIterable<string>, chunkSize: number, onError: OnError, maxLineBytes: number): AsyncIterable<BinLine> {
+async function* binLines(
+  files: AsyncIterable<string>,
+  chunkSize: number,
+  onError: OnError,
+  maxLineBytes: number,
+): AsyncIterable<BinLine> {
   for await (const file of files) {
     let meta: BinMeta;
     try {
       meta = metaFromNpy(await readNpy(`${file}.meta`), file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        yield { kind: 'error', error: new DataError(`missing ${file}.meta: every .bin needs its .bin.meta (rebuild it with \`weft meta ${file}\`)`, { file }, { reason: 'missing-meta' }) };
+        yield {
+          kind: 'error',
+          error: new DataError(
+            `missing ${file}.meta: every .bin needs its .bin.meta (rebuild it with \`weft meta ${file}\`)`,
+            { file },
+            { reason: 'missing-meta' },
+          ),
+        };
         continue;
       }
-      if (onError === 'skip' && e instanceof DataError) { yield { kind: 'error', error: e }; continue; }
+      if (onError === 'skip' && e instanceof DataError) {
+        yield { kind: 'error', error: e };
+        continue;
+      }
       throw e;
     }
     let fh: FileHandle;
     try {
       fh = await open(file, 'r');
     } catch {
-      yield { kind: 'error', error: new DataError('cannot open the .bin (does it exist?)', { file }, { reason: 'missing-file' }) };
+      yield {
+        kind: 'error',
+        error: new DataError('cannot open the .bin (does it exist?)', { file }, { reason: 'missing-file' }),
+      };
       continue;
     }
     try {
@@ -252,8 +320,14 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
           const offset = base + pos;
           const next = i + 1 < meta.count ? meta.offsets[i + 1]! : (await fh.stat()).size;
           const consistent = i < meta.count && meta.offsets[i] === offset && next > offset;
-          yield { kind: 'error', error: recordTooLarge({ file, line: i + 1, offset }, consistent ? next - offset : have - pos, maxLineBytes) };
-          if (!consistent || i + 1 >= meta.count) { i++; break; }
+          yield {
+            kind: 'error',
+            error: recordTooLarge({ file, line: i + 1, offset }, consistent ? next - offset : have - pos, maxLineBytes),
+          };
+          if (!consistent || i + 1 >= meta.count) {
+            i++;
+            break;
+          }
           i++;
           base = next;
           have = 0;
@@ -285,9 +359,21 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
         if (end - pos > maxLineBytes + 1) {
           yield { kind: 'error', error: recordTooLarge(source, end - pos, maxLineBytes) };
         } else if (i >= meta.count) {
-          yield { kind: 'error', error: new DataError(`the .bin has more lines than its .meta (${meta.count})`, source, { reason: 'meta-mismatch' }) };
+          yield {
+            kind: 'error',
+            error: new DataError(`the .bin has more lines than its .meta (${meta.count})`, source, {
+              reason: 'meta-mismatch',
+            }),
+          };
         } else if (meta.offsets[i] !== offset) {
-          yield { kind: 'error', error: new DataError(`line starts at byte ${offset} but the .meta says ${meta.offsets[i]}: the .meta offsets disagree with the .bin`, source, { reason: 'meta-mismatch' }) };
+          yield {
+            kind: 'error',
+            error: new DataError(
+              `line starts at byte ${offset} but the .meta says ${meta.offsets[i]}: the .meta offsets disagree with the .bin`,
+              source,
+              { reason: 'meta-mismatch' },
+            ),
+          };
         } else {
           yield { kind: 'line', bytes: buf, start: pos, end, expected: meta.lengths[i]!, source };
         }
@@ -298,7 +384,11 @@ async function* binLines(files: AsyncIterable<string>, chunkSize: number, onErro
       for (; i < meta.count; i++) {
         yield {
           kind: 'error',
-          error: new DataError(`the .meta lists line ${i + 1} at byte ${meta.offsets[i]} but the .bin ends at byte ${base + have}: the .bin is truncated`, { file, line: i + 1, offset: meta.offsets[i]! }, { reason: 'truncated' }),
+          error: new DataError(
+            `the .meta lists line ${i + 1} at byte ${meta.offsets[i]} but the .bin ends at byte ${base + have}: the .bin is truncated`,
+            { file, line: i + 1, offset: meta.offsets[i]! },
+            { reason: 'truncated' },
+          ),
         };
       }
     } finally {

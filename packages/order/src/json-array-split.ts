@@ -27,7 +27,11 @@ const KIND: Record<number, string> = { 0x7b: 'object', 0x22: 'string', 0x74: 'bo
  * for await (const e of splitJsonArray(fileChunks('alpaca.json'), 'alpaca.json', 1 << 28))
  *   if (!(e instanceof DataError)) JSON.parse(e.bytes.toString('utf8'));
  */
-export async function* splitJsonArray(chunks: AsyncIterable<Uint8Array>, file: string, maxElementBytes = Infinity): AsyncIterable<ArrayElement | DataError> {
+export async function* splitJsonArray(
+  chunks: AsyncIterable<Uint8Array>,
+  file: string,
+  maxElementBytes = Infinity,
+): AsyncIterable<ArrayElement | DataError> {
   type Phase = 'start' | 'value' | 'value-or-end' | 'in-value' | 'after-value' | 'done';
   let phase: Phase = 'start';
   const stack: number[] = []; // open brackets inside the current element
@@ -43,7 +47,11 @@ export async function* splitJsonArray(chunks: AsyncIterable<Uint8Array>, file: s
   let index = 0;
   // Messages as parseJsonDocument words them (line, byte, column).
   const malformed = (what: string, at: number, l: number): DataError =>
-    new DataError(`malformed JSON at column ${at - lineStart + 1} (${what})`, { file, line: l, offset: at }, { reason: 'malformed-json' });
+    new DataError(
+      `malformed JSON at column ${at - lineStart + 1} (${what})`,
+      { file, line: l, offset: at },
+      { reason: 'malformed-json' },
+    );
 
   for await (const c of chunks) {
     const buf = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
@@ -55,25 +63,52 @@ export async function* splitJsonArray(chunks: AsyncIterable<Uint8Array>, file: s
           if (escape) escape = false;
           else if (b === 0x5c) escape = true;
           else if (b === 0x22) inString = false;
-          else if (b === 0x0a) { line++; lineStart = offset + i + 1; }
+          else if (b === 0x0a) {
+            line++;
+            lineStart = offset + i + 1;
+          }
           continue;
         }
-        if (b === 0x22) { inString = true; continue; }
-        if (b === 0x0a) { line++; lineStart = offset + i + 1; continue; }
-        if (b === 0x5b || b === 0x7b) { stack.push(b); continue; }
+        if (b === 0x22) {
+          inString = true;
+          continue;
+        }
+        if (b === 0x0a) {
+          line++;
+          lineStart = offset + i + 1;
+          continue;
+        }
+        if (b === 0x5b || b === 0x7b) {
+          stack.push(b);
+          continue;
+        }
         if (b === 0x5d || b === 0x7d) {
           if (stack.length > 0) {
             const open = stack.pop()!;
-            if (open !== b - 2) { yield malformed(`'${String.fromCharCode(b)}' does not close '${String.fromCharCode(open)}'`, offset + i, line); return; }
+            if (open !== b - 2) {
+              yield malformed(
+                `'${String.fromCharCode(b)}' does not close '${String.fromCharCode(open)}'`,
+                offset + i,
+                line,
+              );
+              return;
+            }
             continue;
           }
-          if (b === 0x7d) { yield malformed(`'}' without a matching '{'`, offset + i, line); return; }
+          if (b === 0x7d) {
+            yield malformed(`'}' without a matching '{'`, offset + i, line);
+            return;
+          }
         } else if (b !== 0x2c || stack.length > 0) continue;
         // ',' or ']' at the array's own level: the element ends here.
         const piece = buf.subarray(from, i);
         size += piece.length;
-        if (skipping || size > maxElementBytes) yield recordTooLarge({ file, line: start.line, offset: start.offset }, size, maxElementBytes);
-        else { parts.push(piece); yield { bytes: Buffer.concat(parts, size), index, ...start }; }
+        if (skipping || size > maxElementBytes)
+          yield recordTooLarge({ file, line: start.line, offset: start.offset }, size, maxElementBytes);
+        else {
+          parts.push(piece);
+          yield { bytes: Buffer.concat(parts, size), index, ...start };
+        }
         index++;
         parts = [];
         size = 0;
@@ -81,20 +116,33 @@ export async function* splitJsonArray(chunks: AsyncIterable<Uint8Array>, file: s
         phase = b === 0x2c ? 'value' : 'done';
         continue;
       }
-      if (b === 0x0a) { line++; lineStart = offset + i + 1; }
+      if (b === 0x0a) {
+        line++;
+        lineStart = offset + i + 1;
+      }
       if (WS.has(b)) continue;
       if (phase === 'start') {
         if (b !== 0x5b) {
           const kind = KIND[b] ?? (b === 0x2d || (b >= 0x30 && b <= 0x39) ? 'number' : undefined);
           yield kind
-            ? new DataError(`expected a JSON array of records, got ${kind} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'schema' })
+            ? new DataError(
+                `expected a JSON array of records, got ${kind} (JSON lines belong in a .jsonl file)`,
+                { file },
+                { reason: 'schema' },
+              )
             : malformed(`unexpected '${String.fromCharCode(b)}' at the start of the document`, offset + i, line);
           return;
         }
         phase = 'value-or-end';
       } else if (phase === 'value' || phase === 'value-or-end') {
-        if (b === 0x5d && phase === 'value-or-end') { phase = 'done'; continue; }
-        if (b === 0x2c || b === 0x5d) { yield malformed(`missing value before '${String.fromCharCode(b)}'`, offset + i, line); return; }
+        if (b === 0x5d && phase === 'value-or-end') {
+          phase = 'done';
+          continue;
+        }
+        if (b === 0x2c || b === 0x5d) {
+          yield malformed(`missing value before '${String.fromCharCode(b)}'`, offset + i, line);
+          return;
+        }
         phase = 'in-value';
         start = { line, offset: offset + i, column: offset + i - lineStart + 1 };
         from = i;
@@ -107,11 +155,14 @@ export async function* splitJsonArray(chunks: AsyncIterable<Uint8Array>, file: s
     if (phase === 'in-value') {
       const piece = buf.subarray(from);
       size += piece.length;
-      if (size > maxElementBytes) { skipping = true; parts = []; } else parts.push(piece);
+      if (size > maxElementBytes) {
+        skipping = true;
+        parts = [];
+      } else parts.push(piece);
     }
     offset += buf.length;
   }
   const end = phase as Phase;
   // A blank file holds no records (as an empty .jsonl does).
-  if (end !== 'done' && end !== 'start') yield malformed('the document ends before its closing \']\'', offset, line);
+  if (end !== 'done' && end !== 'start') yield malformed("the document ends before its closing ']'", offset, line);
 }

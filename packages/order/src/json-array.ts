@@ -24,26 +24,40 @@ export interface JsonArrayRecord extends JsonRecord {
  * for await (const { value, index } of readJsonArray('data/alpaca.json')) ...
  */
 export function readJsonArray(inputs: Inputs, options: ReadOptions = {}): CountedSource<JsonArrayRecord> {
-  const stage = defineStage<JsonArrayRecord | DataError, JsonArrayRecord>('read-json-array', async function* (src, ctx) {
-    for await (const item of src) {
-      if (item instanceof DataError) ctx.fail(item);
-      else yield item;
-    }
-  }, { onError: options.onError ?? 'fail' });
+  const stage = defineStage<JsonArrayRecord | DataError, JsonArrayRecord>(
+    'read-json-array',
+    async function* (src, ctx) {
+      for await (const item of src) {
+        if (item instanceof DataError) ctx.fail(item);
+        else yield item;
+      }
+    },
+    { onError: options.onError ?? 'fail' },
+  );
   return Object.assign(stage(elements(inputs, options)), { stats: stage.stats });
 }
 
 async function* elements(inputs: Inputs, options: ReadOptions): AsyncIterable<JsonArrayRecord | DataError> {
   const limit = checkMaxRecordBytes(options.maxRecordBytes);
   for await (const inp of openInputs(inputs, options)) {
-    if ('error' in inp) { yield inp.error; continue; }
+    if ('error' in inp) {
+      yield inp.error;
+      continue;
+    }
     const file = inp.file;
     for await (const el of splitJsonArray(inp.chunks, file, limit)) {
-      if (el instanceof DataError) { yield el; continue; }
+      if (el instanceof DataError) {
+        yield el;
+        continue;
+      }
       const source = { file, line: el.line, offset: el.offset };
       if (!isUtf8(el.bytes)) {
         const bad = firstInvalidLine(el.bytes);
-        yield new DataError('not valid UTF-8: re-encode the file as UTF-8', { file, line: el.line + bad.line - 1, offset: el.offset + bad.offset }, { reason: 'non-utf8' });
+        yield new DataError(
+          'not valid UTF-8: re-encode the file as UTF-8',
+          { file, line: el.line + bad.line - 1, offset: el.offset + bad.offset },
+          { reason: 'non-utf8' },
+        );
         continue;
       }
       const text = el.bytes.toString('utf8');
@@ -55,8 +69,18 @@ async function* elements(inputs: Inputs, options: ReadOptions): AsyncIterable<Js
         // Place the element's error in the file: its line, byte, and column (on the element's first line, shifted by where it starts).
         const rel = e.source;
         const relLine = rel.line ?? 1;
-        const detail = relLine === 1 ? e.detail.replace(/^malformed JSON at column (\d+)/, (_m, c: string) => `malformed JSON at column ${Number(c) + el.column - 1}`) : e.detail;
-        yield new DataError(`${detail} in element ${el.index}`, { file, line: el.line + relLine - 1, offset: el.offset + (rel.offset ?? 0) }, { reason: e.reason });
+        const detail =
+          relLine === 1
+            ? e.detail.replace(
+                /^malformed JSON at column (\d+)/,
+                (_m, c: string) => `malformed JSON at column ${Number(c) + el.column - 1}`,
+              )
+            : e.detail;
+        yield new DataError(
+          `${detail} in element ${el.index}`,
+          { file, line: el.line + relLine - 1, offset: el.offset + (rel.offset ?? 0) },
+          { reason: e.reason },
+        );
         continue;
       }
       yield { value, index: el.index, source };

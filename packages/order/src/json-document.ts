@@ -25,12 +25,18 @@ export function jsonErrorIndex(text: string): number {
       const start = i;
       for (i++; i < n; i++) {
         const d = text.charCodeAt(i);
-        if (d === 0x22) { i++; return true; }
+        if (d === 0x22) {
+          i++;
+          return true;
+        }
         if (d < 0x20) return false;
         if (d === 0x5c) {
           const e = text[i + 1];
           if (e === 'u') {
-            if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) { i++; return false; } // Python: at the 'u'
+            if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+              i++;
+              return false;
+            } // Python: at the 'u'
             i += 5;
           } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
           else return false;
@@ -40,7 +46,10 @@ export function jsonErrorIndex(text: string): number {
       return false;
     }
     for (const lit of ['true', 'false', 'null']) {
-      if (text.startsWith(lit, i)) { i += lit.length; return true; }
+      if (text.startsWith(lit, i)) {
+        i += lit.length;
+        return true;
+      }
     }
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);
@@ -59,8 +68,10 @@ export function jsonErrorIndex(text: string): number {
       stack.push(open);
       i++;
       ws();
-      if (text[i] === (open === '[' ? ']' : '}')) { stack.pop(); i++; }
-      else if (open === '{') {
+      if (text[i] === (open === '[' ? ']' : '}')) {
+        stack.pop();
+        i++;
+      } else if (open === '{') {
         if (text[i] !== '"' || !scalar()) return i;
         ws();
         if (text[i] !== ':') return i;
@@ -74,7 +85,11 @@ export function jsonErrorIndex(text: string): number {
       ws();
       if (stack.length === 0) return i < n ? i : -1;
       const top = stack[stack.length - 1]!;
-      if (text[i] === (top === '[' ? ']' : '}')) { stack.pop(); i++; continue; }
+      if (text[i] === (top === '[' ? ']' : '}')) {
+        stack.pop();
+        i++;
+        continue;
+      }
       if (text[i] !== ',') return i;
       i++;
       ws();
@@ -131,9 +146,15 @@ export function parseJsonDocument(text: string, file: string, options: JsonDocum
     for (let k = text.indexOf('\n'); k >= 0 && k < lineStart; k = text.indexOf('\n', k + 1)) line++;
     const offset = Buffer.byteLength(text.slice(0, at), 'utf8');
     const column = at - lineStart + 1;
-    const hint = looksLikeJsonLines(text) ? `; the file looks like JSON lines (one record per line), not one JSON document: ${jsonLinesHint}` : '';
+    const hint = looksLikeJsonLines(text)
+      ? `; the file looks like JSON lines (one record per line), not one JSON document: ${jsonLinesHint}`
+      : '';
     // V8's message quotes the whole input for some errors: keep it short.
     const v8 = (e as Error).message.replace(/, ".*" is not valid JSON$/s, '');
-    throw new DataError(`malformed JSON at column ${column} (${v8})${hint}`, { file, line, offset }, { reason: options.reason ?? 'malformed-json' });
+    throw new DataError(
+      `malformed JSON at column ${column} (${v8})${hint}`,
+      { file, line, offset },
+      { reason: options.reason ?? 'malformed-json' },
+    );
   }
 }

@@ -12,6 +12,10 @@ export function parseJsonLine(text: string, raw: Pick<RawLine, 'file' | 'line' |
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new DataError(`malformed JSON: ${(e as Error).message}`, { file: raw.file, line: raw.line, offset: raw.offset }, { reason: 'malformed-json' });
+    throw new DataError(
+      `malformed JSON: ${(e as Error).message}`,
+      { file: raw.file, line: raw.line, offset: raw.offset },
+      { reason: 'malformed-json' },
+    );
   }
 }

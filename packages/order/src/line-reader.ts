@@ -34,36 +34,49 @@ export type LineParser<R> = (text: string, raw: RawLine) => R | undefined;
 export function lineReader<R>(name: string, parse: LineParser<R>, dropReason: Reason = 'empty') {
   return (inputs: Inputs, options: ReadOptions = {}): CountedSource<R> => {
     const limit = checkMaxRecordBytes(options.maxRecordBytes);
-    const stage = defineStage<RawLine | DataError, R>(name, async function* (src, ctx) {
-      for await (const item of src) {
-        if (item instanceof DataError) { ctx.fail(item); continue; }
-        let rec: R | undefined;
-        try {
-          const text = lineText(item, limit);
-          // A huge line's bytes are done with once decoded: let them go before parsing (peak: text + record, not + bytes).
-          if (item.bytes.length >= 1 << 20) {
-            item.bytes = NO_BYTES;
-            fullGc?.();
+    const stage = defineStage<RawLine | DataError, R>(
+      name,
+      async function* (src, ctx) {
+        for await (const item of src) {
+          if (item instanceof DataError) {
+            ctx.fail(item);
+            continue;
           }
-          rec = parse(text, item);
-        } catch (e) {
-          if (!(e instanceof DataError)) throw e;
-          ctx.fail(e);
-          continue;
+          let rec: R | undefined;
+          try {
+            const text = lineText(item, limit);
+            // A huge line's bytes are done with once decoded: let them go before parsing (peak: text + record, not + bytes).
+            if (item.bytes.length >= 1 << 20) {
+              item.bytes = NO_BYTES;
+              fullGc?.();
+            }
+            rec = parse(text, item);
+          } catch (e) {
+            if (!(e instanceof DataError)) throw e;
+            ctx.fail(e);
+            continue;
+          }
+          if (rec === undefined) ctx.drop(dropReason);
+          else yield rec;
         }
-        if (rec === undefined) ctx.drop(dropReason);
-        else yield rec;
-      }
-    }, { onError: options.onError ?? 'fail' });
+      },
+      { onError: options.onError ?? 'fail' },
+    );
     return Object.assign(stage(linesOf(inputs, options)), { stats: stage.stats });
   };
 }
 
 /** Every line of every input in order; inputs that failed to open become DataError items; lines over `maxRecordBytes` come out empty with `tooLarge` set. */
-export async function* linesOf(inputs: Inputs, options: InputOptions & { maxRecordBytes?: number } = {}): AsyncIterable<RawLine | DataError> {
+export async function* linesOf(
+  inputs: Inputs,
+  options: InputOptions & { maxRecordBytes?: number } = {},
+): AsyncIterable<RawLine | DataError> {
   const limit = checkMaxRecordBytes(options.maxRecordBytes);
   for await (const inp of openInputs(inputs, options)) {
-    if ('error' in inp) { yield inp.error; continue; }
+    if ('error' in inp) {
+      yield inp.error;
+      continue;
+    }
     for await (const batch of splitLines(inp.chunks, inp.file, limit, inp.first)) yield* batch;
   }
 }

@@ -27,7 +27,16 @@ describe('splitLines', () => {
   it("gives Python's line numbers, byte offsets and text at any chunk size", async () => {
     const dir = tempDir('weft-lines-');
     const path = join(dir, 'mixed.txt');
-    const parts = ['hello', '', '中文的一行，带标点。', 'crlf line\r', 'emoji 😀 and 𝔘', 'x'.repeat(1000), '', 'last line without newline'];
+    const parts = [
+      'hello',
+      '',
+      '中文的一行，带标点。',
+      'crlf line\r',
+      'emoji 😀 and 𝔘',
+      'x'.repeat(1000),
+      '',
+      'last line without newline',
+    ];
     writeFileSync(path, parts.join('\n'));
     const expected = JSON.parse(python(PY_LINES, [path]).toString()) as [number, number, string][];
     for (const chunk of [1, 3, 7, 64, 1 << 20]) {
@@ -45,10 +54,23 @@ describe('splitLines', () => {
   });
 
   it('a non-UTF-8 line is a DataError with file, line and byte offset', () => {
-    const raw: RawLine = { bytes: Buffer.from([0x61, 0x62, 0xe4, 0xb8, 0xff, 0x63]), line: 4, offset: 100, file: 'x.txt' };
-    const err = (() => { try { lineText(raw); } catch (e) { return e; } })();
+    const raw: RawLine = {
+      bytes: Buffer.from([0x61, 0x62, 0xe4, 0xb8, 0xff, 0x63]),
+      line: 4,
+      offset: 100,
+      file: 'x.txt',
+    };
+    const err = (() => {
+      try {
+        lineText(raw);
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(err).toBeInstanceOf(DataError);
-    expect((err as DataError).message).toBe('x.txt: line 4 (byte 100): line is not valid UTF-8 (first bad byte at 102): re-encode the file as UTF-8');
+    expect((err as DataError).message).toBe(
+      'x.txt: line 4 (byte 100): line is not valid UTF-8 (first bad byte at 102): re-encode the file as UTF-8',
+    );
     expect((err as DataError).reason).toBe('non-utf8');
   });
 });

@@ -22,7 +22,11 @@ export interface RawLine {
  * @example
  * for await (const chunk of fileChunks('a.jsonl')) total += chunk.length;
  */
-export async function* fileChunks(path: string, chunkSize = 1 << 22, range?: { start: number; end: number }): AsyncIterable<Buffer> {
+export async function* fileChunks(
+  path: string,
+  chunkSize = 1 << 22,
+  range?: { start: number; end: number },
+): AsyncIterable<Buffer> {
   const fh = await open(path, 'r');
   try {
     // A byte range (a shard's slice of a large file) is read from `start` up to `end`.
@@ -54,7 +58,10 @@ export async function* fileChunks(path: string, chunkSize = 1 << 22, range?: { s
  *   for (const l of batch) console.log(l.line, l.offset, l.bytes.length);
  */
 export async function* splitLines(
-  chunks: AsyncIterable<Uint8Array>, file: string, maxLineBytes = Infinity, first: { offset: number; line: number } = { offset: 0, line: 0 },
+  chunks: AsyncIterable<Uint8Array>,
+  file: string,
+  maxLineBytes = Infinity,
+  first: { offset: number; line: number } = { offset: 0, line: 0 },
 ): AsyncIterable<RawLine[]> {
   let carry: Buffer[] = [];
   let carryLen = 0;
@@ -129,7 +136,11 @@ export function lineString(raw: RawLine, maxLineBytes = Infinity): string {
   if (raw.tooLarge !== undefined) throw recordTooLarge(lineSource(raw), raw.tooLarge, maxLineBytes);
   const b = raw.bytes;
   if (!isUtf8(b)) {
-    throw new DataError(`line is not valid UTF-8 (first bad byte at ${raw.offset + firstBadByte(b)}): re-encode the file as UTF-8`, lineSource(raw), { reason: 'non-utf8' });
+    throw new DataError(
+      `line is not valid UTF-8 (first bad byte at ${raw.offset + firstBadByte(b)}): re-encode the file as UTF-8`,
+      lineSource(raw),
+      { reason: 'non-utf8' },
+    );
   }
   return b.toString('utf8');
 }

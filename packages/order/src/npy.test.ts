@@ -26,14 +26,30 @@ describe('encodeNpy', () => {
     ['(3,2) int32', Int32Array.from([0, 5, 22, 7, 61, 3]), [3, 2], 'np.array([[0,5],[22,7],[61,3]], dtype=np.int32)'],
     ['(0,2) int32', new Int32Array(0), [0, 2], 'np.zeros((0,2), dtype=np.int32)'],
     ['(1,) int32', Int32Array.from([-1]), [1], 'np.array([-1], dtype=np.int32)'],
-    ['(12345,2) int32', Int32Array.from({ length: 24690 }, (_, i) => i * 7 - 1000), [12345, 2], 'np.arange(24690, dtype=np.int32).reshape(12345,2)*7-1000'],
-    ['(4,2) int64', BigInt64Array.from([0n, 1n, 3000000000n, 2n, 5n, 9n, -4n, 1n]), [4, 2], 'np.array([[0,1],[3000000000,2],[5,9],[-4,1]], dtype=np.int64)'],
-    ['(10**6, 2) int32 shape digits', new Int32Array(2_000_000), [1_000_000, 2], 'np.zeros((1000000,2), dtype=np.int32)'],
+    [
+      '(12345,2) int32',
+      Int32Array.from({ length: 24690 }, (_, i) => i * 7 - 1000),
+      [12345, 2],
+      'np.arange(24690, dtype=np.int32).reshape(12345,2)*7-1000',
+    ],
+    [
+      '(4,2) int64',
+      BigInt64Array.from([0n, 1n, 3000000000n, 2n, 5n, 9n, -4n, 1n]),
+      [4, 2],
+      'np.array([[0,1],[3000000000,2],[5,9],[-4,1]], dtype=np.int64)',
+    ],
+    [
+      '(10**6, 2) int32 shape digits',
+      new Int32Array(2_000_000),
+      [1_000_000, 2],
+      'np.zeros((1000000,2), dtype=np.int32)',
+    ],
   ];
   it('is byte-identical to np.save', () => {
     const saved = npSaveAll(cases.map((c) => [c[3]]));
     cases.forEach(([name, data, shape], k) => {
-      const ours = Buffer.from(encodeNpy(data, shape)), theirs = saved[k]!;
+      const ours = Buffer.from(encodeNpy(data, shape)),
+        theirs = saved[k]!;
       // Headers as text for a readable diff; the whole file by `equals` (toEqual is slow on MBs).
       expect(ours.subarray(0, 128).toString('latin1'), name).toBe(theirs.subarray(0, 128).toString('latin1'));
       expect(ours.length).toBe(theirs.length);
@@ -48,7 +64,14 @@ describe('encodeNpy', () => {
 
 describe('parseNpy', () => {
   it('reads the dtypes numpy writes', () => {
-    const dtypes = [['<i4', Int32Array], ['<i8', BigInt64Array], ['<u4', Uint32Array], ['<u8', BigUint64Array], ['<i2', Int16Array], ['|u1', Uint8Array]] as const;
+    const dtypes = [
+      ['<i4', Int32Array],
+      ['<i8', BigInt64Array],
+      ['<u4', Uint32Array],
+      ['<u8', BigUint64Array],
+      ['<i2', Int16Array],
+      ['|u1', Uint8Array],
+    ] as const;
     const saved = npSaveAll(dtypes.map(([dt]) => [`np.arange(6, dtype='${dt}').reshape(2,3)`]));
     for (const [k, [dt, ctor]] of dtypes.entries()) {
       const arr = parseNpy(saved[k]!, 'x.npy');
@@ -82,7 +105,9 @@ describe('parseNpy', () => {
   it('names the file on bad input', () => {
     const good = npSave('np.arange(6, dtype=np.int32)');
     expect(() => parseNpy(Buffer.from('hello world'), 'bad.npy')).toThrow(/bad\.npy: byte 0: not a \.npy file/);
-    expect(() => parseNpy(good.subarray(0, good.length - 3), 'cut.npy')).toThrow(/cut\.npy: byte 128: truncated \.npy data/);
+    expect(() => parseNpy(good.subarray(0, good.length - 3), 'cut.npy')).toThrow(
+      /cut\.npy: byte 128: truncated \.npy data/,
+    );
     const f4 = npSave("np.zeros(2, dtype='>i4')");
     expect(() => parseNpy(f4, 'be.npy')).toThrow(DataError);
     const obj = npSave("np.zeros(2, dtype=[('a','<i4')])");

@@ -5,8 +5,17 @@ import { DataError } from '@weft/core';
 export type NpyDtype = '<i1' | '|i1' | '<u1' | '|u1' | '<i2' | '<u2' | '<i4' | '<u4' | '<i8' | '<u8' | '<f4' | '<f8';
 
 /** Typed array for each dtype; 64-bit integers come as BigInt arrays. */
-export type NpyData = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array
-  | BigInt64Array | BigUint64Array | Float32Array | Float64Array;
+export type NpyData =
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array;
 
 /** A parsed `.npy` array. `data` is always row-major (C order), whatever order the file used. */
 export interface NpyArray {
@@ -19,7 +28,10 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-interface DtypeInfo { size: number; make: (buf: ArrayBuffer, off: number, n: number) => NpyData }
+interface DtypeInfo {
+  size: number;
+  make: (buf: ArrayBuffer, off: number, n: number) => NpyData;
+}
 const DTYPES: Record<string, DtypeInfo> = {
   '|i1': { size: 1, make: (b, o, n) => new Int8Array(b, o, n) },
   '<i1': { size: 1, make: (b, o, n) => new Int8Array(b, o, n) },
@@ -45,8 +57,10 @@ const DTYPES: Record<string, DtypeInfo> = {
 export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   const bad = (detail: string, offset?: number): DataError =>
     new DataError(detail, offset === undefined ? { file } : { file, offset }, { reason: 'bad-npy' });
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) throw bad('not a .npy file (missing \\x93NUMPY magic)', 0);
-  const major = bytes[6]!, minor = bytes[7]!;
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m))
+    throw bad('not a .npy file (missing \\x93NUMPY magic)', 0);
+  const major = bytes[6]!,
+    minor = bytes[7]!;
   let headerLen: number, headerStart: number;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (major === 1) {
@@ -60,25 +74,34 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
     throw bad(`unsupported .npy format version ${major}.${minor}`, 6);
   }
   const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) throw bad(`truncated .npy header: needs ${dataStart} bytes, file has ${bytes.length}`, headerStart);
+  if (dataStart > bytes.length)
+    throw bad(`truncated .npy header: needs ${dataStart} bytes, file has ${bytes.length}`, headerStart);
   // Version 3.0 only differs by allowing UTF-8 in the header; 1.0/2.0 are latin-1 (ASCII in practice).
   const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(bytes.subarray(headerStart, dataStart));
   const dict = parseHeaderDict(header, (d) => bad(d, headerStart));
 
   const descr = dict.descr;
-  if (typeof descr !== 'string') throw bad(`.npy header: 'descr' must be a simple dtype string, got ${JSON.stringify(descr)}`, headerStart);
+  if (typeof descr !== 'string')
+    throw bad(`.npy header: 'descr' must be a simple dtype string, got ${JSON.stringify(descr)}`, headerStart);
   const info = DTYPES[descr];
-  if (info === undefined) throw bad(`.npy dtype ${descr} is not supported (supported: ${Object.keys(DTYPES).join(', ')})`, headerStart);
-  if (typeof dict.fortran_order !== 'boolean') throw bad(".npy header: 'fortran_order' must be True or False", headerStart);
+  if (info === undefined)
+    throw bad(`.npy dtype ${descr} is not supported (supported: ${Object.keys(DTYPES).join(', ')})`, headerStart);
+  if (typeof dict.fortran_order !== 'boolean')
+    throw bad(".npy header: 'fortran_order' must be True or False", headerStart);
   const rawShape = dict.shape;
-  if (!Array.isArray(rawShape) || !rawShape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) throw bad(".npy header: 'shape' must be a tuple of non-negative integers", headerStart);
+  if (!Array.isArray(rawShape) || !rawShape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0))
+    throw bad(".npy header: 'shape' must be a tuple of non-negative integers", headerStart);
   const shape = rawShape as number[];
   const count = shape.reduce((a, b) => a * b, 1);
   const need = count * info.size;
   if (bytes.length - dataStart < need) {
-    throw bad(`truncated .npy data: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes after the header, file has ${bytes.length - dataStart}`, dataStart);
+    throw bad(
+      `truncated .npy data: shape (${shape.join(', ')}) of ${descr} needs ${need} bytes after the header, file has ${bytes.length - dataStart}`,
+      dataStart,
+    );
   }
-  if (bytes.length - dataStart > need) throw bad(`.npy file has ${bytes.length - dataStart - need} bytes after the array data`, dataStart + need);
+  if (bytes.length - dataStart > need)
+    throw bad(`.npy file has ${bytes.length - dataStart - need} bytes after the array data`, dataStart + need);
   // Copy into a fresh, aligned buffer: the data offset inside `bytes` need not be aligned.
   const own = new ArrayBuffer(need);
   new Uint8Array(own).set(bytes.subarray(dataStart, dataStart + need));
@@ -100,7 +123,10 @@ function fortranToC(src: NpyData, shape: number[]): NpyData {
   // Strides of the Fortran layout: first axis varies fastest.
   const fstride: number[] = new Array(nd);
   let s = 1;
-  for (let k = 0; k < nd; k++) { fstride[k] = s; s *= shape[k]!; }
+  for (let k = 0; k < nd; k++) {
+    fstride[k] = s;
+    s *= shape[k]!;
+  }
   const idx = new Array<number>(nd).fill(0);
   for (let i = 0; i < n; i++) {
     let f = 0;
@@ -120,9 +146,14 @@ type PyValue = string | boolean | number | null | PyValue[] | { [k: string]: PyV
  * A small parser for the Python literal numpy writes as the header: a dict of strings, booleans,
  * integers and tuples. Never `eval`: the header comes from the file.
  */
-function parseHeaderDict(text: string, bad: (detail: string) => DataError): { descr?: PyValue; fortran_order?: PyValue; shape?: PyValue } {
+function parseHeaderDict(
+  text: string,
+  bad: (detail: string) => DataError,
+): { descr?: PyValue; fortran_order?: PyValue; shape?: PyValue } {
   let i = 0;
-  const ws = (): void => { while (i < text.length && /\s/.test(text[i]!)) i++; };
+  const ws = (): void => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
   const value = (): PyValue => {
     ws();
     const c = text[i];
@@ -139,7 +170,10 @@ function parseHeaderDict(text: string, bad: (detail: string) => DataError): { de
       const items: PyValue[] = [];
       for (;;) {
         ws();
-        if (text[i] === close) { i++; return items; }
+        if (text[i] === close) {
+          i++;
+          return items;
+        }
         items.push(value());
         ws();
         if (text[i] === ',') i++;
@@ -151,7 +185,10 @@ function parseHeaderDict(text: string, bad: (detail: string) => DataError): { de
       const obj: { [k: string]: PyValue } = {};
       for (;;) {
         ws();
-        if (text[i] === '}') { i++; return obj; }
+        if (text[i] === '}') {
+          i++;
+          return obj;
+        }
         const k = value();
         if (typeof k !== 'string') throw bad('.npy header: dict keys must be strings');
         ws();
@@ -190,9 +227,14 @@ const ARRAY_ALIGN = 64;
  * const meta = new Int32Array([0, 3, 22, 5]); // offsets and token counts of two lines
  * await writeFileAtomic('a.bin.meta', encodeNpy(meta, [2, 2], '<i4'));
  */
-export function encodeNpy(data: Int32Array | BigInt64Array, shape: readonly number[], dtype?: '<i4' | '<i8'): Uint8Array {
+export function encodeNpy(
+  data: Int32Array | BigInt64Array,
+  shape: readonly number[],
+  dtype?: '<i4' | '<i8',
+): Uint8Array {
   const d = dtype ?? (data instanceof Int32Array ? '<i4' : '<i8');
-  if ((d === '<i4') !== (data instanceof Int32Array)) throw new TypeError(`encodeNpy: dtype ${d} does not match a ${data.constructor.name}`);
+  if ((d === '<i4') !== data instanceof Int32Array)
+    throw new TypeError(`encodeNpy: dtype ${d} does not match a ${data.constructor.name}`);
   const count = shape.reduce((a, b) => a * b, 1);
   if (!shape.every((x) => Number.isSafeInteger(x) && x >= 0) || count !== data.length) {
     throw new RangeError(`encodeNpy: shape (${shape.join(', ')}) does not hold ${data.length} elements`);

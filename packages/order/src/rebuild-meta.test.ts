@@ -29,7 +29,7 @@ with open(out + ".meta", "wb") as f:
 `;
 
 describe('weft meta (rebuild .bin.meta from the .bin)', () => {
-  it('gives the bytes of the sample metas (written by InternLM tokenizer.py\'s np.save), from the .bin alone', async () => {
+  it("gives the bytes of the sample metas (written by InternLM tokenizer.py's np.save), from the .bin alone", async () => {
     const dir = join(work, 'sample');
     cpSync(SAMPLE, dir, { recursive: true });
     const metas = ['cn/part-000.bin', 'cn/wiki/part-000.bin', 'en/part-000.bin', 'en/part-001.bin'];
@@ -43,7 +43,13 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
   });
 
   it('matches numpy for odd lines: empty token lists, negative ids, no final newline, a line longer than one read', async () => {
-    const lines = [[1, -2, 3], [], [2147483647, -2147483648], Array.from({ length: 90_000 }, (_, i) => (i % 7) - 3), [5]];
+    const lines = [
+      [1, -2, 3],
+      [],
+      [2147483647, -2147483648],
+      Array.from({ length: 90_000 }, (_, i) => (i % 7) - 3),
+      [5],
+    ];
     writeFileSync(join(work, 'odd.json'), JSON.stringify(lines));
     python(TOKENIZER_PY, [join(work, 'odd.json'), join(work, 'odd.bin')]);
     const want = readFileSync(join(work, 'odd.bin.meta'));
@@ -57,7 +63,9 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
 
   it('past 2 GiB of offsets the meta is int64 with the same rows, as numpy writes it', () => {
     const rows = { count: 2, offsets: Float64Array.of(0, 2 ** 31 + 5), lengths: Int32Array.of(3, 4) };
-    const want = python('import numpy as np, io, sys\nb = io.BytesIO(); np.save(b, np.array([(0, 3), (2**31 + 5, 4)], dtype=np.int64)); sys.stdout.buffer.write(b.getvalue())');
+    const want = python(
+      'import numpy as np, io, sys\nb = io.BytesIO(); np.save(b, np.array([(0, 3), (2**31 + 5, 4)], dtype=np.int64)); sys.stdout.buffer.write(b.getvalue())',
+    );
     expect(Buffer.from(metaBytes(rows)).equals(want)).toBe(true);
   });
 
@@ -76,7 +84,10 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
     expect(readdirSync(dir).sort()).toEqual(['part-000.bin', 'part-000.bin.meta', 'part-001.bin', 'part-001.bin.meta']);
 
     writeFileSync(join(work, 'bad.bin'), '{"tokens": [1, 2]}\n{"tokens": [1, "x"]}\n');
-    const e = await rebuildMeta(join(work, 'bad.bin')).then(() => undefined, (x: unknown) => x);
+    const e = await rebuildMeta(join(work, 'bad.bin')).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(isDataError(e)).toBe(true);
     expect((e as Error).message).toMatch(/bad\.bin: line 2 \(byte 19\): /);
   });
@@ -84,7 +95,10 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
   it('the missing-.meta error names the `weft meta` command that fixes it', async () => {
     const bin = join(work, 'lone.bin');
     writeFileSync(bin, '{"tokens": [1, 2]}\n{"tokens": [3]}\n');
-    const e = await readBinMeta(bin).then(() => undefined, (x: unknown) => x);
+    const e = await readBinMeta(bin).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     const cmd = /`weft meta (.*)`/.exec((e as Error).message);
     expect(cmd?.[1]).toBe(bin);
     await rebuildMeta(cmd![1]!);
@@ -99,7 +113,9 @@ describe('weft meta (rebuild .bin.meta from the .bin)', () => {
     writeFileSync(join(dir, 'part-000.bin.meta'), good);
     const r = spawnSync(process.execPath, [join(REPO, 'packages/cli/bin/weft.mjs'), 'meta', dir], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(2);
-    expect(r.stdout).toMatch(/^differs +.*part-000\.bin\.meta {2}80 lines {2}\(it lists 50 lines, the \.bin has 80\)\nwritten +.*part-001\.bin\.meta {2}50 lines\n$/);
+    expect(r.stdout).toMatch(
+      /^differs +.*part-000\.bin\.meta {2}80 lines {2}\(it lists 50 lines, the \.bin has 80\)\nwritten +.*part-001\.bin\.meta {2}50 lines\n$/,
+    );
     expect(r.stderr).toMatch(/1 existing \.meta file\(s\) do not match their \.bin .*--rewrite/);
     expect(readFileSync(join(dir, 'part-001.bin.meta')).equals(good)).toBe(true);
   });

@@ -23,13 +23,20 @@ export interface MetaRows {
  * rows.count; rows.offsets[1]; rows.lengths[1];
  */
 export async function scanBinRows(binPath: string, options: { chunkSize?: number } = {}): Promise<MetaRows> {
-  let offsets = new Float64Array(1024), lengths = new Int32Array(1024);
+  let offsets = new Float64Array(1024),
+    lengths = new Int32Array(1024);
   let count = 0;
   const push = (bytes: Uint8Array, offset: number): void => {
     const r = parseTokensLine(bytes, 0, bytes.length);
-    if (!r.ok) throw new DataError(`${r.detail}; a .meta can only index lines of {"tokens": [...]}`, { file: binPath, line: count + 1, offset }, { reason: r.reason });
+    if (!r.ok)
+      throw new DataError(
+        `${r.detail}; a .meta can only index lines of {"tokens": [...]}`,
+        { file: binPath, line: count + 1, offset },
+        { reason: r.reason },
+      );
     if (count === offsets.length) {
-      const o = new Float64Array(count * 2), l = new Int32Array(count * 2);
+      const o = new Float64Array(count * 2),
+        l = new Int32Array(count * 2);
       o.set(offsets);
       l.set(lengths);
       offsets = o;
@@ -41,7 +48,9 @@ export async function scanBinRows(binPath: string, options: { chunkSize?: number
   let pending: Buffer[] = [];
   let lineStart = 0; // file offset of the line being assembled
   let pos = 0; // file offset of the current chunk
-  for await (const chunk of createReadStream(binPath, { highWaterMark: options.chunkSize ?? 1 << 23 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of createReadStream(binPath, {
+    highWaterMark: options.chunkSize ?? 1 << 23,
+  }) as AsyncIterable<Buffer>) {
     let start = 0;
     for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
       const piece = chunk.subarray(start, nl + 1);
@@ -124,7 +133,12 @@ export async function rebuildMeta(path: string, options: { rewrite?: boolean } =
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) throw new DataError('does not exist', { file: path }, { reason: 'missing-file' });
   const bins = st.isDirectory() ? (await dataOrder(path, { fileType: '.bin' })).map((f) => join(path, f)) : [path];
-  if (!st.isDirectory() && !path.endsWith('.bin')) throw new DataError('is not a .bin file (give a .bin, or a folder to do every .bin under it)', { file: path }, { reason: 'not-bin' });
+  if (!st.isDirectory() && !path.endsWith('.bin'))
+    throw new DataError(
+      'is not a .bin file (give a .bin, or a folder to do every .bin under it)',
+      { file: path },
+      { reason: 'not-bin' },
+    );
   const out: MetaResult[] = [];
   for (const bin of bins) {
     const rows = await scanBinRows(bin);
@@ -140,7 +154,12 @@ export async function rebuildMeta(path: string, options: { rewrite?: boolean } =
       continue;
     }
     await writeFileAtomic(metaPath, metaBytes(rows));
-    out.push({ bin, lines: rows.count, status: diff === undefined ? 'written' : 'rewritten', ...(diff === undefined ? {} : { detail: diff }) });
+    out.push({
+      bin,
+      lines: rows.count,
+      status: diff === undefined ? 'written' : 'rewritten',
+      ...(diff === undefined ? {} : { detail: diff }),
+    });
   }
   return out;
 }

@@ -28,8 +28,9 @@ export function formatBytes(n: number): string {
 export function recordTooLarge(source: Provenance, size: number, limit: number): DataError {
   return new DataError(
     `record of ${formatBytes(size)} (${size} bytes) exceeds --max-record-bytes ${limit} (${formatBytes(limit)}): ` +
-    'raise --max-record-bytes if the record is meant to be this large, or pass --on-error skip to leave it out',
-    source, { reason: RECORD_TOO_LARGE },
+      'raise --max-record-bytes if the record is meant to be this large, or pass --on-error skip to leave it out',
+    source,
+    { reason: RECORD_TOO_LARGE },
   );
 }
 

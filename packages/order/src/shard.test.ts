@@ -7,9 +7,11 @@ describe('shard', () => {
   it("gives rank r the records Python's xs[r::world] gives, and every record to exactly one rank", async () => {
     const xs = Array.from({ length: 23 }, (_, i) => i * 10);
     const worlds = [1, 2, 3, 8, 30];
-    const all = JSON.parse(python(
-      `import json,sys\nxs=${JSON.stringify(xs)}\nsys.stdout.write(json.dumps([[xs[r::w] for r in range(w)] for w in ${JSON.stringify(worlds)}]))`,
-    ).toString()) as number[][][];
+    const all = JSON.parse(
+      python(
+        `import json,sys\nxs=${JSON.stringify(xs)}\nsys.stdout.write(json.dumps([[xs[r::w] for r in range(w)] for w in ${JSON.stringify(worlds)}]))`,
+      ).toString(),
+    ) as number[][][];
     for (const [w, world] of worlds.entries()) {
       const expected = all[w]!;
       for (let rank = 0; rank < world; rank++) {

@@ -17,8 +17,10 @@ export interface ShardOptions {
  */
 export function shard<T>(options: ShardOptions): CountedStage<T, T> {
   const { rank, worldSize } = options;
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`worldSize must be a positive integer, got ${worldSize}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`rank must be an integer in [0, ${worldSize}), got ${rank}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1)
+    throw new RangeError(`worldSize must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new RangeError(`rank must be an integer in [0, ${worldSize}), got ${rank}`);
   return defineStage<T, T>(`shard-${rank}-of-${worldSize}`, async function* (src, ctx) {
     let i = 0;
     for await (const x of src) {

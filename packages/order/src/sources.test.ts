@@ -13,7 +13,9 @@ describe('scanSources over the shipped sample', () => {
     expect(await detectKind(`${sample}/alpaca/alpaca.json`)).toBe('json-array');
     expect(await detectKind(`${sample}/tokenized/en/part-000.bin.meta`)).toBeUndefined();
     const scan = await scanSources(sample, { read: true });
-    const py = JSON.parse(python(`
+    const py = JSON.parse(
+      python(
+        `
 import glob, json, os, sys
 import numpy as np
 root = sys.argv[1]
@@ -29,18 +31,37 @@ out = {
   'text': [len(g('**/*.txt')), lines(g('**/*.txt'))],
 }
 sys.stdout.write(json.dumps(out))
-`, [sample]).toString()) as Record<string, number[]>;
-    const got = Object.fromEntries(scan.map((s) => [s.kind, s.kind === 'internlm-bin' ? [s.files.length, s.records, s.tokens] : [s.files.length, s.records]]));
+`,
+        [sample],
+      ).toString(),
+    ) as Record<string, number[]>;
+    const got = Object.fromEntries(
+      scan.map((s) => [
+        s.kind,
+        s.kind === 'internlm-bin' ? [s.files.length, s.records, s.tokens] : [s.files.length, s.records],
+      ]),
+    );
     expect(got).toEqual(py);
     for (const s of scan) expect(s.rejected).toEqual({});
-    expect(scan.find((s) => s.kind === 'ftdp')!.files).toEqual(['ftdp/chat_cn.json', 'ftdp/chat_en.json', 'ftdp/code/code_mixed.json']);
+    expect(scan.find((s) => s.kind === 'ftdp')!.files).toEqual([
+      'ftdp/chat_cn.json',
+      'ftdp/chat_en.json',
+      'ftdp/code/code_mixed.json',
+    ]);
   });
 
   it('weft scan --json prints the same summary', () => {
-    const r = spawnSync('node', [join(sample, '../../packages/cli/bin/weft.mjs'), 'scan', sample, '--json'], { encoding: 'utf8' });
+    const r = spawnSync('node', [join(sample, '../../packages/cli/bin/weft.mjs'), 'scan', sample, '--json'], {
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { kind: string; records: number; files: string[] }[];
     expect(out.map((s) => s.kind)).toEqual(['internlm-bin', 'ftdp', 'jsonl', 'json-array', 'text']);
-    expect(out[0]!.files).toEqual(['tokenized/cn/part-000.bin', 'tokenized/cn/wiki/part-000.bin', 'tokenized/en/part-000.bin', 'tokenized/en/part-001.bin']);
+    expect(out[0]!.files).toEqual([
+      'tokenized/cn/part-000.bin',
+      'tokenized/cn/wiki/part-000.bin',
+      'tokenized/en/part-000.bin',
+      'tokenized/en/part-001.bin',
+    ]);
   }, 30_000);
 });

@@ -54,13 +54,19 @@ async function firstLineIsConversation(path: string): Promise<boolean> {
  */
 export function readSource(inputs: Inputs, kind: SourceKind, options: ReadOptions = {}): CountedSource<unknown> {
   switch (kind) {
-    case 'jsonl': return readJsonl(inputs, options);
-    case 'ftdp': return readFtdp(inputs, options);
-    case 'json-array': return readJsonArray(inputs, options);
-    case 'text': return readText(inputs, options);
+    case 'jsonl':
+      return readJsonl(inputs, options);
+    case 'ftdp':
+      return readFtdp(inputs, options);
+    case 'json-array':
+      return readJsonArray(inputs, options);
+    case 'text':
+      return readText(inputs, options);
     case 'internlm-bin': {
       const r = internlmBinReader({ onError: options.onError });
-      return Object.assign(r(typeof inputs === 'string' ? fromIterable([inputs]) : fromIterable(inputs)), { stats: r.stats });
+      return Object.assign(r(typeof inputs === 'string' ? fromIterable([inputs]) : fromIterable(inputs)), {
+        stats: r.stats,
+      });
     }
   }
 }
@@ -102,8 +108,13 @@ export async function scanSources(folder: string, options: { read?: boolean } = 
   const out = order.flatMap((k) => (byKind.has(k) ? [byKind.get(k)!] : []));
   if (options.read) {
     for (const s of out) {
-      const src = readSource(s.files.map((f) => join(folder, f)), s.kind, { onError: 'skip' });
-      let records = 0, tokens = 0;
+      const src = readSource(
+        s.files.map((f) => join(folder, f)),
+        s.kind,
+        { onError: 'skip' },
+      );
+      let records = 0,
+        tokens = 0;
       for await (const r of src) {
         records++;
         if (s.kind === 'internlm-bin') tokens += (r as { tokens: Int32Array }).tokens.length;

@@ -10,4 +10,5 @@ import { lineSource } from './lines.ts';
  * for await (const doc of readText('data/pretrain/en.txt')) console.log(doc.source.line, doc.text);
  */
 export const readText = lineReader<TextDoc>('read-text', (text, raw) =>
-  text.trim() === '' ? undefined : { text, source: lineSource(raw) });
+  text.trim() === '' ? undefined : { text, source: lineSource(raw) },
+);

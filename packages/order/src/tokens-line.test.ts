@@ -6,20 +6,43 @@ import { parseTokensLine } from './tokens-line.ts';
 it('agrees with Python json.loads on valid, odd and broken lines', () => {
   const r = seededRandom(7);
   const fixed = [
-    '{"tokens": [1, -2, 3]}\n', '{"tokens":[1,2]}', '{"tokens": []}\n', '{ "tokens" : [ 0 , -0 , 7 ] }\n',
-    '{"tokens": [2147483647, -2147483648]}\n', '{"tokens": [2147483648]}\n', '{"tokens": [-2147483649]}\n',
-    '{"tokens": [12345678901]}\n', '{"tokens": [01]}\n', '{"tokens": [1, 2\n', '{"tokens": [1, 2]', '{"tokens": [1,, 2]}',
-    '{"tokens": [1.5]}', '{"tokens": [1e3]}', '{"tokens": "x"}', '{"tokens": [1], "x": 2}', '{"x": 1, "tokens": [5]}',
-    '[1, 2]', '', '\n', '{"tokens": [1 2]}', '{"tokens": [-]}', '{"tokens": [1]}x', '{"tokens": [\t1,\n2 ]}\r\n',
+    '{"tokens": [1, -2, 3]}\n',
+    '{"tokens":[1,2]}',
+    '{"tokens": []}\n',
+    '{ "tokens" : [ 0 , -0 , 7 ] }\n',
+    '{"tokens": [2147483647, -2147483648]}\n',
+    '{"tokens": [2147483648]}\n',
+    '{"tokens": [-2147483649]}\n',
+    '{"tokens": [12345678901]}\n',
+    '{"tokens": [01]}\n',
+    '{"tokens": [1, 2\n',
+    '{"tokens": [1, 2]',
+    '{"tokens": [1,, 2]}',
+    '{"tokens": [1.5]}',
+    '{"tokens": [1e3]}',
+    '{"tokens": "x"}',
+    '{"tokens": [1], "x": 2}',
+    '{"x": 1, "tokens": [5]}',
+    '[1, 2]',
+    '',
+    '\n',
+    '{"tokens": [1 2]}',
+    '{"tokens": [-]}',
+    '{"tokens": [1]}x',
+    '{"tokens": [\t1,\n2 ]}\r\n',
   ];
   const cases = [...fixed];
   for (let k = 0; k < 400; k++) {
     const n = Math.floor(r() * 30);
     const t = Array.from({ length: n }, () => Math.floor((r() - 0.3) * 2 ** (1 + Math.floor(r() * 32))));
     let line = `{"tokens": [${t.join(r() < 0.5 ? ', ' : ',')}]}\n`;
-    if (r() < 0.3) { // damage it
+    if (r() < 0.3) {
+      // damage it
       const at = Math.floor(r() * line.length);
-      line = r() < 0.5 ? line.slice(0, at) : line.slice(0, at) + '0123456789-,] x'[Math.floor(r() * 15)] + line.slice(at + 1);
+      line =
+        r() < 0.5
+          ? line.slice(0, at)
+          : line.slice(0, at) + '0123456789-,] x'[Math.floor(r() * 15)] + line.slice(at + 1);
     }
     cases.push(line);
   }
@@ -35,7 +58,9 @@ for line in json.load(sys.stdin):
     except Exception:
         out.append(None)
 print(json.dumps(out))`;
-  const expected = JSON.parse(execFileSync('python3', ['-c', py], { input: JSON.stringify(cases) }).toString()) as (number[] | null)[];
+  const expected = JSON.parse(execFileSync('python3', ['-c', py], { input: JSON.stringify(cases) }).toString()) as (
+    number[] | null
+  )[];
   cases.forEach((line, k) => {
     const bytes = Buffer.from(line);
     const got = parseTokensLine(bytes, 0, bytes.length);

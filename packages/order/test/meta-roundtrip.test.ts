@@ -10,7 +10,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, 'fixtures', 'meta-roundtrip');
 const sample = resolve(here, '../../../data/sample/tokenized');
 
-interface Expected { meta: number[][]; dtype: string; tokens: number[][] }
+interface Expected {
+  meta: number[][];
+  dtype: string;
+  tokens: number[][];
+}
 const expected = JSON.parse(readFileSync(join(fixtures, 'expected.json'), 'utf8')) as Record<string, Expected>;
 
 describe('.bin.meta written by numpy (committed fixture, tools/fixtures/make_meta_fixture.py)', () => {
@@ -26,7 +30,9 @@ describe('.bin.meta written by numpy (committed fixture, tools/fixtures/make_met
       const f = await BinFile.open(join(fixtures, name));
       for (let i = 0; i < f.count; i++) expect(Array.from(await f.read(i))).toEqual(exp.tokens[i]);
       await f.close();
-      expect((await collect(readInternlmBin(join(fixtures, name)))).map((r) => Array.from(r.tokens))).toEqual(exp.tokens);
+      expect((await collect(readInternlmBin(join(fixtures, name)))).map((r) => Array.from(r.tokens))).toEqual(
+        exp.tokens,
+      );
     });
   }
 
@@ -43,7 +49,9 @@ describe('the shipped tokenized sample (data/sample/tokenized)', () => {
   it('reads the same tokens Python reads through the meta, in data order', async () => {
     const files = await dataOrder(sample, { fileType: '.bin' });
     expect(files).toEqual(['cn/part-000.bin', 'cn/wiki/part-000.bin', 'en/part-000.bin', 'en/part-001.bin']);
-    const py = JSON.parse(python(`
+    const py = JSON.parse(
+      python(
+        `
 import json, sys, numpy as np
 out = {}
 for rel in sys.argv[1:]:
@@ -58,7 +66,10 @@ for rel in sys.argv[1:]:
             rows.append([len(t), sum(t), t[0], t[-1]])
     out[rel] = rows
 sys.stdout.write(json.dumps(out))
-`, files).toString()) as Record<string, number[][]>;
+`,
+        files,
+      ).toString(),
+    ) as Record<string, number[][]>;
     for (const rel of files) {
       const recs = await collect(readInternlmBin(join(sample, rel)));
       const digest = recs.map(({ tokens: t }) => [t.length, t.reduce((a, b) => a + b, 0), t[0], t[t.length - 1]]);

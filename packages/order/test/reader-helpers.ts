@@ -21,7 +21,10 @@ export function balanced(stats: StageStats): void {
 
 /** The DataError `p` rejects with (fails the test if it resolves or throws something else). */
 export async function failure(p: Promise<unknown>): Promise<DataError> {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e).toBeInstanceOf(DataError);
   return e as DataError;
 }

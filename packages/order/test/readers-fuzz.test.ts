@@ -29,7 +29,8 @@ const dir = mkdtempSync(join(tmpdir(), 'weft-fuzz-readers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
-const firstLines = (path: string, n: number): Buffer => Buffer.from(readFileSync(path, 'utf8').split('\n').slice(0, n).join('\n') + '\n');
+const firstLines = (path: string, n: number): Buffer =>
+  Buffer.from(readFileSync(path, 'utf8').split('\n').slice(0, n).join('\n') + '\n');
 
 const mutate = mutateBytes;
 
@@ -45,7 +46,12 @@ function rejected(stats: StageStats): number {
 }
 
 /** Run `read` on one input both ways and check the properties. */
-async function check(label: string, file: string, read: (onError: 'fail' | 'skip') => CountedSource<unknown>, expectedIn?: number): Promise<void> {
+async function check(
+  label: string,
+  file: string,
+  read: (onError: 'fail' | 'skip') => CountedSource<unknown>,
+  expectedIn?: number,
+): Promise<void> {
   const before = sha(file);
   const skip = read('skip');
   let records: unknown[] = [];
@@ -58,9 +64,14 @@ async function check(label: string, file: string, read: (onError: 'fail' | 'skip
   expect(records.length, `${label}: records out = emitted`).toBe(s.emitted);
   expect(s.seen, `${label}: records in = out + reported ${JSON.stringify(s)}`).toBe(s.emitted + rejected(skip.stats));
   if (expectedIn !== undefined) expect(s.seen, `${label}: records in counted from the bytes`).toBe(expectedIn);
-  const outcome = await collect(read('fail')).then((recs) => ({ recs }), (error: unknown) => ({ error }));
+  const outcome = await collect(read('fail')).then(
+    (recs) => ({ recs }),
+    (error: unknown) => ({ error }),
+  );
   // Dropped on purpose (blank lines), not errors: these do not stop a 'fail' run.
-  const errors = Object.entries(s.rejected).filter(([k]) => k !== 'empty').reduce((a, [, n]) => a + n, 0);
+  const errors = Object.entries(s.rejected)
+    .filter(([k]) => k !== 'empty')
+    .reduce((a, [, n]) => a + n, 0);
   if ('recs' in outcome) {
     expect(errors, `${label}: fail mode finished, so skip mode found no bad record ${JSON.stringify(s)}`).toBe(0);
     expect(outcome.recs.length, label).toBe(records.length);
@@ -68,7 +79,9 @@ async function check(label: string, file: string, read: (onError: 'fail' | 'skip
     const e = outcome.error;
     if (!isDataError(e)) expect.fail(`${label}: onError fail threw a non-data error: ${(e as Error).stack}`);
     expect(errors, `${label}: fail mode stopped, so skip mode counted a bad record`).toBeGreaterThan(0);
-    expect((e as Error).message.startsWith(file), `${label}: the error names the file: ${(e as Error).message}`).toBe(true);
+    expect((e as Error).message.startsWith(file), `${label}: the error names the file: ${(e as Error).message}`).toBe(
+      true,
+    );
   }
   expect(sha(file), `${label}: input unchanged`).toBe(before);
 }
@@ -78,11 +91,22 @@ describe(`record readers under seeded hostile input (FUZZ_SEED=${SEED})`, () => 
     { name: 'jsonl', base: firstLines(join(REPO, 'data/sample/openai/chat.jsonl'), 4), read: readJsonl, counts: true },
     { name: 'ftdp', base: firstLines(join(REPO, 'data/sample/ftdp/chat_en.json'), 4), read: readFtdp, counts: true },
     { name: 'text', base: firstLines(join(REPO, 'data/sample/pretrain/en.txt'), 6), read: readText, counts: true },
-    { name: 'json-array', base: Buffer.from(JSON.stringify(JSON.parse(readFileSync(join(REPO, 'data/sample/alpaca/alpaca.json'), 'utf8')).slice(0, 4), null, 1)), read: readJsonArray, counts: false },
+    {
+      name: 'json-array',
+      base: Buffer.from(
+        JSON.stringify(
+          JSON.parse(readFileSync(join(REPO, 'data/sample/alpaca/alpaca.json'), 'utf8')).slice(0, 4),
+          null,
+          1,
+        ),
+      ),
+      read: readJsonArray,
+      counts: false,
+    },
   ] as const;
   for (const fmt of lineFormats) {
     it(`${fmt.name}: skip counts every record, fail stops with a DataError, input untouched`, async () => {
-      const r = seededRandom(SEED ^ fmt.name.length * 7919);
+      const r = seededRandom(SEED ^ (fmt.name.length * 7919));
       for (let c = 0; c < CASES; c++) {
         const { name, bytes } = mutate(fmt.base, r);
         const file = join(dir, `${fmt.name}-${c}.${fmt.name === 'text' ? 'txt' : 'json'}`);
@@ -124,8 +148,10 @@ describe(`record readers under seeded hostile input (FUZZ_SEED=${SEED})`, () => 
       const s = readInternlmBin(file, { onError: 'skip' });
       await collect(s);
       // Every line of the .bin is accounted for (one item for a .meta that cannot be read at all).
-      const unreadableMeta = (s.stats.toJSON().rejected as Record<string, number>)['bad-meta'] !== undefined || s.stats.seen === 1;
-      if (!unreadableMeta) expect(s.stats.seen, label).toBeGreaterThanOrEqual(lineCount(target === 'bin' ? m.bytes : base));
+      const unreadableMeta =
+        (s.stats.toJSON().rejected as Record<string, number>)['bad-meta'] !== undefined || s.stats.seen === 1;
+      if (!unreadableMeta)
+        expect(s.stats.seen, label).toBeGreaterThanOrEqual(lineCount(target === 'bin' ? m.bytes : base));
       expect(sha(`${file}.meta`), `${label}: .meta unchanged`).toBe(metaBefore);
     }
   });

@@ -44,7 +44,10 @@ export function narrowInt64(words: Int32Array, where: { file: string; offset?: n
   const out = new Int32Array(words.length >> 1);
   for (let k = 0; k < out.length; k++) {
     const lo = words[2 * k]!;
-    if (words[2 * k + 1] !== lo >> 31) throw new DataError('an int64 value does not fit in int32 (token ids and labels must)', where, { reason: 'out-of-range' });
+    if (words[2 * k + 1] !== lo >> 31)
+      throw new DataError('an int64 value does not fit in int32 (token ids and labels must)', where, {
+        reason: 'out-of-range',
+      });
     out[k] = lo;
   }
   return out;
@@ -53,27 +56,43 @@ export function narrowInt64(words: Int32Array, where: { file: string; offset?: n
 const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
 
 /** Read one encapsulated IPC message header at `offset`: its metadata and total length. */
-async function readMessageAt(fh: FileHandle, offset: number, size: number, path: string): Promise<{ message: Message; length: number; body: number } | undefined> {
+async function readMessageAt(
+  fh: FileHandle,
+  offset: number,
+  size: number,
+  path: string,
+): Promise<{ message: Message; length: number; body: number } | undefined> {
   if (offset + 4 > size) return undefined;
   const pre = Buffer.alloc(8);
   await fh.read(pre, 0, Math.min(8, size - offset), offset);
-  let metaLen = pre.readInt32LE(0), prefix = 4;
+  let metaLen = pre.readInt32LE(0),
+    prefix = 4;
   if (metaLen === -1) {
     metaLen = pre.readInt32LE(4);
     prefix = 8;
   }
   if (metaLen === 0) return undefined;
-  if (metaLen < 0 || offset + prefix + metaLen > size) throw new DataError(`truncated Arrow IPC message (metadata length ${metaLen})`, { file: path, offset }, { reason: 'truncated' });
+  if (metaLen < 0 || offset + prefix + metaLen > size)
+    throw new DataError(
+      `truncated Arrow IPC message (metadata length ${metaLen})`,
+      { file: path, offset },
+      { reason: 'truncated' },
+    );
   const meta = Buffer.alloc(metaLen);
   await fh.read(meta, 0, metaLen, offset + prefix);
   let message: Message;
   try {
     message = Message.decode(meta);
   } catch (e) {
-    throw new DataError(`corrupt Arrow IPC message: ${(e as Error).message}`, { file: path, offset }, { reason: 'corrupt', cause: e });
+    throw new DataError(
+      `corrupt Arrow IPC message: ${(e as Error).message}`,
+      { file: path, offset },
+      { reason: 'corrupt', cause: e },
+    );
   }
   const length = prefix + metaLen + Number(message.bodyLength);
-  if (offset + length > size) throw new DataError(`truncated Arrow IPC message body`, { file: path, offset }, { reason: 'truncated' });
+  if (offset + length > size)
+    throw new DataError(`truncated Arrow IPC message body`, { file: path, offset }, { reason: 'truncated' });
   return { message, length, body: offset + prefix + metaLen };
 }
 
@@ -87,7 +106,11 @@ function directLayout(message: Message<MessageHeader.RecordBatch>, widths: (4 | 
   const ncols = widths?.length ?? 0;
   if (!widths || h.compression || h.nodes.length !== 2 * ncols || h.buffers.length !== 4 * ncols) return undefined;
   if (h.nodes.some((n) => Number(n.nullCount) !== 0)) return undefined;
-  return widths.map((width, c) => ({ offsets: Number(h.buffers[4 * c + 1]!.offset), values: Number(h.buffers[4 * c + 3]!.offset), width }));
+  return widths.map((width, c) => ({
+    offsets: Number(h.buffers[4 * c + 1]!.offset),
+    values: Number(h.buffers[4 * c + 3]!.offset),
+    width,
+  }));
 }
 
 /** Bytes per value of each column when every column is a list of signed int32 or int64; else undefined. */
@@ -95,7 +118,13 @@ function listIntWidths(fields: { type: { typeId: Type; children: { type: unknown
   const widths: (4 | 8)[] = [];
   for (const f of fields) {
     const item = f.type.children[0]?.type as Int | undefined;
-    if (f.type.typeId !== Type.List || item?.typeId !== Type.Int || !item.isSigned || (item.bitWidth !== 32 && item.bitWidth !== 64)) return undefined;
+    if (
+      f.type.typeId !== Type.List ||
+      item?.typeId !== Type.Int ||
+      !item.isSigned ||
+      (item.bitWidth !== 32 && item.bitWidth !== 64)
+    )
+      return undefined;
     widths.push(item.bitWidth === 64 ? 8 : 4);
   }
   return widths;
@@ -115,12 +144,20 @@ function listIntWidths(fields: { type: { typeId: Type; children: { type: unknown
 export class ArrowDataset {
   private cached: { batch: number; table: Table } | undefined;
 
-  private constructor(readonly dir: string, readonly columns: string[], private readonly shards: Shard[], private readonly batches: BatchRef[], readonly length: number) {}
+  private constructor(
+    readonly dir: string,
+    readonly columns: string[],
+    private readonly shards: Shard[],
+    private readonly batches: BatchRef[],
+    readonly length: number,
+  ) {}
 
   static async open(dir: string): Promise<ArrowDataset> {
     const statePath = join(dir, 'state.json');
     if (!existsSync(statePath)) {
-      const hint = existsSync(join(dir, 'dataset_dict.json')) ? ' (it is a DatasetDict: open one of its splits, see dataset_dict.json)' : '';
+      const hint = existsSync(join(dir, 'dataset_dict.json'))
+        ? ' (it is a DatasetDict: open one of its splits, see dataset_dict.json)'
+        : '';
       throw new DataError(`no state.json: not a datasets folder${hint}`, { file: dir }, { reason: 'not-dataset' });
     }
     let files: string[];
@@ -128,7 +165,11 @@ export class ArrowDataset {
       const state = JSON.parse(await readFile(statePath, 'utf8')) as { _data_files: { filename: string }[] };
       files = state._data_files.map((f) => f.filename);
     } catch (e) {
-      throw new DataError(`unreadable state.json: ${(e as Error).message}`, { file: statePath }, { reason: 'invalid', cause: e });
+      throw new DataError(
+        `unreadable state.json: ${(e as Error).message}`,
+        { file: statePath },
+        { reason: 'invalid', cause: e },
+      );
     }
     const shards: Shard[] = [];
     const batches: BatchRef[] = [];
@@ -139,7 +180,8 @@ export class ArrowDataset {
       const path = join(dir, f);
       const size = (await stat(path)).size;
       const fh = await open(path, 'r');
-      let offset = 0, schemaMessage: Uint8Array | undefined;
+      let offset = 0,
+        schemaMessage: Uint8Array | undefined;
       for (;;) {
         const m = await readMessageAt(fh, offset, size, path);
         if (!m) break;
@@ -154,14 +196,31 @@ export class ArrowDataset {
         } else if (m.message.headerType === MessageHeader.RecordBatch) {
           const msg = m.message as Message<MessageHeader.RecordBatch>;
           const n = msg.header().length;
-          batches.push({ shard: k, offset, length: m.length, rows: n, firstRow: rows, body: m.body, direct: directLayout(msg, widths) });
+          batches.push({
+            shard: k,
+            offset,
+            length: m.length,
+            rows: n,
+            firstRow: rows,
+            body: m.body,
+            direct: directLayout(msg, widths),
+          });
           rows += n;
         } else {
-          throw new DataError('dictionary batches are not supported', { file: path, offset }, { reason: 'unsupported' });
+          throw new DataError(
+            'dictionary batches are not supported',
+            { file: path, offset },
+            { reason: 'unsupported' },
+          );
         }
         offset += m.length;
       }
-      if (!schemaMessage) throw new DataError('no Arrow schema message: not an IPC stream', { file: path, offset: 0 }, { reason: 'corrupt' });
+      if (!schemaMessage)
+        throw new DataError(
+          'no Arrow schema message: not an IPC stream',
+          { file: path, offset: 0 },
+          { reason: 'corrupt' },
+        );
       shards.push({ path, fh, schemaMessage });
     }
     return new ArrowDataset(dir, columns, shards, batches, rows);
@@ -182,8 +241,10 @@ export class ArrowDataset {
 
   /** Row i as column name → Int32Array (list<int32> columns; list<int64> ones are narrowed, each value checked). */
   async get(i: number): Promise<Record<string, Int32Array>> {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`row ${i} out of range [0, ${this.length})`);
-    let lo = 0, hi = this.batches.length - 1;
+    if (!Number.isInteger(i) || i < 0 || i >= this.length)
+      throw new RangeError(`row ${i} out of range [0, ${this.length})`);
+    let lo = 0,
+      hi = this.batches.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (this.batches[mid]!.firstRow <= i) lo = mid;
@@ -210,7 +271,10 @@ export class ArrowDataset {
       // A view of the decoded batch (no copy); the batch stays alive as long as the view does.
       const v = t.getChild(c)!.get(r) as { toArray(): Int32Array | BigInt64Array } | null;
       const a = v ? v.toArray() : new Int32Array(0);
-      out[c] = a instanceof BigInt64Array ? narrowInt64(new Int32Array(a.buffer, a.byteOffset, 2 * a.length), { file: this.shards[ref.shard]!.path }) : a;
+      out[c] =
+        a instanceof BigInt64Array
+          ? narrowInt64(new Int32Array(a.buffer, a.byteOffset, 2 * a.length), { file: this.shards[ref.shard]!.path })
+          : a;
     }
     return out;
   }
@@ -229,12 +293,19 @@ export class ArrowDataset {
     const c = this.columns.indexOf(column);
     if (c < 0) throw new Error(`${this.dir}: no column ${column} (columns: ${this.columns.join(', ')})`);
     if (this.batches.some((b) => !b.direct)) return undefined;
-    const lengths = new Int32Array(this.length), start = new Float64Array(this.length), shardOf = new Int32Array(this.length);
+    const lengths = new Int32Array(this.length),
+      start = new Float64Array(this.length),
+      shardOf = new Int32Array(this.length);
     let width: 4 | 8 = 4;
     for (const ref of this.batches) {
       width = ref.direct![c]!.width;
       const offs = new Int32Array(ref.rows + 1);
-      await this.shards[ref.shard]!.fh.read(new Uint8Array(offs.buffer), 0, offs.byteLength, ref.body + ref.direct![c]!.offsets);
+      await this.shards[ref.shard]!.fh.read(
+        new Uint8Array(offs.buffer),
+        0,
+        offs.byteLength,
+        ref.body + ref.direct![c]!.offsets,
+      );
       const values = ref.body + ref.direct![c]!.values;
       for (let r = 0; r < ref.rows; r++) {
         lengths[ref.firstRow + r] = offs[r + 1]! - offs[r]!;
@@ -253,12 +324,18 @@ export class ArrowDataset {
     for (const [b, ref] of this.batches.entries()) {
       if (ref.direct) {
         const offs = new Int32Array(ref.rows + 1);
-        await this.shards[ref.shard]!.fh.read(new Uint8Array(offs.buffer), 0, offs.byteLength, ref.body + ref.direct[c]!.offsets);
+        await this.shards[ref.shard]!.fh.read(
+          new Uint8Array(offs.buffer),
+          0,
+          offs.byteLength,
+          ref.body + ref.direct[c]!.offsets,
+        );
         for (let r = 0; r < ref.rows; r++) out[ref.firstRow + r] = offs[r + 1]! - offs[r]!;
       } else {
         const t = await this.table(b);
         const col = t.getChild(column)!;
-        for (let r = 0; r < ref.rows; r++) out[ref.firstRow + r] = (col.get(r) as { length: number } | null)?.length ?? 0;
+        for (let r = 0; r < ref.rows; r++)
+          out[ref.firstRow + r] = (col.get(r) as { length: number } | null)?.length ?? 0;
       }
     }
     return out;

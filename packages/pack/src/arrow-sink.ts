@@ -26,7 +26,11 @@ export interface ArrowSinkResult {
  * @example
  * const { rows } = await arrowSink(samples, 'out/samples/0', { columns: ['input_ids', 'labels'], onRow: (s) => bar.add('samples') });
  */
-export async function arrowSink<R extends object>(source: AsyncIterable<R | typeof RANGE_CUT>, dir: string, opts: ArrowSinkOptions<R>): Promise<ArrowSinkResult> {
+export async function arrowSink<R extends object>(
+  source: AsyncIterable<R | typeof RANGE_CUT>,
+  dir: string,
+  opts: ArrowSinkOptions<R>,
+): Promise<ArrowSinkResult> {
   const w = await ArrowDatasetWriter.create(dir, opts);
   try {
     for await (const row of source) {

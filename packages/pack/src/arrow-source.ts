@@ -5,20 +5,31 @@ import type { LengthSource } from './length-seeded.ts';
 
 /** Positioned reads of one column's value ranges straight into a destination array. */
 class RangeReader {
-  constructor(private readonly layout: ValueLayout, private readonly fds: number[]) {}
+  constructor(
+    private readonly layout: ValueLayout,
+    private readonly fds: number[],
+  ) {}
 
   /** Values [from, to) of row `row`, written into `dst` at `at`. */
   readInto(row: number, from: number, to: number, dst: Int32Array, at: number): void {
-    if (!(from >= 0 && from <= to && to <= this.layout.lengths[row]!)) throw new RangeError(`values [${from}, ${to}) out of range of row ${row} (${this.layout.lengths[row]})`);
+    if (!(from >= 0 && from <= to && to <= this.layout.lengths[row]!))
+      throw new RangeError(`values [${from}, ${to}) out of range of row ${row} (${this.layout.lengths[row]})`);
     const width = this.layout.width;
     // int64 values (xtuner's saved labels) are read whole, then narrowed into dst.
     const wide = width === 8 ? new Int32Array(2 * (to - from)) : undefined;
-    const bytes = wide ? new Uint8Array(wide.buffer) : new Uint8Array(dst.buffer, dst.byteOffset + 4 * at, 4 * (to - from));
+    const bytes = wide
+      ? new Uint8Array(wide.buffer)
+      : new Uint8Array(dst.buffer, dst.byteOffset + 4 * at, 4 * (to - from));
     const shard = this.layout.shardOf[row]!;
     const pos = this.layout.start[row]! + width * from;
     for (let got = 0; got < bytes.length;) {
       const r = readSync(this.fds[shard]!, bytes, got, bytes.length - got, pos + got);
-      if (r === 0) throw new DataError('Arrow shard ends early (changed while reading?)', { file: this.layout.shards[shard]!, offset: pos + got }, { reason: 'truncated' });
+      if (r === 0)
+        throw new DataError(
+          'Arrow shard ends early (changed while reading?)',
+          { file: this.layout.shards[shard]!, offset: pos + got },
+          { reason: 'truncated' },
+        );
       got += r;
     }
     if (wide) dst.set(narrowInt64(wide, { file: this.layout.shards[shard]!, offset: pos }), at);
@@ -43,7 +54,11 @@ export class ArrowSource implements LengthSource {
   /** input_ids and labels of tokens [start, end) of sample i, read into a pack; only for plain shards. */
   readonly fillRange?: (i: number, start: number, end: number, pack: Pack, at: number) => void;
 
-  private constructor(readonly name: string, readonly lengths: Int32Array, private readonly layout?: { ids: ValueLayout; labels: ValueLayout }) {
+  private constructor(
+    readonly name: string,
+    readonly lengths: Int32Array,
+    private readonly layout?: { ids: ValueLayout; labels: ValueLayout },
+  ) {
     if (layout) {
       this.fillRange = (i, start, end, pack, at) => {
         const r = this.rangeReaders();
@@ -60,7 +75,8 @@ export class ArrowSource implements LengthSource {
       const ids = await ds.valueLayout('input_ids');
       const labels = ds.columns.includes('labels') ? await ds.valueLayout('labels') : ids;
       // Rows whose labels differ in length from their input_ids take the checked path (which names them).
-      if (ids && labels && ids.lengths.every((n, r) => n === labels.lengths[r])) return new ArrowSource(dir, ids.lengths, { ids, labels });
+      if (ids && labels && ids.lengths.every((n, r) => n === labels.lengths[r]))
+        return new ArrowSource(dir, ids.lengths, { ids, labels });
       return new ArrowSource(dir, await ds.lengths('input_ids'));
     } finally {
       await ds.close();

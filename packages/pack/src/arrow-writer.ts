@@ -1,7 +1,18 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Field, Int32, Int64, List, makeData, RecordBatch, RecordBatchStreamWriter, Schema, Struct, type Data } from 'apache-arrow';
+import {
+  Field,
+  Int32,
+  Int64,
+  List,
+  makeData,
+  RecordBatch,
+  RecordBatchStreamWriter,
+  Schema,
+  Struct,
+  type Data,
+} from 'apache-arrow';
 import { AtomicFile, StagedOutputDir, writeFileAtomic, type OutputDirOptions } from '@weft/core';
 import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from './hf-json.ts';
 
@@ -30,7 +41,10 @@ export interface ArrowDatasetWriterOptions {
 /** The Arrow schema `save_to_disk` gives list-of-int32 (or `int64`) columns (child field `item`, nullable). */
 export function hfSchema(columns: readonly string[], int64: readonly string[] = []): Schema {
   const list = (c: string) => new List(new Field('item', int64.includes(c) ? new Int64() : new Int32(), true));
-  return new Schema(columns.map((c) => new Field(c, list(c), true)), new Map([['huggingface', huggingfaceSchemaMetadata(columns, int64)]]));
+  return new Schema(
+    columns.map((c) => new Field(c, list(c), true)),
+    new Map([['huggingface', huggingfaceSchemaMetadata(columns, int64)]]),
+  );
 }
 
 /** The schema message's byte length at the head of an encapsulated IPC stream. */
@@ -50,7 +64,10 @@ const EOS = Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0);
  * fingerprintOf(['9f86d0...', 'a3c1...'], ['input_ids', 'labels']); // '0c4f...' (16 hex)
  */
 export function fingerprintOf(fileSha256: readonly string[], columns: readonly string[]): string {
-  return createHash('sha256').update(`${fileSha256.join('\n')}\n${JSON.stringify(columns)}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${fileSha256.join('\n')}\n${JSON.stringify(columns)}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** One Arrow file a writer produced: its final name, size and SHA-256. */
@@ -89,7 +106,12 @@ export class ArrowDatasetWriter {
 
   private readonly int64: readonly string[];
 
-  private constructor(readonly dir: string, private readonly staged: StagedOutputDir, readonly columns: readonly string[], opts: ArrowDatasetWriterOptions) {
+  private constructor(
+    readonly dir: string,
+    private readonly staged: StagedOutputDir,
+    readonly columns: readonly string[],
+    opts: ArrowDatasetWriterOptions,
+  ) {
     this.int64 = opts.int64Columns ?? [];
     this.schema = hfSchema(columns, this.int64);
     this.maxShardBytes = opts.maxShardBytes ?? 500 << 20;
@@ -134,10 +156,11 @@ export class ArrowDatasetWriter {
       rows.forEach((r, i) => {
         const v = r[c]!;
         if (!wide) values.set(v, at);
-        else for (let k = 0; k < v.length; k++) {
-          values[2 * (at + k)] = v[k]!;
-          values[2 * (at + k) + 1] = v[k]! >> 31;
-        }
+        else
+          for (let k = 0; k < v.length; k++) {
+            values[2 * (at + k)] = v[k]!;
+            values[2 * (at + k) + 1] = v[k]! >> 31;
+          }
         at += v.length;
         offsets[i + 1] = at;
       });
@@ -199,7 +222,9 @@ export class ArrowDatasetWriter {
    * earlier weft output, and only when `output.overwrite` allows it).
    * `extra` files (name → text) are committed with the folder, e.g. a record of how it was made.
    */
-  async finish(extra: Record<string, string> = {}): Promise<{ rows: number; shards: string[]; fingerprint: string; files: WrittenFile[] }> {
+  async finish(
+    extra: Record<string, string> = {},
+  ): Promise<{ rows: number; shards: string[]; fingerprint: string; files: WrittenFile[] }> {
     await this.flushBatch();
     if (this.shardTmpNames.length === 0) {
       // An empty dataset still has one shard: the schema and the end-of-stream marker.

@@ -11,7 +11,10 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 const cols = ['input_ids', 'labels'];
 function row(i: number): Record<string, Int32Array> {
   const n = (i * 7) % 13;
-  return { input_ids: Int32Array.from({ length: n }, (_, k) => i * 100 + k), labels: Int32Array.from({ length: n }, (_, k) => (k % 2 ? -100 : k)) };
+  return {
+    input_ids: Int32Array.from({ length: n }, (_, k) => i * 100 + k),
+    labels: Int32Array.from({ length: n }, (_, k) => (k % 2 ? -100 : k)),
+  };
 }
 
 async function writeRows(dir: string, n: number, opts: { maxShardBytes?: number; batchRows?: number } = {}) {
@@ -32,14 +35,33 @@ describe('Arrow dataset folder', () => {
     // Hand-written from formats.md, not from the code.
     expect(readFileSync(join(dir, 'state.json'), 'utf8')).toBe(
       `{\n  "_data_files": [\n${res.shards.map((s) => `    {\n      "filename": "${s}"\n    }`).join(',\n')}\n  ],\n` +
-      `  "_fingerprint": "${res.fingerprint}",\n  "_format_columns": null,\n  "_format_kwargs": {},\n  "_format_type": null,\n` +
-      `  "_output_all_columns": false,\n  "_split": null\n}`);
+        `  "_fingerprint": "${res.fingerprint}",\n  "_format_columns": null,\n  "_format_kwargs": {},\n  "_format_type": null,\n` +
+        `  "_output_all_columns": false,\n  "_split": null\n}`,
+    );
     expect(res.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     const info = JSON.parse(readFileSync(join(dir, 'dataset_info.json'), 'utf8')) as Record<string, unknown>;
-    expect(Object.keys(info)).toEqual(['builder_name', 'citation', 'config_name', 'dataset_name', 'dataset_size', 'description',
-      'download_checksums', 'download_size', 'features', 'homepage', 'license', 'post_processed', 'post_processing_size',
-      'size_in_bytes', 'splits', 'supervised_keys', 'version']);
-    expect(readFileSync(join(dir, 'dataset_info.json'), 'utf8')).toContain(`"features": {\n    "input_ids": {\n      "feature": {\n        "dtype": "int32",`);
+    expect(Object.keys(info)).toEqual([
+      'builder_name',
+      'citation',
+      'config_name',
+      'dataset_name',
+      'dataset_size',
+      'description',
+      'download_checksums',
+      'download_size',
+      'features',
+      'homepage',
+      'license',
+      'post_processed',
+      'post_processing_size',
+      'size_in_bytes',
+      'splits',
+      'supervised_keys',
+      'version',
+    ]);
+    expect(readFileSync(join(dir, 'dataset_info.json'), 'utf8')).toContain(
+      `"features": {\n    "input_ids": {\n      "feature": {\n        "dtype": "int32",`,
+    );
 
     // Each shard is an IPC *stream* that apache-arrow's own reader opens, with pyarrow's schema.
     let seen = 0;
@@ -52,13 +74,18 @@ describe('Arrow dataset folder', () => {
       for (const f of t.schema.fields) {
         expect(f.type.typeId).toBe(Type.List);
         const child = (f.type as List).children[0]!;
-        expect([child.name, child.nullable, child.type.typeId, (child.type as { bitWidth?: number }).bitWidth]).toEqual(['item', true, Type.Int, 32]);
+        expect([child.name, child.nullable, child.type.typeId, (child.type as { bitWidth?: number }).bitWidth]).toEqual(
+          ['item', true, Type.Int, 32],
+        );
       }
       expect(t.schema.metadata.get('huggingface')).toBe(
         '{"info": {"features": {"input_ids": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"}, ' +
-        '"labels": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"}}}}');
+          '"labels": {"feature": {"dtype": "int32", "_type": "Value"}, "_type": "Sequence"}}}}',
+      );
       for (let r = 0; r < t.numRows; r++, seen++) {
-        expect(Array.from(t.getChild('input_ids')!.get(r)!.toArray() as Int32Array)).toEqual(Array.from(row(seen).input_ids));
+        expect(Array.from(t.getChild('input_ids')!.get(r)!.toArray() as Int32Array)).toEqual(
+          Array.from(row(seen).input_ids),
+        );
       }
     }
     expect(seen).toBe(50);
@@ -85,7 +112,8 @@ describe('Arrow dataset folder', () => {
     const base = tempDir('weft-arrow-');
     await writeRows(join(base, 'a'), 30, { maxShardBytes: 2000 });
     await writeRows(join(base, 'b'), 30, { maxShardBytes: 2000 });
-    for (const f of readdirSync(join(base, 'a'))) expect(readFileSync(join(base, 'b', f)).equals(readFileSync(join(base, 'a', f)))).toBe(true);
+    for (const f of readdirSync(join(base, 'a')))
+      expect(readFileSync(join(base, 'b', f)).equals(readFileSync(join(base, 'a', f)))).toBe(true);
     expect(readdirSync(base).sort()).toEqual(['a', 'b']);
   });
 
@@ -107,7 +135,10 @@ describe('ArrowDataset on folders weft did not write', () => {
     const ids = vectorFromArray([[1, 2], null, [3]], new List(new Field('item', new Int32(), true)));
     const t = new Table({ input_ids: ids });
     writeFileSync(join(dir, 'data-00000-of-00001.arrow'), tableToIPC(t, 'stream'));
-    writeFileSync(join(dir, 'state.json'), JSON.stringify({ _data_files: [{ filename: 'data-00000-of-00001.arrow' }] }));
+    writeFileSync(
+      join(dir, 'state.json'),
+      JSON.stringify({ _data_files: [{ filename: 'data-00000-of-00001.arrow' }] }),
+    );
     const ds = await ArrowDataset.open(dir);
     expect(ds.length).toBe(3);
     expect(Array.from((await ds.get(0)).input_ids!)).toEqual([1, 2]);
@@ -118,7 +149,7 @@ describe('ArrowDataset on folders weft did not write', () => {
   });
 });
 
-describe('int64 columns (xtuner\'s saved labels) written by pyarrow', () => {
+describe("int64 columns (xtuner's saved labels) written by pyarrow", () => {
   // Row 0 fits; row 1 holds 2**40; row 2 is a null list, which makes its batch (rows 2-3) take the decode path.
   const PY = `
 import json, os, sys, pyarrow as pa

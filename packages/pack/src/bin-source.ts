@@ -37,19 +37,40 @@ export class BinSource implements LengthSource {
    * `rows[k]` = the `.bin` line of sample k (lines shorter than minLength are skipped); `lines` = lines in the meta;
    * `cachePath` = its token sidecar, when one is built.
    */
-  constructor(readonly name: string, readonly lengths: Int32Array, readonly rows: Int32Array, readonly lines = rows.length,
-    readonly cachePath?: string, private readonly meta?: BinMeta) {
-    if (cachePath && meta) this.fillRange = (i, start, end, pack, at) => this.tokenFile().fill(this.rows[i]!, start, end, pack, at);
+  constructor(
+    readonly name: string,
+    readonly lengths: Int32Array,
+    readonly rows: Int32Array,
+    readonly lines = rows.length,
+    readonly cachePath?: string,
+    private readonly meta?: BinMeta,
+  ) {
+    if (cachePath && meta)
+      this.fillRange = (i, start, end, pack, at) => this.tokenFile().fill(this.rows[i]!, start, end, pack, at);
   }
 
   /** `cachePath`: a sidecar already found for this file (worker threads get it from the main thread). */
-  static async open(path: string, minLength = 0, options: { cacheDir?: string; cachePath?: string } = {}): Promise<BinSource> {
+  static async open(
+    path: string,
+    minLength = 0,
+    options: { cacheDir?: string; cachePath?: string } = {},
+  ): Promise<BinSource> {
     const meta = await readBinMeta(path);
-    const cachePath = options.cachePath ?? (options.cacheDir ? await ensureTokenCache(path, meta, options.cacheDir) : undefined);
-    if (minLength <= 0) return new BinSource(path, meta.lengths, Int32Array.from({ length: meta.count }, (_, i) => i), meta.count, cachePath, meta);
+    const cachePath =
+      options.cachePath ?? (options.cacheDir ? await ensureTokenCache(path, meta, options.cacheDir) : undefined);
+    if (minLength <= 0)
+      return new BinSource(
+        path,
+        meta.lengths,
+        Int32Array.from({ length: meta.count }, (_, i) => i),
+        meta.count,
+        cachePath,
+        meta,
+      );
     let n = 0;
     for (let i = 0; i < meta.count; i++) if (meta.lengths[i]! >= minLength) n++;
-    const lengths = new Int32Array(n), rows = new Int32Array(n);
+    const lengths = new Int32Array(n),
+      rows = new Int32Array(n);
     for (let i = 0, k = 0; i < meta.count; i++) {
       if (meta.lengths[i]! >= minLength) {
         lengths[k] = meta.lengths[i]!;
@@ -94,7 +115,9 @@ export class BinSource implements LengthSource {
  * const sources = await binSources('data/tokenized', { minLength: 50, cacheDir: defaultCacheDir() });
  */
 export async function binSources(folder: string, options: BinSourceOptions = {}): Promise<BinSource[]> {
-  const files = options.dataOrderPath ? await readDataOrder(options.dataOrderPath, folder) : await dataOrder(folder, { fileType: '.bin' });
+  const files = options.dataOrderPath
+    ? await readDataOrder(options.dataOrderPath, folder)
+    : await dataOrder(folder, { fileType: '.bin' });
   const out: BinSource[] = [];
   const open = options.cacheDir ? { cacheDir: options.cacheDir } : {};
   for (const f of files) out.push(await BinSource.open(join(folder, f), options.minLength ?? 0, open));

@@ -51,10 +51,14 @@ function add(into: Record<string, number>, reason: string, n: number): void {
  * const { sources, lines, kept, skipped } = await checkedBinSources(['data/en/a.bin'], { minLength: 50, onError: 'skip' });
  * const ds = PackedDataset.fromBinSources(sources, { packedLength: 8192, minLength: 50 });
  */
-export async function checkedBinSources(paths: readonly string[], options: CheckedBinOptions = {}): Promise<CheckedBinSources> {
+export async function checkedBinSources(
+  paths: readonly string[],
+  options: CheckedBinOptions = {},
+): Promise<CheckedBinSources> {
   const minLength = options.minLength ?? 0;
   const out: CheckedBinSources = { sources: [], lines: 0, kept: 0, skipped: {} };
-  if (options.vocabSize !== undefined && (options.onError ?? 'fail') === 'fail') await checkBinVocab(paths, options.vocabSize, { minLength });
+  if (options.vocabSize !== undefined && (options.onError ?? 'fail') === 'fail')
+    await checkBinVocab(paths, options.vocabSize, { minLength });
   for (const path of paths) {
     if ((options.onError ?? 'fail') === 'fail') {
       const s = await BinSource.open(path, minLength, options.cacheDir ? { cacheDir: options.cacheDir } : {});
@@ -73,9 +77,17 @@ export async function checkedBinSources(paths: readonly string[], options: Check
       metaError = e.reason;
     }
     const read = readInternlmBin(path, { minLength, onError: 'skip' });
-    const rows: number[] = [], lengths: number[] = [];
+    const rows: number[] = [],
+      lengths: number[] = [];
     for await (const r of read) {
-      if (metaError === undefined && options.vocabSize !== undefined && firstOutOfVocab(r.tokens, options.vocabSize, true) >= 0) { add(out.skipped, OUT_OF_VOCAB, 1); continue; }
+      if (
+        metaError === undefined &&
+        options.vocabSize !== undefined &&
+        firstOutOfVocab(r.tokens, options.vocabSize, true) >= 0
+      ) {
+        add(out.skipped, OUT_OF_VOCAB, 1);
+        continue;
+      }
       rows.push(r.source.line! - 1);
       lengths.push(r.tokens.length);
     }
@@ -90,7 +102,8 @@ export async function checkedBinSources(paths: readonly string[], options: Check
     // fine front to back can still be cut wrong by a corrupt next offset. Check each kept line
     // the way the packer will read it.
     const bin = await BinFile.open(path);
-    const keptRows: number[] = [], keptLengths: number[] = [];
+    const keptRows: number[] = [],
+      keptLengths: number[] = [];
     try {
       for (let k = 0; k < rows.length; k++) {
         try {
@@ -110,7 +123,9 @@ export async function checkedBinSources(paths: readonly string[], options: Check
     // A sidecar exists only for a .bin whose every line is good (else the JSON path, as without one).
     const meta = options.cacheDir ? await readBinMeta(path) : undefined;
     const cachePath = meta ? await ensureTokenCache(path, meta, options.cacheDir!) : undefined;
-    out.sources.push(new BinSource(path, Int32Array.from(keptLengths), Int32Array.from(keptRows), st.seen, cachePath, meta));
+    out.sources.push(
+      new BinSource(path, Int32Array.from(keptLengths), Int32Array.from(keptRows), st.seen, cachePath, meta),
+    );
   }
   return out;
 }
@@ -122,7 +137,15 @@ export async function checkedBinSources(paths: readonly string[], options: Check
  * @example
  * const checked = await checkedBinFolder('data/tokenized', { onError: 'skip' });
  */
-export async function checkedBinFolder(folder: string, options: CheckedBinOptions & { dataOrderPath?: string } = {}): Promise<CheckedBinSources> {
-  const files = options.dataOrderPath ? await readDataOrder(options.dataOrderPath, folder) : await dataOrder(folder, { fileType: '.bin' });
-  return checkedBinSources(files.map((f) => join(folder, f)), options);
+export async function checkedBinFolder(
+  folder: string,
+  options: CheckedBinOptions & { dataOrderPath?: string } = {},
+): Promise<CheckedBinSources> {
+  const files = options.dataOrderPath
+    ? await readDataOrder(options.dataOrderPath, folder)
+    : await dataOrder(folder, { fileType: '.bin' });
+  return checkedBinSources(
+    files.map((f) => join(folder, f)),
+    options,
+  );
 }

@@ -25,7 +25,10 @@ export const SAMPLE_INT64_COLUMNS = ['labels'] as const;
 export function pythonJsonDumps(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `[${v.map(pythonJsonDumps).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${asciiJson(k)}: ${pythonJsonDumps(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${asciiJson(k)}: ${pythonJsonDumps(x)}`)
+      .join(', ')}}`;
   if (typeof v === 'string') return asciiJson(v);
   return JSON.stringify(v);
 }
@@ -66,15 +69,19 @@ export function datasetInfoJson(columns: readonly string[], int64: readonly stri
 
 /** `state.json`: keys sorted, indent 2, exactly the fields `save_to_disk` writes. */
 export function stateJson(files: readonly string[], fingerprint: string): string {
-  return JSON.stringify({
-    _data_files: files.map((filename) => ({ filename })),
-    _fingerprint: fingerprint,
-    _format_columns: null,
-    _format_kwargs: {},
-    _format_type: null,
-    _output_all_columns: false,
-    _split: null,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      _data_files: files.map((filename) => ({ filename })),
+      _fingerprint: fingerprint,
+      _format_columns: null,
+      _format_kwargs: {},
+      _format_type: null,
+      _output_all_columns: false,
+      _split: null,
+    },
+    null,
+    2,
+  );
 }
 
 /** `dataset_dict.json` as `DatasetDict.save_to_disk` writes it (`json.dump`, no indent). */

@@ -27,7 +27,9 @@ export async function sha256Range(path: string, range?: Range): Promise<string> 
  */
 export function inputDigest(ranges: readonly (Range & { sha256: string })[]): string {
   if (ranges.length === 1) return ranges[0]!.sha256;
-  return createHash('sha256').update(ranges.map((r) => `${r.start}-${r.end} ${r.sha256}\n`).join('')).digest('hex');
+  return createHash('sha256')
+    .update(ranges.map((r) => `${r.start}-${r.end} ${r.sha256}\n`).join(''))
+    .digest('hex');
 }
 
 /** {@link inputDigest} of a file cut into `ranges`, reading it once per range. */

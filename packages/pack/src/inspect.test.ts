@@ -11,12 +11,20 @@ describe('inspect rendering', () => {
   });
 
   it('uses ANSI dim for masked and green for trained tokens on a TTY', async () => {
-    const s = await renderTokens(ids, labels, [], async (t) => Array.from(t, (x) => String.fromCharCode(96 + x)).join(''), true, 100);
+    const s = await renderTokens(
+      ids,
+      labels,
+      [],
+      async (t) => Array.from(t, (x) => String.fromCharCode(96 + x)).join(''),
+      true,
+      100,
+    );
     expect(s).toBe('\x1b[2;37mab\x1b[0m\x1b[32mcd\x1b[0m\x1b[2;37me\x1b[0m');
   });
 
   it('buckets lengths by powers of two', () => {
     expect(histogram([1, 2, 3, 4, 9], 4)).toBe(
-      '              1        1 ##\n            2-3        2 ####\n            4-7        1 ##\n           8-15        1 ##\n');
+      '              1        1 ##\n            2-3        2 ####\n            4-7        1 ##\n           8-15        1 ##\n',
+    );
   });
 });

@@ -26,8 +26,13 @@ export class LengthSeededPlan {
   readonly numPacks: number;
   readonly numTokens: number;
 
-  constructor(lengths: ArrayLike<number>, readonly packedLength: number, readonly seed = 1024) {
-    if (!Number.isInteger(packedLength) || packedLength < 1) throw new RangeError(`packedLength must be a positive integer, got ${packedLength}`);
+  constructor(
+    lengths: ArrayLike<number>,
+    readonly packedLength: number,
+    readonly seed = 1024,
+  ) {
+    if (!Number.isInteger(packedLength) || packedLength < 1)
+      throw new RangeError(`packedLength must be a positive integer, got ${packedLength}`);
     const n = lengths.length;
     const perm = new Int32Array(n);
     for (let i = 0; i < n; i++) perm[i] = i;
@@ -48,7 +53,8 @@ export class LengthSeededPlan {
 
   /** numpy's `searchsorted(acc, x, side="left")`: the first k with acc[k] >= x. */
   private searchLeft(x: number): number {
-    let lo = 0, hi = this.acc.length;
+    let lo = 0,
+      hi = this.acc.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (this.acc[mid]! < x) lo = mid + 1;
@@ -67,9 +73,11 @@ export class LengthSeededPlan {
    * sample inside a pack becomes an empty piece (a repeated `cumulative_len` entry).
    */
   pieces(p: number): Piece[] {
-    if (!Number.isInteger(p) || p < 0 || p >= this.numPacks) throw new RangeError(`pack ${p} out of range [0, ${this.numPacks})`);
+    if (!Number.isInteger(p) || p < 0 || p >= this.numPacks)
+      throw new RangeError(`pack ${p} out of range [0, ${this.numPacks})`);
     const L = this.packedLength;
-    let b = 0, bt = 0;
+    let b = 0,
+      bt = 0;
     if (p > 0) {
       b = this.searchLeft(p * L);
       bt = this.len(b) - (this.acc[b]! - p * L);
@@ -118,11 +126,17 @@ let iota = new Int32Array(0);
  * {@link assemblePack} from a source's `fillRange`: each piece's input_ids and labels are written
  * into the pack by the source (only the piece is read), position_ids copied from a 0, 1, 2, ... run.
  */
-export function assemblePackFromRanges(packedLength: number, pieces: readonly Piece[], fillRange: NonNullable<LengthSource['fillRange']>): Pack {
+export function assemblePackFromRanges(
+  packedLength: number,
+  pieces: readonly Piece[],
+  fillRange: NonNullable<LengthSource['fillRange']>,
+): Pack {
   // Every token slot is written below (checked at the end), so the arrays need no zeroing.
   const pack: Pack = {
-    input_ids: uninitialised(packedLength), labels: uninitialised(packedLength),
-    cumulative_len: new Int32Array(pieces.length + 1), position_ids: uninitialised(packedLength),
+    input_ids: uninitialised(packedLength),
+    labels: uninitialised(packedLength),
+    cumulative_len: new Int32Array(pieces.length + 1),
+    position_ids: uninitialised(packedLength),
   };
   if (iota.length < packedLength) iota = Int32Array.from({ length: packedLength }, (_, i) => i);
   let at = 0;
@@ -144,8 +158,10 @@ function uninitialised(n: number): Int32Array {
 
 function emptyPack(packedLength: number, pieces: number): Pack {
   return {
-    input_ids: new Int32Array(packedLength), labels: new Int32Array(packedLength),
-    cumulative_len: new Int32Array(pieces + 1), position_ids: new Int32Array(packedLength),
+    input_ids: new Int32Array(packedLength),
+    labels: new Int32Array(packedLength),
+    cumulative_len: new Int32Array(pieces + 1),
+    position_ids: new Int32Array(packedLength),
   };
 }
 
@@ -188,12 +204,18 @@ export interface LengthSource {
  * const first = await ds.get(0); // Pack of 8192 tokens
  */
 export function packLengthSeeded(source: LengthSource, options: { packedLength: number; seed?: number }): PackedFile {
-  return new PackedFile(source, new LengthSeededPlan(source.lengths, options.packedLength, options.seed ?? DEFAULT_SEED));
+  return new PackedFile(
+    source,
+    new LengthSeededPlan(source.lengths, options.packedLength, options.seed ?? DEFAULT_SEED),
+  );
 }
 
 /** The packed view of one source (see {@link packLengthSeeded}). */
 export class PackedFile {
-  constructor(readonly source: LengthSource, readonly plan: LengthSeededPlan) {}
+  constructor(
+    readonly source: LengthSource,
+    readonly plan: LengthSeededPlan,
+  ) {}
 
   get length(): number {
     return this.plan.numPacks;
@@ -209,7 +231,11 @@ export class PackedFile {
       const t = tokens[k]!;
       const want = this.source.lengths[pc.sample]!;
       if (sampleLength(t) !== want || (!(t instanceof Int32Array) && t.labels.length !== want)) {
-        throw new DataError(`sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`, { file: this.source.name }, { reason: 'meta-mismatch' });
+        throw new DataError(
+          `sample ${pc.sample} has ${sampleLength(t)} tokens but the meta says ${want}; rebuild the .meta file`,
+          { file: this.source.name },
+          { reason: 'meta-mismatch' },
+        );
       }
     }
     return assemblePack(this.plan.packedLength, pieces, tokens);

@@ -59,16 +59,32 @@ export interface WritePackedOptions {
  * const ds = await PackedDataset.fromBinFolder('data/tokenized', { packedLength: 8192 });
  * await writePackedDataset(ds, 'out/packed');
  */
-export async function writePackedDataset(ds: PackedDataset, dir: string, options: WritePackedOptions = {}): Promise<PackStats> {
+export async function writePackedDataset(
+  ds: PackedDataset,
+  dir: string,
+  options: WritePackedOptions = {},
+): Promise<PackStats> {
   const packedLength = ds.files[0]?.plan.packedLength ?? 0;
   let tokens = 0;
   for (const f of ds.files) tokens += f.plan.numTokens;
   const stats: PackStats = {
-    files: ds.files.length, packs: ds.length, packed_length: packedLength, tokens,
-    pack_tokens: ds.length * packedLength, waste_tokens: tokens - ds.length * packedLength, padding_tokens: 0, loss_tokens: 0,
+    files: ds.files.length,
+    packs: ds.length,
+    packed_length: packedLength,
+    tokens,
+    pack_tokens: ds.length * packedLength,
+    waste_tokens: tokens - ds.length * packedLength,
+    padding_tokens: 0,
+    loss_tokens: 0,
     ...options.extraStats,
   };
-  const bar = new Progress({ label: 'pack', total: ds.length, unit: 'packs', counters: ['tok'], enabled: options.progress ?? false });
+  const bar = new Progress({
+    label: 'pack',
+    total: ds.length,
+    unit: 'packs',
+    counters: ['tok'],
+    enabled: options.progress ?? false,
+  });
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   const cutBefore = options.cutBefore;
   // Packs, with a cut where a shard of `weft pack --shard` would start its own file.
@@ -80,7 +96,9 @@ export async function writePackedDataset(ds: PackedDataset, dir: string, options
     }
   }
   const res = await arrowSink(packs(), dir, {
-    columns: PACK_COLUMNS, maxShardBytes: options.maxShardBytes, output: options.output ?? { command: 'pack' },
+    columns: PACK_COLUMNS,
+    maxShardBytes: options.maxShardBytes,
+    output: options.output ?? { command: 'pack' },
     onRow: async (p: Pack) => {
       stats.loss_tokens += lossTokens(p.labels);
       bar.add('tok', packedLength);

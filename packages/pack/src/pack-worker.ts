@@ -26,12 +26,16 @@ export function createPackBuilder(init: PackWorkerInit): (job: { file: number; p
   return async ({ file, pack }) => {
     if (current?.file !== file) {
       if (current) await (await current.packed).source.close?.();
-      const path = init.files[file]!, cachePath = init.cachePaths?.[file] ?? undefined;
-      const source = init.rows && init.lengths
-        ? (cachePath
-          ? readBinMeta(path).then((meta) => new BinSource(path, init.lengths![file]!, init.rows![file]!, undefined, cachePath, meta))
-          : Promise.resolve(new BinSource(path, init.lengths[file]!, init.rows[file]!)))
-        : BinSource.open(path, init.minLength, cachePath ? { cachePath } : {});
+      const path = init.files[file]!,
+        cachePath = init.cachePaths?.[file] ?? undefined;
+      const source =
+        init.rows && init.lengths
+          ? cachePath
+            ? readBinMeta(path).then(
+                (meta) => new BinSource(path, init.lengths![file]!, init.rows![file]!, undefined, cachePath, meta),
+              )
+            : Promise.resolve(new BinSource(path, init.lengths[file]!, init.rows[file]!))
+          : BinSource.open(path, init.minLength, cachePath ? { cachePath } : {});
       current = { file, packed: source.then((s) => packLengthSeeded(s, init)) };
     }
     return (await current.packed).get(pack);

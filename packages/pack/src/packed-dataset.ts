@@ -48,12 +48,18 @@ export class PackedDataset {
   }
 
   /** Pack opened `.bin` sources (made with the same `minLength`); packs can then be built on worker threads. */
-  static fromBinSources(sources: readonly BinSource[], options: PackedDatasetOptions & { minLength?: number }): PackedDataset {
+  static fromBinSources(
+    sources: readonly BinSource[],
+    options: PackedDatasetOptions & { minLength?: number },
+  ): PackedDataset {
     const ds = PackedDataset.fromSources(sources, options);
     ds.workerInit = {
-      files: ds.files.map((f) => f.source.name), minLength: options.minLength ?? 0,
-      packedLength: options.packedLength, seed: options.seed ?? DEFAULT_SEED,
-      rows: ds.files.map((f) => (f.source as BinSource).rows), lengths: ds.files.map((f) => (f.source as BinSource).lengths),
+      files: ds.files.map((f) => f.source.name),
+      minLength: options.minLength ?? 0,
+      packedLength: options.packedLength,
+      seed: options.seed ?? DEFAULT_SEED,
+      rows: ds.files.map((f) => (f.source as BinSource).rows),
+      lengths: ds.files.map((f) => (f.source as BinSource).lengths),
       // Workers reuse the sidecars found here rather than checking (or building) them again.
       cachePaths: ds.files.map((f) => (f.source as BinSource).cachePath ?? null),
     };
@@ -70,8 +76,10 @@ export class PackedDataset {
 
   /** Which file holds pack i, and its index there. */
   locate(i: number): { file: number; pack: number } {
-    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw new RangeError(`pack ${i} out of range [0, ${this.length})`);
-    let lo = 0, hi = this.files.length - 1;
+    if (!Number.isInteger(i) || i < 0 || i >= this.length)
+      throw new RangeError(`pack ${i} out of range [0, ${this.length})`);
+    let lo = 0,
+      hi = this.files.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
       if (this.starts[mid]! <= i) lo = mid;
@@ -108,8 +116,16 @@ export class PackedDataset {
         for (let i = start; i < this.length; i++) yield this.locate(i);
       }.call(this);
       yield* parallelMap<{ file: number; pack: number }, Pack, PackWorkerInit>({
-        module: new URL('./pack-worker.ts', import.meta.url), name: 'createPackBuilder', init: this.workerInit, workers, inFlightPerWorker: readAhead,
-      })((async function* () { yield* jobs; })());
+        module: new URL('./pack-worker.ts', import.meta.url),
+        name: 'createPackBuilder',
+        init: this.workerInit,
+        workers,
+        inFlightPerWorker: readAhead,
+      })(
+        (async function* () {
+          yield* jobs;
+        })(),
+      );
       return;
     }
     const queue: Promise<Pack>[] = [];

@@ -3,8 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { InternRepoSampler, type SamplerCursor } from './sampler.ts';
 
 describe('InternRepoSampler', () => {
-  it('equals xtuner\'s order computed with numpy', () => {
-    const want = JSON.parse(execFileSync('python3', ['-c', `
+  it("equals xtuner's order computed with numpy", () => {
+    const want = JSON.parse(
+      execFileSync(
+        'python3',
+        [
+          '-c',
+          `
 import json, numpy as np
 out = {}
 for n, w in [(103, 4), (7, 3), (50, 1)]:
@@ -12,7 +17,11 @@ for n, w in [(103, 4), (7, 3), (50, 1)]:
         idx = np.arange(n); np.random.RandomState(1024 + e).shuffle(idx)
         tot = (n // w) * w
         out[f"{n},{w},{e}"] = [idx[r:tot:w].tolist() for r in range(w)]
-print(json.dumps(out))`], { encoding: 'utf8' })) as Record<string, number[][]>;
+print(json.dumps(out))`,
+        ],
+        { encoding: 'utf8' },
+      ),
+    ) as Record<string, number[][]>;
     for (const [key, ranks] of Object.entries(want)) {
       const [n, w, e] = key.split(',').map(Number) as [number, number, number];
       const s = new InternRepoSampler(n, { worldSize: w });

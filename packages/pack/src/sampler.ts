@@ -28,11 +28,16 @@ export class InternRepoSampler {
   readonly seed: number;
   private cache: { epoch: number; order: Int32Array } | undefined;
 
-  constructor(readonly length: number, options: { worldSize?: number; seed?: number } = {}) {
+  constructor(
+    readonly length: number,
+    options: { worldSize?: number; seed?: number } = {},
+  ) {
     this.worldSize = options.worldSize ?? 1;
     this.seed = options.seed ?? DEFAULT_SEED;
-    if (!Number.isInteger(this.worldSize) || this.worldSize < 1) throw new RangeError(`worldSize must be a positive integer, got ${this.worldSize}`);
-    if (!Number.isInteger(length) || length < 0) throw new RangeError(`length must be a non-negative integer, got ${length}`);
+    if (!Number.isInteger(this.worldSize) || this.worldSize < 1)
+      throw new RangeError(`worldSize must be a positive integer, got ${this.worldSize}`);
+    if (!Number.isInteger(length) || length < 0)
+      throw new RangeError(`length must be a non-negative integer, got ${length}`);
   }
 
   /** The epoch's full shuffled order (before truncation), shared by all ranks. */
@@ -84,5 +89,6 @@ export class InternRepoSampler {
 }
 
 function checkRank(rank: number, worldSize: number): void {
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`rank ${rank} out of range for world size ${worldSize}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new RangeError(`rank ${rank} out of range for world size ${worldSize}`);
 }

@@ -34,21 +34,30 @@ describe('byte ranges cut at line starts', () => {
     const ranges = await fileRanges(file, bytes.length, true, 128);
     const got: { i: number; offset: number | undefined }[] = [];
     for (const r of ranges) {
-      for await (const rec of readJsonl(file, { range: r })) got.push({ i: (rec.value as { i: number }).i, offset: rec.source.offset });
+      for await (const rec of readJsonl(file, { range: r }))
+        got.push({ i: (rec.value as { i: number }).i, offset: rec.source.offset });
     }
     expect(got.map((g) => g.i)).toEqual(lines.map((_, i) => i));
     // Offsets of the whole-file read (counted here independently from the text).
     let at = 0;
-    const offsets = text.split('\n').map((l) => { const o = at; at += Buffer.byteLength(l) + 1; return o; });
+    const offsets = text.split('\n').map((l) => {
+      const o = at;
+      at += Buffer.byteLength(l) + 1;
+      return o;
+    });
     expect(got.map((g) => g.offset)).toEqual(offsets);
   });
 
   it('an error inside a later range names the file, the range and the absolute byte offset', async () => {
     const bad = join(base, 'bad.jsonl');
     writeFileSync(bad, '{"a": 1}\n{"a": 2}\n{oops\n');
-    const read = async () => { for await (const _ of readJsonl(bad, { range: { start: 9, end: 24 } })) void _; };
+    const read = async () => {
+      for await (const _ of readJsonl(bad, { range: { start: 9, end: 24 } })) void _;
+    };
     await expect(read()).rejects.toThrow(/bad\.jsonl \[bytes 9\.\.24\]: line 2 \(byte 18\)/);
-    const known = async () => { for await (const _ of readJsonl(bad, { range: { start: 9, end: 24, firstLine: 1 } })) void _; };
+    const known = async () => {
+      for await (const _ of readJsonl(bad, { range: { start: 9, end: 24, firstLine: 1 } })) void _;
+    };
     await expect(known()).rejects.toThrow(/bad\.jsonl: line 3 \(byte 18\)/);
   });
 });

@@ -16,13 +16,15 @@ function intVar(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = env[name];
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--shard auto: ${name}=${JSON.stringify(v)} is not a non-negative integer`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`--shard auto: ${name}=${JSON.stringify(v)} is not a non-negative integer`);
   return n;
 }
 
 function checked(index: number, count: number, source: string, what: string): ShardSpec {
   if (!(count >= 1)) throw new UsageError(`--shard: the task count must be >= 1 (${what} gives ${count})`);
-  if (!(index >= 0 && index < count)) throw new UsageError(`--shard: task index ${index} is outside 0..${count - 1} (${what}): the pair is inconsistent`);
+  if (!(index >= 0 && index < count))
+    throw new UsageError(`--shard: task index ${index} is outside 0..${count - 1} (${what}): the pair is inconsistent`);
   return { index, count, source };
 }
 
@@ -41,40 +43,62 @@ export function resolveShard(spec: string, env: NodeJS.ProcessEnv = process.env,
   if (spec !== 'auto') {
     const m = /^(\d+)\/(\d+)$/.exec(spec);
     if (!m) throw new UsageError(`--shard must be "auto" or I/N (task I of N, 0-based, e.g. 0/8), got "${spec}"`);
-    if (numShards !== undefined && numShards !== Number(m[2])) throw new UsageError(`--shard ${spec} disagrees with --num-shards ${numShards}`);
+    if (numShards !== undefined && numShards !== Number(m[2]))
+      throw new UsageError(`--shard ${spec} disagrees with --num-shards ${numShards}`);
     return checked(Number(m[1]), Number(m[2]), 'cli', `--shard ${spec}`);
   }
   const agree = (s: ShardSpec, what: string): ShardSpec => {
-    if (numShards !== undefined && numShards !== s.count) throw new UsageError(`--shard auto: ${what} gives ${s.count} tasks but --num-shards is ${numShards}`);
+    if (numShards !== undefined && numShards !== s.count)
+      throw new UsageError(`--shard auto: ${what} gives ${s.count} tasks but --num-shards is ${numShards}`);
     return s;
   };
   const id = intVar(env, 'SLURM_ARRAY_TASK_ID');
   if (id !== undefined) {
     // The task index is the array index itself, so a rerun of some tasks (sbatch --array=7) keeps
     // its index; such a partial array must say the job's task count with --num-shards.
-    if (numShards !== undefined) return checked(id, numShards, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, --num-shards ${numShards}`);
+    if (numShards !== undefined)
+      return checked(id, numShards, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, --num-shards ${numShards}`);
     const count = intVar(env, 'SLURM_ARRAY_TASK_COUNT');
     const min = intVar(env, 'SLURM_ARRAY_TASK_MIN');
     const max = intVar(env, 'SLURM_ARRAY_TASK_MAX');
     const n = count ?? (max !== undefined ? max - (min ?? 0) + 1 : undefined);
-    if (n === undefined) throw new UsageError('--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N), or pass --num-shards');
+    if (n === undefined)
+      throw new UsageError(
+        '--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MIN/MAX: run as a job array (sbatch --array=0-N), or pass --num-shards',
+      );
     const partial = (min !== undefined && min !== 0) || (max !== undefined && max + 1 !== n);
     if (partial) {
-      throw new UsageError(`--shard auto: the Slurm array is not 0..N-1 (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, MAX=${max ?? 'unset'}, COUNT=${n}): the pair is inconsistent for a whole job; when rerunning some tasks (sbatch --array=7 ...) pass --num-shards with the job's task count`);
+      throw new UsageError(
+        `--shard auto: the Slurm array is not 0..N-1 (SLURM_ARRAY_TASK_MIN=${min ?? 'unset'}, MAX=${max ?? 'unset'}, COUNT=${n}): the pair is inconsistent for a whole job; when rerunning some tasks (sbatch --array=7 ...) pass --num-shards with the job's task count`,
+      );
     }
-    return checked(id, n, 'slurm', `SLURM_ARRAY_TASK_ID=${id}, ${count !== undefined ? `SLURM_ARRAY_TASK_COUNT=${count}` : `SLURM_ARRAY_TASK_MAX=${max}`}`);
+    return checked(
+      id,
+      n,
+      'slurm',
+      `SLURM_ARRAY_TASK_ID=${id}, ${count !== undefined ? `SLURM_ARRAY_TASK_COUNT=${count}` : `SLURM_ARRAY_TASK_MAX=${max}`}`,
+    );
   }
   const k8s = intVar(env, 'JOB_COMPLETION_INDEX');
   if (k8s !== undefined) {
-    if (numShards === undefined) throw new UsageError('--shard auto: JOB_COMPLETION_INDEX (Kubernetes Indexed Job) needs --num-shards equal to the Job\'s spec.completions');
+    if (numShards === undefined)
+      throw new UsageError(
+        "--shard auto: JOB_COMPLETION_INDEX (Kubernetes Indexed Job) needs --num-shards equal to the Job's spec.completions",
+      );
     return checked(k8s, numShards, 'kubernetes', `JOB_COMPLETION_INDEX=${k8s}, --num-shards ${numShards}`);
   }
-  const rank = intVar(env, 'RANK'), world = intVar(env, 'WORLD_SIZE');
+  const rank = intVar(env, 'RANK'),
+    world = intVar(env, 'WORLD_SIZE');
   if (rank !== undefined || world !== undefined) {
-    if (rank === undefined || world === undefined) throw new UsageError(`--shard auto: ${rank === undefined ? 'WORLD_SIZE is set without RANK' : 'RANK is set without WORLD_SIZE'}; set both (torchrun does)`);
+    if (rank === undefined || world === undefined)
+      throw new UsageError(
+        `--shard auto: ${rank === undefined ? 'WORLD_SIZE is set without RANK' : 'RANK is set without WORLD_SIZE'}; set both (torchrun does)`,
+      );
     return agree(checked(rank, world, 'torchrun', `RANK=${rank}, WORLD_SIZE=${world}`), 'RANK/WORLD_SIZE');
   }
-  throw new UsageError('--shard auto found no task index: expected a Slurm job array (SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT or MIN/MAX), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with --num-shards) or torchrun (RANK + WORLD_SIZE); or pass --shard I/N');
+  throw new UsageError(
+    '--shard auto found no task index: expected a Slurm job array (SLURM_ARRAY_TASK_ID + SLURM_ARRAY_TASK_COUNT or MIN/MAX), a Kubernetes Indexed Job (JOB_COMPLETION_INDEX with --num-shards) or torchrun (RANK + WORLD_SIZE); or pass --shard I/N',
+  );
 }
 
 /** One unit of work: range `range` of input file `file`, nominal bytes [start, end) (the real cut is at the next line start). */
@@ -98,11 +122,19 @@ export interface ShardUnit {
  * // file 0 whole; file 1 as [0,10) [10,20) [20,25)
  */
 export function planUnits(files: readonly { size: number; splittable: boolean }[], splitBytes: number): ShardUnit[] {
-  if (!Number.isInteger(splitBytes) || splitBytes < 1) throw new RangeError(`splitBytes must be a positive integer, got ${splitBytes}`);
+  if (!Number.isInteger(splitBytes) || splitBytes < 1)
+    throw new RangeError(`splitBytes must be a positive integer, got ${splitBytes}`);
   const units: ShardUnit[] = [];
   files.forEach((f, file) => {
     const n = f.splittable && f.size > splitBytes ? Math.ceil(f.size / splitBytes) : 1;
-    for (let r = 0; r < n; r++) units.push({ file, range: r, ranges: n, start: r * splitBytes, end: r === n - 1 ? f.size : (r + 1) * splitBytes });
+    for (let r = 0; r < n; r++)
+      units.push({
+        file,
+        range: r,
+        ranges: n,
+        start: r * splitBytes,
+        end: r === n - 1 ? f.size : (r + 1) * splitBytes,
+      });
   });
   return units;
 }
@@ -163,7 +195,12 @@ export async function unitRange(path: string, size: number, u: ShardUnit): Promi
 }
 
 /** All real ranges of one file, in order (a single-process run reads a large file range by range). */
-export async function fileRanges(path: string, size: number, splittable: boolean, splitBytes: number): Promise<{ start: number; end: number }[]> {
+export async function fileRanges(
+  path: string,
+  size: number,
+  splittable: boolean,
+  splitBytes: number,
+): Promise<{ start: number; end: number }[]> {
   const units = planUnits([{ size, splittable }], splitBytes);
   const out: { start: number; end: number }[] = [];
   for (const u of units) out.push(await unitRange(path, size, u));

@@ -31,10 +31,15 @@ for c in range(len(flat) // L):
 print(json.dumps(out))`;
 
 describe('packStreaming', () => {
-  it('cuts like xtuner\'s Packer', async () => {
-    for (const [lens, L] of [[[5, 3, 9, 1, 8, 4], 4], [[10, 10, 10], 10], [[2, 30, 7, 7, 1], 8]] as [number[], number][]) {
-      const want = JSON.parse(execFileSync('python3', ['-c', PY_PACKER, JSON.stringify(lens), String(L)], { encoding: 'utf8' })) as
-        { input_ids: number[]; cumulative_len: number[]; position_ids: number[] }[];
+  it("cuts like xtuner's Packer", async () => {
+    for (const [lens, L] of [
+      [[5, 3, 9, 1, 8, 4], 4],
+      [[10, 10, 10], 10],
+      [[2, 30, 7, 7, 1], 8],
+    ] as [number[], number][]) {
+      const want = JSON.parse(
+        execFileSync('python3', ['-c', PY_PACKER, JSON.stringify(lens), String(L)], { encoding: 'utf8' }),
+      ) as { input_ids: number[]; cumulative_len: number[]; position_ids: number[] }[];
       const samples: Sample[] = lens.map((n, k) => {
         const ids = Int32Array.from({ length: n }, (_, i) => 100 * k + 1 + i);
         return { input_ids: ids, labels: ids.map((t) => (t % 2 ? t : -100)) };
@@ -54,7 +59,7 @@ describe('packStreaming', () => {
   // boundary per sample, so an empty one duplicates the previous boundary; weft leaves it out unless
   // exactXtuner. Empty samples at the start, mid-pack, right after a pack that closed at a sample's
   // end (one, two, three of them), after a cut sample, and fed in several calls.
-  it('empty samples: exactXtuner gives the reference\'s duplicate boundaries; the default leaves them out', async () => {
+  it("empty samples: exactXtuner gives the reference's duplicate boundaries; the default leaves them out", async () => {
     const dir = tempDir('weft-streaming-empty-');
     const cases: [number[], number, number?][] = [
       [[0, 3, 0, 2, 3, 0, 4, 0, 0, 4, 0, 0, 0, 6, 2], 4],
@@ -69,13 +74,27 @@ describe('packStreaming', () => {
       });
       const file = join(dir, 'samples.json');
       writeFileSync(file, JSON.stringify(samples.map((s) => Array.from(s.input_ids))));
-      const want = JSON.parse(execFileSync('python3', [REF_PACKER, file, String(L), ...(B ? [String(B)] : [])], { encoding: 'utf8' })) as
-        { input_ids: number[]; labels: number[]; cumulative_len: number[]; position_ids: number[] }[];
-      expect(want.some((p) => p.cumulative_len.some((v, i, a) => i > 0 && v === a[i - 1])), `case ${lens}`).toBe(true);
-      const plain = (p: Pack): typeof want[number] => ({ input_ids: Array.from(p.input_ids), labels: Array.from(p.labels), cumulative_len: Array.from(p.cumulative_len), position_ids: Array.from(p.position_ids) });
-      const exact = (await collect(pipe(fromIterable(samples), packStreaming({ packedLength: L, exactXtuner: true })))).map(plain);
+      const want = JSON.parse(
+        execFileSync('python3', [REF_PACKER, file, String(L), ...(B ? [String(B)] : [])], { encoding: 'utf8' }),
+      ) as { input_ids: number[]; labels: number[]; cumulative_len: number[]; position_ids: number[] }[];
+      expect(
+        want.some((p) => p.cumulative_len.some((v, i, a) => i > 0 && v === a[i - 1])),
+        `case ${lens}`,
+      ).toBe(true);
+      const plain = (p: Pack): (typeof want)[number] => ({
+        input_ids: Array.from(p.input_ids),
+        labels: Array.from(p.labels),
+        cumulative_len: Array.from(p.cumulative_len),
+        position_ids: Array.from(p.position_ids),
+      });
+      const exact = (
+        await collect(pipe(fromIterable(samples), packStreaming({ packedLength: L, exactXtuner: true })))
+      ).map(plain);
       expect(exact, `case ${lens}`).toEqual(want);
-      const dedup = want.map((p) => ({ ...p, cumulative_len: p.cumulative_len.filter((v, i, a) => i === 0 || v !== a[i - 1]) }));
+      const dedup = want.map((p) => ({
+        ...p,
+        cumulative_len: p.cumulative_len.filter((v, i, a) => i === 0 || v !== a[i - 1]),
+      }));
       const plainDefault = (await collect(pipe(fromIterable(samples), packStreaming({ packedLength: L })))).map(plain);
       expect(plainDefault, `case ${lens}`).toEqual(dedup);
     }
@@ -84,7 +103,10 @@ describe('packStreaming', () => {
   it('keeps the short tail when dropLast is false', async () => {
     const s = { input_ids: Int32Array.of(1, 2, 3), labels: Int32Array.of(1, 2, 3) };
     const packs = await collect(pipe(fromIterable([s, s]), packStreaming({ packedLength: 4, dropLast: false })));
-    expect(packs.map((p) => Array.from(p.cumulative_len))).toEqual([[0, 3, 4], [0, 2]]);
+    expect(packs.map((p) => Array.from(p.cumulative_len))).toEqual([
+      [0, 3, 4],
+      [0, 2],
+    ]);
     expect(Array.from(packs[1]!.position_ids)).toEqual([0, 1]);
   });
 });

@@ -31,7 +31,9 @@ export function packStreaming(options: StreamingPackOptions): Stage<Sample, Pack
   const dropLast = options.dropLast ?? true;
   const exact = options.exactXtuner ?? false;
   return async function* (source) {
-    let ids = new Int32Array(L), labels = new Int32Array(L), pos = new Int32Array(L);
+    let ids = new Int32Array(L),
+      labels = new Int32Array(L),
+      pos = new Int32Array(L);
     let bounds: number[] = [0];
     let at = 0;
     // xtuner's Packer: when a pack closes exactly at a sample's end, the next boundary equal to that

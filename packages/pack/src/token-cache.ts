@@ -1,5 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DataError, pidAlive, signedTokenId, signedTokenLabel, toSignedTokens, type Pack } from '@weft/core';
@@ -25,13 +35,26 @@ const HEADER = 64;
 export { defaultCacheDir } from '@weft/core';
 
 /** The cache file name of `binPath` as it is now, and what it must contain. */
-async function cacheKey(binPath: string, cacheDir: string): Promise<{ path: string; prefix: string; key: Buffer; size: bigint; mtimeNs: bigint }> {
+async function cacheKey(
+  binPath: string,
+  cacheDir: string,
+): Promise<{ path: string; prefix: string; key: Buffer; size: bigint; mtimeNs: bigint }> {
   const real = realpathSync(binPath);
   const st = await stat(real, { bigint: true });
-  const metaHash = createHash('sha256').update(await readFile(`${binPath}.meta`)).digest('hex');
-  const key = createHash('sha256').update(JSON.stringify({ v: 2, real, size: String(st.size), mtimeNs: String(st.mtimeNs), meta: metaHash })).digest();
+  const metaHash = createHash('sha256')
+    .update(await readFile(`${binPath}.meta`))
+    .digest('hex');
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: 2, real, size: String(st.size), mtimeNs: String(st.mtimeNs), meta: metaHash }))
+    .digest();
   const prefix = createHash('sha256').update(real).digest('hex').slice(0, 16);
-  return { path: join(cacheDir, 'bin-tokens', `${prefix}-${key.toString('hex').slice(0, 32)}.tokens`), prefix, key, size: st.size, mtimeNs: st.mtimeNs };
+  return {
+    path: join(cacheDir, 'bin-tokens', `${prefix}-${key.toString('hex').slice(0, 32)}.tokens`),
+    prefix,
+    key,
+    size: st.size,
+    mtimeNs: st.mtimeNs,
+  };
 }
 
 function header(count: number, tokens: number, key: Buffer): Buffer {
@@ -60,12 +83,15 @@ function valid(path: string, meta: BinMeta, tokens: number, key: Buffer): boolea
   }
 }
 
-
 /** Remove older versions of this path's cache, and temp files of dead builders. */
 async function removeStale(dir: string, prefix: string, keep: string): Promise<void> {
   for (const e of await readdir(dir).catch(() => [] as string[])) {
     const tmp = /^\.(.+)\.tmp-(\d+)-[0-9a-f]+$/.exec(e);
-    if (tmp ? tmp[1]!.startsWith(`${prefix}-`) && !pidAlive(Number(tmp[2])) : e.startsWith(`${prefix}-`) && join(dir, e) !== keep) {
+    if (
+      tmp
+        ? tmp[1]!.startsWith(`${prefix}-`) && !pidAlive(Number(tmp[2]))
+        : e.startsWith(`${prefix}-`) && join(dir, e) !== keep
+    ) {
       await rm(join(dir, e), { force: true });
     }
   }
@@ -88,7 +114,10 @@ export async function ensureTokenCache(binPath: string, meta: BinMeta, cacheDir:
     // A cache folder we cannot write (read-only home, full disk) costs speed, never the run.
     const code = (e as NodeJS.ErrnoException).code;
     if (code && ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR'].includes(code)) {
-      if (!warned) process.emitWarning(`token cache ${cacheDir} not usable (${code}): reading .bin files as JSON; pass --cache-dir <dir> or --no-cache`);
+      if (!warned)
+        process.emitWarning(
+          `token cache ${cacheDir} not usable (${code}): reading .bin files as JSON; pass --cache-dir <dir> or --no-cache`,
+        );
       warned = true;
       return undefined;
     }
@@ -138,7 +167,11 @@ class TwoStreamWriter {
   private readonly labels = new Int32Array(1 << 20);
   private used = 0;
 
-  constructor(readonly path: string, private idsPos: number, private labelsPos: number) {
+  constructor(
+    readonly path: string,
+    private idsPos: number,
+    private labelsPos: number,
+  ) {
     this.fd = openSync(path, 'w');
   }
 
@@ -170,7 +203,11 @@ class TwoStreamWriter {
   }
 
   close(): void {
-    try { closeSync(this.fd); } catch { /* closed */ }
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
   }
 }
 
@@ -186,7 +223,12 @@ class TwoStreamWriter {
 export class TokenFile {
   private fd = -1;
 
-  private constructor(readonly path: string, private readonly start: Float64Array, private readonly lengths: Int32Array, private readonly labelsAt: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly start: Float64Array,
+    private readonly lengths: Int32Array,
+    private readonly labelsAt: number,
+  ) {}
 
   /** `meta` must be the one the cache was built for ({@link ensureTokenCache} checked it). */
   static open(path: string, meta: BinMeta): TokenFile {
@@ -201,7 +243,8 @@ export class TokenFile {
 
   /** input_ids and labels of tokens `[from, to)` of line `line`, written into `pack` at `at`. */
   fill(line: number, from: number, to: number, pack: Pick<Pack, 'input_ids' | 'labels'>, at: number): void {
-    if (!(from >= 0 && from <= to && to <= this.lengths[line]!)) throw new RangeError(`tokens [${from}, ${to}) out of range of line ${line} (${this.lengths[line]} tokens)`);
+    if (!(from >= 0 && from <= to && to <= this.lengths[line]!))
+      throw new RangeError(`tokens [${from}, ${to}) out of range of line ${line} (${this.lengths[line]} tokens)`);
     const pos = 4 * (this.start[line]! + from);
     this.readInto(pack.input_ids, at, to - from, HEADER + pos);
     this.readInto(pack.labels, at, to - from, this.labelsAt + pos);
@@ -220,7 +263,12 @@ export class TokenFile {
     const bytes = new Uint8Array(a.buffer, a.byteOffset + 4 * at, 4 * n);
     for (let got = 0; got < bytes.length;) {
       const r = readSync(this.fd, bytes, got, bytes.length - got, pos + got);
-      if (r === 0) throw new DataError('token cache ends early (removed or truncated while in use?); delete it to rebuild', { file: this.path, offset: pos + got }, { reason: 'truncated' });
+      if (r === 0)
+        throw new DataError(
+          'token cache ends early (removed or truncated while in use?); delete it to rebuild',
+          { file: this.path, offset: pos + got },
+          { reason: 'truncated' },
+        );
       got += r;
     }
   }

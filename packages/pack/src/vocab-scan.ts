@@ -12,15 +12,24 @@ import { readInternlmBin } from '@weft/order';
  * @example
  * await checkBinVocab(['data/en/a.bin'], 151669);
  */
-export async function checkBinVocab(paths: readonly string[], vocabSize: number, o: { minLength?: number; maxRecordBytes?: number; next?: string } = {}): Promise<void> {
+export async function checkBinVocab(
+  paths: readonly string[],
+  vocabSize: number,
+  o: { minLength?: number; maxRecordBytes?: number; next?: string } = {},
+): Promise<void> {
   checkVocabSize(vocabSize);
   for (const path of paths) {
-    const read = readInternlmBin(path, { minLength: o.minLength ?? 0, ...(o.maxRecordBytes !== undefined ? { maxRecordBytes: o.maxRecordBytes } : {}) });
+    const read = readInternlmBin(path, {
+      minLength: o.minLength ?? 0,
+      ...(o.maxRecordBytes !== undefined ? { maxRecordBytes: o.maxRecordBytes } : {}),
+    });
     for await (const { tokens, source } of read) {
       const at = firstOutOfVocab(tokens, vocabSize, true);
       if (at < 0) continue;
       const id = signedTokenId(tokens[at]!);
-      throw o.next === undefined ? outOfVocab(source, id, at, vocabSize) : outOfVocab(source, id, at, vocabSize, o.next);
+      throw o.next === undefined
+        ? outOfVocab(source, id, at, vocabSize)
+        : outOfVocab(source, id, at, vocabSize, o.next);
     }
   }
 }

@@ -9,7 +9,9 @@ import { PackedDataset } from '../src/packed-dataset.ts';
 import type { LengthSource } from '../src/length-seeded.ts';
 
 const temps: string[] = [];
-afterAll(() => { for (const d of temps) rmSync(d, { recursive: true, force: true }); });
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 /** Deterministic samples: lengths 0..300, labels masking every third token. */
 function samples(n: number, seed: number): Sample[] {
@@ -40,17 +42,28 @@ describe('ArrowSource: packing weft process samples from int32 ranges', () => {
   it('gives the same packs as packing the samples in memory, over many batches and shards', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-arrowsrc-'));
     temps.push(dir);
-    const a = samples(400, 1), b = samples(150, 2);
+    const a = samples(400, 1),
+      b = samples(150, 2);
     await write(join(dir, '0'), a, { batchRows: 37, maxShardBytes: 20_000 });
     await write(join(dir, '1'), b, { batchRows: 1000, maxShardBytes: 500 << 20 });
     const src = [await ArrowSource.open(join(dir, '0')), await ArrowSource.open(join(dir, '1'))];
-    expect(src.every((s) => s.fillRange !== undefined), 'plain shards take the range path').toBe(true);
-    const memory: LengthSource[] = [a, b].map((rows, f) => ({ name: `m${f}`, lengths: Int32Array.from(rows, (r) => r.input_ids.length), read: (i: number) => rows[i]! }));
+    expect(
+      src.every((s) => s.fillRange !== undefined),
+      'plain shards take the range path',
+    ).toBe(true);
+    const memory: LengthSource[] = [a, b].map((rows, f) => ({
+      name: `m${f}`,
+      lengths: Int32Array.from(rows, (r) => r.input_ids.length),
+      read: (i: number) => rows[i]!,
+    }));
     for (const L of [64, 1000]) {
       const want = await packAll(memory, L);
       const got = await packAll(src, L);
       // Through `read` only (the decoded-batch path): same packs too.
-      const viaRead = await packAll(src.map((s) => ({ name: s.name, lengths: s.lengths, read: (i: number) => s.read(i), close: () => s.close() })), L);
+      const viaRead = await packAll(
+        src.map((s) => ({ name: s.name, lengths: s.lengths, read: (i: number) => s.read(i), close: () => s.close() })),
+        L,
+      );
       expect(got.length).toBe(want.length);
       expect(want.length).toBeGreaterThan(10);
       for (const [i, p] of want.entries()) {

@@ -13,7 +13,8 @@ describe('tools/device/arrow-fixtures', () => {
       expect(ds.length).toBe(c.packs.length);
       for (let i = 0; i < ds.length; i++) {
         const r = await ds.get(i);
-        for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const) expect(Array.from(r[k]!)).toEqual(c.packs[i]![k]);
+        for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const)
+          expect(Array.from(r[k]!)).toEqual(c.packs[i]![k]);
       }
       await ds.close();
     }

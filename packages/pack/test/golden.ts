@@ -10,4 +10,6 @@ export interface PackingCase {
   sampler: { world_size: number; seed: number; epochs: Record<string, number[][]> };
 }
 
-export const packingCases = JSON.parse(readFileSync(new URL('./fixtures/packing.json', import.meta.url), 'utf8')) as PackingCase[];
+export const packingCases = JSON.parse(
+  readFileSync(new URL('./fixtures/packing.json', import.meta.url), 'utf8'),
+) as PackingCase[];

@@ -19,7 +19,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Deterministic token lines: file f, line i has 3 + (7i + 5f) % 11 tokens, some without loss. */
 const lines = (f: number, n: number): number[][] =>
-  Array.from({ length: n }, (_, i) => Array.from({ length: 3 + ((7 * i + 5 * f) % 11) }, (_, k) => (k % 4 === 0 ? -1 : 1) * (100 * f + 10 * i + k + 1)));
+  Array.from({ length: n }, (_, i) =>
+    Array.from({ length: 3 + ((7 * i + 5 * f) % 11) }, (_, k) => (k % 4 === 0 ? -1 : 1) * (100 * f + 10 * i + k + 1)),
+  );
 const FILES = [lines(0, 12), lines(1, 9)];
 const BAD_LINE = 4; // of file 0: corrupted in place (same length, so the .meta offsets still hold)
 
@@ -40,7 +42,8 @@ function cleanFolder(): string {
   return dir;
 }
 
-const asRows = (packs: Pack[]): number[][][] => packs.map((p) => [p.input_ids, p.labels, p.cumulative_len, p.position_ids].map((a) => Array.from(a)));
+const asRows = (packs: Pack[]): number[][][] =>
+  packs.map((p) => [p.input_ids, p.labels, p.cumulative_len, p.position_ids].map((a) => Array.from(a)));
 
 describe('--on-error skip for .bin input', () => {
   const dirty = dirtyFolder();
@@ -64,17 +67,46 @@ describe('--on-error skip for .bin input', () => {
   });
 
   it('library: with fail (the default) the missing .meta stops the run with a DataError naming the file', async () => {
-    const e = await checkedBinSources(dirtyFiles).then(() => undefined, (x: unknown) => x);
+    const e = await checkedBinSources(dirtyFiles).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(isDataError(e)).toBe(true);
     expect((e as Error).message).toMatch(/002\.bin: missing .*002\.bin\.meta/);
   });
 
   it('weft process --format internlm --pack --on-error skip counts the bad lines (was: ignored, the run failed)', () => {
     const out = join(work, 'proc');
-    const summary = JSON.parse(execFileSync(process.execPath, [WEFT, 'process', dirty, '--format', 'internlm', '--pack', '--packed-length', '16',
-      '--on-error', 'skip', '--quiet', '--out', out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Record<string, unknown>;
-    expect(summary).toMatchObject({ files: 3, read: FILES[0]!.length + FILES[1]!.length + 1, kept: FILES[0]!.length + FILES[1]!.length - 1, skipped: { schema: 1, 'missing-meta': 1 } });
-    const want = FILES.flat().filter((_, i) => i !== BAD_LINE).reduce((a, l) => a + l.length, 0);
+    const summary = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [
+          WEFT,
+          'process',
+          dirty,
+          '--format',
+          'internlm',
+          '--pack',
+          '--packed-length',
+          '16',
+          '--on-error',
+          'skip',
+          '--quiet',
+          '--out',
+          out,
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    ) as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      files: 3,
+      read: FILES[0]!.length + FILES[1]!.length + 1,
+      kept: FILES[0]!.length + FILES[1]!.length - 1,
+      skipped: { schema: 1, 'missing-meta': 1 },
+    });
+    const want = FILES.flat()
+      .filter((_, i) => i !== BAD_LINE)
+      .reduce((a, l) => a + l.length, 0);
     expect(summary.tokens).toBe(want);
   });
 
@@ -83,7 +115,8 @@ describe('--on-error skip for .bin input', () => {
     const r = seededRandom(SEED);
     const dir = join(work, 'fuzz');
     const [good] = writeBinFolderWithNumpy(dir, [lines(3, 30)]);
-    const bin = readFileSync(good!), meta = readFileSync(`${good}.meta`);
+    const bin = readFileSync(good!),
+      meta = readFileSync(`${good}.meta`);
     for (let c = 0; c < 120; c++) {
       const path = join(dir, `case-${c}.bin`);
       const onMeta = r() < 0.4;
@@ -94,7 +127,9 @@ describe('--on-error skip for .bin input', () => {
       const checked = await checkedBinSources([path], { onError: 'skip' });
       expect(checked.kept + Object.values(checked.skipped).reduce((a, b) => a + b, 0), label).toBe(checked.lines);
       const ds = PackedDataset.fromBinSources(checked.sources, { packedLength: 8, seed: 1 });
-      const packs = await collect(ds.packs()).catch((e: unknown) => expect.fail(`${label}: packing failed: ${(e as Error).message}`));
+      const packs = await collect(ds.packs()).catch((e: unknown) =>
+        expect.fail(`${label}: packing failed: ${(e as Error).message}`),
+      );
       expect(packs.length, label).toBe(ds.length);
     }
   });

@@ -10,7 +10,11 @@ describe('golden/packing.json through real .bin/.meta files', () => {
     it(`case ${ci}: ${c.files.length} file(s), packed_length ${c.packed_length}, seed ${c.seed}, min_length ${c.min_length}`, async () => {
       const dir = tempDir(`weft-golden-${ci}-`);
       writeBinFolderWithNumpy(dir, c.files);
-      const ds = await PackedDataset.fromBinFolder(dir, { packedLength: c.packed_length, seed: c.seed, minLength: c.min_length });
+      const ds = await PackedDataset.fromBinFolder(dir, {
+        packedLength: c.packed_length,
+        seed: c.seed,
+        minLength: c.min_length,
+      });
       expect(ds.length).toBe(c.packs.length);
       let i = 0;
       for await (const p of ds) {
@@ -25,12 +29,15 @@ describe('golden/packing.json through real .bin/.meta files', () => {
       if (ci === 1) {
         // Built on 2 worker threads: same packs, same order.
         let j = 0;
-        for await (const p of ds.packs(0, 2, 2)) expect(Array.from(p.input_ids), `worker pack ${j}`).toEqual(c.packs[j++]!.input_ids);
+        for await (const p of ds.packs(0, 2, 2))
+          expect(Array.from(p.input_ids), `worker pack ${j}`).toEqual(c.packs[j++]!.input_ids);
         expect(j).toBe(c.packs.length);
       }
       const s = new InternRepoSampler(ds.length, { worldSize: c.sampler.world_size, seed: c.sampler.seed });
       for (const [epoch, ranks] of Object.entries(c.sampler.epochs)) {
-        ranks.forEach((want, r) => expect(Array.from(s.rankIndices(Number(epoch), r)), `epoch ${epoch} rank ${r}`).toEqual(want));
+        ranks.forEach((want, r) =>
+          expect(Array.from(s.rankIndices(Number(epoch), r)), `epoch ${epoch} rank ${r}`).toEqual(want),
+        );
       }
     });
   });

@@ -8,14 +8,21 @@ import { packingCases } from './golden.ts';
 function memorySources(files: number[][][], minLength: number): LengthSource[] {
   return files.map((lines, f) => {
     const kept = lines.filter((l) => !(minLength > 0 && l.length < minLength));
-    return { name: `file${f}`, lengths: Int32Array.from(kept, (l) => l.length), read: (i: number) => Int32Array.from(kept[i]!) };
+    return {
+      name: `file${f}`,
+      lengths: Int32Array.from(kept, (l) => l.length),
+      read: (i: number) => Int32Array.from(kept[i]!),
+    };
   });
 }
 
 describe('length-seeded packing (in memory) against golden/packing.json', () => {
   packingCases.forEach((c, ci) => {
     it(`case ${ci}: packs and sampler order`, async () => {
-      const ds = PackedDataset.fromSources(memorySources(c.files, c.min_length), { packedLength: c.packed_length, seed: c.seed });
+      const ds = PackedDataset.fromSources(memorySources(c.files, c.min_length), {
+        packedLength: c.packed_length,
+        seed: c.seed,
+      });
       expect(ds.length).toBe(c.packs.length);
       for (let i = 0; i < ds.length; i++) {
         const p = await ds.get(i);
@@ -27,7 +34,9 @@ describe('length-seeded packing (in memory) against golden/packing.json', () => 
       }
       const s = new InternRepoSampler(ds.length, { worldSize: c.sampler.world_size, seed: c.sampler.seed });
       for (const [epoch, ranks] of Object.entries(c.sampler.epochs)) {
-        ranks.forEach((want, r) => expect(Array.from(s.rankIndices(Number(epoch), r)), `epoch ${epoch} rank ${r}`).toEqual(want));
+        ranks.forEach((want, r) =>
+          expect(Array.from(s.rankIndices(Number(epoch), r)), `epoch ${epoch} rank ${r}`).toEqual(want),
+        );
       }
     });
   });

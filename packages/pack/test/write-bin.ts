@@ -11,7 +11,9 @@ export function writeBinFolderWithNumpy(dir: string, files: number[][][]): strin
   mkdirSync(dir, { recursive: true });
   const spec = join(dir, '.spec.json');
   writeFileSync(spec, JSON.stringify(files));
-  execFileSync('python3', ['-c', `
+  execFileSync('python3', [
+    '-c',
+    `
 import json, sys, os, numpy as np
 d, files = sys.argv[1], json.load(open(sys.argv[2]))
 for f, lines in enumerate(files):
@@ -25,6 +27,9 @@ for f, lines in enumerate(files):
     with open(path + ".meta", "wb") as m:
         np.save(m, np.array(meta, dtype=np.int64).reshape(-1, 2))
 os.remove(sys.argv[2])
-`, dir, spec]);
+`,
+    dir,
+    spec,
+  ]);
   return files.map((_, f) => join(dir, `${String(f).padStart(3, '0')}.bin`));
 }

@@ -8,7 +8,11 @@ import { checkOutputFile } from '@weft/core';
  * @example
  * await checkBinOutput('raw/a.jsonl', 'data/en/a.bin', { overwrite: false });
  */
-export async function checkBinOutput(input: string, binPath: string, o: { overwrite?: boolean; option?: string }): Promise<void> {
+export async function checkBinOutput(
+  input: string,
+  binPath: string,
+  o: { overwrite?: boolean; option?: string },
+): Promise<void> {
   const opts = { inputs: [input], overwrite: o.overwrite ?? false, option: o.option ?? '--bin-output-path' };
   await checkOutputFile(binPath, opts);
   await checkOutputFile(`${binPath}.meta`, opts);

@@ -42,7 +42,11 @@ export class BinWriter {
   private counts: number[] = [];
   /** Tokens written so far. */
   tokens = 0;
-  private constructor(readonly path: string, private readonly file: AtomicFile, private metaDtype: 'int32' | 'int64') {}
+  private constructor(
+    readonly path: string,
+    private readonly file: AtomicFile,
+    private metaDtype: 'int32' | 'int64',
+  ) {}
 
   static async create(path: string, options: BinWriterOptions = {}): Promise<BinWriter> {
     return new BinWriter(path, await AtomicFile.create(path), options.metaDtype ?? 'int32');
@@ -70,11 +74,17 @@ export class BinWriter {
     const n = this.offsets.length;
     if (this.metaDtype === 'int32') {
       const a = new Int32Array(n * 2);
-      for (let i = 0; i < n; i++) { a[2 * i] = this.offsets[i]!; a[2 * i + 1] = this.counts[i]!; }
+      for (let i = 0; i < n; i++) {
+        a[2 * i] = this.offsets[i]!;
+        a[2 * i + 1] = this.counts[i]!;
+      }
       return encodeNpy(a, [n, 2]);
     }
     const a = new BigInt64Array(n * 2);
-    for (let i = 0; i < n; i++) { a[2 * i] = BigInt(this.offsets[i]!); a[2 * i + 1] = BigInt(this.counts[i]!); }
+    for (let i = 0; i < n; i++) {
+      a[2 * i] = BigInt(this.offsets[i]!);
+      a[2 * i + 1] = BigInt(this.counts[i]!);
+    }
     return encodeNpy(a, [n, 2]);
   }
 

@@ -1,5 +1,13 @@
 import { Template } from '@huggingface/jinja';
-import { DataError, defineStage, type Conversation, type CountedStage, type Message, type OnError, type TextDoc } from '@weft/core';
+import {
+  DataError,
+  defineStage,
+  type Conversation,
+  type CountedStage,
+  type Message,
+  type OnError,
+  type TextDoc,
+} from '@weft/core';
 import { pretrainPieces, type Piece, type Prepared } from './template-map.ts';
 
 const SENTINEL = /\u0000weft-assistant-(\d+)\u0000/g;
@@ -17,7 +25,11 @@ const SENTINEL = /\u0000weft-assistant-(\d+)\u0000/g;
  *   [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }], { eosToken: '</s>' });
  * // [{ text: '<user>Hi</s><assistant>', loss: false }, { text: 'Yo</s>', loss: true }]
  */
-export function renderChatTemplate(template: string | Template, messages: readonly Message[], opts: { bosToken?: string; eosToken?: string } = {}): Piece[] {
+export function renderChatTemplate(
+  template: string | Template,
+  messages: readonly Message[],
+  opts: { bosToken?: string; eosToken?: string } = {},
+): Piece[] {
   const tpl = typeof template === 'string' ? new Template(template) : template;
   let start = 0;
   while (start < messages.length && messages[start]!.role === 'assistant') start++;
@@ -66,29 +78,42 @@ export function chatTemplateMap(
   tokenizer: { chatTemplate: string | undefined; bosToken?: string | undefined; eosToken?: string | undefined },
   options: { onError?: OnError } = {},
 ): CountedStage<Conversation | TextDoc, Prepared> {
-  if (!tokenizer.chatTemplate) throw new Error('this tokenizer has no chat_template in tokenizer_config.json: pick a prompt template (weft list-templates)');
+  if (!tokenizer.chatTemplate)
+    throw new Error(
+      'this tokenizer has no chat_template in tokenizer_config.json: pick a prompt template (weft list-templates)',
+    );
   const tpl = new Template(tokenizer.chatTemplate);
   const opts: { bosToken?: string; eosToken?: string } = {};
   if (tokenizer.bosToken !== undefined) opts.bosToken = tokenizer.bosToken;
   if (tokenizer.eosToken !== undefined) opts.eosToken = tokenizer.eosToken;
-  return defineStage<Conversation | TextDoc, Prepared>('chat-template', async function* (src, ctx) {
-    for await (const x of src) {
-      if (isTextDoc(x)) {
-        yield { pieces: pretrainPieces(x.text), source: x.source };
-        continue;
+  return defineStage<Conversation | TextDoc, Prepared>(
+    'chat-template',
+    async function* (src, ctx) {
+      for await (const x of src) {
+        if (isTextDoc(x)) {
+          yield { pieces: pretrainPieces(x.text), source: x.source };
+          continue;
+        }
+        if (
+          !x.messages.some(
+            (m, i) => m.role === 'assistant' && x.messages.slice(0, i).some((p) => p.role !== 'assistant'),
+          )
+        ) {
+          ctx.drop('empty-conversation');
+          continue;
+        }
+        let pieces: Piece[];
+        try {
+          pieces = renderChatTemplate(tpl, x.messages, opts);
+        } catch (e) {
+          ctx.fail(
+            new DataError(`chat_template failed: ${(e as Error).message}`, x.source, { reason: 'template-error' }),
+          );
+          continue;
+        }
+        yield { pieces, source: x.source };
       }
-      if (!x.messages.some((m, i) => m.role === 'assistant' && x.messages.slice(0, i).some((p) => p.role !== 'assistant'))) {
-        ctx.drop('empty-conversation');
-        continue;
-      }
-      let pieces: Piece[];
-      try {
-        pieces = renderChatTemplate(tpl, x.messages, opts);
-      } catch (e) {
-        ctx.fail(new DataError(`chat_template failed: ${(e as Error).message}`, x.source, { reason: 'template-error' }));
-        continue;
-      }
-      yield { pieces, source: x.source };
-    }
-  }, options);
+    },
+    options,
+  );
 }

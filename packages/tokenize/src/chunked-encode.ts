@@ -29,7 +29,15 @@ const SAFE_SPLIT_PATTERNS = new Set([
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
 ]);
 
-interface PreTokenizerJson { type?: string; pretokenizers?: PreTokenizerJson[]; pattern?: { Regex?: string }; behavior?: string; invert?: boolean; add_prefix_space?: boolean; use_regex?: boolean }
+interface PreTokenizerJson {
+  type?: string;
+  pretokenizers?: PreTokenizerJson[];
+  pattern?: { Regex?: string };
+  behavior?: string;
+  invert?: boolean;
+  add_prefix_space?: boolean;
+  use_regex?: boolean;
+}
 /** The parts of tokenizer.json that decide whether chunking is safe. */
 export interface TokenizerJsonShape {
   normalizer?: { type?: string; normalizers?: { type?: string }[] } | null;
@@ -49,8 +57,15 @@ function safePreTokenizer(p: PreTokenizerJson | null | undefined): boolean {
   if (p.type === 'ByteLevel') return p.use_regex === true && p.add_prefix_space !== true; // GPT-2's regex
   if (p.type !== 'Sequence' || p.pretokenizers?.length !== 2) return false;
   const [split, bl] = p.pretokenizers;
-  return split!.type === 'Split' && split!.behavior === 'Isolated' && split!.invert !== true && SAFE_SPLIT_PATTERNS.has(split!.pattern?.Regex ?? '') &&
-    bl!.type === 'ByteLevel' && bl!.use_regex === false && bl!.add_prefix_space !== true;
+  return (
+    split!.type === 'Split' &&
+    split!.behavior === 'Isolated' &&
+    split!.invert !== true &&
+    SAFE_SPLIT_PATTERNS.has(split!.pattern?.Regex ?? '') &&
+    bl!.type === 'ByteLevel' &&
+    bl!.use_regex === false &&
+    bl!.add_prefix_space !== true
+  );
 }
 
 /**
@@ -122,7 +137,12 @@ export interface EncodeChunkedOptions {
  * @example
  * const ids = await encodeChunked(text, safety, (ts) => tok.encodeBatch(ts), { release: fullGc }); // fullGc from @weft/core
  */
-export async function encodeChunked(text: string, safety: ChunkSafety, encodeMany: (texts: string[]) => Promise<Int32Array[]>, o: EncodeChunkedOptions = {}): Promise<Int32Array> {
+export async function encodeChunked(
+  text: string,
+  safety: ChunkSafety,
+  encodeMany: (texts: string[]) => Promise<Int32Array[]>,
+  o: EncodeChunkedOptions = {},
+): Promise<Int32Array> {
   const pieces = safePieces(text, safety, o.target ?? CHUNK_TARGET_CHARS);
   if (pieces.length === 1) return (await encodeMany(pieces))[0]!;
   const parts: Int32Array[] = [];
@@ -136,7 +156,10 @@ export async function encodeChunked(text: string, safety: ChunkSafety, encodeMan
   }
   const out = new Int32Array(n);
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   parts.length = 0;
   o.release?.(); // the pieces' ids and encodings: gone before the caller copies `out` again
   return out;

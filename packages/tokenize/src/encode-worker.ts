@@ -2,7 +2,14 @@ import { isMainThread } from 'node:worker_threads';
 import { WorkerPool, type Sample } from '@weft/core';
 import { encodePrepared } from './encode.ts';
 import type { Prepared } from './template-map.ts';
-import { adoptFastTables, fastTablesOf, loadTokenizerFromSpec, type FastTables, type Tokenizer, type TokenizerSpec } from './tokenizer.ts';
+import {
+  adoptFastTables,
+  fastTablesOf,
+  loadTokenizerFromSpec,
+  type FastTables,
+  type Tokenizer,
+  type TokenizerSpec,
+} from './tokenizer.ts';
 
 /** What each worker of `tokenizeFile` gets: the tokenizer to load and the truncation length. */
 export interface EncodeWorkerInit {
@@ -55,9 +62,10 @@ export type EncoderPool = WorkerPool<Prepared[], (Sample | null)[], EncodeWorker
 export function limitNativeThreads(workers: number): { concurrencyPerWorker: number } {
   const env = process.env;
   const uv = Number(env.UV_THREADPOOL_SIZE ?? 4);
-  const serial = env.TOKENIZERS_PARALLELISM !== undefined
-    ? ['', 'off', 'false', 'f', 'no', 'n', '0'].includes(env.TOKENIZERS_PARALLELISM.toLowerCase())
-    : env.RAYON_NUM_THREADS === undefined && uv >= workers;
+  const serial =
+    env.TOKENIZERS_PARALLELISM !== undefined
+      ? ['', 'off', 'false', 'f', 'no', 'n', '0'].includes(env.TOKENIZERS_PARALLELISM.toLowerCase())
+      : env.RAYON_NUM_THREADS === undefined && uv >= workers;
   if (isMainThread && workers > 0) {
     if (serial) env.TOKENIZERS_PARALLELISM ??= 'false';
     else env.RAYON_NUM_THREADS ??= String(workers);
@@ -74,28 +82,47 @@ export function limitNativeThreads(workers: number): { concurrencyPerWorker: num
  * for (const f of files) for await (const s of tokenizeFile(f, { format: 'ftdp', tokenizer: tok, maxLength: 32768, pool })) write(s);
  * await pool.close();
  */
-export function encoderPool(tokenizer: Pick<Tokenizer, 'spec'>, opts: { workers: number; maxLength?: number }): EncoderPool {
+export function encoderPool(
+  tokenizer: Pick<Tokenizer, 'spec'>,
+  opts: { workers: number; maxLength?: number },
+): EncoderPool {
   // With rayon, two batches per worker at once: the native encode of one runs on rayon's threads
   // while this worker's JavaScript turns the other's ids into samples.
-  const { concurrencyPerWorker } = tokenizer.spec.backend === 'native' ? limitNativeThreads(opts.workers) : { concurrencyPerWorker: 1 };
+  const { concurrencyPerWorker } =
+    tokenizer.spec.backend === 'native' ? limitNativeThreads(opts.workers) : { concurrencyPerWorker: 1 };
   const init = encodeWorkerInit(tokenizer.spec, opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {});
-  return new WorkerPool({ module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers: opts.workers, concurrencyPerWorker, inFlightPerWorker: 3 });
+  return new WorkerPool({
+    module: new URL('./encode-worker.ts', import.meta.url),
+    name: 'createEncoder',
+    init,
+    workers: opts.workers,
+    concurrencyPerWorker,
+    inFlightPerWorker: 3,
+  });
 }
 
 /** Worker factory for core `parallelMap`: loads the tokenizer once, then encodes batches. */
-export async function createEncoder(init: EncodeWorkerInit): Promise<(batch: Prepared[]) => Promise<(Sample | null)[]>> {
+export async function createEncoder(
+  init: EncodeWorkerInit,
+): Promise<(batch: Prepared[]) => Promise<(Sample | null)[]>> {
   const tok = await workerTokenizer(init);
   return (batch) => encodePrepared(tok, batch, init.maxLength);
 }
 
 /** Worker factory for InternLM-style documents: BOS + encode(text) + EOS for each text of a batch. */
-export async function createDocEncoder(init: { spec: TokenizerSpec; fastTables?: FastTables }): Promise<(texts: string[]) => Promise<Int32Array[]>> {
+export async function createDocEncoder(init: {
+  spec: TokenizerSpec;
+  fastTables?: FastTables;
+}): Promise<(texts: string[]) => Promise<Int32Array[]>> {
   const tok = await workerTokenizer(init);
   return (texts) => encodeDocs(tok, texts);
 }
 
 /** BOS + ids + EOS per text (InternLM's tokenizer.py: add_bos_token and add_eos_token). */
-export async function encodeDocs(tok: Pick<Tokenizer, 'encodeBatch' | 'bosIds' | 'eosIds'>, texts: string[]): Promise<Int32Array[]> {
+export async function encodeDocs(
+  tok: Pick<Tokenizer, 'encodeBatch' | 'bosIds' | 'eosIds'>,
+  texts: string[],
+): Promise<Int32Array[]> {
   const enc = await tok.encodeBatch(texts);
   return enc.map((ids) => {
     const out = new Int32Array(tok.bosIds.length + ids.length + tok.eosIds.length);

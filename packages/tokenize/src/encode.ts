@@ -24,7 +24,11 @@ type EncodeTokenizer = Pick<Tokenizer, 'encodeBatch' | 'bosIds' | 'eosIds'>;
  * @example
  * const [s] = await encodePrepared(tok, [{ pieces: [{ text: 'Hi', loss: true }] }]);
  */
-export async function encodePrepared(tokenizer: EncodeTokenizer, items: readonly Prepared[], maxLength?: number): Promise<(Sample | null)[]> {
+export async function encodePrepared(
+  tokenizer: EncodeTokenizer,
+  items: readonly Prepared[],
+  maxLength?: number,
+): Promise<(Sample | null)[]> {
   const index = new Map<string, number>();
   const texts: string[] = [];
   for (const it of items) {
@@ -45,7 +49,8 @@ export async function encodePrepared(tokenizer: EncodeTokenizer, items: readonly
     const losses: boolean[] = [];
     let n = 0;
     for (const p of it.pieces) {
-      const ids = 'text' in p ? (p.text === '' ? empty : encoded[index.get(p.text)!]!) : p.special === 'bos' ? bos : eos;
+      const ids =
+        'text' in p ? (p.text === '' ? empty : encoded[index.get(p.text)!]!) : p.special === 'bos' ? bos : eos;
       if (ids.length === 0) continue;
       parts.push(ids);
       losses.push(p.loss);
@@ -81,21 +86,26 @@ export async function encodePrepared(tokenizer: EncodeTokenizer, items: readonly
 export function encode(options: EncodeOptions): CountedStage<Prepared, Sample> {
   const { tokenizer, maxLength } = options;
   const batchSize = options.batchSize ?? 256;
-  if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
-  return defineStage<Prepared, Sample>('encode', async function* (src, ctx) {
-    let buf: Prepared[] = [];
-    const flush = async function* (): AsyncIterable<Sample> {
-      const out = await encodePrepared(tokenizer, buf, maxLength);
-      buf = [];
-      for (const s of out) {
-        if (s) yield s;
-        else ctx.drop('empty');
+  if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1))
+    throw new RangeError(`maxLength must be a positive integer, got ${maxLength}`);
+  return defineStage<Prepared, Sample>(
+    'encode',
+    async function* (src, ctx) {
+      let buf: Prepared[] = [];
+      const flush = async function* (): AsyncIterable<Sample> {
+        const out = await encodePrepared(tokenizer, buf, maxLength);
+        buf = [];
+        for (const s of out) {
+          if (s) yield s;
+          else ctx.drop('empty');
+        }
+      };
+      for await (const x of src) {
+        buf.push(x);
+        if (buf.length >= batchSize) yield* flush();
       }
-    };
-    for await (const x of src) {
-      buf.push(x);
-      if (buf.length >= batchSize) yield* flush();
-    }
-    if (buf.length > 0) yield* flush();
-  }, { onError: options.onError ?? 'fail' });
+      if (buf.length > 0) yield* flush();
+    },
+    { onError: options.onError ?? 'fail' },
+  );
 }

@@ -141,7 +141,9 @@ export class FastBpe {
     this.added = new Map(t.added.map((a) => [a.content, a]));
     const contents = [...this.added.keys()].sort((x, y) => y.length - x.length);
     // JavaScript takes the first alternative that matches; longest first makes that leftmost-longest (Aho-Corasick's LeftmostLongest).
-    this.addedRe = contents.length ? new RegExp(contents.map((c) => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'gu') : null;
+    this.addedRe = contents.length
+      ? new RegExp(contents.map((c) => c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'gu')
+      : null;
     this.wholeWord = t.wholeWord ? new Map(t.wholeWord) : null;
   }
 
@@ -396,17 +398,25 @@ export class FastBpe {
   private slot(a: number, b: number): number {
     const h = this.h;
     const mask = (4 << this.hBits) - 4;
-    for (let s = (Math.imul(a ^ Math.imul(b, 0x85ebca77), 0x9e3779b1) >>> (32 - this.hBits)) << 2; ; s = (s + 4) & mask) {
+    for (
+      let s = (Math.imul(a ^ Math.imul(b, 0x85ebca77), 0x9e3779b1) >>> (32 - this.hBits)) << 2;
+      ;
+      s = (s + 4) & mask
+    ) {
       const k = h[s]!;
       if (k === -1) return -1;
       if (k === a && h[s + 1] === b) return s;
     }
   }
-
 }
 
 /** The tables of a covered `tokenizer.json`: its merges hashed into `h`, on shared memory so threads can share them. */
-function buildTables(json: TokenizerJson, split: RegExp, prefixSpace: 'none' | 'segment' | 'piece', vocab: Map<string, number>): FastBpeTables {
+function buildTables(
+  json: TokenizerJson,
+  split: RegExp,
+  prefixSpace: 'none' | 'segment' | 'piece',
+  vocab: Map<string, number>,
+): FastBpeTables {
   const model = json.model!;
   const chars = byteLevelChars();
   const byteIds = new Int32Array(256);
@@ -416,11 +426,12 @@ function buildTables(json: TokenizerJson, split: RegExp, prefixSpace: 'none' | '
   const h = new Int32Array(new SharedArrayBuffer(4 * (4 << hBits))).fill(-1);
   for (let r = 0; r < merges.length; r++) {
     const m = merges[r]!;
-    const [a, b] = typeof m === 'string' ? m.split(' ') as [string, string] : m;
+    const [a, b] = typeof m === 'string' ? (m.split(' ') as [string, string]) : m;
     const ia = vocab.get(a);
     const ib = vocab.get(b);
     const nw = vocab.get(a + b);
-    if (ia === undefined || ib === undefined || nw === undefined) throw new Error(`merge ${r} (${a} ${b}) names a token that is not in the vocabulary`);
+    if (ia === undefined || ib === undefined || nw === undefined)
+      throw new Error(`merge ${r} (${a} ${b}) names a token that is not in the vocabulary`);
     insertMerge(h, hBits, ia, ib, r, nw); // a repeated pair keeps its last rank, as tokenizers' HashMap does
   }
   const added = json.added_tokens ?? [];
@@ -443,8 +454,15 @@ function buildTables(json: TokenizerJson, split: RegExp, prefixSpace: 'none' | '
     }
   }
   return {
-    vocabSize: ids.size, byteIds, hBits, h, split: { source: split.source, flags: split.flags }, prefixSpace,
-    nfc: json.normalizer?.type === 'NFC', added: added.map((a) => ({ ...a })), wholeWord,
+    vocabSize: ids.size,
+    byteIds,
+    hBits,
+    h,
+    split: { source: split.source, flags: split.flags },
+    prefixSpace,
+    nfc: json.normalizer?.type === 'NFC',
+    added: added.map((a) => ({ ...a })),
+    wholeWord,
   };
 }
 
@@ -539,8 +557,10 @@ function unsupported(json: TokenizerJson): string | { split: RegExp; prefixSpace
     prefixSpace = pt.add_prefix_space ? 'segment' : 'none';
   } else if (pt?.type === 'Sequence' && pt.pretokenizers?.length === 2) {
     const [split, bl] = pt.pretokenizers as [PreTokenizerJson, PreTokenizerJson];
-    if (split.type !== 'Split' || split.behavior !== 'Isolated' || split.invert || split.pattern?.Regex === undefined) return 'pre-tokenizer: first step is not a Split regex with behavior Isolated';
-    if (!byteLevel(bl) || bl.use_regex !== false) return 'pre-tokenizer: second step is not ByteLevel without its own regex';
+    if (split.type !== 'Split' || split.behavior !== 'Isolated' || split.invert || split.pattern?.Regex === undefined)
+      return 'pre-tokenizer: first step is not a Split regex with behavior Isolated';
+    if (!byteLevel(bl) || bl.use_regex !== false)
+      return 'pre-tokenizer: second step is not ByteLevel without its own regex';
     pattern = split.pattern.Regex;
     prefixSpace = bl.add_prefix_space ? 'piece' : 'none';
   } else return `pre-tokenizer ${pt ? JSON.stringify(pt).slice(0, 80) : '(none)'}`;

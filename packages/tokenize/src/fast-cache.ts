@@ -48,7 +48,9 @@ export interface FastCacheEntry {
 function versionOf(pkg: string): string {
   try {
     const require = createRequire(import.meta.url);
-    return (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version?: string }).version ?? '?';
+    return (
+      (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version?: string }).version ?? '?'
+    );
   } catch {
     return 'absent';
   }
@@ -72,9 +74,21 @@ export function fastCacheKey(dir: string): string {
     }
     encoderHash = h.digest('hex');
   }
-  const tokenizer = createHash('sha256').update(readFileSync(join(dir, 'tokenizer.json'))).digest('hex');
+  const tokenizer = createHash('sha256')
+    .update(readFileSync(join(dir, 'tokenizer.json')))
+    .digest('hex');
   const v = process.versions;
-  const parts = { v: 1, tokenizer, endianness: endianness(), encoder: encoderHash, node: v.node, unicode: v.unicode, icu: v.icu, tokenizers: versionOf('tokenizers'), hfjs: versionOf('@huggingface/tokenizers') };
+  const parts = {
+    v: 1,
+    tokenizer,
+    endianness: endianness(),
+    encoder: encoderHash,
+    node: v.node,
+    unicode: v.unicode,
+    icu: v.icu,
+    tokenizers: versionOf('tokenizers'),
+    hfjs: versionOf('@huggingface/tokenizers'),
+  };
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
@@ -101,7 +115,9 @@ export function readFastCache(key: string, cacheDir = defaultCacheDir()): FastCa
     if (12 + jsonLen > size) return undefined;
     const jsonBuf = Buffer.alloc(jsonLen);
     if (readSync(fd, jsonBuf, 0, jsonLen, 12) !== jsonLen) return undefined;
-    const meta = JSON.parse(jsonBuf.toString('utf8')) as Omit<FastCacheEntry, 'tables'> & { tables?: Omit<FastBpeTables, 'h' | 'byteIds'> & { byteIds: number[] } };
+    const meta = JSON.parse(jsonBuf.toString('utf8')) as Omit<FastCacheEntry, 'tables'> & {
+      tables?: Omit<FastBpeTables, 'h' | 'byteIds'> & { byteIds: number[] };
+    };
     if (meta.key !== key) return undefined;
     const entry: FastCacheEntry = { key, gate: meta.gate, ...(meta.shape ? { shape: meta.shape } : {}) };
     if (meta.tables) {

@@ -12,7 +12,7 @@
 export const GATE_TEXTS: readonly string[] = [
   '',
   ' ',
-  'Hello, world! It\'s a test: don\'t, we\'re, they\'ve, I\'m, you\'ll, he\'d. IT\'S DON\'T WE\'RE I\'M YOU\'LL HE\'D \'ſ \'S',
+  "Hello, world! It's a test: don't, we're, they've, I'm, you'll, he'd. IT'S DON'T WE'RE I'M YOU'LL HE'D 'ſ 'S",
   'The quick brown fox jumps over the lazy dog 1234567890 times; 3.14159, 1,000,000 and 0x1F.',
   '你好，世界！这是一个测试。我们在北京。数据：１２３４５，共计100元。',
   '日本語のテキストとカタカナ、ひらがな。한국어 텍스트 입니다. Русский текст, Ελληνικά, עברית, العربية ١٢٣, हिन्दी ०१२, ไทย',

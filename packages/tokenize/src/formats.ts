@@ -1,4 +1,12 @@
-import { DataError, defineStage, type Conversation, type OnError, type Provenance, type StageStats, type TextDoc } from '@weft/core';
+import {
+  DataError,
+  defineStage,
+  type Conversation,
+  type OnError,
+  type Provenance,
+  type StageStats,
+  type TextDoc,
+} from '@weft/core';
 import { readJsonArray, readJsonl, readText, type ByteRange } from '@weft/order';
 import { recordToItem } from './record-item.ts';
 import { lossKeyInFile } from './loss-key.ts';
@@ -18,17 +26,21 @@ export interface FormatInfo {
 export const FORMATS: readonly FormatInfo[] = [
   {
     name: 'ftdp',
-    description: 'InternLM ftdp: each line of a .json file is a JSON array of {role, content, loss?} messages (loss false: no loss on that reply; when any message of the file has loss, replies without it have none, as in xtuner)',
-    example: '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", "loss": true}]',
+    description:
+      'InternLM ftdp: each line of a .json file is a JSON array of {role, content, loss?} messages (loss false: no loss on that reply; when any message of the file has loss, replies without it have none, as in xtuner)',
+    example:
+      '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!", "loss": true}]',
   },
   {
     name: 'openai',
-    description: 'OpenAI chat: {"messages": [{role, content, loss?}, ...]} per JSON line (or a .json array of such records); loss as for ftdp',
+    description:
+      'OpenAI chat: {"messages": [{role, content, loss?}, ...]} per JSON line (or a .json array of such records); loss as for ftdp',
     example: '{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}',
   },
   {
     name: 'alpaca',
-    description: 'Alpaca: {instruction, input, output}; xtuner alpaca_map_fn (v0.1.14+): no system message, user = instruction + "\\n" + input; output "<nooutput>" is dropped',
+    description:
+      'Alpaca: {instruction, input, output}; xtuner alpaca_map_fn (v0.1.14+): no system message, user = instruction + "\\n" + input; output "<nooutput>" is dropped',
     example: '{"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"}',
   },
   {
@@ -38,7 +50,8 @@ export const FORMATS: readonly FormatInfo[] = [
   },
   {
     name: 'pretrain',
-    description: 'Pretraining text: a .txt file (one document per line) or JSON lines with a "text" field (xtuner pretrain_map_fn: stripped, no EOS)',
+    description:
+      'Pretraining text: a .txt file (one document per line) or JSON lines with a "text" field (xtuner pretrain_map_fn: stripped, no EOS)',
     example: '{"text": "The quick brown fox jumps over the lazy dog."}',
   },
 ];
@@ -60,7 +73,10 @@ export interface ReadDatasetOptions {
 }
 
 /** A dataset stream: records, the mapping stage's counters, and the file reader's (bad JSON, blank lines). */
-export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly stats: StageStats; readonly readerStats: StageStats };
+export type DatasetStream = AsyncIterable<Conversation | TextDoc> & {
+  readonly stats: StageStats;
+  readonly readerStats: StageStats;
+};
 
 /**
  * Read a dataset file as Conversations (chat formats) or TextDocs (pretrain), with provenance,
@@ -74,22 +90,36 @@ export type DatasetStream = AsyncIterable<Conversation | TextDoc> & { readonly s
  * for await (const c of readDataset('data/sample/ftdp/a.json', 'ftdp')) console.log(c.messages.length);
  */
 export function readDataset(file: string, format: DatasetFormat, options: ReadDatasetOptions = {}): DatasetStream {
-  if (!FORMATS.some((f) => f.name === format)) throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
+  if (!FORMATS.some((f) => f.name === format))
+    throw new Error(`unknown format "${format}"; known: ${FORMATS.map((f) => f.name).join(', ')}`);
   const onError = options.onError ?? 'fail';
-  const raw = rawRecords(file, format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) }, options.range);
-  const stage = defineStage<RawRecord, Conversation | TextDoc>(`map:${format}`, async function* (src, ctx) {
-    const lossKey = options.lossKeyInFile ?? ((format === 'ftdp' || format === 'openai') && await lossKeyInFile(file, format, options.maxRecordBytes));
-    for await (const r of src) {
-      try {
-        const item = recordToItem(format, r.value, r.source, lossKey);
-        if (item === null) ctx.drop('no-output');
-        else yield item;
-      } catch (e) {
-        if (!(e instanceof DataError)) throw e;
-        ctx.fail(r.index === undefined ? e : new DataError(`record ${r.index}: ${e.detail}`, e.source, { reason: e.reason }));
+  const raw = rawRecords(
+    file,
+    format,
+    { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}) },
+    options.range,
+  );
+  const stage = defineStage<RawRecord, Conversation | TextDoc>(
+    `map:${format}`,
+    async function* (src, ctx) {
+      const lossKey =
+        options.lossKeyInFile ??
+        ((format === 'ftdp' || format === 'openai') && (await lossKeyInFile(file, format, options.maxRecordBytes)));
+      for await (const r of src) {
+        try {
+          const item = recordToItem(format, r.value, r.source, lossKey);
+          if (item === null) ctx.drop('no-output');
+          else yield item;
+        } catch (e) {
+          if (!(e instanceof DataError)) throw e;
+          ctx.fail(
+            r.index === undefined ? e : new DataError(`record ${r.index}: ${e.detail}`, e.source, { reason: e.reason }),
+          );
+        }
       }
-    }
-  }, { onError });
+    },
+    { onError },
+  );
   return Object.assign(stage(raw), { stats: stage.stats, readerStats: raw.stats });
 }
 
@@ -105,9 +135,15 @@ export function isLineBased(file: string, format: DatasetFormat): boolean {
   return format === 'ftdp' || !file.toLowerCase().endsWith('.json');
 }
 
-function rawRecords(file: string, format: DatasetFormat, ro: { onError: OnError; maxRecordBytes?: number }, range?: ByteRange): AsyncIterable<RawRecord> & { stats: StageStats } {
+function rawRecords(
+  file: string,
+  format: DatasetFormat,
+  ro: { onError: OnError; maxRecordBytes?: number },
+  range?: ByteRange,
+): AsyncIterable<RawRecord> & { stats: StageStats } {
   const lower = file.toLowerCase();
-  if (range && !isLineBased(file, format)) throw new Error(`${file}: a JSON array file cannot be read by byte range (only JSON lines and text can be split)`);
+  if (range && !isLineBased(file, format))
+    throw new Error(`${file}: a JSON array file cannot be read by byte range (only JSON lines and text can be split)`);
   if (format !== 'ftdp' && lower.endsWith('.json')) return readJsonArray(file, ro);
   if (format === 'pretrain' && lower.endsWith('.txt')) {
     const docs = readText(file, { ...ro, ...(range ? { range } : {}) });

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '@weft/core';
 
 /** Files a tokenizer folder may hold; `tokenizer.json` or `tokenizer.model` is required. */
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model'];
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.model',
+];
 
 /** The hub cache root, as huggingface_hub computes it (`HF_HUB_CACHE`, its old name `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`). */
 export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,9 +47,11 @@ export interface HubOptions {
 
 /** What to do when a hub tokenizer is neither cached nor downloadable. */
 function offlineAdvice(repoId: string, repoDir: string): string {
-  return `looked in the Hugging Face cache at ${repoDir} (set HF_HOME or HF_HUB_CACHE if yours is elsewhere). ` +
+  return (
+    `looked in the Hugging Face cache at ${repoDir} (set HF_HOME or HF_HUB_CACHE if yours is elsewhere). ` +
     `Fill it on a machine with network access (huggingface-cli download ${repoId} tokenizer.json tokenizer_config.json, then copy the cache) ` +
-    'and set HF_HUB_OFFLINE=1, or pass --tokenizer <folder with tokenizer.json>';
+    'and set HF_HUB_OFFLINE=1, or pass --tokenizer <folder with tokenizer.json>'
+  );
 }
 
 /**
@@ -61,7 +68,10 @@ export async function resolveHubTokenizer(repoId: string, options: HubOptions = 
   const repoDir = join(hubCacheDir(env), repoFolderName(repoId));
   const cached = cachedSnapshot(repoDir, revision);
   if (cached) return cached;
-  if (isOffline(env)) throw new Error(`tokenizer ${repoId} is not in the Hugging Face cache and HF_HUB_OFFLINE is set: ${offlineAdvice(repoId, repoDir)}`);
+  if (isOffline(env))
+    throw new Error(
+      `tokenizer ${repoId} is not in the Hugging Face cache and HF_HUB_OFFLINE is set: ${offlineAdvice(repoId, repoDir)}`,
+    );
   const endpoint = (env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   (options.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(
     `tokenizer ${repoId}: not in the Hugging Face cache (${repoDir}); downloading its tokenizer files from ${endpoint} (HF_HUB_OFFLINE=1 never downloads)`,
@@ -70,7 +80,11 @@ export async function resolveHubTokenizer(repoId: string, options: HubOptions = 
 }
 
 function hasTokenizer(dir: string): boolean {
-  return existsSync(dir) && statSync(dir).isDirectory() && (existsSync(join(dir, 'tokenizer.json')) || existsSync(join(dir, 'tokenizer.model')));
+  return (
+    existsSync(dir) &&
+    statSync(dir).isDirectory() &&
+    (existsSync(join(dir, 'tokenizer.json')) || existsSync(join(dir, 'tokenizer.model')))
+  );
 }
 
 function cachedSnapshot(repoDir: string, revision: string): string | undefined {
@@ -82,11 +96,20 @@ function cachedSnapshot(repoDir: string, revision: string): string | undefined {
   // A cache filled by commit hash, or copied without refs/: one snapshot with a tokenizer is the model.
   const snaps = join(repoDir, 'snapshots');
   if (revision !== 'main' || existsSync(ref) || !existsSync(snaps)) return undefined;
-  const usable = readdirSync(snaps).map((e) => join(snaps, e)).filter(hasTokenizer);
+  const usable = readdirSync(snaps)
+    .map((e) => join(snaps, e))
+    .filter(hasTokenizer);
   return usable.length === 1 ? usable[0] : undefined;
 }
 
-async function downloadTokenizer(repoId: string, revision: string, repoDir: string, env: NodeJS.ProcessEnv, endpoint: string, timeoutMs: number): Promise<string> {
+async function downloadTokenizer(
+  repoId: string,
+  revision: string,
+  repoDir: string,
+  env: NodeJS.ProcessEnv,
+  endpoint: string,
+  timeoutMs: number,
+): Promise<string> {
   const headers: Record<string, string> = {};
   const token = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
   if (token) headers.authorization = `Bearer ${token}`;
@@ -99,14 +122,20 @@ async function downloadTokenizer(repoId: string, revision: string, repoDir: stri
       res = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) });
     } catch (e) {
       const why = (e as Error).name === 'TimeoutError' ? `no answer in ${timeoutMs / 1000} s` : (e as Error).message;
-      throw new Error(`tokenizer ${repoId}: cannot reach ${endpoint} to download it (${why}; set HF_ENDPOINT for a mirror). It is not cached: ${offlineAdvice(repoId, repoDir)}`);
+      throw new Error(
+        `tokenizer ${repoId}: cannot reach ${endpoint} to download it (${why}; set HF_ENDPOINT for a mirror). It is not cached: ${offlineAdvice(repoId, repoDir)}`,
+      );
     }
     if (res.status === 404) continue;
-    if (!res.ok) throw new Error(`downloading ${url}: HTTP ${res.status}${res.status === 401 ? ' (set HF_TOKEN for gated models)' : ''}`);
+    if (!res.ok)
+      throw new Error(
+        `downloading ${url}: HTTP ${res.status}${res.status === 401 ? ' (set HF_TOKEN for gated models)' : ''}`,
+      );
     commit ??= res.headers.get('x-repo-commit') ?? undefined;
     got.set(name, new Uint8Array(await res.arrayBuffer()));
   }
-  if (!got.has('tokenizer.json') && !got.has('tokenizer.model')) throw new Error(`${repoId} has neither tokenizer.json nor tokenizer.model`);
+  if (!got.has('tokenizer.json') && !got.has('tokenizer.model'))
+    throw new Error(`${repoId} has neither tokenizer.json nor tokenizer.model`);
   commit ??= revision;
   const snap = join(repoDir, 'snapshots', commit);
   await mkdir(snap, { recursive: true });

@@ -1,6 +1,16 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { batch, DataError, mapConcurrent, parallelMap, Progress, StagedOutputDir, type OnError, type Provenance, type Sample } from '@weft/core';
+import {
+  batch,
+  DataError,
+  mapConcurrent,
+  parallelMap,
+  Progress,
+  StagedOutputDir,
+  type OnError,
+  type Provenance,
+  type Sample,
+} from '@weft/core';
 import { checkBinOutput } from './bin-output.ts';
 import { BinWriter, signedTokens } from './bin-writer.ts';
 import { encodeDocs, encodeWorkerInit, limitNativeThreads } from './encode-worker.ts';
@@ -19,7 +29,13 @@ export const DATA_KINDS = ['cn', 'en', 'code', 'ja', 'ar', 'kaoshi'];
 
 /** Progress over one input file: bytes read of its size, with records and tokens counted. */
 function inputProgress(input: string, records: string, enabled = false): Progress {
-  return new Progress({ label: `tokenize ${basename(input)}`, total: statSync(input).size, unit: 'B', counters: [records, 'tok'], enabled });
+  return new Progress({
+    label: `tokenize ${basename(input)}`,
+    total: statSync(input).size,
+    unit: 'B',
+    counters: [records, 'tok'],
+    enabled,
+  });
 }
 
 /** Options for {@link textToBin}. */
@@ -51,10 +67,22 @@ export interface BinSummary {
   skipped: Record<string, number>;
 }
 
-interface Doc { text: string; source: Provenance }
+interface Doc {
+  text: string;
+  source: Provenance;
+}
 
 /** The documents of an input file, as InternLM's tokenizer.py (or weft's field mode) sees them. */
-export async function* internlmDocs(file: string, opts: { textField?: string; internlmCompat?: boolean; onError?: OnError; skipped?: Record<string, number>; maxRecordBytes?: number }): AsyncIterable<Doc> {
+export async function* internlmDocs(
+  file: string,
+  opts: {
+    textField?: string;
+    internlmCompat?: boolean;
+    onError?: OnError;
+    skipped?: Record<string, number>;
+    maxRecordBytes?: number;
+  },
+): AsyncIterable<Doc> {
   const limit = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const ext = file.split('.').pop()!.toLowerCase();
   const field = opts.textField ?? 'text';
@@ -64,9 +92,18 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
     skipped[e.reason] = (skipped[e.reason] ?? 0) + 1;
   };
   const fieldOf = (rec: unknown, source: Provenance): string | undefined => {
-    const v = rec !== null && typeof rec === 'object' && !Array.isArray(rec) ? (rec as Record<string, unknown>)[field] : undefined;
+    const v =
+      rec !== null && typeof rec === 'object' && !Array.isArray(rec)
+        ? (rec as Record<string, unknown>)[field]
+        : undefined;
     if (typeof v === 'string') return v;
-    bad(new DataError(`record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`, source, { reason: 'missing-text' }));
+    bad(
+      new DataError(
+        `record has no string "${field}" field (use --text-field, or --internlm-compat to tokenize the whole record)`,
+        source,
+        { reason: 'missing-text' },
+      ),
+    );
     return undefined;
   };
   const lineOpts = { onBadLine: bad, maxLineBytes: limit };
@@ -125,7 +162,10 @@ export async function* internlmDocs(file: string, opts: { textField?: string; in
       try {
         rec = parseJsonLine(l, file);
       } catch (e) {
-        if (e instanceof DataError) { bad(e); continue; }
+        if (e instanceof DataError) {
+          bad(e);
+          continue;
+        }
         throw e;
       }
       const t = fieldOf(rec, source);
@@ -153,12 +193,17 @@ export async function textToBin(input: string, binPath: string, opts: TextToBinO
   if (opts.onError !== undefined) docOpts.onError = opts.onError;
   const docs = internlmDocs(input, docOpts);
   const workers = opts.workers ?? 0;
-  const encodeBatches = workers === 0
-    ? mapConcurrent((texts: string[]) => encodeDocs(opts.tokenizer, texts), { concurrency: 2 })
-    : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
-      module: new URL('./encode-worker.ts', import.meta.url), name: 'createDocEncoder', init: encodeWorkerInit(opts.tokenizer.spec), workers,
-      concurrencyPerWorker: opts.tokenizer.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
-    });
+  const encodeBatches =
+    workers === 0
+      ? mapConcurrent((texts: string[]) => encodeDocs(opts.tokenizer, texts), { concurrency: 2 })
+      : parallelMap<string[], Int32Array[], { spec: Tokenizer['spec'] }>({
+          module: new URL('./encode-worker.ts', import.meta.url),
+          name: 'createDocEncoder',
+          init: encodeWorkerInit(opts.tokenizer.spec),
+          workers,
+          concurrencyPerWorker:
+            opts.tokenizer.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
+        });
   const progress = inputProgress(input, 'docs', opts.progress);
   const texts = async function* (): AsyncIterable<string> {
     for await (const d of docs) {
@@ -210,8 +255,15 @@ export interface DatasetToBinOptions {
 }
 
 /** Tokens with loss masks folded in (negative = no loss), per sample, streamed in order. */
-function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIterable<Int32Array>; skipped: () => Record<string, number> } {
-  const o: Parameters<typeof tokenizeFile>[1] = { format: opts.format, tokenizer: opts.tokenizer, workers: opts.workers ?? 0 };
+function signedLines(
+  input: string,
+  opts: DatasetToBinOptions,
+): { lines: AsyncIterable<Int32Array>; skipped: () => Record<string, number> } {
+  const o: Parameters<typeof tokenizeFile>[1] = {
+    format: opts.format,
+    tokenizer: opts.tokenizer,
+    workers: opts.workers ?? 0,
+  };
   if (opts.template !== undefined) o.template = opts.template;
   if (opts.maxLength !== undefined) o.maxLength = opts.maxLength;
   if (opts.onError !== undefined) o.onError = opts.onError;
@@ -248,11 +300,18 @@ function signedLines(input: string, opts: DatasetToBinOptions): { lines: AsyncIt
  * await datasetToBin('alpaca.json', 'out', { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok, splitRatio: 0.1 });
  */
 export async function datasetToBin(input: string, out: string, opts: DatasetToBinOptions): Promise<BinSummary[]> {
-  if (opts.splitRatio !== undefined && !(opts.splitRatio >= 0 && opts.splitRatio <= 1)) throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
+  if (opts.splitRatio !== undefined && !(opts.splitRatio >= 0 && opts.splitRatio <= 1))
+    throw new RangeError(`--split-ratio must be in [0, 1], got ${opts.splitRatio}`);
   // Checked before any work: the split writes a folder (staged, marked), else one .bin.
-  const staged = opts.splitRatio === undefined
-    ? await checkBinOutput(input, out, { overwrite: opts.overwrite })
-    : await StagedOutputDir.create(out, { command: 'tokenize', inputs: [input], overwrite: opts.overwrite ?? false, option: '--bin-output-path' });
+  const staged =
+    opts.splitRatio === undefined
+      ? await checkBinOutput(input, out, { overwrite: opts.overwrite })
+      : await StagedOutputDir.create(out, {
+          command: 'tokenize',
+          inputs: [input],
+          overwrite: opts.overwrite ?? false,
+          option: '--bin-output-path',
+        });
   const { lines: stream, skipped: skippedNow } = signedLines(input, opts);
   if (!staged) {
     const w = await BinWriter.create(out);
@@ -288,7 +347,13 @@ export async function datasetToBin(input: string, out: string, opts: DatasetToBi
     await staged.abort();
     throw e;
   }
-  const summary = (w: BinWriter, part: string): BinSummary => ({ path: join(out, part, 'en', 'dataset.bin'), lines: w.lines, tokens: w.tokens, bytes: w.bytes, skipped });
+  const summary = (w: BinWriter, part: string): BinSummary => ({
+    path: join(out, part, 'en', 'dataset.bin'),
+    lines: w.lines,
+    tokens: w.tokens,
+    bytes: w.bytes,
+    skipped,
+  });
   return [summary(train, 'train'), summary(val, 'valid')];
 }
 

@@ -32,7 +32,11 @@ export interface LineBatch {
 }
 
 /** Stages a line goes through, in order; a line stops at one of them or becomes a sample (`SAMPLE`). */
-export const READ = 0, MAP = 1, TEMPLATE = 2, ENCODE = 3, SAMPLE = 4;
+export const READ = 0,
+  MAP = 1,
+  TEMPLATE = 2,
+  ENCODE = 3,
+  SAMPLE = 4;
 
 /** Why a line stopped: a DataError (subject to `onError`), a drop (counted), or any other error (fatal). */
 export interface LineReject {
@@ -65,20 +69,29 @@ export async function createLineEncoder(init: LineEncodeInit): Promise<(b: LineB
 }
 
 function rejectOf(e: unknown): LineReject {
-  if (e instanceof DataError) return { reason: e.reason, error: { detail: e.detail, source: e.source, reason: e.reason } };
+  if (e instanceof DataError)
+    return { reason: e.reason, error: { detail: e.detail, source: e.source, reason: e.reason } };
   const err = e instanceof Error ? e : new Error(String(e));
   return { fatal: { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) } };
 }
 
 /** One batch through read → map → template → encode, as `tokenizeFile`'s stages do it per line. */
-async function encodeLines(b: LineBatch, init: LineEncodeInit, template: PromptTemplate, encodeMany: (items: Prepared[]) => Promise<(Sample | null)[]>): Promise<LineBatchResult> {
+async function encodeLines(
+  b: LineBatch,
+  init: LineEncodeInit,
+  template: PromptTemplate,
+  encodeMany: (items: Prepared[]) => Promise<(Sample | null)[]>,
+): Promise<LineBatchResult> {
   const rejects: LineReject[] = [];
   const stops: number[] = [];
   const offsets: number[] = [];
   const prepared: Prepared[] = [];
   const preparedAt: number[] = []; // line index of each prepared record
   let lines: RawLine[];
-  if (b.tooLarge !== undefined) lines = [{ bytes: Buffer.alloc(0), line: b.first.line + 1, offset: b.first.offset, file: b.file, tooLarge: b.tooLarge }];
+  if (b.tooLarge !== undefined)
+    lines = [
+      { bytes: Buffer.alloc(0), line: b.first.line + 1, offset: b.first.offset, file: b.file, tooLarge: b.tooLarge },
+    ];
   else {
     lines = [];
     const u = b.bytes!;
@@ -96,7 +109,10 @@ async function encodeLines(b: LineBatch, init: LineEncodeInit, template: PromptT
     let value: unknown;
     try {
       const text = lineText(raw, init.maxRecordBytes);
-      if (text.trim() === '') { stop(READ, { reason: 'empty' }); continue; }
+      if (text.trim() === '') {
+        stop(READ, { reason: 'empty' });
+        continue;
+      }
       value = parseJsonLine(text, raw);
     } catch (e) {
       const r = rejectOf(e);
@@ -114,13 +130,20 @@ async function encodeLines(b: LineBatch, init: LineEncodeInit, template: PromptT
       if (r.fatal) break;
       continue;
     }
-    if (item === null) { stop(MAP, { reason: 'no-output' }); continue; }
+    if (item === null) {
+      stop(MAP, { reason: 'no-output' });
+      continue;
+    }
     // template (template-map.ts templateMap).
     try {
-      if ('text' in item && typeof item.text === 'string') prepared.push({ pieces: pretrainPieces(item.text), source: item.source });
+      if ('text' in item && typeof item.text === 'string')
+        prepared.push({ pieces: pretrainPieces(item.text), source: item.source });
       else {
         const turns = messagesToTurns((item as { messages: Parameters<typeof messagesToTurns>[0] }).messages);
-        if (turns.length === 0) { stop(TEMPLATE, { reason: 'empty-conversation' }); continue; }
+        if (turns.length === 0) {
+          stop(TEMPLATE, { reason: 'empty-conversation' });
+          continue;
+        }
         prepared.push({ pieces: turnsToPieces(turns, template), source: item.source });
       }
     } catch (e) {
@@ -133,7 +156,8 @@ async function encodeLines(b: LineBatch, init: LineEncodeInit, template: PromptT
   const samples = prepared.length > 0 ? await encodeMany(prepared) : [];
   let total = 0;
   for (const s of samples) if (s) total += s.input_ids.length;
-  const ids = new Int32Array(total), labels = new Int32Array(total);
+  const ids = new Int32Array(total),
+    labels = new Int32Array(total);
   const lens: number[] = [];
   let at = 0;
   let encodeDrops = 0;
@@ -155,5 +179,13 @@ async function encodeLines(b: LineBatch, init: LineEncodeInit, template: PromptT
     let r = 0;
     for (const stop of stops) if (stop !== SAMPLE) merged.push(stop === ENCODE ? { reason: 'empty' } : rejects[r++]!);
   }
-  return { firstLine: b.first.line, stops: Uint8Array.from(stops), offsets: Float64Array.from(offsets), lens: Int32Array.from(lens), ids, labels, rejects: merged };
+  return {
+    firstLine: b.first.line,
+    stops: Uint8Array.from(stops),
+    offsets: Float64Array.from(offsets),
+    lens: Int32Array.from(lens),
+    ids,
+    labels,
+    rejects: merged,
+  };
 }

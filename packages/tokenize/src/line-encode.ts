@@ -24,7 +24,9 @@ import type { TokenizedStream } from './tokenize-file.ts';
 export type { LineBatch, LineBatchResult, LineEncodeInit, LineReject } from './line-encode-worker.ts';
 
 /** A pool of line workers (see {@link lineEncoderPool}). */
-export type LineEncoderPool = WorkerPool<LineBatch, LineBatchResult, LineEncodeInit> & { readonly lineJob: { format: DatasetFormat; maxRecordBytes: number } };
+export type LineEncoderPool = WorkerPool<LineBatch, LineBatchResult, LineEncodeInit> & {
+  readonly lineJob: { format: DatasetFormat; maxRecordBytes: number };
+};
 
 /** Whether {@link tokenizeLines} can read this input (line-based, a PROMPT_TEMPLATE rather than the tokenizer's Jinja template). */
 export function canTokenizeLines(file: string, format: DatasetFormat, template: string | PromptTemplate): boolean {
@@ -41,17 +43,35 @@ export function canTokenizeLines(file: string, format: DatasetFormat, template: 
  * for await (const s of tokenizeLines('a.json', { pool })) write(s);
  * await pool.close();
  */
-export function lineEncoderPool(tokenizer: Pick<Tokenizer, 'spec'>, opts: { workers: number; format: DatasetFormat; template: string | PromptTemplate; maxLength?: number; maxRecordBytes?: number }): LineEncoderPool {
-  const { concurrencyPerWorker } = tokenizer.spec.backend === 'native' ? limitNativeThreads(opts.workers) : { concurrencyPerWorker: 1 };
+export function lineEncoderPool(
+  tokenizer: Pick<Tokenizer, 'spec'>,
+  opts: {
+    workers: number;
+    format: DatasetFormat;
+    template: string | PromptTemplate;
+    maxLength?: number;
+    maxRecordBytes?: number;
+  },
+): LineEncoderPool {
+  const { concurrencyPerWorker } =
+    tokenizer.spec.backend === 'native' ? limitNativeThreads(opts.workers) : { concurrencyPerWorker: 1 };
   const maxRecordBytes = opts.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
-  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1) throw new RangeError(`maxRecordBytes must be a positive integer, got ${maxRecordBytes}`);
+  if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1)
+    throw new RangeError(`maxRecordBytes must be a positive integer, got ${maxRecordBytes}`);
   if (typeof opts.template === 'string') getTemplate(opts.template); // an unknown name fails here, not in every worker
   const init: LineEncodeInit = {
     ...encodeWorkerInit(tokenizer.spec, opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
-    format: opts.format, template: opts.template, maxRecordBytes,
+    format: opts.format,
+    template: opts.template,
+    maxRecordBytes,
   };
   const pool = new WorkerPool<LineBatch, LineBatchResult, LineEncodeInit>({
-    module: new URL('./line-encode-worker.ts', import.meta.url), name: 'createLineEncoder', init, workers: opts.workers, concurrencyPerWorker, inFlightPerWorker: 3,
+    module: new URL('./line-encode-worker.ts', import.meta.url),
+    name: 'createLineEncoder',
+    init,
+    workers: opts.workers,
+    concurrencyPerWorker,
+    inFlightPerWorker: 3,
     transfer: (b) => (b.bytes ? [b.bytes.buffer as ArrayBuffer] : []),
   });
   return Object.assign(pool, { lineJob: { format: opts.format, maxRecordBytes } });
@@ -81,22 +101,37 @@ export function tokenizeLines(path: string, options: TokenizeLinesOptions): Toke
   const { format, maxRecordBytes } = options.pool.lineJob;
   const onError = options.onError ?? 'fail';
   const batchBytes = options.batchBytes ?? 1 << 16;
-  if (!Number.isInteger(batchBytes) || batchBytes < 1) throw new RangeError(`batchBytes must be a positive integer, got ${batchBytes}`);
+  if (!Number.isInteger(batchBytes) || batchBytes < 1)
+    throw new RangeError(`batchBytes must be a positive integer, got ${batchBytes}`);
   const r = options.range;
   // As order's openInputs names a range whose earlier lines are not counted.
   const file = r && r.firstLine === undefined && r.start > 0 ? `${path} [bytes ${r.start}..${r.end}]` : path;
-  const stats = [new StageStats('read-jsonl'), new StageStats(`map:${format}`), new StageStats('template'), new StageStats('encode')];
+  const stats = [
+    new StageStats('read-jsonl'),
+    new StageStats(`map:${format}`),
+    new StageStats('template'),
+    new StageStats('encode'),
+  ];
   const samples = (async function* (): AsyncIterable<Sample> {
-    const lossKey = (format === 'ftdp' || format === 'openai') && await lossKeyInFile(path, format, maxRecordBytes);
+    const lossKey = (format === 'ftdp' || format === 'openai') && (await lossKeyInFile(path, format, maxRecordBytes));
     const batches = lineBatches(path, file, r, lossKey, batchBytes, maxRecordBytes);
     for await (const res of options.pool.map(batches)) {
-      let rj = 0, sj = 0, at = 0;
+      let rj = 0,
+        sj = 0,
+        at = 0;
       for (let i = 0; i < res.stops.length; i++) {
         const stop = res.stops[i]!;
-        for (let k = 0; k < stop && k < SAMPLE; k++) { stats[k]!.seen++; stats[k]!.emitted++; }
+        for (let k = 0; k < stop && k < SAMPLE; k++) {
+          stats[k]!.seen++;
+          stats[k]!.emitted++;
+        }
         if (stop === SAMPLE) {
           const n = res.lens[sj++]!;
-          const s: Sample = { input_ids: res.ids.subarray(at, at + n), labels: res.labels.subarray(at, at + n), source: { file, line: res.firstLine + i + 1, offset: res.offsets[i]! } };
+          const s: Sample = {
+            input_ids: res.ids.subarray(at, at + n),
+            labels: res.labels.subarray(at, at + n),
+            source: { file, line: res.firstLine + i + 1, offset: res.offsets[i]! },
+          };
           at += n;
           yield s;
           continue;
@@ -104,7 +139,11 @@ export function tokenizeLines(path: string, options: TokenizeLinesOptions): Toke
         const st = stats[stop]!;
         st.seen++;
         const rej = res.rejects[rj++]!;
-        if (rej.fatal) throw Object.assign(new Error(rej.fatal.message), { name: rej.fatal.name, ...(rej.fatal.stack ? { stack: rej.fatal.stack } : {}) });
+        if (rej.fatal)
+          throw Object.assign(new Error(rej.fatal.message), {
+            name: rej.fatal.name,
+            ...(rej.fatal.stack ? { stack: rej.fatal.stack } : {}),
+          });
         if (rej.error) {
           const e = new DataError(rej.error.detail, rej.error.source, { reason: rej.error.reason });
           if (onError === 'fail') throw e;
@@ -120,7 +159,14 @@ export function tokenizeLines(path: string, options: TokenizeLinesOptions): Toke
  * The file (or range) in batches of whole lines of about `batchBytes`; a line over `limit` is
  * counted past without being held and comes out alone as `tooLarge`.
  */
-async function* lineBatches(path: string, file: string, range: ByteRange | undefined, lossKey: boolean, batchBytes: number, limit: number): AsyncIterable<LineBatch> {
+async function* lineBatches(
+  path: string,
+  file: string,
+  range: ByteRange | undefined,
+  lossKey: boolean,
+  batchBytes: number,
+  limit: number,
+): AsyncIterable<LineBatch> {
   let line = range?.firstLine ?? 0;
   let offset = range?.start ?? 0;
   let pend: Buffer[] = [];
@@ -156,7 +202,10 @@ async function* lineBatches(path: string, file: string, range: ByteRange | undef
     let pos = 0;
     if (skipping >= 0) {
       const nl = chunk.indexOf(10);
-      if (nl < 0) { skipping += chunk.length; continue; }
+      if (nl < 0) {
+        skipping += chunk.length;
+        continue;
+      }
       yield { file, first: { offset, line }, lossKey, tooLarge: skipping + nl };
       line++;
       offset += skipping + nl + 1;

@@ -25,7 +25,10 @@ export interface Line {
  * @example
  * for await (const l of readLines('a.jsonl')) console.log(l.line, l.offset, l.text);
  */
-export async function* readLines(file: string, options: { onBadLine?: (e: DataError) => void; maxLineBytes?: number } = {}): AsyncIterable<Line> {
+export async function* readLines(
+  file: string,
+  options: { onBadLine?: (e: DataError) => void; maxLineBytes?: number } = {},
+): AsyncIterable<Line> {
   const size = (await stat(file)).size;
   for await (const batch of splitLines(fileChunks(file, 1 << 20), file, options.maxLineBytes ?? Infinity)) {
     for (const r of batch) {
@@ -63,7 +66,11 @@ function utf8Text(bytes: Buffer, file: string): string {
       const nl = bytes.indexOf(10, start);
       const end = nl < 0 ? bytes.length : nl;
       if (!isUtf8(bytes.subarray(start, end)) || nl < 0) {
-        throw new DataError('not valid UTF-8: re-encode the file as UTF-8', { file, line, offset: start }, { reason: 'non-utf8' });
+        throw new DataError(
+          'not valid UTF-8: re-encode the file as UTF-8',
+          { file, line, offset: start },
+          { reason: 'non-utf8' },
+        );
       }
       start = nl + 1;
     }
@@ -80,6 +87,11 @@ export async function readJsonArray(file: string): Promise<unknown[]> {
     jsonLinesHint: 'name it .jsonl, or give --format (ftdp files are JSON lines named .json; see weft list-formats)',
   });
   if (data === undefined) return [];
-  if (!Array.isArray(data)) throw new DataError(`expected a JSON array of records, got ${data === null ? 'null' : typeof data} (JSON lines belong in a .jsonl file)`, { file }, { reason: 'schema' });
+  if (!Array.isArray(data))
+    throw new DataError(
+      `expected a JSON array of records, got ${data === null ? 'null' : typeof data} (JSON lines belong in a .jsonl file)`,
+      { file },
+      { reason: 'schema' },
+    );
   return data;
 }

@@ -24,7 +24,11 @@ const known = new Map<string, boolean>();
  * @example
  * if (await lossKeyInFile('data/chat.jsonl', 'openai')) console.log('replies without "loss" are not trained');
  */
-export async function lossKeyInFile(file: string, format: 'ftdp' | 'openai', maxRecordBytes?: number): Promise<boolean> {
+export async function lossKeyInFile(
+  file: string,
+  format: 'ftdp' | 'openai',
+  maxRecordBytes?: number,
+): Promise<boolean> {
   // A URL is read (downloaded) once more, and parsed; a path that cannot be read is left to the reader's error.
   const url = /^https?:\/\//i.test(file);
   let key = file;
@@ -38,7 +42,7 @@ export async function lossKeyInFile(file: string, format: 'ftdp' | 'openai', max
   }
   let found = known.get(key);
   if (found === undefined) {
-    found = (url || await mayHoldLossKey(file)) && await parsedLossKey(file, format, maxRecordBytes);
+    found = (url || (await mayHoldLossKey(file))) && (await parsedLossKey(file, format, maxRecordBytes));
     known.set(key, found);
   }
   return found;
@@ -56,12 +60,15 @@ async function mayHoldLossKey(file: string): Promise<boolean> {
 
 async function parsedLossKey(file: string, format: 'ftdp' | 'openai', maxRecordBytes?: number): Promise<boolean> {
   const ro = { onError: 'skip' as const, ...(maxRecordBytes !== undefined ? { maxRecordBytes } : {}) };
-  const records = format === 'openai' && file.toLowerCase().endsWith('.json') ? readJsonArray(file, ro) : readJsonl(file, ro);
+  const records =
+    format === 'openai' && file.toLowerCase().endsWith('.json') ? readJsonArray(file, ro) : readJsonl(file, ro);
   for await (const r of records) {
     const v = r.value as unknown;
-    const messages = format === 'ftdp' ? v : v !== null && typeof v === 'object' ? (v as { messages?: unknown }).messages : undefined;
+    const messages =
+      format === 'ftdp' ? v : v !== null && typeof v === 'object' ? (v as { messages?: unknown }).messages : undefined;
     if (!Array.isArray(messages)) continue;
-    for (const m of messages) if (m !== null && typeof m === 'object' && !Array.isArray(m) && Object.hasOwn(m, 'loss')) return true;
+    for (const m of messages)
+      if (m !== null && typeof m === 'object' && !Array.isArray(m) && Object.hasOwn(m, 'loss')) return true;
   }
   return false;
 }

@@ -20,7 +20,9 @@ export function pyJsonDumps(v: unknown): string {
       return pyString(v);
     case 'object':
       if (Array.isArray(v)) return `[${v.map(pyJsonDumps).join(', ')}]`;
-      return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyString(k)}: ${pyJsonDumps(x)}`).join(', ')}}`;
+      return `{${Object.entries(v as Record<string, unknown>)
+        .map(([k, x]) => `${pyString(k)}: ${pyJsonDumps(x)}`)
+        .join(', ')}}`;
     default:
       throw new TypeError(`not JSON: ${typeof v}`);
   }

@@ -40,7 +40,11 @@ export interface SentencepieceModel {
  */
 export function parseSentencepieceModel(bytes: Uint8Array, file: string): SentencepieceModel {
   const fail = (detail: string, offset: number): never => {
-    throw new DataError(`not a valid sentencepiece model (truncated or corrupt file?): ${detail}`, { file, offset }, { reason: 'corrupt-model' });
+    throw new DataError(
+      `not a valid sentencepiece model (truncated or corrupt file?): ${detail}`,
+      { file, offset },
+      { reason: 'corrupt-model' },
+    );
   };
   const dec = new TextDecoder('utf-8', { fatal: true });
   const str = (b: Uint8Array, at: number): string => {
@@ -51,9 +55,16 @@ export function parseSentencepieceModel(bytes: Uint8Array, file: string): Senten
     }
   };
   const model: SentencepieceModel = {
-    pieces: [], modelType: 1, unkPiece: '<unk>', bosPiece: '<s>', eosPiece: '</s>', padPiece: '<pad>', addDummyPrefix: true,
+    pieces: [],
+    modelType: 1,
+    unkPiece: '<unk>',
+    bosPiece: '<s>',
+    eosPiece: '</s>',
+    padPiece: '<pad>',
+    addDummyPrefix: true,
   };
-  const walk = (start: number, end: number, field: ProtoFieldHandler): void => walkProtobuf(bytes, start, end, field, fail);
+  const walk = (start: number, end: number, field: ProtoFieldHandler): void =>
+    walkProtobuf(bytes, start, end, field, fail);
   if (bytes.length === 0) fail('the file is empty', 0);
   walk(0, bytes.length, (num, wire, _v, body, at) => {
     if (wire !== 2 || body === undefined) return;
@@ -88,10 +99,18 @@ export function parseSentencepieceModel(bytes: Uint8Array, file: string): Senten
 }
 
 /** One added (no-split) token of tokenizer_config.json, as HF slow tokenizers split text on them. */
-interface AddedToken { content: string; id: number; lstrip: boolean; rstrip: boolean }
+interface AddedToken {
+  content: string;
+  id: number;
+  lstrip: boolean;
+  rstrip: boolean;
+}
 
 type WasmProcessor = {
-  processor: { status(): { ToString(): string; delete(): void }; EncodeAsIds(v: unknown): { size(): number; get(i: number): number; delete(): void } };
+  processor: {
+    status(): { ToString(): string; delete(): void };
+    EncodeAsIds(v: unknown): { size(): number; get(i: number): number; delete(): void };
+  };
   sentencepiece: { StringView: new (s: string) => { getView(): { delete(): void }; delete(): void } };
   decodeIds(ids: number[]): string;
 };
@@ -104,7 +123,8 @@ async function loadWasm(bytes: Uint8Array, file: string): Promise<WasmProcessor>
   const st = p.processor.status();
   const msg = st.ToString();
   st.delete();
-  if (msg !== 'OK') throw new DataError(`sentencepiece could not load the model: ${msg}`, { file }, { reason: 'corrupt-model' });
+  if (msg !== 'OK')
+    throw new DataError(`sentencepiece could not load the model: ${msg}`, { file }, { reason: 'corrupt-model' });
   return p;
 }
 
@@ -143,13 +163,26 @@ export async function sentencepieceTokenizer(spec: TokenizerSpec): Promise<Token
   const added = new Map<string, AddedToken>();
   const decoder = cfg.added_tokens_decoder;
   if (decoder && typeof decoder === 'object') {
-    for (const [k, v] of Object.entries(decoder as Record<string, { content?: string; lstrip?: boolean; rstrip?: boolean }>)) {
+    for (const [k, v] of Object.entries(
+      decoder as Record<string, { content?: string; lstrip?: boolean; rstrip?: boolean }>,
+    )) {
       if (typeof v?.content === 'string' && v.content !== '') {
-        added.set(v.content, { content: v.content, id: Number(k), lstrip: v.lstrip === true, rstrip: v.rstrip === true });
+        added.set(v.content, {
+          content: v.content,
+          id: Number(k),
+          lstrip: v.lstrip === true,
+          rstrip: v.rstrip === true,
+        });
       }
     }
   }
-  const specials = [cfg.bos_token, cfg.eos_token, cfg.unk_token, cfg.pad_token, ...(Array.isArray(cfg.additional_special_tokens) ? cfg.additional_special_tokens : [])];
+  const specials = [
+    cfg.bos_token,
+    cfg.eos_token,
+    cfg.unk_token,
+    cfg.pad_token,
+    ...(Array.isArray(cfg.additional_special_tokens) ? cfg.additional_special_tokens : []),
+  ];
   for (const s of specials) {
     const content = tokenContent(s as Parameters<typeof tokenContent>[0]);
     if (content === undefined || content === '' || added.has(content)) continue;
@@ -248,9 +281,10 @@ export async function sentencepieceTokenizer(spec: TokenizerSpec): Promise<Token
 
   let vocabSize = model.pieces.length;
   for (const a of added.values()) vocabSize = Math.max(vocabSize, a.id + 1);
-  const chatTemplate = typeof cfg.chat_template === 'string'
-    ? cfg.chat_template
-    : cfg.chat_template?.find((t) => t.name === 'default')?.template;
+  const chatTemplate =
+    typeof cfg.chat_template === 'string'
+      ? cfg.chat_template
+      : cfg.chat_template?.find((t) => t.name === 'default')?.template;
 
   return {
     backend: 'sentencepiece',

@@ -1,4 +1,12 @@
-import { defineStage, type Conversation, type CountedStage, type Message, type OnError, type Provenance, type TextDoc } from '@weft/core';
+import {
+  defineStage,
+  type Conversation,
+  type CountedStage,
+  type Message,
+  type OnError,
+  type Provenance,
+  type TextDoc,
+} from '@weft/core';
 import { getTemplate, pyFormat, type PromptTemplate } from './templates.ts';
 
 /** One xtuner turn after `openai_map_fn`: `{system, input, output, output_with_loss}`. */
@@ -61,7 +69,8 @@ export function turnsToPieces(turns: readonly Turn[], template: PromptTemplate):
   turns.forEach((t, i) => {
     let input = pyFormat(template.INSTRUCTION, { input: t.input, round: i + 1 });
     if (t.system !== '') {
-      if (template.SYSTEM === undefined) throw new Error('this template has no SYSTEM, so a system message cannot be rendered (xtuner fails here too)');
+      if (template.SYSTEM === undefined)
+        throw new Error('this template has no SYSTEM, so a system message cannot be rendered (xtuner fails here too)');
       input = pyFormat(template.SYSTEM, { system: t.system }) + input;
     }
     // `if template.get('SUFFIX')`: an empty SUFFIX adds nothing.
@@ -87,7 +96,11 @@ export function pyStrip(s: string): string {
 
 /** xtuner `pretrain_map_fn`: one turn with empty input, the stripped text as output, no EOS, no SEP. */
 export function pretrainPieces(text: string): Piece[] {
-  return [{ special: 'bos', loss: false }, { text: '', loss: false }, { text: pyStrip(text), loss: true }];
+  return [
+    { special: 'bos', loss: false },
+    { text: '', loss: false },
+    { text: pyStrip(text), loss: true },
+  ];
 }
 
 function isTextDoc(x: Conversation | TextDoc): x is TextDoc {
@@ -101,20 +114,27 @@ function isTextDoc(x: Conversation | TextDoc): x is TextDoc {
  * @example
  * const prepared = templateMap('internlm2_chat')(readDataset('a.json', 'ftdp'));
  */
-export function templateMap(template: string | PromptTemplate, options: { onError?: OnError } = {}): CountedStage<Conversation | TextDoc, Prepared> {
+export function templateMap(
+  template: string | PromptTemplate,
+  options: { onError?: OnError } = {},
+): CountedStage<Conversation | TextDoc, Prepared> {
   const t = typeof template === 'string' ? getTemplate(template) : template;
-  return defineStage<Conversation | TextDoc, Prepared>('template', async function* (src, ctx) {
-    for await (const x of src) {
-      if (isTextDoc(x)) {
-        yield { pieces: pretrainPieces(x.text), source: x.source };
-        continue;
+  return defineStage<Conversation | TextDoc, Prepared>(
+    'template',
+    async function* (src, ctx) {
+      for await (const x of src) {
+        if (isTextDoc(x)) {
+          yield { pieces: pretrainPieces(x.text), source: x.source };
+          continue;
+        }
+        const turns = messagesToTurns(x.messages);
+        if (turns.length === 0) {
+          ctx.drop('empty-conversation'); // nothing to train on: counted, never fatal
+          continue;
+        }
+        yield { pieces: turnsToPieces(turns, t), source: x.source };
       }
-      const turns = messagesToTurns(x.messages);
-      if (turns.length === 0) {
-        ctx.drop('empty-conversation'); // nothing to train on: counted, never fatal
-        continue;
-      }
-      yield { pieces: turnsToPieces(turns, t), source: x.source };
-    }
-  }, options);
+    },
+    options,
+  );
 }

@@ -28,15 +28,27 @@ export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
   default: { SYSTEM: '<|System|>:{system}\n', INSTRUCTION: '<|User|>:{input}\n<|Bot|>:', SEP: '\n' },
   zephyr: { SYSTEM: '<|system|>\n{system}\n', INSTRUCTION: '<|user|>\n{input}\n<|assistant|>\n', SEP: '\n' },
   internlm_chat: {
-    SYSTEM: '<|System|>:{system}\n', INSTRUCTION: '<|User|>:{input}<eoh>\n<|Bot|>:',
-    SUFFIX: '<eoa>', SUFFIX_AS_EOS: true, SEP: '\n', STOP_WORDS: ['<eoa>'],
+    SYSTEM: '<|System|>:{system}\n',
+    INSTRUCTION: '<|User|>:{input}<eoh>\n<|Bot|>:',
+    SUFFIX: '<eoa>',
+    SUFFIX_AS_EOS: true,
+    SEP: '\n',
+    STOP_WORDS: ['<eoa>'],
   },
   internlm2_chat: {
     SYSTEM: '<|im_start|>system\n{system}<|im_end|>\n',
     INSTRUCTION: '<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n',
-    SUFFIX: '<|im_end|>', SUFFIX_AS_EOS: true, SEP: '\n', STOP_WORDS: ['<|im_end|>'],
+    SUFFIX: '<|im_end|>',
+    SUFFIX_AS_EOS: true,
+    SEP: '\n',
+    STOP_WORDS: ['<|im_end|>'],
   },
-  moss_sft: { SYSTEM: '{system}\n', INSTRUCTION: '<|Human|>: {input}<eoh>\n', SEP: '\n', STOP_WORDS: ['<eoc>', '<eom>'] },
+  moss_sft: {
+    SYSTEM: '{system}\n',
+    INSTRUCTION: '<|Human|>: {input}<eoh>\n',
+    SEP: '\n',
+    STOP_WORDS: ['<eoc>', '<eom>'],
+  },
   llama2_chat: { SYSTEM: LLAMA2_SYS, INSTRUCTION: '[INST] {input} [/INST]', SEP: '\n' },
   code_llama_chat: { SYSTEM: '{system}\n', INSTRUCTION: '[INST] {input} [/INST]' },
   chatglm2: { SYSTEM: '{system}\n', INSTRUCTION: '[Round {round}]\n\n问：{input}\n\n答：', SEP: '\n\n' },
@@ -44,14 +56,19 @@ export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
   qwen_chat: {
     SYSTEM: '<|im_start|>system\n{system}<|im_end|>\n',
     INSTRUCTION: '<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n',
-    SUFFIX: '<|im_end|>', SUFFIX_AS_EOS: true, SEP: '\n', STOP_WORDS: ['<|im_end|>', '<|endoftext|>'],
+    SUFFIX: '<|im_end|>',
+    SUFFIX_AS_EOS: true,
+    SEP: '\n',
+    STOP_WORDS: ['<|im_end|>', '<|endoftext|>'],
   },
   baichuan_chat: { SYSTEM: '{system}\n', INSTRUCTION: '<reserved_102>{input}<reserved_103>', SEP: '\n' },
   baichuan2_chat: { SYSTEM: '{system}\n', INSTRUCTION: '<reserved_106>{input}<reserved_107>', SEP: '\n' },
   wizardlm: { SYSTEM: VICUNA_SYS, INSTRUCTION: 'USER: {input} ASSISTANT:', SEP: '\n' },
   wizardcoder: {
-    SYSTEM: 'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n{system}\n ',
-    INSTRUCTION: '### Instruction:\n{input}\n\n### Response:', SEP: '\n\n',
+    SYSTEM:
+      'Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n{system}\n ',
+    INSTRUCTION: '### Instruction:\n{input}\n\n### Response:',
+    SEP: '\n\n',
   },
   vicuna: { SYSTEM: VICUNA_SYS, INSTRUCTION: 'USER: {input} ASSISTANT:', SEP: '\n' },
   deepseek_coder: { SYSTEM: DEEPSEEK_CODER_SYS, INSTRUCTION: '### Instruction:\n{input}\n### Response:\n', SEP: '\n' },
@@ -59,8 +76,11 @@ export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
   deepseekcoder: { SYSTEM: DEEPSEEK_CODER_SYS, INSTRUCTION: '### Instruction:\n{input}\n### Response:\n', SEP: '\n' },
   deepseek_moe: { SYSTEM: '[INST] {system} [/INST]\n', INSTRUCTION: '[INST] {input} [/INST]', SEP: '\n' },
   deepseek_v2: {
-    SYSTEM: '{system}\n\n', INSTRUCTION: 'User: {input}\n\nAssistant: ',
-    SUFFIX: '<｜end▁of▁sentence｜>', SUFFIX_AS_EOS: true, STOP_WORDS: ['<｜end▁of▁sentence｜>'],
+    SYSTEM: '{system}\n\n',
+    INSTRUCTION: 'User: {input}\n\nAssistant: ',
+    SUFFIX: '<｜end▁of▁sentence｜>',
+    SUFFIX_AS_EOS: true,
+    STOP_WORDS: ['<｜end▁of▁sentence｜>'],
   },
   mistral: { SYSTEM: '[INST] {system} [/INST]\n', INSTRUCTION: '[INST] {input} [/INST]', SEP: '\n' },
   mixtral: { SYSTEM: '[INST] {system} [/INST]\n', INSTRUCTION: '[INST] {input} [/INST]', SEP: '\n' },
@@ -68,33 +88,52 @@ export const PROMPT_TEMPLATES: Readonly<Record<string, PromptTemplate>> = {
   minicpm3: {
     SYSTEM: '<|im_start|>system\n{system}<|im_end|>\n',
     INSTRUCTION: '<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n',
-    SUFFIX: '<|im_end|>', SUFFIX_AS_EOS: true, SEP: '\n', STOP_WORDS: ['<|im_end|>', '<|endoftext|>'],
+    SUFFIX: '<|im_end|>',
+    SUFFIX_AS_EOS: true,
+    SEP: '\n',
+    STOP_WORDS: ['<|im_end|>', '<|endoftext|>'],
   },
   gemma: {
     SYSTEM: '<start_of_turn>system\n{system}<end_of_turn>\n',
     INSTRUCTION: '<start_of_turn>user\n{input}<end_of_turn>\n<start_of_turn>model\n',
-    SUFFIX: '<end_of_turn>', SUFFIX_AS_EOS: false, SEP: '\n', STOP_WORDS: ['<end_of_turn>'],
+    SUFFIX: '<end_of_turn>',
+    SUFFIX_AS_EOS: false,
+    SEP: '\n',
+    STOP_WORDS: ['<end_of_turn>'],
   },
   cohere_chat: {
     SYSTEM: '<|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|>{system}<|END_OF_TURN_TOKEN|>',
-    INSTRUCTION: '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>{input}<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>',
-    SUFFIX: '<|END_OF_TURN_TOKEN|>', SUFFIX_AS_EOS: true, STOP_WORDS: ['<|END_OF_TURN_TOKEN|>'],
+    INSTRUCTION:
+      '<|START_OF_TURN_TOKEN|><|USER_TOKEN|>{input}<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>',
+    SUFFIX: '<|END_OF_TURN_TOKEN|>',
+    SUFFIX_AS_EOS: true,
+    STOP_WORDS: ['<|END_OF_TURN_TOKEN|>'],
   },
   llama3_chat: {
     SYSTEM: '<|start_header_id|>system<|end_header_id|>\n\n{system}<|eot_id|>',
-    INSTRUCTION: '<|start_header_id|>user<|end_header_id|>\n\n{input}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
-    SUFFIX: '<|eot_id|>', SUFFIX_AS_EOS: true, STOP_WORDS: ['<|eot_id|>'],
+    INSTRUCTION:
+      '<|start_header_id|>user<|end_header_id|>\n\n{input}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
+    SUFFIX: '<|eot_id|>',
+    SUFFIX_AS_EOS: true,
+    STOP_WORDS: ['<|eot_id|>'],
   },
   phi3_chat: {
-    SYSTEM: '<|system|>\n{system}<|end|>\n', INSTRUCTION: '<|user|>\n{input}<|end|>\n<|assistant|>\n',
-    SUFFIX: '<|end|>', SUFFIX_AS_EOS: true, SEP: '\n', STOP_WORDS: ['<|end|>'],
+    SYSTEM: '<|system|>\n{system}<|end|>\n',
+    INSTRUCTION: '<|user|>\n{input}<|end|>\n<|assistant|>\n',
+    SUFFIX: '<|end|>',
+    SUFFIX_AS_EOS: true,
+    SEP: '\n',
+    STOP_WORDS: ['<|end|>'],
   },
 };
 
 /** Look a template up by name, with a list of the names when it is unknown. */
 export function getTemplate(name: string): PromptTemplate {
   const t = Object.hasOwn(PROMPT_TEMPLATES, name) ? PROMPT_TEMPLATES[name] : undefined;
-  if (!t) throw new Error(`unknown prompt template "${name}"; known: ${Object.keys(PROMPT_TEMPLATES).join(', ')} (or "chat_template" for the tokenizer's own)`);
+  if (!t)
+    throw new Error(
+      `unknown prompt template "${name}"; known: ${Object.keys(PROMPT_TEMPLATES).join(', ')} (or "chat_template" for the tokenizer's own)`,
+    );
   return t;
 }
 
@@ -106,7 +145,8 @@ export function pyFormat(template: string, fields: Record<string, string | numbe
   return template.replace(/\{\{|\}\}|\{([^{}]*)\}/g, (m, name: string | undefined) => {
     if (m === '{{') return '{';
     if (m === '}}') return '}';
-    if (name === undefined || !Object.hasOwn(fields, name)) throw new Error(`template field {${name ?? ''}} has no value (Python raises KeyError)`);
+    if (name === undefined || !Object.hasOwn(fields, name))
+      throw new Error(`template field {${name ?? ''}} has no value (Python raises KeyError)`);
     return String(fields[name]);
   });
 }

@@ -1,4 +1,13 @@
-import { batch, DEFAULT_TEMPLATE, defineStage, mapConcurrent, parallelMap, type OnError, type Sample, type StageStats } from '@weft/core';
+import {
+  batch,
+  DEFAULT_TEMPLATE,
+  defineStage,
+  mapConcurrent,
+  parallelMap,
+  type OnError,
+  type Sample,
+  type StageStats,
+} from '@weft/core';
 import type { ByteRange } from '@weft/order';
 import { encodePrepared } from './encode.ts';
 import { encodeWorkerInit, limitNativeThreads, type EncodeWorkerInit, type EncoderPool } from './encode-worker.ts';
@@ -56,34 +65,48 @@ export type TokenizedStream = AsyncIterable<Sample> & { readonly stats: StageSta
 export function tokenizeFile(file: string, options: TokenizeFileOptions): TokenizedStream {
   const onError = options.onError ?? 'fail';
   // Checked here, not deep in a worker: NaN or -5 would otherwise truncate every sample to nothing or throw a RangeError per batch.
-  if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1)) throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
-  const read = readDataset(file, options.format, { onError, ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}), ...(options.range ? { range: options.range } : {}) });
+  if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 1))
+    throw new RangeError(`maxLength must be a positive integer, got ${options.maxLength}`);
+  const read = readDataset(file, options.format, {
+    onError,
+    ...(options.maxRecordBytes !== undefined ? { maxRecordBytes: options.maxRecordBytes } : {}),
+    ...(options.range ? { range: options.range } : {}),
+  });
   const tpl = options.template ?? DEFAULT_TEMPLATE;
-  const mapStage = tpl === 'chat_template'
-    ? chatTemplateMap(options.tokenizer, { onError })
-    : templateMap(tpl, { onError });
-  const init = encodeWorkerInit(options.tokenizer.spec, options.maxLength !== undefined ? { maxLength: options.maxLength } : {});
+  const mapStage =
+    tpl === 'chat_template' ? chatTemplateMap(options.tokenizer, { onError }) : templateMap(tpl, { onError });
+  const init = encodeWorkerInit(
+    options.tokenizer.spec,
+    options.maxLength !== undefined ? { maxLength: options.maxLength } : {},
+  );
   const workers = options.workers ?? 0;
   const tok = options.tokenizer;
   const encodeBatches = options.pool
     ? options.pool.map
     : workers === 0
-      // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
-      ? mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
-      // A pool for this file only, the native binding's threads sized to it as `encoderPool` does.
-      : parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
-        module: new URL('./encode-worker.ts', import.meta.url), name: 'createEncoder', init, workers,
-        concurrencyPerWorker: tok.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
-      });
-  const enc = defineStage<Prepared[], Sample>('encode', async function* (src, ctx) {
-    for await (const out of encodeBatches(src)) {
-      ctx.stats.seen += out.length - 1; // counted per record, not per batch
-      for (const s of out) {
-        if (s) yield s;
-        else ctx.drop('empty');
+      ? // In this thread, two batches in flight overlap reading/templating with the native encoder's own threads.
+        mapConcurrent((b: Prepared[]) => encodePrepared(tok, b, options.maxLength), { concurrency: 2 })
+      : // A pool for this file only, the native binding's threads sized to it as `encoderPool` does.
+        parallelMap<Prepared[], (Sample | null)[], EncodeWorkerInit>({
+          module: new URL('./encode-worker.ts', import.meta.url),
+          name: 'createEncoder',
+          init,
+          workers,
+          concurrencyPerWorker: tok.spec.backend === 'native' ? limitNativeThreads(workers).concurrencyPerWorker : 1,
+        });
+  const enc = defineStage<Prepared[], Sample>(
+    'encode',
+    async function* (src, ctx) {
+      for await (const out of encodeBatches(src)) {
+        ctx.stats.seen += out.length - 1; // counted per record, not per batch
+        for (const s of out) {
+          if (s) yield s;
+          else ctx.drop('empty');
+        }
       }
-    }
-  }, { onError });
+    },
+    { onError },
+  );
   const batches = options.pool
     ? batchByChars(options.batchSize ?? 256, options.batchChars ?? 32768)
     : batch<Prepared>(options.batchSize ?? 256);
@@ -94,7 +117,8 @@ export function tokenizeFile(file: string, options: TokenizeFileOptions): Tokeni
 /** Batches of at most `size` records that end early once their piece texts reach `chars` characters. */
 function batchByChars(size: number, chars: number): (src: AsyncIterable<Prepared>) => AsyncIterable<Prepared[]> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`batchSize must be a positive integer, got ${size}`);
-  if (!Number.isInteger(chars) || chars < 1) throw new RangeError(`batchChars must be a positive integer, got ${chars}`);
+  if (!Number.isInteger(chars) || chars < 1)
+    throw new RangeError(`batchChars must be a positive integer, got ${chars}`);
   return async function* (source) {
     let buf: Prepared[] = [];
     let n = 0;

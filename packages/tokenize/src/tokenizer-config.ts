@@ -74,4 +74,3 @@ export function tokenContent(t: TokenizerConfig['bos_token']): string | undefine
   if (t === null || t === undefined) return undefined;
   return typeof t === 'string' ? t : t.content;
 }
-

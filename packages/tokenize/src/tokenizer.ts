@@ -5,8 +5,21 @@ import type { FastBpe, FastBpeTables, TokenizerJson } from './fast-bpe.ts';
 import { fastCacheKey, readFastCache, writeFastCache, type FastCacheEntry } from './fast-cache.ts';
 import { looksLikeRepoId, resolveHubTokenizer } from './hub.ts';
 import { fullGc } from '@weft/core';
-import { CHUNK_MIN_CHARS, chunkSafety, encodeChunked, type ChunkSafety, type TokenizerJsonShape } from './chunked-encode.ts';
-import { readConfig, tokenContent, type Backend, type Tokenizer, type TokenizerConfig, type TokenizerSpec } from './tokenizer-config.ts';
+import {
+  CHUNK_MIN_CHARS,
+  chunkSafety,
+  encodeChunked,
+  type ChunkSafety,
+  type TokenizerJsonShape,
+} from './chunked-encode.ts';
+import {
+  readConfig,
+  tokenContent,
+  type Backend,
+  type Tokenizer,
+  type TokenizerConfig,
+  type TokenizerSpec,
+} from './tokenizer-config.ts';
 
 export type { Backend, Tokenizer, TokenizerSpec } from './tokenizer-config.ts';
 
@@ -49,7 +62,8 @@ export async function loadTokenizer(spec: string, opts: { backend?: 'auto' | Bac
   const want = opts.backend ?? 'auto';
   // Sentencepiece-only folders (InternLM, Llama-2 ship tokenizer.model without tokenizer.json).
   const spmOnly = !existsSync(join(dir, 'tokenizer.json')) && existsSync(join(dir, 'tokenizer.model'));
-  if (want === 'sentencepiece' || (want === 'auto' && spmOnly)) return loadTokenizerFromSpec({ dir, backend: 'sentencepiece' });
+  if (want === 'sentencepiece' || (want === 'auto' && spmOnly))
+    return loadTokenizerFromSpec({ dir, backend: 'sentencepiece' });
   if (want === 'js') return loadTokenizerFromSpec({ dir, backend: 'js' });
   if (want === 'native') return loadTokenizerFromSpec({ dir, backend: 'native' });
   const pick = `${want}\0${dir}`;
@@ -94,13 +108,20 @@ async function gatedFast(dir: string, opts: { strict: boolean }): Promise<Tokeni
     fast = await loadTokenizerFromSpec({ dir, backend: 'fast' });
   } catch (e) {
     if (!(e instanceof FastPathUnsupported)) throw e;
-    writeFastCache({ key, gate: { reference: reference.backend as 'native' | 'js', diff: null, unsupported: e.message } });
+    writeFastCache({
+      key,
+      gate: { reference: reference.backend as 'native' | 'js', diff: null, unsupported: e.message },
+    });
     if (opts.strict) throw e;
     return reference; // not a byte-level BPE the fast encoder reproduces: the binding it is
   }
   const diff = await gateDifference(fast, reference);
   const bpe = fastEncoders.get(dir)!;
-  writeFastCache({ key, gate: { reference: reference.backend as 'native' | 'js', diff: diff ?? null }, ...(diff === undefined ? { tables: bpe.bpe.tables, shape: bpe.shape } : {}) });
+  writeFastCache({
+    key,
+    gate: { reference: reference.backend as 'native' | 'js', diff: diff ?? null },
+    ...(diff === undefined ? { tables: bpe.bpe.tables, shape: bpe.shape } : {}),
+  });
   return diff === undefined ? fast : gateFailed(dir, diff, reference, opts);
 }
 
@@ -116,7 +137,11 @@ async function gateDifference(fast: Tokenizer, reference: Tokenizer): Promise<st
   const bpe = fastEncoders.get(fast.spec.dir)?.bpe;
   if (!bpe) throw new Error(`${fast.spec.dir}: not loaded with the fast backend`);
   const { firstDifference, gateSample } = await import('./fast-gate.ts');
-  return firstDifference(gateSample(bpe.addedTokens()), (t) => bpe.encode(t), (ts) => reference.encodeBatch(ts));
+  return firstDifference(
+    gateSample(bpe.addedTokens()),
+    (t) => bpe.encode(t),
+    (ts) => reference.encodeBatch(ts),
+  );
 }
 
 /**
@@ -127,7 +152,11 @@ async function gateDifference(fast: Tokenizer, reference: Tokenizer): Promise<st
  * @example
  * const tok = await pickFastOrReference(await loadTokenizer(dir, { backend: 'fast' }), await loadTokenizer(dir, { backend: 'native' }));
  */
-export async function pickFastOrReference(fast: Tokenizer, reference: Tokenizer, opts: { strict?: boolean } = {}): Promise<Tokenizer> {
+export async function pickFastOrReference(
+  fast: Tokenizer,
+  reference: Tokenizer,
+  opts: { strict?: boolean } = {},
+): Promise<Tokenizer> {
   const diff = await gateDifference(fast, reference);
   return diff === undefined ? fast : gateFailed(fast.spec.dir, diff, reference, opts);
 }
@@ -196,20 +225,24 @@ async function build(spec: TokenizerSpec): Promise<Tokenizer> {
     if (existsSync(join(spec.dir, 'tokenizer.model'))) {
       throw new Error(
         `${spec.dir} has only a sentencepiece tokenizer.model, which the ${spec.backend} backend cannot read: ` +
-        "use backend 'sentencepiece' (or 'auto'), or convert it once in Python " +
-        '(AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes tokenizer.json for fast-tokenizer models)',
+          "use backend 'sentencepiece' (or 'auto'), or convert it once in Python " +
+          '(AutoTokenizer.from_pretrained(dir).save_pretrained(dir) writes tokenizer.json for fast-tokenizer models)',
       );
     }
     throw new Error(`${spec.dir}: no tokenizer.json`);
   }
   const cfg = readConfig(spec.dir);
   const className = cfg.tokenizer_class;
-  const chatTemplate = typeof cfg.chat_template === 'string'
-    ? cfg.chat_template
-    : cfg.chat_template?.find((t) => t.name === 'default')?.template;
-  const core = spec.backend === 'native' ? await nativeCore(jsonPath)
-    : spec.backend === 'fast' ? await fastCore(spec.dir, jsonPath, cfg)
-    : await jsCore(jsonPath, cfg);
+  const chatTemplate =
+    typeof cfg.chat_template === 'string'
+      ? cfg.chat_template
+      : cfg.chat_template?.find((t) => t.name === 'default')?.template;
+  const core =
+    spec.backend === 'native'
+      ? await nativeCore(jsonPath)
+      : spec.backend === 'fast'
+        ? await fastCore(spec.dir, jsonPath, cfg)
+        : await jsCore(jsonPath, cfg);
   const idOf = (tok: string | undefined): number | undefined => (tok === undefined ? undefined : core.tokenToId(tok));
 
   // xtuner's get_bos_eos_token_ids: Qwen → no BOS; ChatGLM → [64790, 64792]; else bos_token_id (None → []).
@@ -244,11 +277,13 @@ const fastEncoders = new Map<string, { bpe: FastBpe; shape: TokenizerJsonShape }
  */
 async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
   const { FastBpe } = await import('./fast-bpe.ts');
-  const vocabOf = (): Map<string, number> => new Map(Object.entries((JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson).model?.vocab ?? {}));
+  const vocabOf = (): Map<string, number> =>
+    new Map(Object.entries((JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson).model?.vocab ?? {}));
   let known = adopted.get(dir);
   if (!known) {
     const cached = cacheEntries.get(dir)?.entry;
-    if (cached?.gate.diff === null && cached.tables && cached.shape) known = { bpe: cached.tables, shape: cached.shape };
+    if (cached?.gate.diff === null && cached.tables && cached.shape)
+      known = { bpe: cached.tables, shape: cached.shape };
   }
   let bpe: FastBpe;
   let shape: TokenizerJsonShape;
@@ -258,10 +293,16 @@ async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Pr
   } else {
     const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson;
     const built = FastBpe.fromJson(json);
-    if (typeof built === 'string') throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${built})`);
+    if (typeof built === 'string')
+      throw new FastPathUnsupported(`${jsonPath}: the fast BPE encoder does not cover this tokenizer (${built})`);
     bpe = built;
     const j = json as TokenizerJsonShape;
-    shape = { normalizer: j.normalizer ?? null, pre_tokenizer: j.pre_tokenizer ?? null, model: { ...(j.model?.type !== undefined ? { type: j.model.type } : {}), dropout: j.model?.dropout ?? null }, added_tokens: (json.added_tokens ?? []).map((t) => ({ content: t.content })) };
+    shape = {
+      normalizer: j.normalizer ?? null,
+      pre_tokenizer: j.pre_tokenizer ?? null,
+      model: { ...(j.model?.type !== undefined ? { type: j.model.type } : {}), dropout: j.model?.dropout ?? null },
+      added_tokens: (json.added_tokens ?? []).map((t) => ({ content: t.content })),
+    };
   }
   fastEncoders.set(dir, { bpe, shape });
   let decoder: Promise<Core> | undefined;
@@ -281,15 +322,22 @@ async function fastCore(dir: string, jsonPath: string, cfg: TokenizerConfig): Pr
  * Wrap a batch encoder so that texts of CHUNK_MIN_CHARS or more are encoded in safe pieces (same
  * ids, bounded memory; see chunked-encode.ts) when the tokenizer allows it.
  */
-function withChunking(encodeMany: (texts: string[]) => Promise<Int32Array[]>, safety: ChunkSafety | undefined, release?: () => void): (texts: string[]) => Promise<Int32Array[]> {
+function withChunking(
+  encodeMany: (texts: string[]) => Promise<Int32Array[]>,
+  safety: ChunkSafety | undefined,
+  release?: () => void,
+): (texts: string[]) => Promise<Int32Array[]> {
   if (!safety) return encodeMany;
   return async (texts) => {
     if (!texts.some((t) => t.length >= CHUNK_MIN_CHARS)) return encodeMany(texts);
     const out: Int32Array[] = new Array<Int32Array>(texts.length);
     const short = texts.flatMap((t, i) => (t.length < CHUNK_MIN_CHARS ? [i] : []));
     const enc = await encodeMany(short.map((i) => texts[i]!));
-    short.forEach((i, k) => { out[i] = enc[k]!; });
-    for (const [i, t] of texts.entries()) if (t.length >= CHUNK_MIN_CHARS) out[i] = await encodeChunked(t, safety, encodeMany, release ? { release } : {});
+    short.forEach((i, k) => {
+      out[i] = enc[k]!;
+    });
+    for (const [i, t] of texts.entries())
+      if (t.length >= CHUNK_MIN_CHARS) out[i] = await encodeChunked(t, safety, encodeMany, release ? { release } : {});
     return out;
   };
 }
@@ -302,11 +350,15 @@ async function nativeCore(jsonPath: string): Promise<Core> {
   const { Tokenizer: Native } = await import('tokenizers');
   const tok = Native.fromFile(jsonPath);
   const opts = { addSpecialTokens: false };
-  const encodeMany = withChunking(async (texts: string[]) => {
-    if (texts.length === 0) return [];
-    const encs = await tok.encodeBatch(texts, opts);
-    return encs.map((x) => Int32Array.from(x.getIds()));
-  }, chunkSafety(readTokenizerJson(jsonPath)), fullGc);
+  const encodeMany = withChunking(
+    async (texts: string[]) => {
+      if (texts.length === 0) return [];
+      const encs = await tok.encodeBatch(texts, opts);
+      return encs.map((x) => Int32Array.from(x.getIds()));
+    },
+    chunkSafety(readTokenizerJson(jsonPath)),
+    fullGc,
+  );
   return {
     vocabSize: tok.getVocabSize(true),
     async encode(text) {
@@ -324,13 +376,19 @@ async function nativeCore(jsonPath: string): Promise<Core> {
 
 async function jsCore(jsonPath: string, cfg: TokenizerConfig): Promise<Core> {
   const { Tokenizer: Js } = await import('@huggingface/tokenizers');
-  const json = readTokenizerJson(jsonPath) as { added_tokens?: { id: number; content: string }[]; model?: { vocab?: unknown } };
+  const json = readTokenizerJson(jsonPath) as {
+    added_tokens?: { id: number; content: string }[];
+    model?: { vocab?: unknown };
+  };
   const tok = new Js(json, cfg);
   const encodeOne = (text: string): Int32Array => Int32Array.from(tok.encode(text, { add_special_tokens: false }).ids);
   const vocab = json.model?.vocab;
   let size = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
   for (const a of json.added_tokens ?? []) size = Math.max(size, a.id + 1);
-  const encodeMany = withChunking(async (texts: string[]) => texts.map(encodeOne), chunkSafety(json as TokenizerJsonShape));
+  const encodeMany = withChunking(
+    async (texts: string[]) => texts.map(encodeOne),
+    chunkSafety(json as TokenizerJsonShape),
+  );
   return {
     vocabSize: size,
     encode: async (text) => (await encodeMany([text]))[0]!,

@@ -26,17 +26,33 @@ describe('alpaca maps as xtuner alpaca_map_fn (no system message), on every temp
   const file = join(dir, 'alpaca.json');
   writeFileSync(file, JSON.stringify(RECORDS));
   const templates = Object.keys(PROMPT_TEMPLATES); // minicpm included: it has no SYSTEM
-  const ref = JSON.parse(python('xtuner_encode.py', ['alpaca', file, '100000', templates.join(',')])) as Record<string, RefSample[]>;
+  const ref = JSON.parse(python('xtuner_encode.py', ['alpaca', file, '100000', templates.join(',')])) as Record<
+    string,
+    RefSample[]
+  >;
 
   for (const t of templates) {
     it(t, async () => {
-      const samples = await collect(pipe(readDataset(file, 'alpaca'), templateMap(t), encode({ tokenizer: charTokenizer(true), maxLength: 100000 })));
-      expect(samples.map((s) => ({ input_ids: Array.from(s.input_ids), labels: Array.from(s.labels) }))).toEqual(ref[t]!.filter((s) => !('dropped' in s)));
+      const samples = await collect(
+        pipe(
+          readDataset(file, 'alpaca'),
+          templateMap(t),
+          encode({ tokenizer: charTokenizer(true), maxLength: 100000 }),
+        ),
+      );
+      expect(samples.map((s) => ({ input_ids: Array.from(s.input_ids), labels: Array.from(s.labels) }))).toEqual(
+        ref[t]!.filter((s) => !('dropped' in s)),
+      );
     });
   }
 
   it('the mapped record is one user turn "instruction\\ninput" and the reply, nothing else', async () => {
     const [c] = await collect(readDataset(file, 'alpaca'));
-    expect(c).toMatchObject({ messages: [{ role: 'user', content: 'Add.\n2 and 3' }, { role: 'assistant', content: '5' }] });
+    expect(c).toMatchObject({
+      messages: [
+        { role: 'user', content: 'Add.\n2 and 3' },
+        { role: 'assistant', content: '5' },
+      ],
+    });
   });
 });

@@ -16,7 +16,10 @@ function file(name: string, lines: unknown[]): string {
   return p;
 }
 
-const ok = [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Yo' }];
+const ok = [
+  { role: 'user', content: 'Hi' },
+  { role: 'assistant', content: 'Yo' },
+];
 
 async function run(f: string, format: DatasetFormat, onError: 'fail' | 'skip') {
   const read = readDataset(f, format, { onError });
@@ -33,17 +36,35 @@ describe('bad chat records: a DataError naming file and line, or counted with on
   const cases: [string, unknown, string, RegExp][] = [
     ['unknown role', [{ role: 'tool', content: 'x' }, ...ok], 'unknown-role', /message 0: unknown role "tool"/],
     ['missing content', [{ role: 'user' }, ok[1]], 'missing-content', /message 0: missing "content"/],
-    ['non-string content', [{ role: 'user', content: [{ type: 'text', text: 'x' }] }, ok[1]], 'bad-content', /"content" must be a string, got array/],
-    ['null content', [{ role: 'user', content: 'q' }, { role: 'assistant', content: null }], 'missing-content', /message 1: missing "content"/],
+    [
+      'non-string content',
+      [{ role: 'user', content: [{ type: 'text', text: 'x' }] }, ok[1]],
+      'bad-content',
+      /"content" must be a string, got array/,
+    ],
+    [
+      'null content',
+      [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: null },
+      ],
+      'missing-content',
+      /message 1: missing "content"/,
+    ],
     ['not an array', { role: 'user' }, 'bad-record', /expected a JSON array of messages/],
     ['malformed JSON', '[{"role": "user", "content": "x"', 'malformed-json', /malformed JSON/],
   ];
   for (const [name, bad, reason, msg] of cases) {
     it(name, async () => {
       const f = file('a.json', [ok, bad, ok]);
-      const err = await run(f, 'ftdp', 'fail').then(() => undefined, (e: unknown) => e);
+      const err = await run(f, 'ftdp', 'fail').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isDataError(err)).toBe(true);
-      expect((err as Error).message).toMatch(new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 2 \\(byte \\d+\\): `));
+      expect((err as Error).message).toMatch(
+        new RegExp(`${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 2 \\(byte \\d+\\): `),
+      );
       expect((err as Error).message).toMatch(msg);
       const { samples, stats, rejected } = await run(f, 'ftdp', 'skip');
       expect(samples.length).toBe(2);
@@ -55,7 +76,15 @@ describe('bad chat records: a DataError naming file and line, or counted with on
 
 describe('records with nothing to train on are dropped and counted, never fatal', () => {
   it('empty conversation, only system/user messages, only assistant messages', async () => {
-    const f = file('a.json', [[], [{ role: 'system', content: 's' }, { role: 'user', content: 'u' }], [{ role: 'assistant', content: 'a' }], ok]);
+    const f = file('a.json', [
+      [],
+      [
+        { role: 'system', content: 's' },
+        { role: 'user', content: 'u' },
+      ],
+      [{ role: 'assistant', content: 'a' }],
+      ok,
+    ]);
     const { samples, stats } = await run(f, 'ftdp', 'fail');
     expect(samples.length).toBe(1);
     expect(stats[2]).toMatchObject({ seen: 4, emitted: 1, rejected: { 'empty-conversation': 3 } });
@@ -79,7 +108,11 @@ describe('records with nothing to train on are dropped and counted, never fatal'
   });
 
   it('alpaca <nooutput> is dropped as "no-output"; a missing instruction is an error', async () => {
-    const f = file('a.jsonl', [{ instruction: 'i', input: '', output: '<nooutput>' }, { instruction: 'i', output: 'o' }, { input: 'x', output: 'o' }]);
+    const f = file('a.jsonl', [
+      { instruction: 'i', input: '', output: '<nooutput>' },
+      { instruction: 'i', output: 'o' },
+      { input: 'x', output: 'o' },
+    ]);
     await expect(run(f, 'alpaca', 'fail')).rejects.toThrow(/line 3 .*missing "instruction"/);
     const { samples, stats } = await run(f, 'alpaca', 'skip');
     expect(samples.length).toBe(1);
@@ -88,12 +121,20 @@ describe('records with nothing to train on are dropped and counted, never fatal'
 
   it('invalid UTF-8 names the line', async () => {
     const p = join(tempDir('weft-bad-'), 'u.jsonl');
-    writeFileSync(p, Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]));
+    writeFileSync(
+      p,
+      Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]),
+    );
     await expect(collect(readDataset(p, 'pretrain'))).rejects.toThrow(/line 2 \(byte 15\): line is not valid UTF-8/);
   });
 
   it('loss flags read as str(loss).lower() == "true" (xtuner): "True" trains, 1 and null do not', async () => {
-    const f = file('a.json', ['"True"', 1, null, '"false"'].map((l) => `[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "loss": ${l}}]`));
+    const f = file(
+      'a.json',
+      ['"True"', 1, null, '"false"'].map(
+        (l) => `[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "loss": ${l}}]`,
+      ),
+    );
     const { samples } = await run(f, 'ftdp', 'fail');
     expect(samples.map((s) => Array.from(s.labels).some((x) => x !== -100))).toEqual([true, false, false, false]);
   });

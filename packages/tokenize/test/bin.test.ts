@@ -29,7 +29,12 @@ describe('.bin / .bin.meta byte-identical to json + numpy', () => {
   });
 
   it('BinWriter: lines and int32 meta as tools/tokenizer.py writes them (0, 1 and many lines)', async () => {
-    for (const lines of [[[5]], Array.from({ length: 300 }, (_, i) => Array.from({ length: i % 17 }, (_, k) => (k % 3 === 0 ? -1 : 1) * (i * 31 + k)))]) {
+    for (const lines of [
+      [[5]],
+      Array.from({ length: 300 }, (_, i) =>
+        Array.from({ length: i % 17 }, (_, k) => (k % 3 === 0 ? -1 : 1) * (i * 31 + k)),
+      ),
+    ]) {
       const d = tmp();
       const w = await BinWriter.create(join(d, 'w.bin'));
       for (const l of lines) await w.write(l);
@@ -58,7 +63,11 @@ describe('.bin / .bin.meta byte-identical to json + numpy', () => {
     await expect(textToBin(input, out, { tokenizer: tok, workers: 2 })).rejects.toThrow(/exists; pass --overwrite/);
     await textToBin(input, out, { tokenizer: tok, workers: 2, overwrite: true }); // InternLM would append a second copy
     const docs = (await collect(internlmDocs(input, {}))).map((x) => x.text);
-    expect(docs).toEqual(['The quick brown fox jumps over the lazy dog.', '春眠不觉晓，处处闻啼鸟。', 'Line with trailing spaces']);
+    expect(docs).toEqual([
+      'The quick brown fox jumps over the lazy dog.',
+      '春眠不觉晓，处处闻啼鸟。',
+      'Line with trailing spaces',
+    ]);
     const ids = await encodeDocs(tok, docs);
     pythonBin(ids, join(d, 'ref.bin'));
     same(out, join(d, 'ref.bin'));
@@ -72,8 +81,12 @@ describe('.bin / .bin.meta byte-identical to json + numpy', () => {
     const pyDumps = python('internlm_bin.py', ['dumps', recs]).split('\n').slice(0, -1);
     const docs = (await collect(internlmDocs(recs, { internlmCompat: true }))).map((x) => x.text);
     expect(docs).toEqual(pyDumps);
-    expect(pyJsonDumps({ a: [1, 2.5, null, true], 'é': '\u0001\u007f"\\' })).toBe('{"a": [1, 2.5, null, true], "\\u00e9": "\\u0001\\u007f\\"\\\\"}');
-    const raw = (await collect(internlmDocs(join(FIXTURES, 'pretrain.jsonl'), { internlmCompat: true }))).map((x) => x.text);
+    expect(pyJsonDumps({ a: [1, 2.5, null, true], é: '\u0001\u007f"\\' })).toBe(
+      '{"a": [1, 2.5, null, true], "\\u00e9": "\\u0001\\u007f\\"\\\\"}',
+    );
+    const raw = (await collect(internlmDocs(join(FIXTURES, 'pretrain.jsonl'), { internlmCompat: true }))).map(
+      (x) => x.text,
+    );
     expect(raw).toEqual(readFileSync(join(FIXTURES, 'pretrain.jsonl'), 'utf8').split(/(?<=\n)/));
     const field = (await collect(internlmDocs(join(FIXTURES, 'pretrain.jsonl'), {}))).map((x) => x.text);
     expect(field).toEqual(['Pretraining text one.', '第二段预训练文本。', '  padded  ']);
@@ -83,8 +96,15 @@ describe('.bin / .bin.meta byte-identical to json + numpy', () => {
     const tok = await loadTokenizer('default');
     const d = tmp();
     const input = join(FIXTURES, 'alpaca.json');
-    await datasetToBin(input, join(d, 'weft'), { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok, splitRatio: 0.5 });
-    const samples = await collect(tokenizeFile(input, { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok }));
+    await datasetToBin(input, join(d, 'weft'), {
+      format: 'alpaca',
+      template: 'internlm2_chat',
+      tokenizer: tok,
+      splitRatio: 0.5,
+    });
+    const samples = await collect(
+      tokenizeFile(input, { format: 'alpaca', template: 'internlm2_chat', tokenizer: tok }),
+    );
     const lines = samples.map((s) => Array.from(signedTokens(s.input_ids, s.labels)));
     expect(lines.length).toBe(3); // one <nooutput> record dropped
     expect(lines[0]!.some((t) => t < 0) && lines[0]!.some((t) => t > 0)).toBe(true);

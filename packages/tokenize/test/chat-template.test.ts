@@ -18,22 +18,31 @@ describe("the tokenizer's own Jinja chat_template", () => {
     // Qwen3's template adds an empty think block to the reply after the last user turn only; @huggingface/jinja renders it.
     expect(text).toBe(
       '<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n' +
-      '<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA2<|im_end|>\n',
+        '<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\nA2<|im_end|>\n',
     );
     expect(pieces.filter((p) => p.loss).map((p) => ('text' in p ? p.text : ''))).toEqual(['A2<|im_end|>']);
 
-    const [s] = await collect(pipe(fromIterable<Conversation>([{ messages: conv, source: { file: 'x' } }]), chatTemplateMap(tok), encode({ tokenizer: tok })));
+    const [s] = await collect(
+      pipe(
+        fromIterable<Conversation>([{ messages: conv, source: { file: 'x' } }]),
+        chatTemplateMap(tok),
+        encode({ tokenizer: tok }),
+      ),
+    );
     expect(await tok.decode(s!.input_ids)).toBe(text);
     const lossIds = Array.from(s!.labels).filter((l) => l !== -100);
     expect(lossIds).toEqual([...Array.from(await tok.encode('A2')), tok.eosIds[0]]);
   });
 
   it('a template that writes bos_token and no eos after replies', () => {
-    const t = "{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}\n{% endfor %}";
+    const t = '{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}\n{% endfor %}';
     const pieces = renderChatTemplate(t, conv.slice(1), { bosToken: '<s>', eosToken: '</s>' });
     expect(pieces).toEqual([
-      { text: '<s>[user]U1\n[assistant]', loss: false }, { text: 'A1', loss: false },
-      { text: '\n[user]U2\n[assistant]', loss: false }, { text: 'A2', loss: true }, { text: '\n', loss: false },
+      { text: '<s>[user]U1\n[assistant]', loss: false },
+      { text: 'A1', loss: false },
+      { text: '\n[user]U2\n[assistant]', loss: false },
+      { text: 'A2', loss: true },
+      { text: '\n', loss: false },
     ]);
   });
 
@@ -70,6 +79,8 @@ describe('tokenizer loading from the Hugging Face cache layout', () => {
     const d = tempDir('weft-sp-');
     writeFileSync(join(d, 'tokenizer.model'), 'x');
     await expect(loadTokenizer(d)).rejects.toThrow(/tokenizer\.model: byte \d+: not a valid sentencepiece model/);
-    await expect(loadTokenizer(d, { backend: 'native' })).rejects.toThrow(/sentencepiece tokenizer\.model.*backend 'sentencepiece'.*tokenizer\.json/);
+    await expect(loadTokenizer(d, { backend: 'native' })).rejects.toThrow(
+      /sentencepiece tokenizer\.model.*backend 'sentencepiece'.*tokenizer\.json/,
+    );
   });
 });

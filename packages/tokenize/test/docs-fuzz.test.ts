@@ -24,8 +24,16 @@ const sha = (p: string): string => createHash('sha256').update(readFileSync(p)).
 function recordsIn(ext: string, bytes: Buffer): number | undefined {
   if (ext === 'jsonl') {
     // Every line that is not blank (a line that is not UTF-8 is a bad record, not a blank one).
-    return bytes.toString('latin1').split('\n').filter((l, i, all) => (i < all.length - 1 || l !== '')
-      && (!Buffer.from(l, 'latin1').toString('utf8').includes('\ufffd') ? Buffer.from(l, 'latin1').toString('utf8').trim() !== '' : true)).length;
+    return bytes
+      .toString('latin1')
+      .split('\n')
+      .filter(
+        (l, i, all) =>
+          (i < all.length - 1 || l !== '') &&
+          (!Buffer.from(l, 'latin1').toString('utf8').includes('\ufffd')
+            ? Buffer.from(l, 'latin1').toString('utf8').trim() !== ''
+            : true),
+      ).length;
   }
   if (ext === 'json') {
     try {
@@ -42,8 +50,18 @@ function recordsIn(ext: string, bytes: Buffer): number | undefined {
 
 describe(`plain tokenize reader under seeded hostile input (FUZZ_SEED=${SEED})`, () => {
   const bases: [string, Buffer][] = [
-    ['txt', Buffer.from(readFileSync(join(REPO, 'data/sample/pretrain/en.txt'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n')],
-    ['jsonl', Buffer.from(readFileSync(join(REPO, 'data/sample/pretrain/mixed.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n')],
+    [
+      'txt',
+      Buffer.from(
+        readFileSync(join(REPO, 'data/sample/pretrain/en.txt'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n',
+      ),
+    ],
+    [
+      'jsonl',
+      Buffer.from(
+        readFileSync(join(REPO, 'data/sample/pretrain/mixed.jsonl'), 'utf8').split('\n').slice(0, 6).join('\n') + '\n',
+      ),
+    ],
     ['json', Buffer.from(JSON.stringify([{ text: 'one' }, { text: 'two' }, { text: '三' }], null, 1))],
   ];
   for (const [ext, base] of bases) {
@@ -56,11 +74,19 @@ describe(`plain tokenize reader under seeded hostile input (FUZZ_SEED=${SEED})`,
         const before = sha(file);
         const label = `seed ${SEED} .${ext} case ${c} (${name})`;
         const skipped: Record<string, number> = {};
-        const docs = await collect(internlmDocs(file, { onError: 'skip', skipped })).catch((e: unknown) => expect.fail(`${label}: skip threw ${(e as Error).stack}`));
+        const docs = await collect(internlmDocs(file, { onError: 'skip', skipped })).catch((e: unknown) =>
+          expect.fail(`${label}: skip threw ${(e as Error).stack}`),
+        );
         const reported = Object.values(skipped).reduce((a, b) => a + b, 0);
         const want = recordsIn(ext, bytes);
-        if (want !== undefined) expect(docs.length + reported, `${label}: records in = documents + reported ${JSON.stringify(skipped)}`).toBe(want);
-        const fail = await collect(internlmDocs(file, { onError: 'fail' })).then(() => undefined, (e: unknown) => e);
+        if (want !== undefined)
+          expect(docs.length + reported, `${label}: records in = documents + reported ${JSON.stringify(skipped)}`).toBe(
+            want,
+          );
+        const fail = await collect(internlmDocs(file, { onError: 'fail' })).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (fail !== undefined) {
           expect(isDataError(fail), `${label}: ${(fail as Error).stack}`).toBe(true);
           expect((fail as Error).message.startsWith(file), label).toBe(true);
@@ -71,11 +97,15 @@ describe(`plain tokenize reader under seeded hostile input (FUZZ_SEED=${SEED})`,
   }
 
   const formats: [DatasetFormat, string][] = [
-    ['ftdp', 'ftdp.json'], ['openai', 'openai.jsonl'], ['alpaca', 'alpaca.json'], ['conversation', 'conversation.jsonl'], ['pretrain', 'pretrain.jsonl'],
+    ['ftdp', 'ftdp.json'],
+    ['openai', 'openai.jsonl'],
+    ['alpaca', 'alpaca.json'],
+    ['conversation', 'conversation.jsonl'],
+    ['pretrain', 'pretrain.jsonl'],
   ];
   for (const [format, fixture] of formats) {
     it(`--format ${format}: every stage balances (seen = emitted + rejected) and hands on what it emitted`, async () => {
-      const r = seededRandom(SEED ^ format.length * 31);
+      const r = seededRandom(SEED ^ (format.length * 31));
       const base = readFileSync(join(FIXTURES, fixture));
       for (let c = 0; c < 25; c++) {
         const { name, bytes } = mutateBytes(base, r);
@@ -83,12 +113,21 @@ describe(`plain tokenize reader under seeded hostile input (FUZZ_SEED=${SEED})`,
         writeFileSync(file, bytes);
         const label = `seed ${SEED} ${format} case ${c} (${name})`;
         const s = tokenizeFile(file, { format, tokenizer: charTokenizer(), onError: 'skip' });
-        const samples = await collect(s).catch((e: unknown) => expect.fail(`${label}: skip threw ${(e as Error).stack}`));
+        const samples = await collect(s).catch((e: unknown) =>
+          expect.fail(`${label}: skip threw ${(e as Error).stack}`),
+        );
         const st = s.stats.map((x) => x.toJSON());
-        for (const x of st) expect(x.seen, `${label}: ${JSON.stringify(st)}`).toBe(x.emitted + Object.values(x.rejected).reduce((a, b) => a + b, 0));
-        for (let k = 1; k < st.length; k++) expect(st[k]!.seen, `${label}: stage ${st[k]!.name} ${JSON.stringify(st)}`).toBe(st[k - 1]!.emitted);
+        for (const x of st)
+          expect(x.seen, `${label}: ${JSON.stringify(st)}`).toBe(
+            x.emitted + Object.values(x.rejected).reduce((a, b) => a + b, 0),
+          );
+        for (let k = 1; k < st.length; k++)
+          expect(st[k]!.seen, `${label}: stage ${st[k]!.name} ${JSON.stringify(st)}`).toBe(st[k - 1]!.emitted);
         expect(samples.length, label).toBe(st[st.length - 1]!.emitted);
-        const fail = await collect(tokenizeFile(file, { format, tokenizer: charTokenizer(), onError: 'fail' })).then(() => undefined, (e: unknown) => e);
+        const fail = await collect(tokenizeFile(file, { format, tokenizer: charTokenizer(), onError: 'fail' })).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (fail !== undefined) expect(isDataError(fail), `${label}: ${(fail as Error).stack}`).toBe(true);
       }
     });

@@ -56,7 +56,7 @@ describe('fast BPE encoder: ids identical to the tokenizers binding', () => {
     });
   }
 
-  it('every assigned code point, each in letter, digit and space contexts (Oniguruma classes, not Node\'s)', async () => {
+  it("every assigned code point, each in letter, digit and space contexts (Oniguruma classes, not Node's)", async () => {
     const texts: string[] = [];
     let chunk = '';
     for (let cp = 0; cp < 0x110000; cp += cp < 0x30000 ? 1 : 97) {
@@ -79,8 +79,24 @@ describe('fast BPE encoder: ids identical to the tokenizers binding', () => {
     const json = readJson(FAMILIES.gpt2);
     (json.pre_tokenizer as { add_prefix_space: boolean }).add_prefix_space = true;
     json.added_tokens!.push(
-      { id: 50257, content: '<mask>', single_word: false, lstrip: true, rstrip: false, normalized: false, special: true },
-      { id: 50258, content: '[SEP]', single_word: false, lstrip: false, rstrip: true, normalized: false, special: true },
+      {
+        id: 50257,
+        content: '<mask>',
+        single_word: false,
+        lstrip: true,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      },
+      {
+        id: 50258,
+        content: '[SEP]',
+        single_word: false,
+        lstrip: false,
+        rstrip: true,
+        normalized: false,
+        special: true,
+      },
     );
     const dir = mkdtempSync(join(tmpdir(), 'weft-fastbpe-'));
     tmp.push(dir);
@@ -101,14 +117,63 @@ describe('fast BPE encoder: ids identical to the tokenizers binding', () => {
   it('refuses what it does not reproduce, saying why', () => {
     const q = readJson(FAMILIES.qwen3);
     const variants: [string, (j: TokenizerJson) => void, RegExp][] = [
-      ['lowercase normalizer', (j) => { j.normalizer = { type: 'Lowercase' }; }, /normalizer Lowercase/],
-      ['byte fallback', (j) => { j.model!.byte_fallback = true; }, /byte_fallback/],
-      ['dropout', (j) => { j.model!.dropout = 0.1; }, /dropout/],
-      ['unigram', (j) => { j.model!.type = 'Unigram'; }, /not BPE/],
-      ['Metaspace', (j) => { j.pre_tokenizer = { type: 'Metaspace' }; }, /pre-tokenizer/],
-      ['\\d in the regex', (j) => { (j.pre_tokenizer!.pretokenizers![0]!.pattern as { Regex: string }).Regex = String.raw`\d+|\s+`; }, /unsupported escape \\d/],
-      ['single_word', (j) => { j.added_tokens![0]!.single_word = true; }, /single_word/],
-      ['mixed normalized', (j) => { j.normalizer = null; j.added_tokens![0]!.normalized = true; }, /both with and without/],
+      [
+        'lowercase normalizer',
+        (j) => {
+          j.normalizer = { type: 'Lowercase' };
+        },
+        /normalizer Lowercase/,
+      ],
+      [
+        'byte fallback',
+        (j) => {
+          j.model!.byte_fallback = true;
+        },
+        /byte_fallback/,
+      ],
+      [
+        'dropout',
+        (j) => {
+          j.model!.dropout = 0.1;
+        },
+        /dropout/,
+      ],
+      [
+        'unigram',
+        (j) => {
+          j.model!.type = 'Unigram';
+        },
+        /not BPE/,
+      ],
+      [
+        'Metaspace',
+        (j) => {
+          j.pre_tokenizer = { type: 'Metaspace' };
+        },
+        /pre-tokenizer/,
+      ],
+      [
+        '\\d in the regex',
+        (j) => {
+          (j.pre_tokenizer!.pretokenizers![0]!.pattern as { Regex: string }).Regex = String.raw`\d+|\s+`;
+        },
+        /unsupported escape \\d/,
+      ],
+      [
+        'single_word',
+        (j) => {
+          j.added_tokens![0]!.single_word = true;
+        },
+        /single_word/,
+      ],
+      [
+        'mixed normalized',
+        (j) => {
+          j.normalizer = null;
+          j.added_tokens![0]!.normalized = true;
+        },
+        /both with and without/,
+      ],
     ];
     for (const [name, edit, why] of variants) {
       const j = structuredClone(q);
@@ -121,7 +186,7 @@ describe('fast BPE encoder: ids identical to the tokenizers binding', () => {
 
   it('translates Oniguruma patterns: \\s is White_Space (U+0085 yes, U+FEFF no), (?i:) folds ſ, possessive refused', () => {
     const re = onigToJs(String.raw`(?i:'s)|\s+|[^\s']+`) as RegExp;
-    expect('a\u0085\ufeffb\'ſ'.match(re)).toEqual(['a', '\u0085', '\ufeffb', '\'ſ']);
+    expect("a\u0085\ufeffb'ſ".match(re)).toEqual(['a', '\u0085', '\ufeffb', "'ſ"]);
     expect(onigToJs(String.raw`\p{L}++`)).toMatch(/possessive/);
     expect(onigToJs('a.b')).toMatch(/unsupported \./);
   });
@@ -158,7 +223,10 @@ describe('loadTokenizer picks the fast path behind the equality gate', () => {
     // A reference that differs in one id of the emoji sample.
     const skewed: Tokenizer = {
       ...native,
-      encodeBatch: async (texts) => (await native.encodeBatch(texts)).map((ids, i) => (texts[i]!.startsWith('emoji') ? ids.map((x, k) => (k === 3 ? x + 1 : x)) : ids)),
+      encodeBatch: async (texts) =>
+        (await native.encodeBatch(texts)).map((ids, i) =>
+          texts[i]!.startsWith('emoji') ? ids.map((x, k) => (k === 3 ? x + 1 : x)) : ids,
+        ),
     };
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     try {
@@ -166,17 +234,25 @@ describe('loadTokenizer picks the fast path behind the equality gate', () => {
       expect(warn).not.toHaveBeenCalled();
       expect(await pickFastOrReference(fast, skewed)).toBe(skewed);
       expect(warn).toHaveBeenCalledTimes(1);
-      expect(String(warn.mock.calls[0]![0])).toMatch(/differs .*\(sample \d+ "emoji[^]*token 3 is \d+, the reference has \d+\); using the native backend/);
+      expect(String(warn.mock.calls[0]![0])).toMatch(
+        /differs .*\(sample \d+ "emoji[^]*token 3 is \d+, the reference has \d+\); using the native backend/,
+      );
     } finally {
       warn.mockRestore();
     }
   });
 
-  it('the gate sample has the tokenizer\'s added tokens and the hard cases', async () => {
+  it("the gate sample has the tokenizer's added tokens and the hard cases", async () => {
     const texts = gateSample(['<|im_end|>']);
     expect(texts).toContain(' <|im_end|>  x'.replace(' <', '  <'));
     expect(texts.join('')).toMatch(/\u0085/);
     expect(texts.join('')).toMatch(/\r\n/);
-    expect(await firstDifference(['ab'], () => Int32Array.of(1), async () => [Int32Array.of(1, 2)])).toMatch(/token 1 is \(end\), the reference has 2/);
+    expect(
+      await firstDifference(
+        ['ab'],
+        () => Int32Array.of(1),
+        async () => [Int32Array.of(1, 2)],
+      ),
+    ).toMatch(/token 1 is \(end\), the reference has 2/);
   });
 });

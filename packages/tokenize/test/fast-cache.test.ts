@@ -15,7 +15,8 @@ import { REPO } from './helpers.ts';
 /** A private copy of the Qwen3 tokenizer, so its cache entry is this test's own. */
 function qwen3Copy(): string {
   const dir = tempDir('weft-fastcache-tok-');
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(defaultTokenizerDir(), f), join(dir, f));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+    copyFileSync(join(defaultTokenizerDir(), f), join(dir, f));
   return dir;
 }
 
@@ -23,13 +24,17 @@ function qwen3Copy(): string {
 function loadInChild(dir: string, cacheDir: string): { backend: string; stderr: string } {
   const code = `const { loadTokenizer } = await import(${JSON.stringify(join(REPO, 'packages/tokenize/src/tokenizer.ts'))});
     const t = await loadTokenizer(${JSON.stringify(dir)}); console.log(t.backend);`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, encoding: 'utf8', env: { ...process.env, WEFT_CACHE_DIR: cacheDir } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, WEFT_CACHE_DIR: cacheDir },
+  });
   expect(r.status, r.stderr).toBe(0);
   return { backend: r.stdout.trim(), stderr: r.stderr };
 }
 
-describe('the fast encoder\'s gate verdict and tables are cached per tokenizer', () => {
-  it('tables read back from the cache give the binding\'s ids', async () => {
+describe("the fast encoder's gate verdict and tables are cached per tokenizer", () => {
+  it("tables read back from the cache give the binding's ids", async () => {
     const dir = qwen3Copy();
     const cache = tempDir('weft-fastcache-');
     const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
@@ -39,9 +44,15 @@ describe('the fast encoder\'s gate verdict and tables are cached per tokenizer',
     writeFastCache({ key, gate: { reference: 'native', diff: null }, tables: built.tables, shape: {} }, cache);
     const entry = readFastCache(key, cache)!;
     expect(entry.tables!.h.buffer).toBeInstanceOf(SharedArrayBuffer);
-    const copy = FastBpe.fromTables(entry.tables!, () => new Map(Object.entries(json.model.vocab as Record<string, number>)));
+    const copy = FastBpe.fromTables(
+      entry.tables!,
+      () => new Map(Object.entries(json.model.vocab as Record<string, number>)),
+    );
     const native = Native.fromFile(join(dir, 'tokenizer.json'));
-    const texts = [...gateSample(copy.addedTokens()), ...mixedTexts({ seed: 3, bytes: 60_000, specials: ['<|im_end|>', '<|im_start|>'] })];
+    const texts = [
+      ...gateSample(copy.addedTokens()),
+      ...mixedTexts({ seed: 3, bytes: 60_000, specials: ['<|im_end|>', '<|im_start|>'] }),
+    ];
     const want = (await native.encodeBatch(texts, { addSpecialTokens: false })).map((e) => Array.from(e.getIds()));
     expect(texts.map((t) => Array.from(copy.encode(t)))).toEqual(want);
     expect(copy.vocabSize).toBe(native.getVocabSize(true));
@@ -71,13 +82,18 @@ describe('the fast encoder\'s gate verdict and tables are cached per tokenizer',
     expect(readFastCache(key, cache)?.gate.diff).toBeNull();
     // Replace the verdict with a failing one: a process that reads it uses the binding and says why,
     // which it would not if it ran the gate (this tokenizer passes it).
-    writeFastCache({ key, gate: { reference: 'native', diff: 'sample 7 "x": token 0 is 1, the reference has 2' } }, cache);
+    writeFastCache(
+      { key, gate: { reference: 'native', diff: 'sample 7 "x": token 0 is 1, the reference has 2' } },
+      cache,
+    );
     const again = loadInChild(dir, cache);
     expect(again.backend).toBe('native');
-    expect(again.stderr).toMatch(/differs from the native tokenizer on the built-in sample \(sample 7 "x": token 0 is 1, the reference has 2\); using the native backend/);
+    expect(again.stderr).toMatch(
+      /differs from the native tokenizer on the built-in sample \(sample 7 "x": token 0 is 1, the reference has 2\); using the native backend/,
+    );
   });
 
-  it('a worker\'s init carries the parent\'s tables on shared memory', async () => {
+  it("a worker's init carries the parent's tables on shared memory", async () => {
     const tok = await loadTokenizer('default');
     expect(tok.backend).toBe('fast');
     const init = encodeWorkerInit(tok.spec, { maxLength: 64 });

@@ -10,11 +10,19 @@ export const REFERENCE = `${REPO}tools/reference/`;
 export function charTokenizer(bos = true): Tokenizer {
   const enc = (t: string): Int32Array => Int32Array.from([...t].map((c) => c.codePointAt(0)! + 10));
   return {
-    backend: 'js', spec: { dir: '(char)', backend: 'js' }, bosIds: bos ? [1] : [], eosIds: [2], bosToken: undefined, eosToken: undefined,
-    vocabSize: 0x110000 + 10, className: 'Char', chatTemplate: undefined,
+    backend: 'js',
+    spec: { dir: '(char)', backend: 'js' },
+    bosIds: bos ? [1] : [],
+    eosIds: [2],
+    bosToken: undefined,
+    eosToken: undefined,
+    vocabSize: 0x110000 + 10,
+    className: 'Char',
+    chatTemplate: undefined,
     encode: async (t) => enc(t),
     encodeBatch: async (ts) => ts.map(enc),
-    decode: async (ids) => Array.from(ids, (i) => (i === 1 ? '<BOS>' : i === 2 ? '<EOS>' : String.fromCodePoint(i - 10))).join(''),
+    decode: async (ids) =>
+      Array.from(ids, (i) => (i === 1 ? '<BOS>' : i === 2 ? '<EOS>' : String.fromCodePoint(i - 10))).join(''),
     tokenToId: () => undefined,
   };
 }

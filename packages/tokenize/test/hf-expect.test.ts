@@ -13,7 +13,9 @@ import { FIXTURES } from './helpers.ts';
 describe('qwen3-expect.json (checked against transformers by tools/reference/hf_check.py)', () => {
   it('weft still produces the recorded ids and chat_template text', async () => {
     const exp = JSON.parse(readFileSync(join(FIXTURES, 'qwen3-expect.json'), 'utf8')) as {
-      encode: [string, number[]][]; conversation: { role: string; content: string }[]; chat_template_text: string;
+      encode: [string, number[]][];
+      conversation: { role: string; content: string }[];
+      chat_template_text: string;
     };
     const tok = await loadTokenizer('default');
     const ids = await tok.encodeBatch(exp.encode.map(([t]) => t));

@@ -10,7 +10,13 @@ const [file, max] = process.argv.slice(2) as [string, string | undefined];
 const tokenizer = await loadTokenizer('default');
 await tokenizer.encode('warm up the encoder once');
 const baseline = process.resourceUsage().maxRSS * 1024;
-const samples = tokenizeFile(file, { format: 'ftdp', tokenizer, template: 'internlm2_chat', workers: 0, ...(max ? { maxRecordBytes: Number(max) } : {}) });
+const samples = tokenizeFile(file, {
+  format: 'ftdp',
+  tokenizer,
+  template: 'internlm2_chat',
+  workers: 0,
+  ...(max ? { maxRecordBytes: Number(max) } : {}),
+});
 const lengths: number[] = [];
 let first: number[] = [];
 for await (const s of samples) {

@@ -16,9 +16,48 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Deterministic text with every kind of place a cut could go wrong. */
 function mixedText(chars: number, seed = 7): string {
   const bits = [
-    'The quick brown fox', "don't", "I'LL", "we've", ' ', '  ', '   x', '\t', '\n', '\n\n', '\r\n', ' \n ', '中文的一行，带标点。', '我们', '，', '。',
-    '12345', '3.14', 'x1', '<think>', '</think>', '<|im_end|>', '<|im_start|>user', 'café', 'cafe\u0301', 'naïve', '😀', 'مرحبا', 'Ünïcödé',
-    'a', 'B', ' word', 'end.', '!!', '...', '-', '_', 'http://x.y/z?q=1', '    indented', 'Zeta', ' \u00a0 ', 'ﬁ',
+    'The quick brown fox',
+    "don't",
+    "I'LL",
+    "we've",
+    ' ',
+    '  ',
+    '   x',
+    '\t',
+    '\n',
+    '\n\n',
+    '\r\n',
+    ' \n ',
+    '中文的一行，带标点。',
+    '我们',
+    '，',
+    '。',
+    '12345',
+    '3.14',
+    'x1',
+    '<think>',
+    '</think>',
+    '<|im_end|>',
+    '<|im_start|>user',
+    'café',
+    'cafe\u0301',
+    'naïve',
+    '😀',
+    'مرحبا',
+    'Ünïcödé',
+    'a',
+    'B',
+    ' word',
+    'end.',
+    '!!',
+    '...',
+    '-',
+    '_',
+    'http://x.y/z?q=1',
+    '    indented',
+    'Zeta',
+    ' \u00a0 ',
+    'ﬁ',
   ];
   let s = seed;
   const out: string[] = [];
@@ -41,19 +80,25 @@ describe('encoding huge texts in pieces', () => {
   it('is allowed only for tokenizers whose pre-tokenizer always ends a pre-token at the cut', () => {
     const qwen = JSON.parse(readFileSync(join(defaultTokenizerDir(), 'tokenizer.json'), 'utf8')) as TokenizerJsonShape;
     expect(chunkSafety(qwen)?.addedTokens).toContain('<|im_end|>');
-    const wordLevel = JSON.parse(readFileSync(join(REPO, 'packages/convert/test/fixtures/turbomind/hf/llama/tokenizer.json'), 'utf8')) as TokenizerJsonShape;
+    const wordLevel = JSON.parse(
+      readFileSync(join(REPO, 'packages/convert/test/fixtures/turbomind/hf/llama/tokenizer.json'), 'utf8'),
+    ) as TokenizerJsonShape;
     expect(chunkSafety(wordLevel)).toBeUndefined();
     const metaspace = { ...qwen, pre_tokenizer: { type: 'Metaspace' } } as TokenizerJsonShape;
     expect(chunkSafety(metaspace)).toBeUndefined();
     const prepend = { ...qwen, normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend' }] } };
     expect(chunkSafety(prepend)).toBeUndefined();
-    const otherRegex = JSON.parse(JSON.stringify(qwen)) as { pre_tokenizer: { pretokenizers: { pattern: { Regex: string } }[] } };
+    const otherRegex = JSON.parse(JSON.stringify(qwen)) as {
+      pre_tokenizer: { pretokenizers: { pattern: { Regex: string } }[] };
+    };
     otherRegex.pre_tokenizer.pretokenizers[0]!.pattern.Regex = '\\p{L}+( \\p{L}+)*|.';
     expect(chunkSafety(otherRegex as TokenizerJsonShape)).toBeUndefined();
   });
 
   it('gives the ids of encoding the text whole, at thousands of cuts', async () => {
-    const qwen = chunkSafety(JSON.parse(readFileSync(join(defaultTokenizerDir(), 'tokenizer.json'), 'utf8')) as TokenizerJsonShape)!;
+    const qwen = chunkSafety(
+      JSON.parse(readFileSync(join(defaultTokenizerDir(), 'tokenizer.json'), 'utf8')) as TokenizerJsonShape,
+    )!;
     const text = mixedText(60_000);
     const pieces = safePieces(text, qwen, 40);
     expect(pieces.length).toBeGreaterThan(500);
@@ -67,12 +112,23 @@ describe('encoding huge texts in pieces', () => {
     const text = mixedText(1_200_000, 11);
     const p = join(dir, 'mixed.txt');
     writeFileSync(p, text);
-    const ref = JSON.parse(execFileSync('python3', ['-c', [
-      'import json, sys',
-      'from tokenizers import Tokenizer',
-      't = Tokenizer.from_file(sys.argv[1])',
-      'sys.stdout.write(json.dumps(t.encode(open(sys.argv[2], encoding="utf-8", newline="").read(), add_special_tokens=False).ids))',
-    ].join('\n'), join(defaultTokenizerDir(), 'tokenizer.json'), p], { encoding: 'utf8', maxBuffer: 1 << 28 })) as number[];
+    const ref = JSON.parse(
+      execFileSync(
+        'python3',
+        [
+          '-c',
+          [
+            'import json, sys',
+            'from tokenizers import Tokenizer',
+            't = Tokenizer.from_file(sys.argv[1])',
+            'sys.stdout.write(json.dumps(t.encode(open(sys.argv[2], encoding="utf-8", newline="").read(), add_special_tokens=False).ids))',
+          ].join('\n'),
+          join(defaultTokenizerDir(), 'tokenizer.json'),
+          p,
+        ],
+        { encoding: 'utf8', maxBuffer: 1 << 28 },
+      ),
+    ) as number[];
     expect(Array.from(await tok.encode(text))).toEqual(ref);
   });
 });
@@ -89,12 +145,20 @@ describe('a 20 MB ftdp record', () => {
       parts.push(w);
       n += w.length + 1;
     }
-    const big = JSON.stringify([{ role: 'user', content: 'Summarise.' }, { role: 'assistant', content: parts.join(' ') }]);
-    const small = JSON.stringify([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }]);
+    const big = JSON.stringify([
+      { role: 'user', content: 'Summarise.' },
+      { role: 'assistant', content: parts.join(' ') },
+    ]);
+    const small = JSON.stringify([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'yo' },
+    ]);
     const p = join(dir, 'huge.json');
     writeFileSync(p, `${big}\n${small}\n`);
     const child = join(REPO, 'packages/tokenize/test/huge-record-child.ts');
-    const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, p], { encoding: 'utf8', cwd: REPO })) as { baseline: number; peak: number; lengths: number[] };
+    const r = JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', child, p], { encoding: 'utf8', cwd: REPO }),
+    ) as { baseline: number; peak: number; lengths: number[] };
     expect(r.lengths).toHaveLength(2);
     expect(r.lengths[0]).toBeGreaterThan(3_000_000);
     // Before: ~2.7 GB over the baseline (the encoder's bookkeeping for one 20 MB text).
@@ -105,19 +169,34 @@ describe('a 20 MB ftdp record', () => {
 describe('--max-record-bytes in the tokenize paths', () => {
   it('fails naming file, line and size, or skips and counts (tokenizeFile and textToBin)', async () => {
     const p = join(dir, 'chat.json');
-    const row = (t: string): string => JSON.stringify([{ role: 'user', content: 'q' }, { role: 'assistant', content: t }]);
+    const row = (t: string): string =>
+      JSON.stringify([
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: t },
+      ]);
     writeFileSync(p, `${row('short')}\n${row('x'.repeat(3000))}\n${row('fine')}\n`);
-    const e = await collect(tokenizeFile(p, { format: 'ftdp', tokenizer: tok, maxRecordBytes: 1000 })).then(() => undefined, (x: unknown) => x);
+    const e = await collect(tokenizeFile(p, { format: 'ftdp', tokenizer: tok, maxRecordBytes: 1000 })).then(
+      () => undefined,
+      (x: unknown) => x,
+    );
     expect(e).toBeInstanceOf(DataError);
-    expect((e as Error).message).toMatch(/chat\.json: line 2 \(byte \d+\): record of 3\.1 kB \(\d+ bytes\) exceeds --max-record-bytes 1000/);
+    expect((e as Error).message).toMatch(
+      /chat\.json: line 2 \(byte \d+\): record of 3\.1 kB \(\d+ bytes\) exceeds --max-record-bytes 1000/,
+    );
     const s = tokenizeFile(p, { format: 'ftdp', tokenizer: tok, maxRecordBytes: 1000, onError: 'skip' });
     expect(await collect(s)).toHaveLength(2);
     expect(s.stats[0]!.toJSON().rejected).toEqual({ 'record-too-large': 1 });
 
     const txt = join(dir, 'docs.txt');
     writeFileSync(txt, `one\n${'y'.repeat(2000)}\nthree\n`);
-    await expect(textToBin(txt, join(dir, 'en', 'a.bin'), { tokenizer: tok, maxRecordBytes: 1000 })).rejects.toThrow(/docs\.txt: line 2 \(byte 4\): record of 2\.0 kB/);
-    const sum = await textToBin(txt, join(dir, 'en', 'b.bin'), { tokenizer: tok, maxRecordBytes: 1000, onError: 'skip' });
+    await expect(textToBin(txt, join(dir, 'en', 'a.bin'), { tokenizer: tok, maxRecordBytes: 1000 })).rejects.toThrow(
+      /docs\.txt: line 2 \(byte 4\): record of 2\.0 kB/,
+    );
+    const sum = await textToBin(txt, join(dir, 'en', 'b.bin'), {
+      tokenizer: tok,
+      maxRecordBytes: 1000,
+      onError: 'skip',
+    });
     expect(sum.lines).toBe(2);
     expect(sum.skipped).toEqual({ 'record-too-large': 1 });
   });

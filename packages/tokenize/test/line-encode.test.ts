@@ -13,10 +13,12 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 const dir = tempDir('weft-line-encode-');
 const tok = await loadTokenizer('default');
 const LIMIT = 3000;
-const good = (k: number, loss?: boolean): string => JSON.stringify([
-  { role: 'system', content: `sys ${k}` }, { role: 'user', content: `question ${k} 数据 ${'x'.repeat(k % 7)}` },
-  { role: 'assistant', content: `answer ${k} 模型`, ...(loss === undefined ? {} : { loss }) },
-]);
+const good = (k: number, loss?: boolean): string =>
+  JSON.stringify([
+    { role: 'system', content: `sys ${k}` },
+    { role: 'user', content: `question ${k} 数据 ${'x'.repeat(k % 7)}` },
+    { role: 'assistant', content: `answer ${k} 模型`, ...(loss === undefined ? {} : { loss }) },
+  ]);
 // Every kind of line the readers tell apart, between good ones.
 const bad: [string, Buffer | string][] = [
   ['blank', '   '],
@@ -25,7 +27,13 @@ const bad: [string, Buffer | string][] = [
   ['bad-record', '{"role": "user"}'],
   ['missing-content', '[{"role": "user"}]'],
   ['empty-conversation', '[{"role": "user", "content": "no reply"}]'],
-  ['record-too-large', JSON.stringify([{ role: 'user', content: 'y'.repeat(LIMIT) }, { role: 'assistant', content: 'z' }])],
+  [
+    'record-too-large',
+    JSON.stringify([
+      { role: 'user', content: 'y'.repeat(LIMIT) },
+      { role: 'assistant', content: 'z' },
+    ]),
+  ],
   ['no-trainable (kept here)', good(99, false)],
   ['crlf', `${good(98)}\r`],
 ];
@@ -33,7 +41,8 @@ function writeInput(name: string, withLossKey: boolean, tail: string): string {
   const parts: Buffer[] = [];
   let k = 0;
   for (const [, b] of bad) {
-    for (let i = 0; i < 3; i++) parts.push(Buffer.from(`${good(k++, withLossKey && k % 4 === 0 ? true : undefined)}\n`));
+    for (let i = 0; i < 3; i++)
+      parts.push(Buffer.from(`${good(k++, withLossKey && k % 4 === 0 ? true : undefined)}\n`));
     parts.push(Buffer.concat([Buffer.from(b), Buffer.from('\n')]));
   }
   parts.push(Buffer.from(tail));
@@ -46,21 +55,51 @@ const files = [
   writeInput('loss-key.json', true, `${good(501)}\n`),
   writeInput('long-tail.json', false, 'w'.repeat(LIMIT + 10)), // an unterminated line over the limit at the end
 ];
-const pool = lineEncoderPool(tok, { workers: 2, format: 'ftdp', template: 'internlm2_chat', maxLength: 60, maxRecordBytes: LIMIT });
+const pool = lineEncoderPool(tok, {
+  workers: 2,
+  format: 'ftdp',
+  template: 'internlm2_chat',
+  maxLength: 60,
+  maxRecordBytes: LIMIT,
+});
 afterAll(() => pool.close());
 
-interface Run { samples: Sample[]; stats: unknown; error?: string }
+interface Run {
+  samples: Sample[];
+  stats: unknown;
+  error?: string;
+}
 async function drain(s: AsyncIterable<Sample> & { stats: { toJSON(): unknown }[] }): Promise<Run> {
   const samples: Sample[] = [];
   try {
-    for await (const x of s) samples.push({ input_ids: Array.from(x.input_ids), labels: Array.from(x.labels), source: x.source } as unknown as Sample);
+    for await (const x of s)
+      samples.push({
+        input_ids: Array.from(x.input_ids),
+        labels: Array.from(x.labels),
+        source: x.source,
+      } as unknown as Sample);
   } catch (e) {
     return { samples, stats: null, error: (e as Error).message };
   }
   return { samples, stats: s.stats.map((st) => st.toJSON()) };
 }
-const reference = (file: string, onError: 'fail' | 'skip', range?: { start: number; end: number; firstLine?: number }): Promise<Run> =>
-  drain(tokenizeFile(file, { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', maxLength: 60, workers: 0, onError, maxRecordBytes: LIMIT, ...(range ? { range } : {}) }));
+const reference = (
+  file: string,
+  onError: 'fail' | 'skip',
+  range?: { start: number; end: number; firstLine?: number },
+): Promise<Run> =>
+  drain(
+    tokenizeFile(file, {
+      format: 'ftdp',
+      tokenizer: tok,
+      template: 'internlm2_chat',
+      maxLength: 60,
+      workers: 0,
+      onError,
+      maxRecordBytes: LIMIT,
+      ...(range ? { range } : {}),
+    }),
+  );
 
 describe('tokenizeLines (line workers) against tokenizeFile in this thread', () => {
   it('skip: same samples and counters for batch sizes from one byte to the whole file', async () => {
@@ -94,7 +133,11 @@ describe('tokenizeLines (line workers) against tokenizeFile in this thread', () 
     const file = files[1]!;
     const bytes = (await import('node:fs')).readFileSync(file);
     const cut = bytes.indexOf(10, Math.floor(bytes.length / 2)) + 1;
-    for (const range of [{ start: 0, end: cut, firstLine: 0 }, { start: cut, end: bytes.length, firstLine: 17 }, { start: cut, end: bytes.length }]) {
+    for (const range of [
+      { start: 0, end: cut, firstLine: 0 },
+      { start: cut, end: bytes.length, firstLine: 17 },
+      { start: cut, end: bytes.length },
+    ]) {
       const want = await reference(file, 'skip', range);
       const got = await drain(tokenizeLines(file, { pool, onError: 'skip', range, batchBytes: 500 }));
       expect(got).toEqual(want);

@@ -12,13 +12,23 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
 type RefSample = { input_ids: number[]; labels: number[] } | { dropped: string };
 
 const FILES: [DatasetFormat, string][] = [
-  ['ftdp', 'ftdp.json'], ['openai', 'openai.jsonl'], ['alpaca', 'alpaca.json'],
-  ['conversation', 'conversation.jsonl'], ['pretrain', 'pretrain.txt'], ['pretrain', 'pretrain.jsonl'],
+  ['ftdp', 'ftdp.json'],
+  ['openai', 'openai.jsonl'],
+  ['alpaca', 'alpaca.json'],
+  ['conversation', 'conversation.jsonl'],
+  ['pretrain', 'pretrain.txt'],
+  ['pretrain', 'pretrain.jsonl'],
 ];
 // minicpm has no SYSTEM: conversations with a system message fail there (in xtuner too).
 const TEMPLATES = Object.keys(PROMPT_TEMPLATES).filter((t) => t !== 'minicpm');
 
-async function weft(format: DatasetFormat, file: string, template: string, maxLength: number, bos: boolean): Promise<{ samples: Sample[]; dropped: number }> {
+async function weft(
+  format: DatasetFormat,
+  file: string,
+  template: string,
+  maxLength: number,
+  bos: boolean,
+): Promise<{ samples: Sample[]; dropped: number }> {
   const read = readDataset(file, format);
   const tpl = templateMap(template);
   const enc = encode({ tokenizer: charTokenizer(bos), maxLength, batchSize: 3 });
@@ -26,15 +36,29 @@ async function weft(format: DatasetFormat, file: string, template: string, maxLe
   return { samples, dropped: read.stats.rejectedTotal + tpl.stats.rejectedTotal + enc.stats.rejectedTotal };
 }
 
-function reference(format: DatasetFormat, file: string, templates: string[], maxLength: number, bos: boolean): Record<string, RefSample[]> {
-  return JSON.parse(python('xtuner_encode.py', [format, file, String(maxLength), templates.join(','), ...(bos ? [] : ['--no-bos'])])) as Record<string, RefSample[]>;
+function reference(
+  format: DatasetFormat,
+  file: string,
+  templates: string[],
+  maxLength: number,
+  bos: boolean,
+): Record<string, RefSample[]> {
+  return JSON.parse(
+    python('xtuner_encode.py', [format, file, String(maxLength), templates.join(','), ...(bos ? [] : ['--no-bos'])]),
+  ) as Record<string, RefSample[]>;
 }
 
-const plain = (s: Sample): { input_ids: number[]; labels: number[] } => ({ input_ids: Array.from(s.input_ids), labels: Array.from(s.labels) });
+const plain = (s: Sample): { input_ids: number[]; labels: number[] } => ({
+  input_ids: Array.from(s.input_ids),
+  labels: Array.from(s.labels),
+});
 
 describe('char-tokenizer parity with the Python reference (tools/reference/xtuner_encode.py)', () => {
   for (const [format, name] of FILES) {
-    for (const [maxLength, bos] of [[100000, true], [40, false]] as const) {
+    for (const [maxLength, bos] of [
+      [100000, true],
+      [40, false],
+    ] as const) {
       it(`${name} (${format}), max_length ${maxLength}, ${bos ? 'with' : 'no'} BOS, every template`, async () => {
         const file = join(FIXTURES, name);
         const templates = format === 'pretrain' ? ['default'] : TEMPLATES;
@@ -52,8 +76,14 @@ describe('char-tokenizer parity with the Python reference (tools/reference/xtune
 
 describe('char-tokenizer parity on the shipped corpus (data/sample)', () => {
   const SAMPLE: [DatasetFormat, string][] = [
-    ['ftdp', 'ftdp/chat_cn.json'], ['ftdp', 'ftdp/chat_en.json'], ['ftdp', 'ftdp/code/code_mixed.json'], ['openai', 'openai/chat.jsonl'],
-    ['alpaca', 'alpaca/alpaca.json'], ['pretrain', 'pretrain/mixed.jsonl'], ['pretrain', 'pretrain/cn.txt'], ['pretrain', 'pretrain/en.txt'],
+    ['ftdp', 'ftdp/chat_cn.json'],
+    ['ftdp', 'ftdp/chat_en.json'],
+    ['ftdp', 'ftdp/code/code_mixed.json'],
+    ['openai', 'openai/chat.jsonl'],
+    ['alpaca', 'alpaca/alpaca.json'],
+    ['pretrain', 'pretrain/mixed.jsonl'],
+    ['pretrain', 'pretrain/cn.txt'],
+    ['pretrain', 'pretrain/en.txt'],
   ];
   for (const [format, name] of SAMPLE) {
     it(`${name} (${format})`, async () => {
@@ -76,7 +106,9 @@ describe('every template renders a 2-turn conversation with system and a loss:fa
   writeFileSync(file, `${JSON.stringify(conv)}\n`);
   const ref = reference('ftdp', file, TEMPLATES, 100000, true);
   const render = (ids: ArrayLike<number>, labels?: ArrayLike<number>): string =>
-    Array.from(ids, (id, i) => (labels && labels[i] === -100 ? '' : id === 1 ? '<BOS>' : id === 2 ? '<EOS>' : String.fromCodePoint(id - 10))).join('');
+    Array.from(ids, (id, i) =>
+      labels && labels[i] === -100 ? '' : id === 1 ? '<BOS>' : id === 2 ? '<EOS>' : String.fromCodePoint(id - 10),
+    ).join('');
 
   for (const t of TEMPLATES) {
     it(t, async () => {
@@ -89,20 +121,24 @@ describe('every template renders a 2-turn conversation with system and a loss:fa
     const [s] = (await weft('ftdp', file, 'internlm2_chat', 100000, true)).samples;
     expect(render(s!.input_ids)).toBe(
       '<BOS><|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n<|im_start|>assistant\nA1<|im_end|>\n' +
-      '<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\nA2<|im_end|>\n',
+        '<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\nA2<|im_end|>\n',
     );
     expect(render(s!.input_ids, s!.labels)).toBe('A2<|im_end|>');
   });
 
   it('default: EOS after each reply (SUFFIX_AS_EOS false), BOS again after EOS, SEP without loss', async () => {
     const [s] = (await weft('ftdp', file, 'default', 100000, true)).samples;
-    expect(render(s!.input_ids)).toBe('<BOS><|System|>:SYS\n<|User|>:U1\n<|Bot|>:A1<EOS>\n<BOS><|User|>:U2\n<|Bot|>:A2<EOS>\n');
+    expect(render(s!.input_ids)).toBe(
+      '<BOS><|System|>:SYS\n<|User|>:U1\n<|Bot|>:A1<EOS>\n<BOS><|User|>:U2\n<|Bot|>:A2<EOS>\n',
+    );
     expect(render(s!.input_ids, s!.labels)).toBe('A2<EOS>');
   });
 
   it('chatglm2: {round} counts turns', async () => {
     const [s] = (await weft('ftdp', file, 'chatglm2', 100000, true)).samples;
-    expect(render(s!.input_ids)).toBe('<BOS>SYS\n[Round 1]\n\n问：U1\n\n答：A1<EOS>\n\n<BOS>[Round 2]\n\n问：U2\n\n答：A2<EOS>\n\n');
+    expect(render(s!.input_ids)).toBe(
+      '<BOS>SYS\n[Round 1]\n\n问：U1\n\n答：A1<EOS>\n\n<BOS>[Round 2]\n\n问：U2\n\n答：A2<EOS>\n\n',
+    );
   });
 
   it('minicpm (no SYSTEM) renders without a system message and refuses one', async () => {

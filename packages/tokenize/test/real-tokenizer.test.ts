@@ -8,10 +8,12 @@ import { FIXTURES, REPO } from './helpers.ts';
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : /\.(jsonl?|txt)$/.test(n) ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((n) => {
+      const p = join(dir, n);
+      return statSync(p).isDirectory() ? walk(p) : /\.(jsonl?|txt)$/.test(n) ? [p] : [];
+    });
 }
 
 function strings(v: unknown, out: string[]): void {
@@ -37,7 +39,7 @@ function corpusTexts(files: string[]): string[] {
   return out;
 }
 
-describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokenizers vs weft\'s fast BPE', () => {
+describe("real tokenizer (embedded Qwen3): native binding vs @huggingface/tokenizers vs weft's fast BPE", () => {
   let native: Tokenizer;
   let js: Tokenizer;
   let fast: Tokenizer;
@@ -65,20 +67,31 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
     const b = await js.encodeBatch(texts);
     const c = await fast.encodeBatch(texts);
     expect(texts.length).toBeGreaterThan(40);
-    for (let i = 0; i < texts.length; i++) expect(Array.from(a[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(b[i]!));
-    for (let i = 0; i < texts.length; i++) expect(Array.from(c[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(a[i]!));
+    for (let i = 0; i < texts.length; i++)
+      expect(Array.from(a[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(b[i]!));
+    for (let i = 0; i < texts.length; i++)
+      expect(Array.from(c[i]!), JSON.stringify(texts[i]).slice(0, 80)).toEqual(Array.from(a[i]!));
     expect(await native.decode(a[0]!)).toBe(texts[0]);
   });
 
   it('templated samples of every shipped chat/pretrain file: native = js', async () => {
     const files: [string, 'ftdp' | 'openai' | 'alpaca' | 'pretrain'][] = [
-      ['ftdp/chat_cn.json', 'ftdp'], ['ftdp/chat_en.json', 'ftdp'], ['ftdp/code/code_mixed.json', 'ftdp'], ['openai/chat.jsonl', 'openai'],
-      ['alpaca/alpaca.json', 'alpaca'], ['pretrain/mixed.jsonl', 'pretrain'], ['pretrain/cn.txt', 'pretrain'], ['pretrain/en.txt', 'pretrain'],
+      ['ftdp/chat_cn.json', 'ftdp'],
+      ['ftdp/chat_en.json', 'ftdp'],
+      ['ftdp/code/code_mixed.json', 'ftdp'],
+      ['openai/chat.jsonl', 'openai'],
+      ['alpaca/alpaca.json', 'alpaca'],
+      ['pretrain/mixed.jsonl', 'pretrain'],
+      ['pretrain/cn.txt', 'pretrain'],
+      ['pretrain/en.txt', 'pretrain'],
     ];
     for (const [name, format] of files) {
       const run = async (tok: Tokenizer): Promise<number[][]> =>
-        (await collect(tokenizeFile(join(REPO, 'data', 'sample', name), { format, tokenizer: tok, template: 'internlm2_chat' })))
-          .flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
+        (
+          await collect(
+            tokenizeFile(join(REPO, 'data', 'sample', name), { format, tokenizer: tok, template: 'internlm2_chat' }),
+          )
+        ).flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
       const a = await run(native);
       expect(a.length, name).toBeGreaterThan(40);
       expect(await run(js), name).toEqual(a);
@@ -88,7 +101,13 @@ describe('real tokenizer (embedded Qwen3): native binding vs @huggingface/tokeni
 
   it('tokenizeFile gives the same samples for 0, 1 and 2 workers, and for either backend', async () => {
     const run = async (tok: Tokenizer, workers: number): Promise<number[][]> => {
-      const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', workers, batchSize: 2 });
+      const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), {
+        format: 'ftdp',
+        tokenizer: tok,
+        template: 'internlm2_chat',
+        workers,
+        batchSize: 2,
+      });
       const out = await collect(s);
       expect(s.stats[3]!.seen).toBe(5);
       return out.flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);

@@ -17,14 +17,31 @@ import { tempDir } from '../../../tools/test/temp-dir.ts';
  */
 const SPM = join(FIXTURES, 'spm');
 
-interface Case { text: string; ids: number[]; decoded?: string }
-interface HfRecord { differs?: { case: number; ids: number[] }[]; error?: string; hello_world_with_special_tokens?: number[] }
+interface Case {
+  text: string;
+  ids: number[];
+  decoded?: string;
+}
+interface HfRecord {
+  differs?: { case: number; ids: number[] }[];
+  error?: string;
+  hello_world_with_special_tokens?: number[];
+}
 interface ModelRecord {
-  file: string; vocab_size: number; bos_id: number; eos_id: number; unk_id: number; pad_id: number;
-  bos_piece: string | null; eos_piece: string | null; cases: Case[]; hf: Record<string, HfRecord>;
+  file: string;
+  vocab_size: number;
+  bos_id: number;
+  eos_id: number;
+  unk_id: number;
+  pad_id: number;
+  bos_piece: string | null;
+  eos_piece: string | null;
+  cases: Case[];
+  hf: Record<string, HfRecord>;
 }
 const expected = JSON.parse(gunzipSync(readFileSync(join(SPM, 'expected.json.gz'))).toString('utf8')) as {
-  versions: Record<string, string>; models: Record<string, ModelRecord>;
+  versions: Record<string, string>;
+  models: Record<string, ModelRecord>;
 };
 const MODELS = Object.keys(expected.models).sort();
 
@@ -50,9 +67,10 @@ describe.each(MODELS)('sentencepiece backend, %s model vs Python sentencepiece',
     for (let i = 0; i < m.cases.length; i += 7) expect(Array.from(await tok.encode(m.cases[i]!.text))).toEqual(want[i]);
   });
 
-  it('decode equals sp.decode; vocabSize, bos/eos and tokenToId equal the model\'s', async () => {
+  it("decode equals sp.decode; vocabSize, bos/eos and tokenToId equal the model's", async () => {
     const tok = await loadTokenizer(folder(name));
-    for (const c of m.cases) expect([c.text, await tok.decode(Int32Array.from(c.ids))]).toEqual([c.text, c.decoded ?? c.text]);
+    for (const c of m.cases)
+      expect([c.text, await tok.decode(Int32Array.from(c.ids))]).toEqual([c.text, c.decoded ?? c.text]);
     expect(tok.vocabSize).toBe(m.vocab_size);
     expect(tok.bosIds).toEqual(m.bos_id < 0 ? [] : [m.bos_id]);
     expect(tok.eosIds).toEqual(m.eos_id < 0 ? [] : [m.eos_id]);
@@ -68,14 +86,26 @@ describe('sentencepiece backend: configuration, workers, bad files', () => {
   const m = expected.models[name]!;
 
   it('BOS/EOS follow tokenizer_config.json: bos_token/eos_token pick the tokens, null drops, add_bos_token: false drops BOS', async () => {
-    const swapped = await loadTokenizer(folder(name, { 'tokenizer_config.json': { bos_token: { content: m.eos_piece }, eos_token: m.bos_piece } }));
+    const swapped = await loadTokenizer(
+      folder(name, { 'tokenizer_config.json': { bos_token: { content: m.eos_piece }, eos_token: m.bos_piece } }),
+    );
     expect([swapped.bosIds, swapped.eosIds]).toEqual([[m.eos_id], [m.bos_id]]);
     expect([swapped.bosToken, swapped.eosToken]).toEqual([m.eos_piece, m.bos_piece]);
-    const noBos = await loadTokenizer(folder(name, { 'tokenizer_config.json': { add_bos_token: false, eos_token: null } }));
+    const noBos = await loadTokenizer(
+      folder(name, { 'tokenizer_config.json': { add_bos_token: false, eos_token: null } }),
+    );
     expect([noBos.bosIds, noBos.eosIds]).toEqual([[], []]);
-    const llama2 = await loadTokenizer(folder(name, {
-      'tokenizer_config.json': { add_bos_token: true, add_eos_token: false, bos_token: '<s>', eos_token: '</s>', tokenizer_class: 'LlamaTokenizer' },
-    }));
+    const llama2 = await loadTokenizer(
+      folder(name, {
+        'tokenizer_config.json': {
+          add_bos_token: true,
+          add_eos_token: false,
+          bos_token: '<s>',
+          eos_token: '</s>',
+          tokenizer_class: 'LlamaTokenizer',
+        },
+      }),
+    );
     expect([llama2.bosIds, llama2.eosIds, llama2.className]).toEqual([[m.bos_id], [m.eos_id], 'LlamaTokenizer']);
   });
 
@@ -89,29 +119,49 @@ describe('sentencepiece backend: configuration, workers, bad files', () => {
   });
 
   it('with added tokens in tokenizer_config.json, text is split on them as HF does, and the pieces between are sp.encode-d', async () => {
-    const tok = await loadTokenizer(folder(name, {
-      'tokenizer_config.json': {
-        bos_token: m.bos_piece, eos_token: m.eos_piece,
-        added_tokens_decoder: { [String(m.vocab_size)]: { content: '<|im_start|>', special: true }, [String(m.vocab_size + 1)]: { content: '<|im_end|>', special: true, rstrip: true } },
-      },
-    }));
+    const tok = await loadTokenizer(
+      folder(name, {
+        'tokenizer_config.json': {
+          bos_token: m.bos_piece,
+          eos_token: m.eos_piece,
+          added_tokens_decoder: {
+            [String(m.vocab_size)]: { content: '<|im_start|>', special: true },
+            [String(m.vocab_size + 1)]: { content: '<|im_end|>', special: true, rstrip: true },
+          },
+        },
+      }),
+    );
     const sp = await loadTokenizer(folder(name));
     const enc = async (t: Tokenizer, s: string): Promise<number[]> => Array.from(await t.encode(s));
     const a = m.cases[40]!.text;
     const b = m.cases[41]!.text;
     expect(await enc(tok, `<|im_start|>${a}<|im_end|>  ${b}${m.eos_piece}`)).toEqual([
-      m.vocab_size, ...(await enc(sp, a)), m.vocab_size + 1, ...(await enc(sp, b)), m.eos_id,
+      m.vocab_size,
+      ...(await enc(sp, a)),
+      m.vocab_size + 1,
+      ...(await enc(sp, b)),
+      m.eos_id,
     ]);
     expect(tok.vocabSize).toBe(m.vocab_size + 2);
     expect(tok.tokenToId('<|im_end|>')).toBe(m.vocab_size + 1);
-    expect(await tok.decode([m.vocab_size, ...(await enc(sp, a)), m.eos_id])).toBe(`<|im_start|>${m.cases[40]!.decoded ?? a}${m.eos_piece}`);
+    expect(await tok.decode([m.vocab_size, ...(await enc(sp, a)), m.eos_id])).toBe(
+      `<|im_start|>${m.cases[40]!.decoded ?? a}${m.eos_piece}`,
+    );
   });
 
   it('tokenizeFile with workers: 1 (tokenizer reloaded from its spec in a worker) gives the samples of workers: 0', async () => {
-    const tok = await loadTokenizer(folder(name, { 'tokenizer_config.json': { bos_token: m.bos_piece, eos_token: m.eos_piece } }));
+    const tok = await loadTokenizer(
+      folder(name, { 'tokenizer_config.json': { bos_token: m.bos_piece, eos_token: m.eos_piece } }),
+    );
     expect(tok.spec).toEqual({ dir: tok.spec.dir, backend: 'sentencepiece' });
     const run = async (workers: number): Promise<number[][]> => {
-      const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), { format: 'ftdp', tokenizer: tok, template: 'internlm2_chat', workers, batchSize: 2 });
+      const s = tokenizeFile(join(FIXTURES, 'ftdp.json'), {
+        format: 'ftdp',
+        tokenizer: tok,
+        template: 'internlm2_chat',
+        workers,
+        batchSize: 2,
+      });
       const out = await collect(s);
       return out.flatMap((x) => [Array.from(x.input_ids), Array.from(x.labels)]);
     };
@@ -126,11 +176,20 @@ describe('sentencepiece backend: configuration, workers, bad files', () => {
     const bytes = readFileSync(join(SPM, m.file));
     mkdirSync(join(d, 'half'));
     writeFileSync(join(d, 'half', 'tokenizer.model'), bytes.subarray(0, bytes.length >> 1));
-    const err = await loadTokenizer(join(d, 'half')).then(() => undefined, (e: unknown) => e);
+    const err = await loadTokenizer(join(d, 'half')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(isDataError(err)).toBe(true);
-    expect((err as Error).message).toMatch(new RegExp(`^${join(d, 'half', 'tokenizer.model').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: byte \\d+: not a valid sentencepiece model`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^${join(d, 'half', 'tokenizer.model').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: byte \\d+: not a valid sentencepiece model`,
+      ),
+    );
     mkdirSync(join(d, 'empty'));
     writeFileSync(join(d, 'empty', 'tokenizer.model'), '');
-    await expect(loadTokenizer(join(d, 'empty'))).rejects.toThrow(/tokenizer\.model: byte 0: not a valid sentencepiece model .*empty/);
+    await expect(loadTokenizer(join(d, 'empty'))).rejects.toThrow(
+      /tokenizer\.model: byte 0: not a valid sentencepiece model .*empty/,
+    );
   });
 });

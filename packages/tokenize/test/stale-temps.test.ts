@@ -25,6 +25,11 @@ it('tokenize reruns drop the temps killed runs left beside the .bin (and the spl
 
   mkdirSync(join(base, `.split.tmp-${dead}`));
   writeFileSync(join(base, `.split.tmp-${dead}`, 'dataset.bin'), 'x');
-  await datasetToBin(join(FIXTURES, 'alpaca.json'), join(base, 'split'), { format: 'alpaca', template: 'internlm2_chat', tokenizer, splitRatio: 0.5 });
+  await datasetToBin(join(FIXTURES, 'alpaca.json'), join(base, 'split'), {
+    format: 'alpaca',
+    template: 'internlm2_chat',
+    tokenizer,
+    splitRatio: 0.5,
+  });
   expect(readdirSync(base).sort()).toEqual(['en', 'split']);
 });

@@ -8,26 +8,45 @@ export function registerCommands(program: Command): void {
     .command('train')
     .description('Train on packed data with PyTorch workers (one per GPU, or per CPU process with gloo)')
     .argument('<config>', 'config file (.ts/.js with a default export), or a name from `weft list-cfg`')
-    .option('--nproc-per-node <n>', 'ranks on this machine (default: NPROC_PER_NODE, else the config\'s nprocPerNode, else one per GPU, else 1)', integer('--nproc-per-node', { min: 1, max: 1024 }))
+    .option(
+      '--nproc-per-node <n>',
+      "ranks on this machine (default: NPROC_PER_NODE, else the config's nprocPerNode, else one per GPU, else 1)",
+      integer('--nproc-per-node', { min: 1, max: 1024 }),
+    )
     .option('--resume [path]', 'continue from a checkpoint (iter_N.pth) or "auto" (the newest in work_dir)')
     .option('--python <path>', 'Python with PyTorch for the workers (default: $WEFT_PYTHON, else auto-detected)')
-    .option('--work-dir <dir>', 'override the config\'s workDir')
-    .option('--total-steps <n>', 'override the config\'s totalSteps', integer('--total-steps', { min: 1 }))
-    .option('--shard <how>', 'override the config\'s shard: fsdp2 | ddp | none | auto (default: fsdp2 for several ranks on PyTorch >= 2.4, else ddp)')
-    .action(async (configArg: string, opts: { nprocPerNode?: number; resume?: string | boolean; python?: string; workDir?: string; totalSteps?: number; shard?: string }) => {
-      const { loadConfig, validateConfig } = await import('./config.ts');
-      const { namedConfigPath } = await import('./named-configs.ts');
-      const { train } = await import('./train.ts');
-      const file = existsSync(configArg) ? configArg : namedConfigPath(configArg);
-      if (!file) throw new Error(`${configArg}: no such file, and not a named config (see \`weft list-cfg\`)`);
-      const config = await loadConfig(file);
-      if (opts.shard !== undefined) config.shard = opts.shard as typeof config.shard;
-      validateConfig(config);
-      if (opts.workDir) config.workDir = opts.workDir;
-      if (opts.totalSteps !== undefined) config.totalSteps = opts.totalSteps;
-      const resume = opts.resume === true ? 'auto' : opts.resume || undefined;
-      await train(config, { nprocPerNode: opts.nprocPerNode, resume, python: opts.python });
-    });
+    .option('--work-dir <dir>', "override the config's workDir")
+    .option('--total-steps <n>', "override the config's totalSteps", integer('--total-steps', { min: 1 }))
+    .option(
+      '--shard <how>',
+      "override the config's shard: fsdp2 | ddp | none | auto (default: fsdp2 for several ranks on PyTorch >= 2.4, else ddp)",
+    )
+    .action(
+      async (
+        configArg: string,
+        opts: {
+          nprocPerNode?: number;
+          resume?: string | boolean;
+          python?: string;
+          workDir?: string;
+          totalSteps?: number;
+          shard?: string;
+        },
+      ) => {
+        const { loadConfig, validateConfig } = await import('./config.ts');
+        const { namedConfigPath } = await import('./named-configs.ts');
+        const { train } = await import('./train.ts');
+        const file = existsSync(configArg) ? configArg : namedConfigPath(configArg);
+        if (!file) throw new Error(`${configArg}: no such file, and not a named config (see \`weft list-cfg\`)`);
+        const config = await loadConfig(file);
+        if (opts.shard !== undefined) config.shard = opts.shard as typeof config.shard;
+        validateConfig(config);
+        if (opts.workDir) config.workDir = opts.workDir;
+        if (opts.totalSteps !== undefined) config.totalSteps = opts.totalSteps;
+        const resume = opts.resume === true ? 'auto' : opts.resume || undefined;
+        await train(config, { nprocPerNode: opts.nprocPerNode, resume, python: opts.python });
+      },
+    );
 
   program
     .command('list-cfg')
@@ -49,10 +68,18 @@ export function registerCommands(program: Command): void {
 
   program
     .command('generate')
-    .description('Generate a continuation from an HF model folder with the PyTorch worker (greedy, or sampled with a seed)')
-    .argument('<hf-dir>', 'HF model folder: config.json + *.safetensors (what weft convert pth-to-hf / internlm-to-hf write)')
+    .description(
+      'Generate a continuation from an HF model folder with the PyTorch worker (greedy, or sampled with a seed)',
+    )
+    .argument(
+      '<hf-dir>',
+      'HF model folder: config.json + *.safetensors (what weft convert pth-to-hf / internlm-to-hf write)',
+    )
     .requiredOption('--prompt <text>', 'the prompt (with --template: the user message)')
-    .option('--template <name>', 'xtuner prompt template for one user turn, e.g. internlm2_chat (`weft list-templates`)')
+    .option(
+      '--template <name>',
+      'xtuner prompt template for one user turn, e.g. internlm2_chat (`weft list-templates`)',
+    )
     .option('--system <text>', 'system message (needs --template)')
     .addOption(tokenizerOption('tokenizer folder, hub id or "default" (default: the model folder)', null))
     .option('--max-new-tokens <n>', 'most tokens to generate', integer('--max-new-tokens', { min: 1 }), 128)
@@ -63,12 +90,34 @@ export function registerCommands(program: Command): void {
     .option('--dtype <d>', 'auto (bf16 on GPU, fp32 on CPU), fp32, bf16, fp16', 'auto')
     .option('--python <path>', 'Python with PyTorch (default: $WEFT_PYTHON, else auto-detected)')
     .option('--json', 'print {prompt_ids, ids, text, stopped} as one JSON line')
-    .action(async (model: string, o: { prompt: string; template?: string; system?: string; tokenizer?: string; maxNewTokens: number;
-      temperature: number; topP: number; seed: number; device: string; dtype: string; python?: string; json?: boolean }) => {
-      const { UsageError } = await import('@weft/core');
-      if (!['auto', 'fp32', 'bf16', 'fp16'].includes(o.dtype)) throw new UsageError(`--dtype must be auto, fp32, bf16 or fp16, got "${o.dtype}"`);
-      const { generate } = await import('./generate.ts');
-      const r = await generate({ ...o, model });
-      process.stdout.write(o.json ? `${JSON.stringify({ prompt_ids: r.promptIds, ids: r.ids, text: r.text, stopped: r.stopped })}\n` : `${r.text}\n`);
-    });
+    .action(
+      async (
+        model: string,
+        o: {
+          prompt: string;
+          template?: string;
+          system?: string;
+          tokenizer?: string;
+          maxNewTokens: number;
+          temperature: number;
+          topP: number;
+          seed: number;
+          device: string;
+          dtype: string;
+          python?: string;
+          json?: boolean;
+        },
+      ) => {
+        const { UsageError } = await import('@weft/core');
+        if (!['auto', 'fp32', 'bf16', 'fp16'].includes(o.dtype))
+          throw new UsageError(`--dtype must be auto, fp32, bf16 or fp16, got "${o.dtype}"`);
+        const { generate } = await import('./generate.ts');
+        const r = await generate({ ...o, model });
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ prompt_ids: r.promptIds, ids: r.ids, text: r.text, stopped: r.stopped })}\n`
+            : `${r.text}\n`,
+        );
+      },
+    );
 }

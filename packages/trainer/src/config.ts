@@ -121,9 +121,15 @@ export interface GradScalerConfig {
 /** The worker's `grad_scaler` dict (InternLM's snake_case names). */
 export function workerGradScaler(g: GradScalerConfig = {}): Record<string, number> {
   const out: Record<string, number> = {};
-  const names: [keyof GradScalerConfig, string][] = [['initialScale', 'initial_scale'], ['growthFactor', 'growth_factor'],
-    ['backoffFactor', 'backoff_factor'], ['growthInterval', 'growth_interval'], ['hysteresis', 'hysteresis'],
-    ['minScale', 'min_scale'], ['maxScale', 'max_scale']];
+  const names: [keyof GradScalerConfig, string][] = [
+    ['initialScale', 'initial_scale'],
+    ['growthFactor', 'growth_factor'],
+    ['backoffFactor', 'backoff_factor'],
+    ['growthInterval', 'growth_interval'],
+    ['hysteresis', 'hysteresis'],
+    ['minScale', 'min_scale'],
+    ['maxScale', 'max_scale'],
+  ];
   for (const [ours, theirs] of names) if (g[ours] !== undefined) out[theirs] = g[ours]!;
   return out;
 }
@@ -143,7 +149,8 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   const bad = (field: string, why: string): never => {
     throw new Error(`config: ${field} ${why}`);
   };
-  if (!c.model || (!c.model.path && !c.model.config)) bad('model', 'needs `path` (HF folder) or `config` (config.json object)');
+  if (!c.model || (!c.model.path && !c.model.config))
+    bad('model', 'needs `path` (HF folder) or `config` (config.json object)');
   for (const k of ['maxLength', 'packedLength', 'microBatchSize', 'accumulativeCounts'] as const) {
     if (!Number.isInteger(c[k]) || c[k] <= 0) bad(k, `must be a positive integer, got ${c[k]}`);
   }
@@ -153,23 +160,35 @@ export function validateConfig(c: TrainConfig): TrainConfig {
   if (!(c.warmupRatio >= 0 && c.warmupRatio < 1)) bad('warmupRatio', `must be in [0, 1), got ${c.warmupRatio}`);
   if (!Array.isArray(c.betas) || c.betas.length !== 2) bad('betas', 'must be [beta1, beta2]');
   if (c.totalSteps === undefined && c.epochs === undefined) bad('totalSteps', 'or `epochs` must be given');
-  if (c.totalSteps !== undefined && (!Number.isInteger(c.totalSteps) || c.totalSteps <= 0)) bad('totalSteps', `must be a positive integer, got ${c.totalSteps}`);
+  if (c.totalSteps !== undefined && (!Number.isInteger(c.totalSteps) || c.totalSteps <= 0))
+    bad('totalSteps', `must be a positive integer, got ${c.totalSteps}`);
   if (!Number.isInteger(c.checkpointEvery) || c.checkpointEvery < 0) bad('checkpointEvery', 'must be an integer >= 0');
   if (!c.workDir) bad('workDir', 'is required');
-  if (c.validation && (!(c.validation.validEvery > 0) || !(c.validation.validMicroNum > 0))) bad('validation', 'needs validEvery > 0 and validMicroNum > 0');
-  if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast') bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
-  if (c.shard !== undefined && !['auto', 'fsdp2', 'ddp', 'none'].includes(c.shard)) bad('shard', `must be 'auto', 'fsdp2', 'ddp' or 'none', got ${String(c.shard)}`);
-  if (c.nprocPerNode !== undefined && (!Number.isInteger(c.nprocPerNode) || c.nprocPerNode < 1)) bad('nprocPerNode', `must be an integer >= 1, got ${c.nprocPerNode}`);
-  if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0)) bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
-  if (c.dtype !== undefined && c.dtype !== 'bf16' && c.dtype !== 'fp16') bad('dtype', `must be 'bf16' or 'fp16', got ${String(c.dtype)}`);
+  if (c.validation && (!(c.validation.validEvery > 0) || !(c.validation.validMicroNum > 0)))
+    bad('validation', 'needs validEvery > 0 and validMicroNum > 0');
+  if (c.precision !== undefined && c.precision !== 'auto' && c.precision !== 'autocast')
+    bad('precision', `must be 'auto' or 'autocast', got ${String(c.precision)}`);
+  if (c.shard !== undefined && !['auto', 'fsdp2', 'ddp', 'none'].includes(c.shard))
+    bad('shard', `must be 'auto', 'fsdp2', 'ddp' or 'none', got ${String(c.shard)}`);
+  if (c.nprocPerNode !== undefined && (!Number.isInteger(c.nprocPerNode) || c.nprocPerNode < 1))
+    bad('nprocPerNode', `must be an integer >= 1, got ${c.nprocPerNode}`);
+  if (c.ceChunk !== undefined && (!Number.isInteger(c.ceChunk) || c.ceChunk < 0))
+    bad('ceChunk', `must be an integer >= 0, got ${c.ceChunk}`);
+  if (c.dtype !== undefined && c.dtype !== 'bf16' && c.dtype !== 'fp16')
+    bad('dtype', `must be 'bf16' or 'fp16', got ${String(c.dtype)}`);
   if (c.gradScaler) {
     const g = c.gradScaler;
     if (c.dtype !== 'fp16') bad('gradScaler', "is only used with dtype: 'fp16'");
-    if (g.initialScale !== undefined && !(g.initialScale > 0)) bad('gradScaler.initialScale', `must be > 0, got ${g.initialScale}`);
-    if (g.growthFactor !== undefined && !(g.growthFactor > 1)) bad('gradScaler.growthFactor', `must be > 1, got ${g.growthFactor}`);
-    if (g.backoffFactor !== undefined && !(g.backoffFactor > 0 && g.backoffFactor < 1)) bad('gradScaler.backoffFactor', `must be in (0, 1), got ${g.backoffFactor}`);
-    if (g.growthInterval !== undefined && (!Number.isInteger(g.growthInterval) || g.growthInterval < 1)) bad('gradScaler.growthInterval', `must be an integer >= 1, got ${g.growthInterval}`);
-    if (g.hysteresis !== undefined && (!Number.isInteger(g.hysteresis) || g.hysteresis < 0)) bad('gradScaler.hysteresis', `must be an integer >= 0, got ${g.hysteresis}`);
+    if (g.initialScale !== undefined && !(g.initialScale > 0))
+      bad('gradScaler.initialScale', `must be > 0, got ${g.initialScale}`);
+    if (g.growthFactor !== undefined && !(g.growthFactor > 1))
+      bad('gradScaler.growthFactor', `must be > 1, got ${g.growthFactor}`);
+    if (g.backoffFactor !== undefined && !(g.backoffFactor > 0 && g.backoffFactor < 1))
+      bad('gradScaler.backoffFactor', `must be in (0, 1), got ${g.backoffFactor}`);
+    if (g.growthInterval !== undefined && (!Number.isInteger(g.growthInterval) || g.growthInterval < 1))
+      bad('gradScaler.growthInterval', `must be an integer >= 1, got ${g.growthInterval}`);
+    if (g.hysteresis !== undefined && (!Number.isInteger(g.hysteresis) || g.hysteresis < 0))
+      bad('gradScaler.hysteresis', `must be an integer >= 0, got ${g.hysteresis}`);
   }
   return c;
 }
@@ -180,8 +199,9 @@ export async function loadConfig(file: string): Promise<TrainConfig> {
   const { resolve } = await import('node:path');
   const url = pathToFileURL(resolve(file)).href;
   // tsx's own import: a .ts config outside any `"type": "module"` package still loads as ESM.
-  const mod = (/\.[cm]?ts$/.test(file) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url)) as
-    { default?: TrainConfig & { default?: TrainConfig }; config?: TrainConfig };
+  const mod = (
+    /\.[cm]?ts$/.test(file) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url)
+  ) as { default?: TrainConfig & { default?: TrainConfig }; config?: TrainConfig };
   const c = mod.default?.default ?? mod.default ?? mod.config;
   if (!c) throw new Error(`${file}: no default export (write \`export default { ... } satisfies TrainConfig\`)`);
   return validateConfig(c);

@@ -23,7 +23,11 @@ export interface FeedPlan {
  * // workers connect to `unix:${feed.path}`
  * await feed.close();
  */
-export async function startFeed(path: string, plan: FeedPlan, onError: (e: Error) => void): Promise<{ address: string; close(): Promise<void>; server: Server }> {
+export async function startFeed(
+  path: string,
+  plan: FeedPlan,
+  onError: (e: Error) => void,
+): Promise<{ address: string; close(): Promise<void>; server: Server }> {
   rmSync(path, { force: true });
   const server = createServer((sock) => {
     serve(sock, plan).catch((e: unknown) => {
@@ -35,7 +39,13 @@ export async function startFeed(path: string, plan: FeedPlan, onError: (e: Error
   return {
     address: `unix:${path}`,
     server,
-    close: () => new Promise<void>((res) => server.close(() => { rmSync(path, { force: true }); res(); })),
+    close: () =>
+      new Promise<void>((res) =>
+        server.close(() => {
+          rmSync(path, { force: true });
+          res();
+        }),
+      ),
   };
 }
 
@@ -59,8 +69,14 @@ async function write(sock: Socket, buf: Buffer): Promise<void> {
   if (sock.destroyed) throw new Error('feed: worker went away');
   if (!sock.write(buf)) {
     await new Promise<void>((res, rej) => {
-      const done = (): void => { sock.off('close', gone); res(); };
-      const gone = (): void => { sock.off('drain', done); rej(new Error('feed: worker went away')); };
+      const done = (): void => {
+        sock.off('close', gone);
+        res();
+      };
+      const gone = (): void => {
+        sock.off('drain', done);
+        rej(new Error('feed: worker went away'));
+      };
       sock.once('drain', done).once('close', gone);
     });
   }
@@ -70,8 +86,12 @@ async function serve(sock: Socket, plan: FeedPlan): Promise<void> {
   const hs = await readHandshake(sock);
   const [magic, rank, world, stream] = [hs[0]!, hs[1]!, hs[2]!, hs[3]!];
   if (magic !== FRAME_MAGIC) throw new Error(`feed: bad handshake magic ${magic.toString(16)}`);
-  if (world !== plan.worldSize) throw new Error(`feed: rank ${rank} reports world size ${world}, the feed was planned for ${plan.worldSize}`);
-  if (rank < plan.ranks.first || rank >= plan.ranks.first + plan.ranks.count) throw new Error(`feed: rank ${rank} is not served by this node (ranks ${plan.ranks.first}..${plan.ranks.first + plan.ranks.count - 1})`);
+  if (world !== plan.worldSize)
+    throw new Error(`feed: rank ${rank} reports world size ${world}, the feed was planned for ${plan.worldSize}`);
+  if (rank < plan.ranks.first || rank >= plan.ranks.first + plan.ranks.count)
+    throw new Error(
+      `feed: rank ${rank} is not served by this node (ranks ${plan.ranks.first}..${plan.ranks.first + plan.ranks.count - 1})`,
+    );
   sock.on('error', () => {});
   if (stream === 0) {
     const t = plan.train;

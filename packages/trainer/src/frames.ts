@@ -18,9 +18,12 @@ export const HANDSHAKE_WORDS = 4;
  * socket.write(encodePackFrame(pack, { epoch: 0, index: 17 }));
  */
 export function encodePackFrame(pack: Pack, at: { epoch: number; index: number }): Buffer {
-  const L = pack.input_ids.length, C = pack.cumulative_len.length;
+  const L = pack.input_ids.length,
+    C = pack.cumulative_len.length;
   if (pack.labels.length !== L || pack.position_ids.length !== L) {
-    throw new Error(`pack ${at.index}: input_ids/labels/position_ids lengths differ (${L}, ${pack.labels.length}, ${pack.position_ids.length})`);
+    throw new Error(
+      `pack ${at.index}: input_ids/labels/position_ids lengths differ (${L}, ${pack.labels.length}, ${pack.position_ids.length})`,
+    );
   }
   if (C < 2 || pack.cumulative_len[0] !== 0 || pack.cumulative_len[C - 1] !== L) {
     throw new Error(`pack ${at.index}: cumulative_len must run from 0 to ${L}`);

@@ -57,7 +57,8 @@ export async function promptIds(tok: Tokenizer, prompt: string, template?: strin
     const t = getTemplate(template);
     text = pyFormat(t.INSTRUCTION, { input: prompt, round: 1 });
     if (system) {
-      if (t.SYSTEM === undefined) throw new UsageError(`template ${template} has no SYSTEM slot, so --system cannot be used with it`);
+      if (t.SYSTEM === undefined)
+        throw new UsageError(`template ${template} has no SYSTEM slot, so --system cannot be used with it`);
       text = pyFormat(t.SYSTEM, { system }) + text;
     }
   } else if (system) throw new UsageError('--system needs --template (the template says where the system text goes)');
@@ -66,8 +67,12 @@ export async function promptIds(tok: Tokenizer, prompt: string, template?: strin
 
 /** Ids that end generation: the tokenizer's EOS, config.json's and generation_config.json's eos_token_id, the template's stop words. */
 export function stopIds(tok: Tokenizer, model: string, template?: string): number[] {
-  const ids = new Set<number>([...tok.eosIds, ...eosOf(readJson(join(model, 'config.json'))), ...eosOf(readJson(join(model, 'generation_config.json')))]);
-  for (const w of template ? getTemplate(template).STOP_WORDS ?? [] : []) {
+  const ids = new Set<number>([
+    ...tok.eosIds,
+    ...eosOf(readJson(join(model, 'config.json'))),
+    ...eosOf(readJson(join(model, 'generation_config.json'))),
+  ]);
+  for (const w of template ? (getTemplate(template).STOP_WORDS ?? []) : []) {
     const id = tok.tokenToId(w);
     if (id !== undefined) ids.add(id);
   }
@@ -83,18 +88,39 @@ export function stopIds(tok: Tokenizer, model: string, template?: string): numbe
  * process.stdout.write(r.text);
  */
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
-  if (!existsSync(join(o.model, 'config.json'))) throw new UsageError(`${o.model}: no config.json here; pass an HF model folder (what weft convert pth-to-hf / internlm-to-hf write)`);
+  if (!existsSync(join(o.model, 'config.json')))
+    throw new UsageError(
+      `${o.model}: no config.json here; pass an HF model folder (what weft convert pth-to-hf / internlm-to-hf write)`,
+    );
   const tokSpec = o.tokenizer ?? o.model;
   if (!o.tokenizer && !['tokenizer.json', 'tokenizer.model'].some((f) => existsSync(join(o.model, f)))) {
-    throw new UsageError(`${o.model}: no tokenizer.json or tokenizer.model in the model folder; pass --tokenizer (a folder, a hub id, or 'default')`);
+    throw new UsageError(
+      `${o.model}: no tokenizer.json or tokenizer.model in the model folder; pass --tokenizer (a folder, a hub id, or 'default')`,
+    );
   }
   const tok = await loadTokenizer(tokSpec);
   const ids = await promptIds(tok, o.prompt, o.template, o.system);
   const stops = stopIds(tok, o.model, o.template);
   const py = resolvePython(o.python);
-  const args = ['-m', 'weft_worker.generate', '--model', o.model, '--max-new-tokens', String(o.maxNewTokens ?? 128),
-    '--temperature', String(o.temperature ?? 0), '--top-p', String(o.topP ?? 1), '--seed', String(o.seed ?? 0),
-    '--device', o.device ?? 'auto', '--dtype', o.dtype ?? 'auto', ...stops.flatMap((s) => ['--stop', String(s)])];
+  const args = [
+    '-m',
+    'weft_worker.generate',
+    '--model',
+    o.model,
+    '--max-new-tokens',
+    String(o.maxNewTokens ?? 128),
+    '--temperature',
+    String(o.temperature ?? 0),
+    '--top-p',
+    String(o.topP ?? 1),
+    '--seed',
+    String(o.seed ?? 0),
+    '--device',
+    o.device ?? 'auto',
+    '--dtype',
+    o.dtype ?? 'auto',
+    ...stops.flatMap((s) => ['--stop', String(s)]),
+  ];
   const out = await runWorker(py.python, args, JSON.stringify({ prompt_ids: ids }));
   const r = JSON.parse(out) as { ids: number[]; stopped: 'eos' | 'length' };
   const shown = r.stopped === 'eos' ? r.ids.slice(0, -1) : r.ids;
@@ -107,7 +133,8 @@ function runWorker(python: string, args: string[], input: string): Promise<strin
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, PYTHONPATH: [WORKER_DIR, process.env.PYTHONPATH].filter(Boolean).join(':') },
     });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
     child.on('error', reject);
@@ -115,7 +142,8 @@ function runWorker(python: string, args: string[], input: string): Promise<strin
       if (code === 0) return resolve(out.trim().split('\n').pop()!);
       const last = err.trim().split('\n').filter(Boolean).pop() ?? '';
       // Exit 2 is the worker refusing its input (a prompt id outside the vocabulary): bad input for the CLI too.
-      if (code === 2 && last.startsWith('weft generate:')) return reject(Object.assign(new Error(last.slice('weft generate: '.length)), { exitCode: 2 }));
+      if (code === 2 && last.startsWith('weft generate:'))
+        return reject(Object.assign(new Error(last.slice('weft generate: '.length)), { exitCode: 2 }));
       reject(new Error(`the generate worker (${python}) exited with code ${code}:\n${err.trim()}`));
     });
     child.stdin.end(input);

@@ -8,4 +8,3 @@ export { internRepoOrder, type PackOrder } from './schedule.ts';
 export { resolvePython, type PythonInfo } from './python.ts';
 export { WORKER_DIR } from './launch.ts';
 export { loadNamedConfig } from './named-configs.ts';
-

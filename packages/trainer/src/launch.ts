@@ -76,9 +76,13 @@ export async function launchRanks(o: LaunchOptions): Promise<{ done: Promise<voi
     const env = {
       ...process.env,
       ...o.env,
-      RANK: String(rank), LOCAL_RANK: String(local), WORLD_SIZE: String(t.worldSize),
-      LOCAL_WORLD_SIZE: String(t.nprocPerNode), GROUP_RANK: String(t.nodeRank),
-      MASTER_ADDR: t.masterAddr, MASTER_PORT: String(port),
+      RANK: String(rank),
+      LOCAL_RANK: String(local),
+      WORLD_SIZE: String(t.worldSize),
+      LOCAL_WORLD_SIZE: String(t.nprocPerNode),
+      GROUP_RANK: String(t.nodeRank),
+      MASTER_ADDR: t.masterAddr,
+      MASTER_PORT: String(port),
       PYTHONPATH: [WORKER_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'),
       PYTHONUNBUFFERED: '1',
       OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? String(threads),
@@ -93,35 +97,56 @@ export async function launchRanks(o: LaunchOptions): Promise<{ done: Promise<voi
         try {
           dataErrors.set(rank, (JSON.parse(l.slice(DATA_ERROR_PREFIX.length)) as { message: string }).message);
           return;
-        } catch { /* not ours after all: treat as output */ }
+        } catch {
+          /* not ours after all: treat as output */
+        }
       }
       tail.push(l);
       if (tail.length > 20) tail.shift();
       o.onLine(rank, l, 'stderr');
     });
-    exits.push(new Promise<{ rank: number; code: number | null; signal: NodeJS.Signals | null }>((res) => {
-      child.once('error', (e) => { tail.push(String(e)); res({ rank, code: 127, signal: null }); });
-      child.once('close', (code, signal) => res({ rank, code, signal }));
-    }));
+    exits.push(
+      new Promise<{ rank: number; code: number | null; signal: NodeJS.Signals | null }>((res) => {
+        child.once('error', (e) => {
+          tail.push(String(e));
+          res({ rank, code: 127, signal: null });
+        });
+        child.once('close', (code, signal) => res({ rank, code, signal }));
+      }),
+    );
   }
 
   const done = (async () => {
     let first: { rank: number; code: number | null; signal: NodeJS.Signals | null } | undefined;
-    await Promise.all(exits.map((p) => p.then((r) => {
-      if ((r.code !== 0 || r.signal) && !first) {
-        first = r;
-        stop(`rank ${r.rank} died`);
-      }
-    })));
-    if (stopping && (!first || stopping === 'Ctrl-C')) throw new Error(`stopped (${stopping}); resume with --resume auto`);
+    await Promise.all(
+      exits.map((p) =>
+        p.then((r) => {
+          if ((r.code !== 0 || r.signal) && !first) {
+            first = r;
+            stop(`rank ${r.rank} died`);
+          }
+        }),
+      ),
+    );
+    if (stopping && (!first || stopping === 'Ctrl-C'))
+      throw new Error(`stopped (${stopping}); resume with --resume auto`);
     if (first) {
       // Bad data in any rank is the cause (the others were stopped because of it): one clean message.
       const bad = dataErrors.has(first.rank) ? first.rank : [...dataErrors.keys()][0];
-      if (bad !== undefined) throw new DataError(dataErrors.get(bad)!, { file: `worker rank ${bad}` }, { reason: 'worker-data' });
+      if (bad !== undefined)
+        throw new DataError(dataErrors.get(bad)!, { file: `worker rank ${bad}` }, { reason: 'worker-data' });
       const how = first.signal ? `was killed by ${first.signal}` : `exited with code ${first.code}`;
-      if (o.echoesOutput) throw new Error(`worker rank ${first.rank} ${how}; the run was stopped (its output is above, lines marked [rank ${first.rank}])`);
-      const tail = (tails.get(first.rank) ?? []).slice(-12).map((l) => `    ${l}`).join('\n');
-      throw new Error(`worker rank ${first.rank} ${how}; the run was stopped.${tail ? `\n  its last output:\n${tail}` : ''}`);
+      if (o.echoesOutput)
+        throw new Error(
+          `worker rank ${first.rank} ${how}; the run was stopped (its output is above, lines marked [rank ${first.rank}])`,
+        );
+      const tail = (tails.get(first.rank) ?? [])
+        .slice(-12)
+        .map((l) => `    ${l}`)
+        .join('\n');
+      throw new Error(
+        `worker rank ${first.rank} ${how}; the run was stopped.${tail ? `\n  its last output:\n${tail}` : ''}`,
+      );
     }
   })();
   return { done, stop };

@@ -6,10 +6,15 @@ const DIR = new URL('./configs/', import.meta.url).pathname;
 
 /** The named starting configs (`weft list-cfg`): name and the first line of its comment. */
 export function listConfigs(): { name: string; summary: string }[] {
-  return readdirSync(DIR).filter((f) => f.endsWith('.ts')).sort().map((f) => {
-    const first = readFileSync(join(DIR, f), 'utf8').split('\n')[0]!.replace(/^\/\/\s*/, '');
-    return { name: f.slice(0, -3), summary: first };
-  });
+  return readdirSync(DIR)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()
+    .map((f) => {
+      const first = readFileSync(join(DIR, f), 'utf8')
+        .split('\n')[0]!
+        .replace(/^\/\/\s*/, '');
+      return { name: f.slice(0, -3), summary: first };
+    });
 }
 
 /**
@@ -20,7 +25,12 @@ export function listConfigs(): { name: string; summary: string }[] {
  */
 export function copyConfig(name: string, dir: string): string {
   const src = join(DIR, `${name}.ts`);
-  if (!existsSync(src)) throw new Error(`no config named ${name}; \`weft list-cfg\` lists them: ${listConfigs().map((c) => c.name).join(', ')}`);
+  if (!existsSync(src))
+    throw new Error(
+      `no config named ${name}; \`weft list-cfg\` lists them: ${listConfigs()
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
   mkdirSync(dir, { recursive: true });
   const dst = join(dir, `${name}.ts`);
   if (existsSync(dst)) throw new Error(`${dst} exists; remove it or copy elsewhere`);
@@ -42,6 +52,11 @@ export function namedConfigPath(name: string): string | undefined {
  */
 export async function loadNamedConfig(name: string): Promise<TrainConfig> {
   const file = namedConfigPath(name);
-  if (file === undefined) throw new Error(`no config named ${name}; \`weft list-cfg\` lists them: ${listConfigs().map((c) => c.name).join(', ')}`);
+  if (file === undefined)
+    throw new Error(
+      `no config named ${name}; \`weft list-cfg\` lists them: ${listConfigs()
+        .map((c) => c.name)
+        .join(', ')}`,
+    );
   return loadConfig(file);
 }

@@ -7,7 +7,8 @@ export interface PythonInfo {
   cudaDevices: number;
 }
 
-const PROBE = 'import torch,sys; print(torch.__version__, torch.cuda.device_count() if torch.cuda.is_available() else 0)';
+const PROBE =
+  'import torch,sys; print(torch.__version__, torch.cuda.device_count() if torch.cuda.is_available() else 0)';
 
 const probed = new Map<string, PythonInfo | undefined>();
 
@@ -36,12 +37,17 @@ export function resolvePython(explicit?: string): PythonInfo {
   const given = explicit ?? process.env.WEFT_PYTHON;
   if (given) {
     const info = probe(given);
-    if (!info) throw new Error(`${given} cannot \`import torch\`: install PyTorch there or pick another interpreter with --python / WEFT_PYTHON`);
+    if (!info)
+      throw new Error(
+        `${given} cannot \`import torch\`: install PyTorch there or pick another interpreter with --python / WEFT_PYTHON`,
+      );
     return info;
   }
   for (const cand of ['python3', '/usr/bin/python3', 'python']) {
     const info = probe(cand);
     if (info) return info;
   }
-  throw new Error('no Python with PyTorch found (tried python3, /usr/bin/python3, python). Install PyTorch (Debian: apt-get install python3-torch) or pass --python / set WEFT_PYTHON');
+  throw new Error(
+    'no Python with PyTorch found (tried python3, /usr/bin/python3, python). Install PyTorch (Debian: apt-get install python3-torch) or pass --python / set WEFT_PYTHON',
+  );
 }

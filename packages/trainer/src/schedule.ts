@@ -10,7 +10,8 @@ export interface PackOrder {
 
 /** xtuner's InternRepoSampler (epoch shuffle with numpy's MT19937, rank striding). */
 export function internRepoOrder(length: number, worldSize: number, seed: number): PackOrder {
-  if (length < worldSize) throw new Error(`dataset has ${length} packs, fewer than the ${worldSize} ranks: every rank needs at least one`);
+  if (length < worldSize)
+    throw new Error(`dataset has ${length} packs, fewer than the ${worldSize} ranks: every rank needs at least one`);
   const s = new InternRepoSampler(length, { worldSize, seed });
   return { length, worldSize, next: (c, r) => s.next(c, r), advance: (c) => s.advance(c) };
 }
@@ -32,7 +33,12 @@ export function cursorAfter(order: PackOrder, samples: number): SamplerCursor {
  * @example
  * for (const { epoch, index } of rankSchedule(order, 1, { epoch: 0, consumed: 0 }, 8)) feed(index);
  */
-export function* rankSchedule(order: PackOrder, rank: number, from: SamplerCursor, count: number): Generator<{ epoch: number; index: number }> {
+export function* rankSchedule(
+  order: PackOrder,
+  rank: number,
+  from: SamplerCursor,
+  count: number,
+): Generator<{ epoch: number; index: number }> {
   let c = from;
   for (let k = 0; k < count; k++) {
     const index = order.next(c, rank);

@@ -56,7 +56,12 @@ function lenField(field: number, bytes: Uint8Array): number[] {
  * An `Event` message: wall_time (1, double), step (2, int64), and either file_version (3, string)
  * or a summary (5) of scalar values (Summary.Value: tag = 1, simple_value = 2 as float).
  */
-export function encodeEvent(e: { wallTime: number; step: number; fileVersion?: string; scalars?: Record<string, number> }): Uint8Array {
+export function encodeEvent(e: {
+  wallTime: number;
+  step: number;
+  fileVersion?: string;
+  scalars?: Record<string, number>;
+}): Uint8Array {
   const out: number[] = [];
   const d = Buffer.alloc(8);
   d.writeDoubleLE(e.wallTime);

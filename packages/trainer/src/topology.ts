@@ -36,16 +36,19 @@ export function topologyFromEnv(env: NodeJS.ProcessEnv, nprocFlag?: number, defa
   const nodeRank = int('NODE_RANK', env.NODE_RANK) ?? (slurm ? int('SLURM_NODEID', env.SLURM_NODEID) : undefined) ?? 0;
   let nproc = nprocFlag ?? int('NPROC_PER_NODE', env.NPROC_PER_NODE);
   const world = int('WORLD_SIZE', env.WORLD_SIZE);
-  if (nproc === undefined) nproc = world !== undefined && nnodes > 0 && world % nnodes === 0 ? world / nnodes : defaultNproc;
+  if (nproc === undefined)
+    nproc = world !== undefined && nnodes > 0 && world % nnodes === 0 ? world / nnodes : defaultNproc;
   if (nproc < 1) throw new Error('--nproc-per-node must be at least 1');
   if (nodeRank >= nnodes) throw new Error(`NODE_RANK ${nodeRank} is out of range for ${nnodes} nodes`);
   if (world !== undefined && world !== nnodes * nproc) {
-    throw new Error(`WORLD_SIZE=${world} but ${nnodes} node(s) x ${nproc} rank(s) per node = ${nnodes * nproc}: set NPROC_PER_NODE or --nproc-per-node to match`);
+    throw new Error(
+      `WORLD_SIZE=${world} but ${nnodes} node(s) x ${nproc} rank(s) per node = ${nnodes * nproc}: set NPROC_PER_NODE or --nproc-per-node to match`,
+    );
   }
   let masterAddr = env.MASTER_ADDR;
   if (!masterAddr && slurm && env.SLURM_JOB_NODELIST) masterAddr = firstSlurmHost(env.SLURM_JOB_NODELIST);
   if (!masterAddr) {
-    if (nnodes > 1) throw new Error('a multi-node run needs MASTER_ADDR (or Slurm\'s SLURM_JOB_NODELIST)');
+    if (nnodes > 1) throw new Error("a multi-node run needs MASTER_ADDR (or Slurm's SLURM_JOB_NODELIST)");
     masterAddr = '127.0.0.1';
   }
   const port = int('MASTER_PORT', env.MASTER_PORT) ?? (nnodes > 1 ? 29500 : undefined);

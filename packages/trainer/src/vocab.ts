@@ -5,7 +5,8 @@ import { checkBinVocab } from '@weft/pack';
 import type { TrainConfig } from './config.ts';
 import type { RandomAccessPacks } from './dataset.ts';
 
-const NEXT = ': check the data with `weft process --vocab-size` / `weft pack --vocab-size`, or train a model whose vocabulary covers it';
+const NEXT =
+  ': check the data with `weft process --vocab-size` / `weft pack --vocab-size`, or train a model whose vocabulary covers it';
 
 /**
  * The model's `vocab_size`: from `model.config`, else from `<model.path>/config.json`; undefined
@@ -16,7 +17,8 @@ const NEXT = ': check the data with `weft process --vocab-size` / `weft pack --v
  */
 export function modelVocabSize(model: TrainConfig['model']): number | undefined {
   let cfg = model.config;
-  if (!cfg && model.path && existsSync(join(model.path, 'config.json'))) cfg = JSON.parse(readFileSync(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
+  if (!cfg && model.path && existsSync(join(model.path, 'config.json')))
+    cfg = JSON.parse(readFileSync(join(model.path, 'config.json'), 'utf8')) as Record<string, unknown>;
   const v = cfg?.vocab_size;
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined;
 }
@@ -38,7 +40,10 @@ export async function checkDatasetVocab(data: RandomAccessPacks, vocabSize: numb
   }
   for (let i = 0; i < data.length; i++) {
     const p = await data.get(i);
-    for (const [field, ids] of [['input_ids', p.input_ids], ['labels', p.labels]] as const) {
+    for (const [field, ids] of [
+      ['input_ids', p.input_ids],
+      ['labels', p.labels],
+    ] as const) {
       const at = firstOutOfVocab(field === 'labels' ? ids.map((x) => (x === IGNORE_INDEX ? 0 : x)) : ids, vocabSize);
       if (at >= 0) throw outOfVocab({ file: `${name} (pack ${i}, ${field})` }, ids[at]!, at, vocabSize, NEXT);
     }

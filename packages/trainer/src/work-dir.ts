@@ -12,8 +12,11 @@ const pathOf = (d: DatasetSpec | undefined): string | undefined => (d && 'path' 
  * @example
  * checkWorkDir(config); // throws OutputDirError for workDir: '.'
  */
-export function checkWorkDir(c: Pick<TrainConfig, 'workDir' | 'dataset' | 'validation' | 'model' | 'dataOrderPath'>): void {
+export function checkWorkDir(
+  c: Pick<TrainConfig, 'workDir' | 'dataset' | 'validation' | 'model' | 'dataOrderPath'>,
+): void {
   checkOutputLocation(c.workDir, {
-    option: 'workDir', inputs: [pathOf(c.dataset), pathOf(c.validation?.dataset), c.model?.path, c.dataOrderPath],
+    option: 'workDir',
+    inputs: [pathOf(c.dataset), pathOf(c.validation?.dataset), c.model?.path, c.dataOrderPath],
   });
 }

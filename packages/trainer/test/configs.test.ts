@@ -6,8 +6,13 @@ import { loadConfig, validateConfig } from '../src/config.ts';
 import { topologyFromEnv } from '../src/topology.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
-const NAMES = ['internlm2_7b_w_tokenized_dataset', 'internlm2_7b_w_untokenized_dataset', 'internlm_7b_full_intern_repo_dataset_template',
-  'internlm2_7b_full_finetune_custom_dataset_e1', 'tiny_cpu_demo'];
+const NAMES = [
+  'internlm2_7b_w_tokenized_dataset',
+  'internlm2_7b_w_untokenized_dataset',
+  'internlm_7b_full_intern_repo_dataset_template',
+  'internlm2_7b_full_finetune_custom_dataset_e1',
+  'tiny_cpu_demo',
+];
 
 describe('named configs', () => {
   it('list-cfg names the five starting configs, and each loads and validates', async () => {
@@ -31,12 +36,20 @@ describe('named configs', () => {
     expect(() => validateConfig({ ...c, precision: 'fp8' as never })).toThrow(/precision must be 'auto' or 'autocast'/);
     expect(() => validateConfig({ ...c, ceChunk: -1 })).toThrow(/ceChunk must be an integer >= 0/);
     expect(() => validateConfig({ ...c, dtype: 'fp8' as never })).toThrow(/dtype must be 'bf16' or 'fp16'/);
-    expect(() => validateConfig({ ...c, gradScaler: { hysteresis: 1 } })).toThrow(/gradScaler is only used with dtype: 'fp16'/);
-    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { backoffFactor: 2 } })).toThrow(/gradScaler.backoffFactor must be in \(0, 1\)/);
-    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { growthInterval: 0 } })).toThrow(/gradScaler.growthInterval must be an integer >= 1/);
+    expect(() => validateConfig({ ...c, gradScaler: { hysteresis: 1 } })).toThrow(
+      /gradScaler is only used with dtype: 'fp16'/,
+    );
+    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { backoffFactor: 2 } })).toThrow(
+      /gradScaler.backoffFactor must be in \(0, 1\)/,
+    );
+    expect(() => validateConfig({ ...c, dtype: 'fp16', gradScaler: { growthInterval: 0 } })).toThrow(
+      /gradScaler.growthInterval must be an integer >= 1/,
+    );
     expect(() => validateConfig({ ...c, etaMin: 1 })).toThrow(/etaMin/);
     expect(() => validateConfig({ ...c, nprocPerNode: 0 })).toThrow(/nprocPerNode must be an integer >= 1/);
-    expect(() => validateConfig({ ...c, shard: 'zero3' as never })).toThrow(/shard must be 'auto', 'fsdp2', 'ddp' or 'none'/);
+    expect(() => validateConfig({ ...c, shard: 'zero3' as never })).toThrow(
+      /shard must be 'auto', 'fsdp2', 'ddp' or 'none'/,
+    );
     expect(validateConfig({ ...c, shard: 'fsdp2' }).shard).toBe('fsdp2');
   });
 

@@ -11,7 +11,13 @@ const DATA = new URL('../../../data/sample/', import.meta.url).pathname;
 describe('datasets', () => {
   it('untokenized chat data is tokenized once into a cache and packed with loss masks', async () => {
     const cacheDir = tempDir('weft-tok-');
-    const spec = { kind: 'untokenized', path: join(DATA, 'openai'), format: 'openai', template: 'internlm2_chat', tokenizer: 'default' } as const;
+    const spec = {
+      kind: 'untokenized',
+      path: join(DATA, 'openai'),
+      format: 'openai',
+      template: 'internlm2_chat',
+      tokenizer: 'default',
+    } as const;
     const ds = await openDataset(spec, { packedLength: 256, seed: 1024, maxLength: 256, cacheDir });
     expect(ds.length).toBeGreaterThan(0);
     const p = await ds.get(0);
@@ -38,16 +44,26 @@ describe('datasets', () => {
   it('a packed Arrow folder written by `weft pack` gives the same packs as packing the .bin folder here', async () => {
     const out = join(tempDir('weft-packed-'), 'packed');
     const cli = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
-    const r = spawnSync(process.execPath, [cli, 'pack', join(DATA, 'tokenized'), '--packed-length', '64', '--out', out, '--quiet'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'pack', join(DATA, 'tokenized'), '--packed-length', '64', '--out', out, '--quiet'],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     const packed = await openDataset({ kind: 'packed', path: out }, { packedLength: 64, seed: 1024 });
-    const direct = await openDataset({ kind: 'internlm', path: join(DATA, 'tokenized') }, { packedLength: 64, seed: 1024 });
+    const direct = await openDataset(
+      { kind: 'internlm', path: join(DATA, 'tokenized') },
+      { packedLength: 64, seed: 1024 },
+    );
     expect(packed.length).toBe(direct.length);
     for (const i of [0, 1, 17, packed.length - 1]) {
       const [a, b] = [await packed.get(i), await direct.get(i)];
-      for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const) expect(Array.from(a[k])).toEqual(Array.from(b[k]));
+      for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const)
+        expect(Array.from(a[k])).toEqual(Array.from(b[k]));
     }
-    await expect(openDataset({ kind: 'packed', path: out }, { packedLength: 128, seed: 1024 })).rejects.toThrow(/packs hold 64 tokens but the config says packedLength: 128/);
+    await expect(openDataset({ kind: 'packed', path: out }, { packedLength: 128, seed: 1024 })).rejects.toThrow(
+      /packs hold 64 tokens but the config says packedLength: 128/,
+    );
     await packed.close?.();
     await direct.close?.();
   });

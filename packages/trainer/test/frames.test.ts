@@ -16,12 +16,16 @@ describe('feed frames', () => {
   it('the Python worker reads back what the TypeScript feed writes', () => {
     const ds = syntheticPacks({ numPacks: 3, vocabSize: 151669, meanDocLength: 10, packedLength: 40, seed: 7 });
     const packs = [0, 1, 2].map((i) => ds.get(i) as Pack);
-    const bytes = Buffer.concat([...packs.map((p, i) => encodePackFrame(p, { epoch: 1, index: 10 + i })), encodeEndFrame()]);
+    const bytes = Buffer.concat([
+      ...packs.map((p, i) => encodePackFrame(p, { epoch: 1, index: 10 + i })),
+      encodeEndFrame(),
+    ]);
     const got = JSON.parse(runPython(['-c', DECODE], bytes)) as Record<string, unknown>[];
     expect(got).toHaveLength(3);
     got.forEach((g, i) => {
       const p = packs[i]!;
-      for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const) expect(g[k]).toEqual(Array.from(p[k]));
+      for (const k of ['input_ids', 'labels', 'cumulative_len', 'position_ids'] as const)
+        expect(g[k]).toEqual(Array.from(p[k]));
       expect(g.epoch).toBe(1);
       expect(g.index).toBe(10 + i);
     });
@@ -35,6 +39,8 @@ describe('feed frames', () => {
 
   it('refuses packs whose cumulative_len does not cover the pack', () => {
     const p = syntheticPacks({ numPacks: 1, vocabSize: 100, meanDocLength: 10, packedLength: 40 }).get(0) as Pack;
-    expect(() => encodePackFrame({ ...p, cumulative_len: Int32Array.from([0, 5]) }, { epoch: 0, index: 3 })).toThrow(/cumulative_len must run from 0 to 40/);
+    expect(() => encodePackFrame({ ...p, cumulative_len: Int32Array.from([0, 5]) }, { epoch: 0, index: 3 })).toThrow(
+      /cumulative_len must run from 0 to 40/,
+    );
   });
 });

@@ -8,7 +8,9 @@ export const TORCH_PYTHON = resolvePython().python;
 /** Run a script with the worker package importable; returns stdout (throws with stderr on failure). */
 export function runPython(args: string[], input?: Buffer | string, python = TORCH_PYTHON): string {
   const r = spawnSync(python, args, {
-    input, encoding: 'utf8', maxBuffer: 64 << 20,
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
     env: { ...process.env, PYTHONPATH: WORKER_DIR, OMP_NUM_THREADS: '1' },
   });
   if (r.status !== 0) throw new Error(`${python} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);

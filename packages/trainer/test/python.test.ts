@@ -2,16 +2,23 @@ import { describe, expect, it } from 'vitest';
 import { PY_TESTS, runPython } from './helpers.ts';
 
 describe('python worker', () => {
-  it('checkpoint rotation removes only weft\'s own checkpoints (an iter_N.pth without weft\'s .state stays)', () => {
+  it("checkpoint rotation removes only weft's own checkpoints (an iter_N.pth without weft's .state stays)", () => {
     const left = JSON.parse(runPython([`${PY_TESTS}check_rotation.py`])) as string[];
     expect(left).toEqual(['iter_1.pth', 'iter_3.pth', 'iter_3.state', 'iter_4.pth', 'iter_4.state', 'last_checkpoint']);
   });
 
   it('shard: auto picks FSDP2 only where PyTorch has it (DDP on 1.13), a clear error otherwise; sharded checkpoints rotate and resume', () => {
     const r = JSON.parse(runPython([`${PY_TESTS}check_shard.py`])) as {
-      torch: [number, number]; fsdp2_available: boolean; pick: Record<string, string>; left: string[]; last: string;
-      is_sharded: boolean[]; trainer_state: Record<string, unknown>; steps: number[];
-      key_map_llama: Record<string, string>; key_map_internlm2: null | Record<string, string>;
+      torch: [number, number];
+      fsdp2_available: boolean;
+      pick: Record<string, string>;
+      left: string[];
+      last: string;
+      is_sharded: boolean[];
+      trainer_state: Record<string, unknown>;
+      steps: number[];
+      key_map_llama: Record<string, string>;
+      key_map_internlm2: null | Record<string, string>;
       clip: { max_norm: string; norm_diff: number; grad_diff: number; scaled: boolean }[];
     };
     // FSDP2's clipping on local shards against torch.nn.utils.clip_grad_norm_ (one rank: shards = tensors)
@@ -35,21 +42,40 @@ describe('python worker', () => {
     expect(r.trainer_state).toMatchObject({ format: 'dcp', step: 6, has_optimizer: true });
     expect(r.steps).toEqual([4, 6]);
     // llama keys only rename (the converter names shards with this map); internlm2 packs wqkv: no map
-    expect(r.key_map_llama).toMatchObject({ 'embed_tokens.weight': 'model.embed_tokens.weight', 'lm_head.weight': 'lm_head.weight', 'norm.weight': 'model.norm.weight' });
+    expect(r.key_map_llama).toMatchObject({
+      'embed_tokens.weight': 'model.embed_tokens.weight',
+      'lm_head.weight': 'lm_head.weight',
+      'norm.weight': 'model.norm.weight',
+    });
     expect(r.key_map_internlm2).toBeNull();
   });
 
   it('varlen (block-diagonal) attention equals attention computed per document', () => {
-    const r = JSON.parse(runPython([`${PY_TESTS}check_attention.py`, 'math', 'cpu'])) as { max_abs_diff: number; max_abs_diff_unmasked: number };
+    const r = JSON.parse(runPython([`${PY_TESTS}check_attention.py`, 'math', 'cpu'])) as {
+      max_abs_diff: number;
+      max_abs_diff_unmasked: number;
+    };
     expect(r.max_abs_diff).toBeLessThan(1e-5);
     expect(r.max_abs_diff_unmasked).toBeGreaterThan(0.1); // the reference would catch a missing mask
   });
 
   it('model: packed forward equals each document alone; HF keys, wqkv layout, safetensors, weights-only refusal', () => {
     const r = JSON.parse(runPython([`${PY_TESTS}check_model.py`])) as {
-      packed_vs_alone: number; unmasked_vs_alone: number;
-      roundtrips: Record<string, { keys_equal: boolean; max_diff: number; wqkv_matches_reference?: boolean; has_qkv_bias?: boolean; sample_keys: string[] }>;
-      safetensors_same: boolean; safetensors_truncated_error: string; weights_only_error: string;
+      packed_vs_alone: number;
+      unmasked_vs_alone: number;
+      roundtrips: Record<
+        string,
+        {
+          keys_equal: boolean;
+          max_diff: number;
+          wqkv_matches_reference?: boolean;
+          has_qkv_bias?: boolean;
+          sample_keys: string[];
+        }
+      >;
+      safetensors_same: boolean;
+      safetensors_truncated_error: string;
+      weights_only_error: string;
     };
     expect(r.packed_vs_alone).toBeLessThan(1e-4);
     expect(r.unmasked_vs_alone).toBeGreaterThan(0.1);
@@ -67,7 +93,13 @@ describe('python worker', () => {
   it('bf16 master weights track an fp32 model; chunked cross-entropy equals F.cross_entropy', () => {
     const r = JSON.parse(runPython([`${PY_TESTS}check_precision.py`])) as {
       chunked_ce: { loss_rel_diff: number; grad_w_max_diff: number };
-      master_weights: { max_loss_rel_diff: number; param_dtype: string; inv_freq_dtype: string; checkpoint_dtypes: string[]; tied_keys_present: boolean };
+      master_weights: {
+        max_loss_rel_diff: number;
+        param_dtype: string;
+        inv_freq_dtype: string;
+        checkpoint_dtypes: string[];
+        tied_keys_present: boolean;
+      };
     };
     expect(r.chunked_ce.loss_rel_diff).toBeLessThan(1e-6);
     expect(r.chunked_ce.grad_w_max_diff).toBeLessThan(1e-4);
@@ -81,10 +113,20 @@ describe('python worker', () => {
   it('InternLM v1 (q/k/v/o bias, dynamic/origin rotary) and v2 folders load strictly; logits equal an HF-style reference forward', () => {
     type Case = { diff_40: number; diff_100: number; roundtrip_equal: boolean; keys: string[] };
     const r = JSON.parse(runPython([`${PY_TESTS}check_internlm.py`])) as Record<string, Case> & {
-      dynamic_vs_origin_100: number; inv_freq_dropped: boolean; bad_rotary_error: string;
-      internlm2_dynamic_vs_none_100: number; bad_rope_scaling_error: string;
+      dynamic_vs_origin_100: number;
+      inv_freq_dropped: boolean;
+      bad_rotary_error: string;
+      internlm2_dynamic_vs_none_100: number;
+      bad_rope_scaling_error: string;
     };
-    for (const k of ['internlm', 'internlm_origin', 'internlm_nobias', 'internlm2', 'internlm2_dynamic', 'internlm2_linear']) {
+    for (const k of [
+      'internlm',
+      'internlm_origin',
+      'internlm_nobias',
+      'internlm2',
+      'internlm2_dynamic',
+      'internlm2_linear',
+    ]) {
       expect(r[k]!.diff_40).toBeLessThan(1e-5); // below max_position_embeddings (64)
       expect(r[k]!.diff_100).toBeLessThan(1e-5); // past it: v1's dynamic NTK base
       expect(r[k]!.roundtrip_equal).toBe(true);

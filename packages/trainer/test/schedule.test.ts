@@ -19,9 +19,11 @@ print(json.dumps(out))
 `;
 
 describe('rank schedule', () => {
-  it('each rank gets exactly xtuner\'s sampler order, across epochs', () => {
+  it("each rank gets exactly xtuner's sampler order, across epochs", () => {
     const [n, world, seed] = [23, 3, 1024];
-    const want = JSON.parse(runPython(['-c', XTUNER, String(n), String(world), String(seed), '2'], undefined, 'python3')) as Record<string, [number, number][]>;
+    const want = JSON.parse(
+      runPython(['-c', XTUNER, String(n), String(world), String(seed), '2'], undefined, 'python3'),
+    ) as Record<string, [number, number][]>;
     const order = internRepoOrder(n, world, seed);
     for (let r = 0; r < world; r++) {
       const got = [...rankSchedule(order, r, { epoch: 0, consumed: 0 }, 14)].map((a) => [a.epoch, a.index]);
@@ -33,7 +35,10 @@ describe('rank schedule', () => {
     const order = internRepoOrder(50, 4, 1024);
     for (const k of [0, 5, 12, 13, 20]) {
       const whole = [...rankSchedule(order, 2, { epoch: 0, consumed: 0 }, 30)];
-      const resumed = [...rankSchedule(order, 2, { epoch: 0, consumed: 0 }, k), ...rankSchedule(order, 2, cursorAfter(order, k), 30 - k)];
+      const resumed = [
+        ...rankSchedule(order, 2, { epoch: 0, consumed: 0 }, k),
+        ...rankSchedule(order, 2, cursorAfter(order, k), 30 - k),
+      ];
       expect(resumed).toEqual(whole);
     }
   });

@@ -78,7 +78,12 @@ describe('TensorBoard event files', () => {
     w.scalars(300, { 'train/loss': 1.25 }, 1_700_000_002);
     w.close();
     const file = readdirSync(dir).find((f) => f.startsWith('events.out.tfevents.'))!;
-    const ev = JSON.parse(runPython(['-c', READ, join(dir, file)], undefined, 'python3')) as { step?: number; file_version?: string; wall_time: number; scalars: Record<string, number> }[];
+    const ev = JSON.parse(runPython(['-c', READ, join(dir, file)], undefined, 'python3')) as {
+      step?: number;
+      file_version?: string;
+      wall_time: number;
+      scalars: Record<string, number>;
+    }[];
     expect(ev).toHaveLength(3);
     expect(ev[0]!.file_version).toBe('brain.Event:2');
     expect(ev[1]).toMatchObject({ step: 1, wall_time: 1_700_000_001 });

@@ -14,7 +14,8 @@
 export function rotaryOrder(heads: number, d: number): Int32Array {
   const out = new Int32Array(heads * d);
   const half = d / 2;
-  for (let h = 0; h < heads; h++) for (let i = 0; i < half; i++) for (let s = 0; s < 2; s++) out[h * d + 2 * i + s] = h * d + s * half + i;
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < half; i++) for (let s = 0; s < 2; s++) out[h * d + 2 * i + s] = h * d + s * half + i;
   return out;
 }
 
@@ -42,12 +43,28 @@ export function iota(n: number, start = 0): Int32Array {
  * `[q_r | k_r | v_r]`, each the r-th of tp equal blocks. Entries index the stacked source
  * (q rows, then k rows at `kOffset`, then v rows at `vOffset`).
  */
-export function qkvRank(q: Int32Array, k: Int32Array, v: Int32Array, tp: number, r: number, kOffset: number, vOffset: number): Int32Array {
-  const qs = q.length / tp, ks = k.length / tp, vs = v.length / tp;
+export function qkvRank(
+  q: Int32Array,
+  k: Int32Array,
+  v: Int32Array,
+  tp: number,
+  r: number,
+  kOffset: number,
+  vOffset: number,
+): Int32Array {
+  const qs = q.length / tp,
+    ks = k.length / tp,
+    vs = v.length / tp;
   const out = new Int32Array(qs + ks + vs);
   out.set(q.subarray(r * qs, (r + 1) * qs), 0);
-  out.set(k.subarray(r * ks, (r + 1) * ks).map((x) => x + kOffset), qs);
-  out.set(v.subarray(r * vs, (r + 1) * vs).map((x) => x + vOffset), qs + ks);
+  out.set(
+    k.subarray(r * ks, (r + 1) * ks).map((x) => x + kOffset),
+    qs,
+  );
+  out.set(
+    v.subarray(r * vs, (r + 1) * vs).map((x) => x + vOffset),
+    qs + ks,
+  );
   return out;
 }
 
@@ -58,9 +75,15 @@ export function qkvRank(q: Int32Array, k: Int32Array, v: Int32Array, tp: number,
  * @example
  * const { q, k, v } = internlm2Rows(4, 2, 128); // feature maps into wqkv's rows
  */
-export function internlm2Rows(heads: number, kvHeads: number, d: number): { q: Int32Array; k: Int32Array; v: Int32Array } {
+export function internlm2Rows(
+  heads: number,
+  kvHeads: number,
+  d: number,
+): { q: Int32Array; k: Int32Array; v: Int32Array } {
   const g = heads / kvHeads;
-  const q = new Int32Array(heads * d), k = new Int32Array(kvHeads * d), v = new Int32Array(kvHeads * d);
+  const q = new Int32Array(heads * d),
+    k = new Int32Array(kvHeads * d),
+    v = new Int32Array(kvHeads * d);
   for (let a = 0; a < kvHeads; a++) {
     const base = a * (g + 2) * d;
     for (let b = 0; b < g; b++) for (let t = 0; t < d; t++) q[(a * g + b) * d + t] = base + b * d + t;
@@ -77,12 +100,25 @@ export function internlm2Rows(heads: number, kvHeads: number, d: number): { q: I
  * source, or of its transpose when `transpose` (then `src[cols[b], rows[a]]`). An index of -1
  * gives zero (padding).
  */
-export function gather(src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean): Uint16Array {
+export function gather(
+  src: Uint16Array,
+  srcCols: number,
+  rows: Int32Array,
+  cols: Int32Array,
+  transpose: boolean,
+): Uint16Array {
   return gatherInto(new Uint16Array(rows.length * cols.length), src, srcCols, rows, cols, transpose);
 }
 
 /** {@link gather} into `out` (zeroed, `rows.length * cols.length` long): lets a caller write a big output in row chunks. */
-export function gatherInto(out: Uint16Array, src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean): Uint16Array {
+export function gatherInto(
+  out: Uint16Array,
+  src: Uint16Array,
+  srcCols: number,
+  rows: Int32Array,
+  cols: Int32Array,
+  transpose: boolean,
+): Uint16Array {
   const nc = cols.length;
   if (transpose) {
     // a band of output columns at a time: each reads a few source rows front to back

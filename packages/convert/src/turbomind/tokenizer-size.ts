@@ -7,14 +7,32 @@ export function sentencepiecePieces(buf: Uint8Array, file = 'tokenizer.model'): 
   const pieces: string[] = [];
   const dec = new TextDecoder();
   const fail = (detail: string, offset: number): never => {
-    throw new DataError(`not a valid sentencepiece model (truncated or corrupt file?): ${detail}`, { file, offset }, { reason: 'corrupt-model' });
+    throw new DataError(
+      `not a valid sentencepiece model (truncated or corrupt file?): ${detail}`,
+      { file, offset },
+      { reason: 'corrupt-model' },
+    );
   };
-  walkProtobuf(buf, 0, buf.length, (num, wire, _v, body, at) => {
-    if (num !== 1 || wire !== 2) return;
-    let piece = '';
-    walkProtobuf(buf, at, at + body!.length, (n, w, _x, b) => { if (n === 1 && w === 2) piece = dec.decode(b); }, fail);
-    pieces.push(piece);
-  }, fail);
+  walkProtobuf(
+    buf,
+    0,
+    buf.length,
+    (num, wire, _v, body, at) => {
+      if (num !== 1 || wire !== 2) return;
+      let piece = '';
+      walkProtobuf(
+        buf,
+        at,
+        at + body!.length,
+        (n, w, _x, b) => {
+          if (n === 1 && w === 2) piece = dec.decode(b);
+        },
+        fail,
+      );
+      pieces.push(piece);
+    },
+    fail,
+  );
   return pieces;
 }
 
@@ -37,7 +55,9 @@ export function tokenizerSize(dir: string): number | undefined {
     }
     const vocab = j.model?.vocab;
     // BPE/WordLevel/WordPiece keep a token → id object; Unigram a list of [token, score]
-    const tokens = new Set<string>(Array.isArray(vocab) ? vocab.map((x) => String((x as unknown[])[0])) : Object.keys((vocab as object) ?? {}));
+    const tokens = new Set<string>(
+      Array.isArray(vocab) ? vocab.map((x) => String((x as unknown[])[0])) : Object.keys((vocab as object) ?? {}),
+    );
     for (const a of j.added_tokens ?? []) tokens.add(a.content);
     return tokens.size;
   }
@@ -46,7 +66,9 @@ export function tokenizerSize(dir: string): number | undefined {
     const tokens = new Set(sentencepiecePieces(readFileSync(sp), sp));
     const tc = join(dir, 'tokenizer_config.json');
     if (existsSync(tc)) {
-      const cfg = JSON.parse(readFileSync(tc, 'utf8')) as { added_tokens_decoder?: Record<string, { content: string }> };
+      const cfg = JSON.parse(readFileSync(tc, 'utf8')) as {
+        added_tokens_decoder?: Record<string, { content: string }>;
+      };
       for (const a of Object.values(cfg.added_tokens_decoder ?? {})) tokens.add(a.content);
     }
     return tokens.size;

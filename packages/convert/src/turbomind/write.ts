@@ -39,28 +39,50 @@ export interface WrittenTurbomind {
   info: TurbomindModelInfo;
 }
 
-type PutGather = (name: string, src: Uint16Array, srcCols: number, rows: Int32Array, cols: Int32Array, transpose: boolean) => void;
+type PutGather = (
+  name: string,
+  src: Uint16Array,
+  srcCols: number,
+  rows: Int32Array,
+  cols: Int32Array,
+  transpose: boolean,
+) => void;
 
 interface Names {
-  emb: string; norm: string; out: string;
-  layer(i: number): { norms: [string, string]; attn: string[]; bias: string[]; wo: string; ffn: [string, string, string] };
+  emb: string;
+  norm: string;
+  out: string;
+  layer(i: number): {
+    norms: [string, string];
+    attn: string[];
+    bias: string[];
+    wo: string;
+    ffn: [string, string, string];
+  };
 }
 
 function names(info: TurbomindModelInfo): Names {
   if (info.family === 'internlm2') {
     return {
-      emb: 'model.tok_embeddings.weight', norm: 'model.norm.weight', out: info.tieWordEmbeddings ? 'model.tok_embeddings.weight' : 'output.weight',
+      emb: 'model.tok_embeddings.weight',
+      norm: 'model.norm.weight',
+      out: info.tieWordEmbeddings ? 'model.tok_embeddings.weight' : 'output.weight',
       layer: (i) => {
         const p = `model.layers.${i}.`;
         return {
-          norms: [`${p}attention_norm.weight`, `${p}ffn_norm.weight`], attn: [`${p}attention.wqkv.weight`], bias: [], wo: `${p}attention.wo.weight`,
+          norms: [`${p}attention_norm.weight`, `${p}ffn_norm.weight`],
+          attn: [`${p}attention.wqkv.weight`],
+          bias: [],
+          wo: `${p}attention.wo.weight`,
           ffn: [`${p}feed_forward.w1.weight`, `${p}feed_forward.w3.weight`, `${p}feed_forward.w2.weight`],
         };
       },
     };
   }
   return {
-    emb: 'model.embed_tokens.weight', norm: 'model.norm.weight', out: info.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
+    emb: 'model.embed_tokens.weight',
+    norm: 'model.norm.weight',
+    out: info.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight',
     layer: (i) => {
       const p = `model.layers.${i}.`;
       const a = `${p}self_attn.`;
@@ -80,12 +102,25 @@ function names(info: TurbomindModelInfo): Names {
  * array when no `dest`). Streams the source in chunks when the record can, so an fp32 tensor
  * never sits in memory beside its 16-bit copy.
  */
-async function load(t: TensorRecord, shape: number[], to: 'F16' | 'BF16', dest?: Uint16Array, at = 0): Promise<Uint16Array> {
+async function load(
+  t: TensorRecord,
+  shape: number[],
+  to: 'F16' | 'BF16',
+  dest?: Uint16Array,
+  at = 0,
+): Promise<Uint16Array> {
   const where = t.source ? { file: t.source.file, offset: t.source.offset } : { file: t.name };
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new DataError(`tensor ${t.name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`, where, { reason: 'shape' });
+    throw new DataError(
+      `tensor ${t.name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`,
+      where,
+      { reason: 'shape' },
+    );
   }
-  if (!CASTABLE.has(t.dtype)) throw new DataError(`tensor ${t.name} is ${t.dtype}; only float tensors can be converted`, where, { reason: 'dtype' });
+  if (!CASTABLE.has(t.dtype))
+    throw new DataError(`tensor ${t.name} is ${t.dtype}; only float tensors can be converted`, where, {
+      reason: 'dtype',
+    });
   const n = numel(shape);
   const out = dest ?? new Uint16Array(n);
   const fill = (bytes: Uint8Array): void => {
@@ -133,16 +168,26 @@ function rankName(name: string, r: number): string {
 }
 
 /** Embedding, final norm and lm head (one vocab-sized tensor in memory at a time unless tied). */
-async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) => TensorRecord, put: (n: string, d: Uint16Array) => void, putGather: PutGather, to: 'F16' | 'BF16', scratch: Scratch): Promise<void> {
+async function writeMisc(
+  info: TurbomindModelInfo,
+  N: Names,
+  get: (n: string) => TensorRecord,
+  put: (n: string, d: Uint16Array) => void,
+  putGather: PutGather,
+  to: 'F16' | 'BF16',
+  scratch: Scratch,
+): Promise<void> {
   const { hidden: H, tp: T } = info;
   const all = iota(H);
   const emb = await load(get(N.emb), [info.vocab, H], to, scratch.take(info.vocab * H));
   const embRows = paddedRange(0, info.vocabPadded, info.vocab);
-  for (let r = 0; r < T; r++) putGather(rankName('tok_embeddings.weight', r), emb, H, embRows, iota(H / T, (r * H) / T), false);
+  for (let r = 0; r < T; r++)
+    putGather(rankName('tok_embeddings.weight', r), emb, H, embRows, iota(H / T, (r * H) / T), false);
   // the lm head reuses the embedding's memory (same tensor when tied)
   const lm = N.out === N.emb ? emb : await load(get(N.out), [info.vocab, H], to, scratch.take(info.vocab * H));
   const vs = info.vocabPadded / T;
-  for (let r = 0; r < T; r++) putGather(rankName('output.weight', r), lm, H, all, paddedRange(r * vs, vs, info.vocab), true);
+  for (let r = 0; r < T; r++)
+    putGather(rankName('output.weight', r), lm, H, all, paddedRange(r * vs, vs, info.vocab), true);
   put('norm.weight', await load(get(N.norm), [H], to));
 }
 
@@ -158,21 +203,42 @@ async function writeMisc(info: TurbomindModelInfo, N: Names, get: (n: string) =>
  * const config = JSON.parse(readFileSync('llama/config.json', 'utf8'));
  * await writeTurbomind('workspace', readSafetensors('llama'), { config, modelName: 'llama', tp: 2 });
  */
-export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<TensorRecord> | Iterable<TensorRecord>, opts: WriteTurbomindOptions): Promise<WrittenTurbomind> {
-  const output = { command: 'convert hf-to-turbomind', inputs: opts.inputs ?? [], overwrite: opts.overwrite ?? false, option: '--dst-path' };
+export async function writeTurbomind(
+  dstDir: string,
+  tensors: AsyncIterable<TensorRecord> | Iterable<TensorRecord>,
+  opts: WriteTurbomindOptions,
+): Promise<WrittenTurbomind> {
+  const output = {
+    command: 'convert hf-to-turbomind',
+    inputs: opts.inputs ?? [],
+    overwrite: opts.overwrite ?? false,
+    option: '--dst-path',
+  };
   checkOutputDir(dstDir, output); // before any work
   const tp = opts.tp ?? 1;
   const info = turbomindModelInfo(opts.config, { tp, dtype: opts.dtype ?? 'auto' });
-  const yaml = safeDump(turbomindConfig(info, { modelName: opts.modelName, chatTemplate: opts.chatTemplate ?? 'base', tokenizerSize: opts.tokenizerSize ?? info.vocab }));
+  const yaml = safeDump(
+    turbomindConfig(info, {
+      modelName: opts.modelName,
+      chatTemplate: opts.chatTemplate ?? 'base',
+      tokenizerSize: opts.tokenizerSize ?? info.vocab,
+    }),
+  );
   const byName = new Map<string, TensorRecord>();
   for await (const t of tensors) {
-    if (byName.has(t.name)) throw new DataError(`tensor ${t.name} appears twice`, t.source ?? { file: t.name }, { reason: 'duplicate' });
+    if (byName.has(t.name))
+      throw new DataError(`tensor ${t.name} appears twice`, t.source ?? { file: t.name }, { reason: 'duplicate' });
     byName.set(t.name, t);
   }
   const used = new Set<string>();
   const get = (name: string): TensorRecord => {
     const t = byName.get(name);
-    if (!t) throw new DataError(`tensor ${name} is missing (a ${info.arch} checkpoint needs it)`, { file: name }, { reason: 'missing' });
+    if (!t)
+      throw new DataError(
+        `tensor ${name} is missing (a ${info.arch} checkpoint needs it)`,
+        { file: name },
+        { reason: 'missing' },
+      );
     used.add(name);
     return t;
   };
@@ -184,7 +250,10 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
   mkdirSync(wdir, { recursive: true });
   const files: string[] = [];
   const put = (name: string, data: Uint16Array | string): void => {
-    writeFileSync(join(wdir, name), typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    writeFileSync(
+      join(wdir, name),
+      typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    );
     files.push(`triton_models/weights/${name}`);
   };
   /** Write `gather(src, ...)` to `name` a few MB of rows at a time. */
@@ -209,7 +278,12 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
     put('config.yaml', yaml);
     const N = names(info);
     const { hidden: H, tp: T, headDim: D, headNum, kvHeadNum, kvRepeat } = info;
-    const progress = new Progress({ label: 'hf-to-turbomind', total: info.numLayer + 1, unit: 'layers', enabled: opts.progress ?? false });
+    const progress = new Progress({
+      label: 'hf-to-turbomind',
+      total: info.numLayer + 1,
+      unit: 'layers',
+      enabled: opts.progress ?? false,
+    });
     const all = iota(H);
 
     // embedding: vocab rows padded, split by hidden columns; lm head: padded, transposed, split by vocab columns.
@@ -218,7 +292,8 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
     await writeMisc(info, N, get, put, putGather, to, scratch);
     progress.tick();
 
-    const qDim = headNum * D, kvDim = kvHeadNum * D;
+    const qDim = headNum * D,
+      kvDim = kvHeadNum * D;
     // feature maps, in source rows, of q / k / v after KV replication and the rotary reorder
     const qMap = rotaryOrder(headNum, D);
     const kvRep = repeatHeads(kvHeadNum, D, kvRepeat);
@@ -232,41 +307,81 @@ export async function writeTurbomind(dstDir: string, tensors: AsyncIterable<Tens
 
       // q, k, v stacked as rows of one [q+k+v, hidden] source (InternLM2's wqkv already is one)
       let stacked: Uint16Array;
-      let q = qMap, k = kMap, v = vMap;
-      let kOff = qDim, vOff = qDim + kvDim;
+      let q = qMap,
+        k = kMap,
+        v = vMap;
+      let kOff = qDim,
+        vOff = qDim + kvDim;
       if (info.family === 'internlm2') {
-        stacked = await load(get(L.attn[0]!), [(headNum + 2 * kvHeadNum) * D, H], to, scratch.take((headNum + 2 * kvHeadNum) * D * H));
+        stacked = await load(
+          get(L.attn[0]!),
+          [(headNum + 2 * kvHeadNum) * D, H],
+          to,
+          scratch.take((headNum + 2 * kvHeadNum) * D * H),
+        );
         const rows = internlm2Rows(headNum, kvHeadNum, D);
-        q = compose(rows.q, qMap); k = compose(rows.k, kMap); v = compose(rows.v, vMap);
-        kOff = 0; vOff = 0;
+        q = compose(rows.q, qMap);
+        k = compose(rows.k, kMap);
+        v = compose(rows.v, vMap);
+        kOff = 0;
+        vOff = 0;
       } else {
         stacked = scratch.take((qDim + 2 * kvDim) * H);
         await load(get(L.attn[0]!), [qDim, H], to, stacked, 0);
         await load(get(L.attn[1]!), [kvDim, H], to, stacked, qDim * H);
         await load(get(L.attn[2]!), [kvDim, H], to, stacked, (qDim + kvDim) * H);
       }
-      for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.w_qkv.${r}.weight`, stacked, H, all, qkvRank(q, k, v, T, r, kOff, vOff), true);
+      for (let r = 0; r < T; r++)
+        putGather(`layers.${i}.attention.w_qkv.${r}.weight`, stacked, H, all, qkvRank(q, k, v, T, r, kOff, vOff), true);
       const wo = await load(get(L.wo), [H, qDim], to, scratch.take(H * qDim));
       const woRows = qDim / T;
-      for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.wo.${r}.weight`, wo, qDim, iota(woRows, r * woRows), all, true);
+      for (let r = 0; r < T; r++)
+        putGather(`layers.${i}.attention.wo.${r}.weight`, wo, qDim, iota(woRows, r * woRows), all, true);
       if (L.bias.length > 0) {
         const bias = new Uint16Array(qDim + 2 * kvDim);
         bias.set(await load(get(L.bias[0]!), [qDim], to), 0);
         bias.set(await load(get(L.bias[1]!), [kvDim], to), qDim);
         bias.set(await load(get(L.bias[2]!), [kvDim], to), qDim + kvDim);
-        for (let r = 0; r < T; r++) putGather(`layers.${i}.attention.w_qkv.${r}.bias`, bias, 1, qkvRank(qMap, kMap, vMap, T, r, qDim, qDim + kvDim), new Int32Array([0]), false);
+        for (let r = 0; r < T; r++)
+          putGather(
+            `layers.${i}.attention.w_qkv.${r}.bias`,
+            bias,
+            1,
+            qkvRank(qMap, kMap, vMap, T, r, qDim, qDim + kvDim),
+            new Int32Array([0]),
+            false,
+          );
         // o_proj has no bias: lmdeploy writes zeros, whole on every rank (hidden long when KV heads are replicated, else q long)
         const zeros = new Uint16Array(kvRepeat > 1 ? H : qDim);
         for (let r = 0; r < T; r++) put(`layers.${i}.attention.wo.${r}.bias`, zeros);
       }
 
       const [w1n, w3n, w2n] = L.ffn;
-      for (const [name, out] of [[w1n, 'w1'], [w3n, 'w3']] as const) {
+      for (const [name, out] of [
+        [w1n, 'w1'],
+        [w3n, 'w3'],
+      ] as const) {
         const w = await load(get(name), [info.inter, H], to, scratch.take(info.inter * H));
-        for (let r = 0; r < T; r++) putGather(`layers.${i}.feed_forward.${out}.${r}.weight`, w, H, all, paddedRange(r * ip, ip, info.inter), true);
+        for (let r = 0; r < T; r++)
+          putGather(
+            `layers.${i}.feed_forward.${out}.${r}.weight`,
+            w,
+            H,
+            all,
+            paddedRange(r * ip, ip, info.inter),
+            true,
+          );
       }
       const w2 = await load(get(w2n), [H, info.inter], to, scratch.take(H * info.inter));
-      for (let r = 0; r < T; r++) putGather(`layers.${i}.feed_forward.w2.${r}.weight`, w2, info.inter, paddedRange(r * ip, ip, info.inter), all, true);
+      for (let r = 0; r < T; r++)
+        putGather(
+          `layers.${i}.feed_forward.w2.${r}.weight`,
+          w2,
+          info.inter,
+          paddedRange(r * ip, ip, info.inter),
+          all,
+          true,
+        );
       progress.tick();
     }
     progress.done();

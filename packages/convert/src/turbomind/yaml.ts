@@ -78,7 +78,8 @@ function plainOk(s: string): boolean {
 }
 
 function yamlString(s: string): string {
-  if (!/^[\x20-\x7e]*$/.test(s)) throw new Error(`${JSON.stringify(s)}: only printable ASCII strings are supported in config.yaml`);
+  if (!/^[\x20-\x7e]*$/.test(s))
+    throw new Error(`${JSON.stringify(s)}: only printable ASCII strings are supported in config.yaml`);
   if (plainOk(s) && !IMPLICIT.some((re) => re.test(s))) return s;
   return `'${s.replaceAll("'", "''")}'`;
 }

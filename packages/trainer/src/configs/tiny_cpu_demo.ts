@@ -12,9 +12,16 @@ const data = process.env.WEFT_DEMO_DATA ?? 'data/sample/tokenized';
 export default {
   model: {
     config: {
-      model_type: 'llama', vocab_size: 151669, hidden_size: 64, intermediate_size: 128,
-      num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-      rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true,
+      model_type: 'llama',
+      vocab_size: 151669,
+      hidden_size: 64,
+      intermediate_size: 128,
+      num_hidden_layers: 2,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      rms_norm_eps: 1e-6,
+      rope_theta: 1000000,
+      tie_word_embeddings: true,
     },
   },
   maxLength: 128,
