@@ -1,19 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runProcess } from '../src/process.ts';
+import { treeRecord } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
-
-/** Every file under `dir` with its bytes, by relative path. */
-function tree(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(join(dir, rel)).sort()) {
-    const p = join(rel, e);
-    if (statSync(join(dir, p)).isDirectory()) Object.assign(out, tree(dir, p));
-    else out[p] = readFileSync(join(dir, p)).toString('base64');
-  }
-  return out;
-}
 
 // With workers, ftdp lines are read, parsed, templated and encoded in the workers from raw batches
 // of lines (64 KiB); the in-thread stages (0 workers) are the reference for bytes, counts and errors.
@@ -65,7 +55,7 @@ describe('weft process: workers tokenize raw line batches', () => {
         progress: false,
       });
       summaries.push(summary);
-      outs.push(tree(out));
+      outs.push(treeRecord(out));
     }
     expect(statSync(join(input, 'part-0.json')).size).toBeGreaterThan(4 << 16); // several batches
     const s = summaries[0] as { read: number; kept: number; skipped: Record<string, number> };

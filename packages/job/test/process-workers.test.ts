@@ -1,22 +1,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runProcess } from '../src/process.ts';
+import { treeRecord } from './shard-helpers.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'weft-proc-workers-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));
-
-/** Every file under `dir` with its bytes, by relative path. */
-function tree(dir: string, rel = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(join(dir, rel)).sort()) {
-    const p = join(rel, e);
-    if (statSync(join(dir, p)).isDirectory()) Object.assign(out, tree(dir, p));
-    else out[p] = readFileSync(join(dir, p)).toString('base64');
-  }
-  return out;
-}
 
 describe('weft process with worker threads', () => {
   it('writes the same bytes with 0, 1 and 3 workers, one encoder pool serving every file', async () => {
@@ -57,7 +47,7 @@ describe('weft process with worker threads', () => {
       // Every fifth record trains nothing (its only reply is loss: false): 18 + 2 + 28 are dropped,
       // as xtuner's offline job filters them (`any(label >= 0)`).
       expect(summary).toMatchObject({ files: 3, read: 237, kept: 189, skipped: { 'no-trainable-token': 48 } });
-      outs.push(tree(out));
+      outs.push(treeRecord(out));
     }
     expect(Object.keys(outs[0]!)).toContain(join('samples', '2', 'state.json'));
     expect(outs[1]).toEqual(outs[0]);

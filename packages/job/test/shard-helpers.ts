@@ -40,6 +40,11 @@ export function tree(
   return out;
 }
 
+/** {@link tree} as a plain object of base64 strings (what `toEqual` compares and prints readably). */
+export function treeRecord(dir: string): Record<string, string> {
+  return Object.fromEntries([...tree(dir)].map(([k, v]) => [k, v.toString('base64')]));
+}
+
 /** Assert two folders hold the same files with the same bytes (names listed on a mismatch). */
 export function sameTree(a: Map<string, Buffer>, b: Map<string, Buffer>): string[] {
   const diff: string[] = [];
