@@ -8,7 +8,7 @@ import { generate } from '../src/generate.ts';
 import { copyConfig } from '../src/named-configs.ts';
 import { loadConfig } from '../src/config.ts';
 import type { StepMetrics } from '../src/plot.ts';
-import { PY_TESTS, runPython } from './helpers.ts';
+import { PY_TESTS, runPython, shrinkConfig } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 // InternLM's training checkpoints through weft, end to end: model_tp*_pp*.pt folders (made by
@@ -35,26 +35,8 @@ const CASES = [
 const steps = (rows: StepMetrics[]): StepMetrics[] => rows.filter((r) => r.loss !== undefined);
 
 /** The named config on the converted folder and synthetic packs, 4 steps, checkpointEvery 0 (= only at the end). */
-function tiny(c: TrainConfig, model: string, workDir: string): TrainConfig {
-  return {
-    ...c,
-    model: { path: model },
-    dataset: { kind: 'synthetic', numPacks: 8, vocabSize: 1000, meanDocLength: 20 },
-    dataOrderPath: undefined,
-    validation: undefined,
-    maxLength: 64,
-    packedLength: 64,
-    microBatchSize: 1,
-    accumulativeCounts: 1,
-    totalSteps: 4,
-    epochs: undefined,
-    lr: 1e-2,
-    warmupRatio: 0,
-    etaMin: 1e-2,
-    checkpointEvery: 0,
-    workDir,
-  };
-}
+const tiny = (c: TrainConfig, model: string, workDir: string): TrainConfig =>
+  shrinkConfig(c, model, workDir, { vocabSize: 1000, totalSteps: 4, lr: 1e-2, checkpointEvery: 0 });
 
 interface Check {
   logits_diff_T1: number;

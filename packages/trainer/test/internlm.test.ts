@@ -6,7 +6,7 @@ import { train, type TrainConfig } from '@weft/trainer';
 import { copyConfig } from '../src/named-configs.ts';
 import { loadConfig } from '../src/config.ts';
 import type { StepMetrics } from '../src/plot.ts';
-import { runPython } from './helpers.ts';
+import { runPython, shrinkConfig } from './helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const REF = new URL('../../../tools/reference/internlm_ref.py', import.meta.url).pathname;
@@ -30,28 +30,9 @@ function namedType(c: TrainConfig): string {
   return /internlm2/.test(c.model.path!) ? 'internlm2' : 'internlm';
 }
 
-/** The named config with its model swapped for a tiny folder and its data for synthetic packs; the
- * architecture switches (varlen, pack_sample_into_one, optimizer, clipping) stay as the config has them. */
-function shrink(c: TrainConfig, model: string, workDir: string): TrainConfig {
-  return {
-    ...c,
-    model: { path: model },
-    dataset: { kind: 'synthetic', numPacks: 8, vocabSize: 512, meanDocLength: 20 },
-    dataOrderPath: undefined,
-    validation: undefined,
-    maxLength: 64,
-    packedLength: 64,
-    microBatchSize: 1,
-    accumulativeCounts: 1,
-    totalSteps: 5,
-    epochs: undefined,
-    lr: 2e-2,
-    warmupRatio: 0,
-    etaMin: 2e-2,
-    checkpointEvery: 5,
-    workDir,
-  };
-}
+/** The named config on a tiny folder and synthetic packs, 5 steps, a checkpoint at the end. */
+const shrink = (c: TrainConfig, model: string, workDir: string): TrainConfig =>
+  shrinkConfig(c, model, workDir, { vocabSize: 512, totalSteps: 5, lr: 2e-2, checkpointEvery: 5 });
 
 describe('InternLM models in the trainer (1 CPU rank, tiny random folders)', () => {
   it('each named InternLM config trains on a folder of the type it names; loss falls; pth-to-hf round-trips', async () => {
