@@ -24,6 +24,34 @@ export function makeShardInput(dir: string): string {
   return dir;
 }
 
+/** The job the shard tests run (input and out aside): packed, split into byte ranges, Arrow files cut small. */
+export const SHARD_JOB = {
+  format: 'ftdp',
+  tokenizer: 'default',
+  template: 'internlm2_chat',
+  maxLength: 384,
+  pack: true,
+  packedLength: 512,
+  seed: 7,
+  splitBytes: 16_000,
+  maxShardBytes: 40_000,
+  progress: false,
+} as const;
+
+/** {@link SHARD_JOB} as `weft process` options (the Slurm test and the killed-task test run the CLI). */
+export const SHARD_JOB_ARGS: string[] = Object.entries({
+  format: SHARD_JOB.format,
+  tokenizer: SHARD_JOB.tokenizer,
+  template: SHARD_JOB.template,
+  'max-length': SHARD_JOB.maxLength,
+  'packed-length': SHARD_JOB.packedLength,
+  seed: SHARD_JOB.seed,
+  'split-bytes': SHARD_JOB.splitBytes,
+  'max-shard-size': SHARD_JOB.maxShardBytes,
+})
+  .flatMap(([k, v]) => [`--${k}`, String(v)])
+  .concat('--pack');
+
 /** Every file under dir (relative path → bytes), skipping the top-level names in `skip`. */
 export function tree(
   dir: string,

@@ -6,7 +6,7 @@ import { runProcess, type ProcessOptions } from '../src/process.ts';
 import { runProcessShard, shardDirName } from '../src/shard-run.ts';
 import { mergeShards } from '../src/merge.ts';
 import { planUnits, assignUnits, resolveShard } from '@weft/pack';
-import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
+import { makeShardInput, sameTree, SHARD_JOB, SHARD_JOB_ARGS, tree } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 import { stderrOf } from './stderr.ts';
 
@@ -15,20 +15,7 @@ const CHECK = new URL('../../../tools/reference/merged_shards_check.py', import.
 const base = tempDir('weft-shard-');
 
 const input = makeShardInput(join(base, 'in'));
-const job = (out: string): ProcessOptions => ({
-  input,
-  format: 'ftdp',
-  tokenizer: 'default',
-  template: 'internlm2_chat',
-  maxLength: 384,
-  pack: true,
-  packedLength: 512,
-  seed: 7,
-  splitBytes: 16_000,
-  maxShardBytes: 40_000,
-  out,
-  progress: false,
-});
+const job = (out: string): ProcessOptions => ({ input, ...SHARD_JOB, out });
 
 async function sharded(out: string, n: number): Promise<void> {
   for (let i = 0; i < n; i++) await runProcessShard(job(out), { index: i, count: n, source: 'cli' });
@@ -128,31 +115,7 @@ describe('shard failures', () => {
     await runProcessShard(job(out), { index: 0, count: 3, source: 'cli' });
     await runProcessShard(job(out), { index: 2, count: 3, source: 'cli' });
     const before = readFileSync(join(out, 'shards', shardDirName(0, 3), 'weft_shard.json'));
-    const args = [
-      WEFT,
-      'process',
-      input,
-      '--format',
-      'ftdp',
-      '--tokenizer',
-      'default',
-      '--template',
-      'internlm2_chat',
-      '--max-length',
-      '384',
-      '--pack',
-      '--packed-length',
-      '512',
-      '--seed',
-      '7',
-      '--split-bytes',
-      '16000',
-      '--max-shard-size',
-      '40000',
-      '--quiet',
-      '--out',
-      out,
-    ];
+    const args = [WEFT, 'process', input, ...SHARD_JOB_ARGS, '--quiet', '--out', out];
     // Killed once an Arrow file of its temp folder has been written (throttled so that it is mid-job).
     const child = spawn(process.execPath, [...args, '--shard', '1/3'], {
       env: { ...process.env, WEFT_TEST_THROTTLE_MS: '20' },

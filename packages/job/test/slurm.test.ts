@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { runProcess } from '../src/process.ts';
-import { makeShardInput, sameTree, tree } from './shard-helpers.ts';
+import { makeShardInput, sameTree, SHARD_JOB, SHARD_JOB_ARGS, tree } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 // A real single-node Slurm cluster (slurmctld + slurmd + munged, all state in a temp folder),
@@ -69,28 +69,9 @@ afterAll(() => {
 describe('weft process --shard auto on a real Slurm cluster', () => {
   it('a job array of 4 tasks and a dependent merge job give the bytes of one process', async () => {
     const input = makeShardInput(join(base, 'in'));
-    const settings = [
-      '--format',
-      'ftdp',
-      '--tokenizer',
-      'default',
-      '--template',
-      'internlm2_chat',
-      '--max-length',
-      '384',
-      '--pack',
-      '--packed-length',
-      '512',
-      '--seed',
-      '7',
-      '--split-bytes',
-      '16000',
-      '--max-shard-size',
-      '40000',
-    ];
     expect(execFileSync('sinfo', ['-h', '-o', '%T'], { env, encoding: 'utf8' }).trim()).toBe('idle');
     const out = join(base, 'out');
-    const array = sbatch(['--array=0-3', '--cpus-per-task=1', '--wait', PROCESS_SBATCH, input, out, ...settings]);
+    const array = sbatch(['--array=0-3', '--cpus-per-task=1', '--wait', PROCESS_SBATCH, input, out, ...SHARD_JOB_ARGS]);
     expect(
       readdirSync(join(out, 'shards'))
         .filter((n) => !n.startsWith('.'))
@@ -105,20 +86,7 @@ describe('weft process --shard auto on a real Slurm cluster', () => {
     const taskLog = readFileSync(join(cluster, 'log', `job-${jobId}_2.out`), 'utf8');
     expect(taskLog).toMatch(/^shard 2\/4: \d+ units/m); // the one-line summary of the task
 
-    await runProcess({
-      input,
-      format: 'ftdp',
-      tokenizer: 'default',
-      template: 'internlm2_chat',
-      maxLength: 384,
-      pack: true,
-      packedLength: 512,
-      seed: 7,
-      splitBytes: 16_000,
-      maxShardBytes: 40_000,
-      out: join(base, 'single'),
-      progress: false,
-    });
+    await runProcess({ input, ...SHARD_JOB, out: join(base, 'single') });
     const single = tree(join(base, 'single'));
     expect(single.has('packed/state.json')).toBe(true);
     expect(sameTree(tree(out, ['shards']), single)).toEqual([]);
