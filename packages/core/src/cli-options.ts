@@ -95,6 +95,18 @@ const UNITS: Record<string, number> = {
 };
 
 /**
+ * A byte size as transformers reads shard sizes: a number of bytes, or with a unit (`500MB` =
+ * 500·10^6, `4GiB` = 4·2^30); NaN when `v` is not one.
+ *
+ * @example
+ * bytesOf('2GB'); // 2000000000
+ */
+export function bytesOf(v: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]i?B|B)?$/i.exec(v);
+  return m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]!) : NaN;
+}
+
+/**
  * Parser of a byte size: a number of bytes, or with a unit as transformers reads shard sizes
  * (`500MB` = 500·10^6, `4GiB` = 4·2^30), within `range`.
  *
@@ -104,8 +116,7 @@ const UNITS: Record<string, number> = {
  */
 export function byteSize(name: string, range: Range = {}): (value: string) => number {
   return (v) => {
-    const m = /^([0-9]+(?:\.[0-9]+)?)([KMGT]i?B|B)?$/i.exec(v);
-    const n = m ? Math.floor(Number(m[1]) * UNITS[(m[2] ?? 'B').toUpperCase()]!) : NaN;
+    const n = bytesOf(v);
     if (!Number.isSafeInteger(n))
       throw new OptionError(`${name} must be a size in bytes, e.g. 524288000, 500MB or 4GiB, got "${v}"`);
     return bounds(name, n, v, range, 'a size');

@@ -63,6 +63,7 @@ export {
   integer,
   decimal,
   byteSize,
+  bytesOf,
   oneOf,
   existingPath,
   onErrorOption,
