@@ -1,11 +1,8 @@
 /**
  * Tests must not write into the user's cache: a package whose code uses weft's cache folder
  * (`.bin` token sidecars) points `WEFT_CACHE_DIR` at a temp folder for the run (its vitest config
- * sets `env`) and lists this file as `globalSetup`, whose teardown removes the folder.
- *
- * @example
- * // packages/pack/vitest.config.ts
- * test: { env: { WEFT_CACHE_DIR: testCacheDir }, globalSetup: ['../../tools/vitest-cache.ts'] }
+ * sets `env`) and lists this file as `globalSetup`, whose teardown removes the folder. Every package's
+ * config gets both from `packageTestConfig` (vitest-package.ts).
  */
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,11 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { packageTestConfig } from '../../tools/vitest-package.ts';
 
-export default defineConfig({
-  test: {
-    name: 'order',
-    setupFiles: ['../../tools/test/tmp-guard.ts'],
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-  },
-});
+export default packageTestConfig('order');
