@@ -4,15 +4,16 @@
 #   bash bench/fsdp-device.sh pack CARRY_DIR     # here: Node 20, a production node_modules, this checkout
 #   bash CARRY_DIR/run.sh [sections...]          # there: unpack under /tmp/weft, run, results in $OUT
 #
-# Sections (default: all but the last two, in this order): cpu fixture gpu-dcp convert hf-logits gpu-bench e2e gpu-profile.
+# Sections (default: all but the last, in this order): cpu fixture gpu-dcp convert hf-logits gpu-bench e2e.
 #   cpu        bench/fsdp_device.py cpu: CPU ranks (gloo) 1 vs 2 vs 4, kill + resume on another rank count
 #   fixture    the tiny DCP checkpoint of packages/convert/test/fixtures/dcp-tiny (tarred into $OUT)
 #   gpu-dcp    FSDP2 on the GPU, a sharded checkpoint, the worker's logits
 #   convert    `weft convert pth-to-hf` of that checkpoint (the sharded folder read directly)
 #   hf-logits  transformers loads the converted folder; its logits against the worker's
-#   gpu-bench  the 1.1B benchmark: FSDP2 on one GPU vs the single-GPU path
+#   gpu-bench  the 1.1B benchmark: FSDP2 on one GPU vs the single-GPU path, host ms per step region.
+#              GPU_VARIANTS=a,b,c picks bench/fsdp_device.py's GPU_VARIANTS (the first should be `single`);
+#              GPU_PROFILE=a,b profiles those variants' last warm-up step (GPU idle gaps, traces in $OUT/traces)
 #   e2e        `weft train --shard fsdp2` on CPU ranks: 2 ranks uninterrupted vs killed at 4 and resumed on 1 rank
-#   gpu-profile  gpu-bench with a profiled step: GPU time by kernel family
 set -euo pipefail
 if [ "${1:-}" = pack ]; then
   [ -n "${2:-}" ] || { echo "usage: $0 pack CARRY_DIR" >&2; exit 2; }
@@ -45,8 +46,8 @@ for s in $sections; do
   echo "=== $s ($(date -u +%T))" | tee -a "$log"
   case $s in
     cpu) python3 bench/fsdp_device.py cpu --out "$OUT" 2>&1 | tee -a "$log" || true ;;
-    gpu-bench) python3 bench/fsdp_device.py gpu-bench --out "$OUT" --warmup 6 --steps 14 2>&1 | tee -a "$log" || true ;;
-    gpu-profile) python3 bench/fsdp_device.py gpu-bench --profile --out "$OUT" --warmup 6 --steps 8 2>&1 | tee -a "$log" || true ;;
+    gpu-bench) python3 bench/fsdp_device.py gpu-bench --out "$OUT" --warmup ${GPU_WARMUP:-6} --steps ${GPU_STEPS:-14} \
+                 --variants "${GPU_VARIANTS:-single,fsdp2-units1-dtensor-opt,fsdp2-default}" --profile-variants "${GPU_PROFILE:-}" 2>&1 | tee -a "$log" || true ;;
     e2e) E=/tmp/weft-fsdp-e2e; rm -rf $E-a $E-b
          W() { WEFT_DEVICE=cpu node packages/cli/bin/weft.mjs train bench/fsdp-e2e.config.ts "$@" 2>&1 | tail -4 | tee -a "$log"; }
          WEFT_WORK=$E-a WEFT_ACCUM=2 W --nproc-per-node 2 || true

@@ -140,8 +140,9 @@ def section_cpu(args):
         rows, codes, start, errs = run_worker(tmp, name, base_cfg(tmp, name, TINY, GLOBAL // world, steps, shard), world, packs)
         must(codes == [0] * world and len(rows) == steps, f'{label}: exit codes {codes}, {len(rows)} steps', errs)
         must(start['mode'] == ('fsdp2' if shard == 'fsdp2' else 'single') and start['device'] == 'cpu', f'{label}: started as {start}')
+        must(shard != 'fsdp2' or start.get('fsdp_optim') == 'local shards', f'{label}: optimizer not stepped on local shards: {start}')
         runs[label] = rows
-        print(f'{label}: {time.time() - t0:.1f} s, mode {start["mode"]}', flush=True)
+        print(f'{label}: {time.time() - t0:.1f} s, mode {start["mode"]}, units {start.get("fsdp_unit_blocks")}, optimizer {start.get("fsdp_optim")}', flush=True)
     # killed after the step-4 checkpoint (the last rank exits on purpose), resumed on other rank counts
     name = 'w4-killed'
     rows_k, codes, _, errs = run_worker(tmp, name, base_cfg(tmp, name, TINY, 1, steps, 'fsdp2', ckpt_every=4), 4, packs, crash_after=4)
@@ -217,18 +218,35 @@ def read_dcp_model(path):
     return {k[len('model.'):]: v for k, v in state.items()}
 
 
+GPU_VARIANTS = {  # name: (worker settings, env); the first is the reference every other row is divided by
+    'single': (dict(compile_='block', ce_chunk=2048), {}),
+    # FSDP2 as before this change: a unit per block, AdamW stepped on the DTensors
+    'fsdp2-units1-dtensor-opt': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {'WEFT_FSDP_UNIT_BLOCKS': '1', 'WEFT_FSDP_LOCAL_OPTIM': '0'}),
+    'fsdp2-units1-local-opt': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {'WEFT_FSDP_UNIT_BLOCKS': '1'}),
+    'fsdp2-units4-local-opt': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {'WEFT_FSDP_UNIT_BLOCKS': '4'}),
+    'fsdp2-root-dtensor-opt': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {'WEFT_FSDP_UNIT_BLOCKS': '0', 'WEFT_FSDP_LOCAL_OPTIM': '0'}),
+    'fsdp2-root-local-opt': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {'WEFT_FSDP_UNIT_BLOCKS': '0'}),
+    'fsdp2-default': (dict(compile_='block', ce_chunk=2048, shard='fsdp2'), {}),
+}
+
+
 def section_gpu_bench(args):
-    """The 1.1B benchmark (bench/train_gpu.py's model and packs), best single-GPU recipe vs FSDP2 on one rank."""
+    """The 1.1B benchmark (bench/train_gpu.py's model and packs): the single-GPU path against FSDP2 on
+    one rank in several settings, all in this one run; host milliseconds per step region for each."""
+    import numpy as np
     import train_gpu as tg
     tmp = '/tmp/weft-train-bench'
     os.makedirs(tmp, exist_ok=True)
     n = args.warmup + args.steps + 2
     tg.write_frames(tg.make_packs(n, seed=100), f'{tmp}/frames.rank0.bin')
+    names = (args.variants or 'single,fsdp2-units1-dtensor-opt,fsdp2-root-local-opt').split(',')
+    profiled = set((args.profile_variants or '').split(','))
     results = []
-    for name, kw in (('weft-bf16-block-ce2k', dict(compile_='block', ce_chunk=2048)),
-                     ('weft-fsdp2-1gpu-block-ce2k', dict(compile_='block', ce_chunk=2048, shard='fsdp2'))):
+    for name in names:
+        kw, env = GPU_VARIANTS[name.split('@')[0]]
+        env = dict(env, WEFT_PROFILE_TRACE=os.path.join(args.out, 'traces')) if name in profiled else env
         try:
-            r = tg.run_weft(args, name, tmp, timeout=200, profile=args.profile, **kw)
+            r = tg.run_weft(args, name, tmp, timeout=240, profile=name in profiled, env=env, **kw)
         except Exception as e:
             print(f'FAILED {name}: {str(e)[-3000:]}', flush=True)
             continue
@@ -236,19 +254,34 @@ def section_gpu_bench(args):
         if p:
             print(f"{name}: GPU time of one step {p['gpu_ms_total']:.1f} ms (step {r['step_s'] * 1e3:.1f} ms): "
                   + ', '.join(f'{k} {v:.1f}' for k, v in p['gpu_ms_by_family'].items()), flush=True)
-            for k in p['top_kernels'][:10]:
-                print(f"    {k['ms']:7.2f} ms {k['calls']:5d}x [{k['family']}] {k['name'][:110]}", flush=True)
+            print(f"    host ms in ranges: {json.dumps(p.get('cpu_ms'))}", flush=True)
+            idle = p.get('gpu_idle')
+            if idle:
+                print(f"    GPU idle {idle['idle_ms']} ms of a {idle['window_ms']} ms window ({idle['gaps']} gaps); by region {json.dumps(idle['by_region'])}", flush=True)
+                for k, v in idle['top'][:10]:
+                    print(f'      {v:7.2f} ms  {k}', flush=True)
             r['profile_families'] = p['gpu_ms_by_family']
+            r['gpu_idle'] = idle
+            r['cpu_ms'] = p.get('cpu_ms')
         results.append(r)
-        print(json.dumps(r), flush=True)
-    lines = ['| variant | mode | tokens/s | MFU work done | MFU nominal | step (s) | peak mem (GiB) | loss first→last | warm-up (s) |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+        print(json.dumps({k: v for k, v in r.items() if k not in ('gpu_idle',)}), flush=True)
+    ref = results[0]['tokens_per_s_per_gpu'] if results and results[0]['variant'] == 'single' else None
+    regions = []
     for r in results:
-        lines.append(f"| {r['variant']} | {r['mode']} | {r['tokens_per_s_per_gpu']:.0f} | {100 * r['mfu']:.1f}% | {100 * r['mfu_nominal']:.1f}% | "
-                     f"{r['step_s']:.4f} | {r['max_mem_gb']:.1f} | {r['loss_first']:.3f}→{r['loss_last']:.3f} | {r['compile_warmup_s']:.0f} |")
-    if len(results) == 2:
-        lines.append(f"\nFSDP2 (1 GPU) / single-GPU path tokens/s: {results[1]['tokens_per_s_per_gpu'] / results[0]['tokens_per_s_per_gpu']:.3f}")
+        for k in r.get('host_ms', {}):
+            if k not in regions:
+                regions.append(k)
+    lines = ['| variant | mode | units | optimizer | tokens/s | vs single | MFU work done | step (ms) | peak mem (GiB) | loss first→last | '
+             + ' | '.join(f'host {k}' for k in regions) + ' |', '|' + ' --- |' * (10 + len(regions))]
+    for r in results:
+        st = r.get('start') or {}
+        lines.append(f"| {r['variant']} | {r['mode']} | {st.get('fsdp_unit_blocks', '')} | {st.get('fsdp_optim', '')} | "
+                     f"{r['tokens_per_s_per_gpu']:.0f} | {r['tokens_per_s_per_gpu'] / ref if ref else float('nan'):.3f} | {100 * r['mfu']:.1f}% | "
+                     f"{r['step_s'] * 1e3:.1f} | {r['max_mem_gb']:.1f} | {r['loss_first']:.3f}→{r['loss_last']:.3f} | "
+                     + ' | '.join(f"{r.get('host_ms', {}).get(k, 0):.1f}" for k in regions) + ' |')
     print('\n'.join(lines), flush=True)
+    print('host columns: median host (CPU) ms per step in each region, no device sync inside the step; "sync" is the wait '
+          'for the device at the step end (GPU-bound time), the other columns are the host issuing work', flush=True)
     with open(os.path.join(args.out, 'fsdp-gpu-bench.json'), 'w') as f:
         json.dump({'results': results, 'table': '\n'.join(lines)}, f, indent=1)
 
@@ -334,7 +367,8 @@ def main():
     ap.add_argument('--logits')
     ap.add_argument('--a')
     ap.add_argument('--b')
-    ap.add_argument('--profile', action='store_true')
+    ap.add_argument('--variants', help='comma-separated GPU_VARIANTS names (NAME@2 runs NAME again), in this order')
+    ap.add_argument('--profile-variants', help='comma-separated variants whose last warm-up step is profiled')
     ap.add_argument('--steps', type=int, default=20)
     ap.add_argument('--warmup', type=int, default=8)
     args = ap.parse_args()

@@ -78,7 +78,7 @@ def nominal_flops_per_token():
 
 
 def run_weft(args, name, tmp, nproc=1, accum=1, micro=1, compile_='parts', precision='bf16', ce_chunk=0,
-             attn='auto', timeout=150, profile=False, shard='auto'):
+             attn='auto', timeout=150, profile=False, shard='auto', env=None):
     warmup, steps = (args.warmup, args.steps) if accum * micro == 1 else (max(3, args.warmup // 2), max(4, args.steps // 2))
     cfg = dict(model={'config': MODEL}, seed=1024, micro_batch_size=micro, accumulative_counts=accum, lr=3e-4, betas=[0.9, 0.95],
                weight_decay=0.01, warmup_ratio=0.0, eta_min=3e-5, max_norm=1.0, total_steps=warmup + steps,
@@ -94,7 +94,8 @@ def run_weft(args, name, tmp, nproc=1, accum=1, micro=1, compile_='parts', preci
                    MASTER_ADDR='127.0.0.1', MASTER_PORT=str(29600 + (hash(name) % 200)), PYTHONPATH=WORKER,
                    WEFT_FEED=f'file:{tmp}/frames.rank{{rank}}.bin', NCCL_NVLS_ENABLE='0',
                    TORCH_SYMM_MEM_DISABLE_MULTICAST='1', NVSHMEM_DISABLE_NVLS='1', TORCH_LOGS='recompiles',
-                   WEFT_PROFILE_STEP=str(warmup if profile else 0))  # the last warm-up step: not in the timing
+                   WEFT_PROFILE_STEP=str(warmup if profile else 0),  # the last warm-up step: not in the timing
+                   WEFT_PROFILE_NAME=name, WEFT_HOST_TIMES='1', **(env or {}))
         err = open(os.path.join(tmp, f'{name}.rank{r}.stderr'), 'w')
         procs.append(subprocess.Popen([sys.executable, '-m', 'weft_worker.train', '--config', cfg_path], env=env,
                                       stdout=subprocess.PIPE if r == 0 else subprocess.DEVNULL, stderr=err, text=True))
@@ -141,7 +142,10 @@ def run_weft(args, name, tmp, nproc=1, accum=1, micro=1, compile_='parts', preci
             'data_wait_share': sum(r['data_wait_s'] for r in meas) / sum(r['step_time_s'] for r in meas),
             'loss_first': rows[0]['loss'], 'loss_last': rows[-1]['loss'], 'max_mem_gb': max(r.get('max_mem_gb', 0) for r in meas),
             'compile_warmup_s': sum(r['step_time_s'] for r in rows[:warmup]), 'recompiles': recompiles, 'notes': '; '.join(notes),
-            'profile': prof}
+            'profile': prof, 'start': start,
+            # host milliseconds per step region (median over the timed steps; no device sync inside a step)
+            'host_ms': {k: round(float(np.median([r.get('host_ms', {}).get(k, 0.0) for r in meas])), 2)
+                        for k in (meas[0].get('host_ms') or {})} if meas else {}}
 
 
 def run_hf(args, packs):

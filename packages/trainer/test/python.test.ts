@@ -20,7 +20,30 @@ describe('python worker', () => {
       key_map_llama: Record<string, string>;
       key_map_internlm2: null | Record<string, string>;
       clip: { max_norm: string; norm_diff: number; grad_diff: number; scaled: boolean }[];
+      local_step_plain: { local_steps: number; max_diff: number; grads_left: boolean[]; resumed_local_steps: number; resumed_max_diff: number };
+      local_step_sharded: { local_steps: number[]; max_diff: number; others_untouched: boolean };
+      unit_blocks: (number | string)[];
+      idle: { window_ms: number; idle_ms: number; gaps: number; by_region: Record<string, number>; top: [string, number][] };
     };
+    // FSDP2's AdamW stepped on local shards equals torch's AdamW on whole tensors, bitwise: the first step is
+    // torch's own (it creates the state), later ones local, also after a state-dict round trip
+    expect(r.local_step_plain).toEqual({ local_steps: 2, max_diff: 0, grads_left: [false, false, false], resumed_local_steps: 1, resumed_max_diff: 0 });
+    // two emulated ranks with uneven row shards: their rows together equal AdamW on the whole tensors
+    expect(r.local_step_sharded).toEqual({ local_steps: [2, 2], max_diff: 0, others_untouched: true });
+    expect(r.unit_blocks.slice(0, 4)).toEqual([0, 1, 3, 2]);
+    expect(r.unit_blocks[4]).toMatch(/WEFT_FSDP_UNIT_BLOCKS must be >= 0/);
+    // the GPU idle-gap report charges each gap to the host work that launched the kernel ending it
+    expect(r.idle).toEqual({
+      window_ms: 0.19,
+      idle_ms: 0.1,
+      gaps: 3,
+      by_region: { opt: 0.06, fwd: 0.04 },
+      top: [
+        ['opt |  | aten::_fused_adamw_', 0.06],
+        ['fwd | FSDP::pre_forward | aten::mm', 0.03],
+        ['fwd |  | ', 0.01],
+      ],
+    });
     // FSDP2's clipping on local shards against torch.nn.utils.clip_grad_norm_ (one rank: shards = tensors)
     expect(r.clip.map((c) => c.scaled)).toEqual([true, false, false]);
     for (const c of r.clip) {

@@ -6,6 +6,8 @@ flat buffers whose checkpoints would need a second reader; DDP there keeps check
 FSDP2 runs on GPUs (NCCL) and on CPU ranks (gloo); with one rank it runs too (no sharding, same
 code path), which is how one GPU exercises it.
 """
+import os
+
 import torch
 import torch.distributed as dist
 
@@ -58,8 +60,25 @@ def pick(requested, world):
     return requested
 
 
-def apply_fsdp2(model, world, device, param_dtype=torch.bfloat16):
-    """Shard each decoder block and then the rest (embeddings, final norm, head) over all ranks.
+def unit_blocks(world, requested=None):
+    """How many decoder blocks share one FSDP2 unit (one all-gather and one reduce-scatter each);
+    0 = no per-block units, the root unit holds everything. Default: 0 on one rank, where nothing
+    is sharded and each unit only adds hook and dispatch time on the host; 1 on several ranks,
+    where per-block units bound the memory of gathered parameters and overlap communication.
+    WEFT_FSDP_UNIT_BLOCKS overrides it (benchmarks)."""
+    env = os.environ.get('WEFT_FSDP_UNIT_BLOCKS', '')
+    if env != '':
+        requested = int(env)
+    if requested is None:
+        return 0 if world == 1 else 1
+    if requested < 0:
+        raise SystemExit(f'weft worker: WEFT_FSDP_UNIT_BLOCKS must be >= 0 (0: one unit for the whole model), got {requested}')
+    return requested
+
+
+def apply_fsdp2(model, world, device, param_dtype=torch.bfloat16, blocks_per_unit=None):
+    """Shard groups of decoder blocks (`unit_blocks`) and then the rest (embeddings, final norm,
+    head) over all ranks.
     GPU: bf16 (or fp16: `dtype: 'fp16'`) compute, fp32 gradient reduction, fp32 sharded parameters (the master weights).
     CPU: fp32 throughout (gloo, and CPU bf16 matmuls are slow). The mesh is given explicitly:
     without it fully_shard picks CUDA whenever a GPU is visible, even for gloo CPU ranks.
@@ -73,10 +92,92 @@ def apply_fsdp2(model, world, device, param_dtype=torch.bfloat16):
     if device.type == 'cuda':
         kw['mp_policy'] = MixedPrecisionPolicy(param_dtype=param_dtype,
                                                reduce_dtype=torch.float32 if world > 1 else param_dtype)
-    for block in model.layers:
-        fully_shard(block, reshard_after_forward=world > 1, **kw)
+    k = unit_blocks(world, blocks_per_unit)
+    layers = list(model.layers)
+    for i in range(0, len(layers) if k > 0 else 0, max(k, 1)):
+        group = layers[i:i + k]
+        fully_shard(group if len(group) > 1 else group[0], reshard_after_forward=world > 1, **kw)
     fully_shard(model, reshard_after_forward=False, **kw)
     return model
+
+
+def _local(t):
+    """A DTensor's local shard as a plain tensor (the attribute, not `to_local()`: that is an
+    autograd function call per tensor); a plain tensor as it is."""
+    return getattr(t, '_local_tensor', t)
+
+
+class LocalShardStep:
+    """Runs a torch optimizer's step on the local shards of FSDP2's DTensor parameters.
+
+    `optimizer` (e.g. AdamW over the model's DTensor parameters) stays the optimizer of record:
+    its state dict, DCP checkpoints and the first step (which creates the state) are torch's own.
+    Later steps run a second optimizer of the same class and settings over plain tensors: each
+    parameter's local shard, its gradient's local shard, and local views of its state, so
+    `exp_avg`, `exp_avg_sq` and `step` are updated in place in the record's own tensors. For
+    element-wise optimizers (AdamW: every element's update reads only that element's parameter,
+    gradient and moments) this is the same arithmetic at any world size; it skips DTensor
+    dispatch (sharding propagation over ~800 tensor arguments per fused call) on the host.
+    Clipping must be done before, on all ranks (`clip_grad_norm_`)."""
+
+    def __init__(self, optimizer, make):
+        self.optimizer = optimizer
+        groups = [{**{k: v for k, v in g.items() if k != 'params'}, 'params': [_local(p) for p in g['params']]}
+                  for g in optimizer.param_groups]
+        self.shadow = make(groups)
+        self.local_steps = 0  # steps taken on local shards (tests and benchmarks read it)
+
+    @property
+    def param_groups(self):  # the record's (load_state_dict replaces its list)
+        return self.optimizer.param_groups
+
+    @property
+    def state(self):
+        return self.optimizer.state
+
+    def _ready(self):
+        for g in self.optimizer.param_groups:
+            for p in g['params']:
+                if p.grad is not None and not self.optimizer.state.get(p):
+                    return False  # the first step creates the state: torch's own step does it
+        return True
+
+    @torch.no_grad()
+    def step(self):
+        if not self._ready():
+            return self.optimizer.step()
+        shadow = self.shadow
+        shadow.state.clear()
+        used = []
+        for g, sg in zip(self.optimizer.param_groups, shadow.param_groups):
+            for k, v in g.items():
+                if k != 'params':
+                    sg[k] = v
+            locals_ = []
+            for p in g['params']:
+                lp = _local(p)
+                locals_.append(lp)
+                if p.grad is None:
+                    lp.grad = None
+                    continue
+                lp.grad = _local(p.grad)
+                shadow.state[lp] = {k: _local(v) if torch.is_tensor(v) else v for k, v in self.optimizer.state[p].items()}
+                used.append(lp)
+            sg['params'] = locals_
+        shadow.step()
+        for lp in used:  # the gradient shards belong to the DTensor gradients; the state stays in the record
+            lp.grad = None
+        shadow.state.clear()
+        self.local_steps += 1
+
+    def zero_grad(self, set_to_none=True):
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def state_dict(self):
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, sd):
+        self.optimizer.load_state_dict(sd)
 
 
 @torch.no_grad()
@@ -84,7 +185,7 @@ def clip_grad_norm_(params, max_norm):
     """torch.nn.utils.clip_grad_norm_ for FSDP2's sharded gradients, done on this rank's shards:
     their squared norms are summed over the ranks with one all-reduce, then every shard is scaled.
     Same arithmetic as torch's; it skips DTensor dispatch on each of the ~200 gradients."""
-    local = [g.to_local() if hasattr(g, 'to_local') else g for g in (p.grad for p in params) if g is not None]
+    local = [_local(g) for g in (p.grad for p in params) if g is not None]
     if not local:
         return torch.zeros(())
     total_sq = torch.stack([n.float() for n in torch._foreach_norm(local, 2.0)]).pow(2).sum()

@@ -21,7 +21,7 @@ from .feed import Prefetcher, open_feed
 from .loss import ce_chunk, set_chunk_fn
 from .model import Decoder, ModelConfig, from_hf, to_hf
 from .precision import DynamicGradScaler, MasterWeights
-from .profile import StepProfiler
+from .profile import HostTimes, StepProfiler
 from .safetensors_io import load_folder
 
 IGNORE_INDEX = -100
@@ -165,12 +165,12 @@ def wrap(model, cfg, world, device, sharding):
         if master is not None:
             return model, 'fp16' if half_dtype(cfg) == torch.float16 else 'bf16', master
         if sharding == 'fsdp2':
-            return shard.apply_fsdp2(model, world, device, half_dtype(cfg)), 'fsdp2', None
+            return shard.apply_fsdp2(model, world, device, half_dtype(cfg), cfg.get('fsdp_unit_blocks')), 'fsdp2', None
         if sharding == 'ddp':
             return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index]), 'ddp+autocast', None
         return model, 'autocast', None
     if sharding == 'fsdp2':
-        return shard.apply_fsdp2(model, world, device), 'fsdp2', None
+        return shard.apply_fsdp2(model, world, device, blocks_per_unit=cfg.get('fsdp_unit_blocks')), 'fsdp2', None
     if sharding == 'ddp':
         return torch.nn.parallel.DistributedDataParallel(model), 'ddp', None
     return model, 'single', None
@@ -189,16 +189,28 @@ def make_scaler(cfg):
     return DynamicGradScaler(**(cfg.get('grad_scaler') or {}))
 
 
-def make_optimizer(params, cfg, device):
+def make_optimizer(params, cfg, device, mode='single'):
     """AdamW; on GPU the fused kernel (also over FSDP2's sharded DTensor parameters where this
-    PyTorch supports it, else its default foreach kernel)."""
+    PyTorch supports it, else its default foreach kernel). FSDP2 steps it on the local shards
+    (shard.LocalShardStep; WEFT_FSDP_LOCAL_OPTIM=0 keeps the DTensor step, for benchmarks)."""
     kw = dict(lr=cfg['lr'], betas=tuple(cfg['betas']), weight_decay=cfg['weight_decay'], eps=cfg.get('eps', 1e-8))
+    opt = None
     if device.type == 'cuda':
         try:
-            return torch.optim.AdamW(params, fused=True, **kw)
+            opt = torch.optim.AdamW(params, fused=True, **kw)
+            kw['fused'] = True
         except (RuntimeError, TypeError, ValueError) as e:
             sys.stderr.write(f'weft: fused AdamW unavailable here ({str(e)[:120]}); using the default kernel\n')
-    return torch.optim.AdamW(params, **kw)
+    if opt is None:
+        opt = torch.optim.AdamW(params, **kw)
+    if mode == 'fsdp2' and os.environ.get('WEFT_FSDP_LOCAL_OPTIM', '1') != '0':
+        return shard.LocalShardStep(opt, lambda groups: torch.optim.AdamW(groups, **kw))
+    return opt
+
+
+def optimizer_of_record(optimizer):
+    """The torch optimizer whose state is saved and loaded (under shard.LocalShardStep: its `optimizer`)."""
+    return getattr(optimizer, 'optimizer', optimizer)
 
 
 def _compiled(fn):
@@ -280,7 +292,7 @@ def main(argv=None):
     model_keys = list(model.state_dict().keys())
     model, mode, master = wrap(model, cfg, world, device, sharding)
     params = master.master if master is not None else list(model.parameters())
-    optimizer = make_optimizer(params, cfg, device)
+    optimizer = make_optimizer(params, cfg, device, mode)
     start_step, consumed_tokens = 0, 0
     scaler = make_scaler(cfg)
     # Tests force an overflow: the listed steps get an inf gradient before the unscale.
@@ -290,7 +302,7 @@ def main(argv=None):
         if mode != 'fsdp2':
             raise SystemExit(f'{args.resume}: a sharded (FSDP2) checkpoint needs shard: fsdp2 (PyTorch >= 2.4); this run uses '
                              f'{mode} on torch {torch.__version__}. Or convert it (weft convert pth-to-hf) and start from the HF folder.')
-        dcp.load(args.resume, model, optimizer)  # DCP reshards: any world size
+        dcp.load(args.resume, model, optimizer_of_record(optimizer))  # DCP reshards: any world size
         start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
         checkpoint.set_rng_state(ts['rng'])
         if scaler is not None and ts.get('grad_scaler'):
@@ -300,7 +312,7 @@ def main(argv=None):
         if ts['world_size'] != world and mode != 'fsdp2':
             raise SystemExit(f'{args.resume}: saved with {ts["world_size"]} ranks, this run has {world}; '
                              'exact resume needs the same world size')
-        load_full_state(model, optimizer, mode, from_hf(ms, mc), os_, master)
+        load_full_state(model, optimizer_of_record(optimizer), mode, from_hf(ms, mc), os_, master)
         start_step, consumed_tokens = ts['step'], ts['consumed_tokens']
         if scaler is not None and ts.get('grad_scaler'):
             scaler.load_state_dict(ts['grad_scaler'])
@@ -316,15 +328,21 @@ def main(argv=None):
         emit({'event': 'start', 'mode': mode, 'attn': unwrap(model).attn_impl if hasattr(unwrap(model), 'attn_impl') else '',
               'device': str(device), 'world_size': world, 'compile': cfg.get('compile'), 'ce_chunk': cfg.get('ce_chunk', 0),
               'native_gqa': varlen_setup()['native_gqa'] if device.type == 'cuda' and getattr(unwrap(model), 'attn_impl', '') == 'varlen' else None,
-              'params': flops_params, 'start_step': start_step})
+              'params': flops_params, 'start_step': start_step,
+              **({'fsdp_unit_blocks': shard.unit_blocks(world, cfg.get('fsdp_unit_blocks')),
+                  'fsdp_optim': 'local shards' if isinstance(optimizer, shard.LocalShardStep) else 'dtensor'} if mode == 'fsdp2' else {})})
 
     profile_step = int(os.environ.get('WEFT_PROFILE_STEP', '0'))
+    # WEFT_HOST_TIMES=1: each metrics row carries the host milliseconds per region of the step (benchmarks)
+    ht = HostTimes(rank == 0 and (os.environ.get('WEFT_HOST_TIMES') == '1' or profile_step > 0))
     while step < cfg['total_steps']:
         if device.type == 'cuda' and rank == 0 and step + 1 == profile_step:
             torch.cuda.synchronize()
         prof = StepProfiler(device.type == 'cuda' and rank == 0 and step + 1 == profile_step, step + 1)
         prof.__enter__()
         t0 = time.perf_counter()
+        ht.start(annotate=prof.prof is not None)
+        ht.go('data')
         wait, tokens, loss_sum, flops, lens, digest = 0.0, 0, 0.0, 0.0, [], 0
         lr = lr_at(step + 1, cfg)
         for g in optimizer.param_groups:
@@ -349,16 +367,21 @@ def main(argv=None):
             if mode == 'fsdp2' and hasattr(model, 'set_requires_gradient_sync'):
                 model.set_requires_gradient_sync(i == len(batches) - 1)  # reduce-scatter once per step
             ctx = model.no_sync() if not sync else _null()
+            ht.go('fwd')
             with ctx:
                 # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
                 n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
                 with torch.autocast('cuda', dtype=half_dtype(cfg)) if autocast else _null():
                     loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
+                ht.go('bwd')
                 (loss / accum * (scaler.scale if scaler else 1.0)).backward()
+            ht.go('master')
             if master is not None:
                 master.accumulate(first=i == 0)
             loss_sum += loss.detach()
+            ht.go('data')
         skipped = False
+        ht.go('clip')
         if scaler is not None:
             if step + 1 in inf_steps:
                 next(p for p in params if p.grad is not None).grad.view(-1)[0] = float('inf')
@@ -368,13 +391,18 @@ def main(argv=None):
         else:
             clip = shard.clip_grad_norm_ if mode == 'fsdp2' else torch.nn.utils.clip_grad_norm_
             grad_norm = clip(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+            ht.go('opt')
             optimizer.step()
+        ht.go('zero')
         optimizer.zero_grad(set_to_none=True)
+        ht.go('master')
         if master is not None and not skipped:
             master.publish()
+        ht.go('scaler')
         loss_scale = scaler.scale if scaler else None  # the scale this step ran with
         if scaler is not None:
             scaler.update(skipped)
+        ht.go('sync')  # torch.tensor(..., device=cuda) below already waits for the device: the step's tail
         stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
                              torch.tensor(float(tokens), dtype=torch.float64, device=device),
                              torch.tensor(wait, dtype=torch.float64, device=device)])
@@ -385,6 +413,7 @@ def main(argv=None):
         step += 1
         if device.type == 'cuda':
             torch.cuda.synchronize()
+        ht.go(None)
         dt = time.perf_counter() - t0
         prof.__exit__(None, None, None)
         consumed_tokens += int(stats[1].item())
@@ -396,6 +425,7 @@ def main(argv=None):
                   'largest_seq': max(lens), 'smallest_seq': min(lens), 'data_wait_s': stats[2].item(),
                   'step_time_s': dt, 'batch_digest': digest,
                   **({'loss_scale': loss_scale, 'skipped': skipped} if scaler is not None else {}),
+                  **({'host_ms': ht.result()} if ht.on else {}),
                   'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
         # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
         # < 0 never (benchmarks only: the TypeScript config refuses it).
@@ -409,7 +439,7 @@ def main(argv=None):
             if mode == 'fsdp2':  # each rank writes its shards: nothing is gathered
                 path = os.path.join(cfg['work_dir'], f'iter_{step}.dcp')
                 os.makedirs(cfg['work_dir'], exist_ok=True)
-                dcp.save(path, model, optimizer, cfg['save_optimizer'], dcp.hf_key_map(model_keys, to_hf, mc))
+                dcp.save(path, model, optimizer_of_record(optimizer), cfg['save_optimizer'], dcp.hf_key_map(model_keys, to_hf, mc))
                 if rank == 0:
                     checkpoint.save_sharded(cfg['work_dir'], step, ts, cfg['save_optimizer'], cfg['max_keep_ckpts'])
             else:
