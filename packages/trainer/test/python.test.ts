@@ -30,7 +30,7 @@ describe('python worker', () => {
     expect(r.local_step_plain).toEqual({ local_steps: 2, max_diff: 0, grads_left: [false, false, false], resumed_local_steps: 1, resumed_max_diff: 0 });
     // two emulated ranks with uneven row shards: their rows together equal AdamW on the whole tensors
     expect(r.local_step_sharded).toEqual({ local_steps: [2, 2], max_diff: 0, others_untouched: true });
-    expect(r.unit_blocks.slice(0, 4)).toEqual([0, 1, 3, 2]);
+    expect(r.unit_blocks.slice(0, 4)).toEqual([4, 1, 3, 0]);
     expect(r.unit_blocks[4]).toMatch(/WEFT_FSDP_UNIT_BLOCKS must be >= 0/);
     // the GPU idle-gap report charges each gap to the host work that launched the kernel ending it
     expect(r.idle).toEqual({
@@ -71,6 +71,30 @@ describe('python worker', () => {
       'norm.weight': 'model.norm.weight',
     });
     expect(r.key_map_internlm2).toBeNull();
+  });
+
+  it("rows written one step late (the GPU's overlapped steps) equal rows written at once, in the same order around checkpoints, validations and a feed that ends early", () => {
+    type Run = { code: number; stderr: string; events: [string, number][]; numbers: unknown[][]; late_rows: number | null };
+    const r = JSON.parse(runPython([`${PY_TESTS}check_overlap.py`])) as { at_once: Run; late: Run };
+    expect(r.at_once.stderr).toBe('');
+    expect(r.late.stderr).toBe('');
+    const steps = (ns: number[]): [string, number][] => ns.map((n) => ['step', n]);
+    expect(r.at_once.events).toEqual([
+      ...steps([1, 2, 3]),
+      ['valid', 3],
+      ...steps([4, 5]),
+      ['checkpoint', 5],
+      ...steps([6]),
+      ['valid', 6],
+      ...steps([7, 8]),
+      ['end', 8],
+    ]);
+    expect(r.late.events).toEqual(r.at_once.events);
+    expect(r.late.numbers).toEqual(r.at_once.numbers);
+    expect(r.at_once.numbers).toHaveLength(8);
+    // steps 1, 2, 4 and 7 neither save, validate nor end the run: their rows were written after the next step ran
+    expect(r.late.late_rows).toBe(4);
+    expect(r.at_once.late_rows).toBeNull();
   });
 
   it('varlen (block-diagonal) attention equals attention computed per document', () => {

@@ -141,10 +141,10 @@ out['local_step_sharded'] = {'local_steps': [o.local_steps for _, o in ranks],
                              'max_diff': max(float((p - j).abs().max()) for p, j in zip(ref, joined)),
                              # rows outside a rank's shard stay where step 1 left them: only the shard is stepped
                              'others_untouched': bool(float((ranks[0][0][0].data[4:] - ref[0].data[4:]).abs().max()) > 0)}
-# FSDP2 units: 0 (the root holds everything) on one rank, a unit per block on several; the override
+# FSDP2 units: 4 blocks each on one rank, a unit per block on several; the override (0: the root holds everything)
 os.environ.pop('WEFT_FSDP_UNIT_BLOCKS', None)
 out['unit_blocks'] = [shard.unit_blocks(1), shard.unit_blocks(2), shard.unit_blocks(4, 3)]
-os.environ['WEFT_FSDP_UNIT_BLOCKS'] = '2'
+os.environ['WEFT_FSDP_UNIT_BLOCKS'] = '0'
 out['unit_blocks'].append(shard.unit_blocks(1))
 os.environ['WEFT_FSDP_UNIT_BLOCKS'] = '-1'
 try:

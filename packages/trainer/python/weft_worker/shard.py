@@ -62,15 +62,16 @@ def pick(requested, world):
 
 def unit_blocks(world, requested=None):
     """How many decoder blocks share one FSDP2 unit (one all-gather and one reduce-scatter each);
-    0 = no per-block units, the root unit holds everything. Default: 0 on one rank, where nothing
-    is sharded and each unit only adds hook and dispatch time on the host; 1 on several ranks,
-    where per-block units bound the memory of gathered parameters and overlap communication.
-    WEFT_FSDP_UNIT_BLOCKS overrides it (benchmarks)."""
+    0 = no per-block units, the root unit holds everything. Default: 4 on one rank, where nothing
+    is sharded and every unit costs host time in its hooks (on the 1.1B benchmark a unit per block
+    left the GPU waiting for the host in every block's forward; one root unit serialised a
+    whole-model gather and reduce at the step's ends: bench/RESULTS.md); 1 on several ranks, where
+    per-block units bound the memory of gathered parameters. WEFT_FSDP_UNIT_BLOCKS overrides it."""
     env = os.environ.get('WEFT_FSDP_UNIT_BLOCKS', '')
     if env != '':
         requested = int(env)
     if requested is None:
-        return 0 if world == 1 else 1
+        return 4 if world == 1 else 1
     if requested < 0:
         raise SystemExit(f'weft worker: WEFT_FSDP_UNIT_BLOCKS must be >= 0 (0: one unit for the whole model), got {requested}')
     return requested

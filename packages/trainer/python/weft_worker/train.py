@@ -54,9 +54,14 @@ def collate(packs, device, into_one):
     target[:-1] = labels[1:]
     target[np.asarray(cu[1:], dtype=np.int64) - 1] = IGNORE_INDEX  # no prediction across a boundary
     docs = np.diff(np.asarray(cu))
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(device, non_blocking=True)
-    return {'input_ids': t(ids), 'target': t(target), 'position_ids': t(pos),
-            'cu_seqlens': torch.tensor(cu, dtype=torch.int32, device=device),
+    # GPU: through pinned memory, so the copies queue behind the previous step's work instead of
+    # waiting for it (a copy from pageable memory, or torch.tensor(..., device=cuda), may block the host)
+    pin = device.type == 'cuda'
+
+    def t(a, dtype=np.int64):
+        x = torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+        return (x.pin_memory() if pin else x).to(device, non_blocking=True)
+    return {'input_ids': t(ids), 'target': t(target), 'position_ids': t(pos), 'cu_seqlens': t(cu, np.int32),
             'max_seqlen': int(docs.max()), 'docs': docs}
 
 
@@ -335,139 +340,219 @@ def main(argv=None):
     profile_step = int(os.environ.get('WEFT_PROFILE_STEP', '0'))
     # WEFT_HOST_TIMES=1: each metrics row carries the host milliseconds per region of the step (benchmarks)
     ht = HostTimes(rank == 0 and (os.environ.get('WEFT_HOST_TIMES') == '1' or profile_step > 0))
-    while step < cfg['total_steps']:
-        if device.type == 'cuda' and rank == 0 and step + 1 == profile_step:
-            torch.cuda.synchronize()
-        prof = StepProfiler(device.type == 'cuda' and rank == 0 and step + 1 == profile_step, step + 1)
-        prof.__enter__()
-        t0 = time.perf_counter()
-        ht.start(annotate=prof.prof is not None)
-        ht.go('data')
-        wait, tokens, loss_sum, flops, lens, digest = 0.0, 0, 0.0, 0.0, [], 0
-        lr = lr_at(step + 1, cfg)
-        for g in optimizer.param_groups:
-            g['lr'] = lr
-        batches = []
-        for _ in range(accum):
-            packs, w = feed.take(micro)
-            wait += w
-            if len(packs) < micro:
-                break
-            check_token_ids(packs, mc.vocab_size, f'rank {rank}')
-            batches.append(packs)
-        if len(batches) < accum:
-            break  # the feed ended: the sampler has no more data
-        for i, packs in enumerate(batches):
-            b = collate(packs, device, cfg.get('pack_sample_into_one', False))
-            digest = (digest * 1000003 + sum(p.index * 7919 + p.epoch for p in packs)) % (1 << 61)
-            lens.extend(int(x) for x in b['docs'])
-            tokens += b['input_ids'].numel()
-            flops += 6 * flops_params * b['input_ids'].numel() + 6 * mc.hidden_size * mc.num_hidden_layers * float((b['docs'].astype('float64') ** 2).sum())
-            sync = i == len(batches) - 1 or mode not in ('ddp', 'ddp+autocast')
-            if mode == 'fsdp2' and hasattr(model, 'set_requires_gradient_sync'):
-                model.set_requires_gradient_sync(i == len(batches) - 1)  # reduce-scatter once per step
-            ctx = model.no_sync() if not sync else _null()
-            ht.go('fwd')
-            with ctx:
-                # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
-                n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
-                with torch.autocast('cuda', dtype=half_dtype(cfg)) if autocast else _null():
-                    loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
-                ht.go('bwd')
-                (loss / accum * (scaler.scale if scaler else 1.0)).backward()
-            ht.go('master')
-            if master is not None:
-                master.accumulate(first=i == 0)
-            loss_sum += loss.detach()
-            ht.go('data')
-        skipped = False
-        ht.go('clip')
-        if scaler is not None:
-            if step + 1 in inf_steps:
-                next(p for p in params if p.grad is not None).grad.view(-1)[0] = float('inf')
-            skipped = scaler.unscale_(params, True if world > 1 else None)
-        if skipped:  # an overflow: no update this step (InternLM skips it too); the scale may back off
-            grad_norm = float('inf')
-        else:
-            clip = shard.clip_grad_norm_ if mode == 'fsdp2' else torch.nn.utils.clip_grad_norm_
-            grad_norm = clip(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
-            ht.go('opt')
-            optimizer.step()
-        ht.go('zero')
-        optimizer.zero_grad(set_to_none=True)
-        ht.go('master')
-        if master is not None and not skipped:
-            master.publish()
-        ht.go('scaler')
-        loss_scale = scaler.scale if scaler else None  # the scale this step ran with
-        if scaler is not None:
-            scaler.update(skipped)
-        ht.go('sync')  # torch.tensor(..., device=cuda) below already waits for the device: the step's tail
-        stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
-                             torch.tensor(float(tokens), dtype=torch.float64, device=device),
-                             torch.tensor(wait, dtype=torch.float64, device=device)])
-        if world > 1:
-            dist.all_reduce(stats)
-            stats[0] /= world
-            stats[2] /= world
-        step += 1
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-        ht.go(None)
-        dt = time.perf_counter() - t0
-        prof.__exit__(None, None, None)
-        consumed_tokens += int(stats[1].item())
-        if hasattr(grad_norm, 'full_tensor'):
-            grad_norm = grad_norm.full_tensor()
+    # On GPU the host does not wait for the device between steps: it queues step N+1 while the device
+    # still runs step N's backward and optimizer, and writes step N's row once step N+1 is queued.
+    # Steps that save, validate or end wait as before. WEFT_STEP_SYNC=1 waits after every step (benchmarks).
+    overlap = device.type == 'cuda' and os.environ.get('WEFT_STEP_SYNC') != '1'
+    overlap_cpu = os.environ.get('WEFT_DEBUG_OVERLAP_CPU') == '1'  # tests: the same bookkeeping on CPU
+    overlap = overlap or overlap_cpu
+    pending, late_rows = None, 0
+    pending_now = [None]  # the step just ended: a row written later than that step's end counts as late
+
+    def finish(end):
+        nonlocal consumed_tokens, late_rows
+        late_rows += end is not pending_now[0]
+        loss, tokens_all, wait_s, grad_norm, dt = end.finish()
+        consumed_tokens += tokens_all
+        r = end.row
         if rank == 0:
-            emit({'step': step, 'loss': stats[0].item(), 'lr': lr, 'grad_norm': float(grad_norm),
-                  'tgs': tokens / dt, 'tflops': flops / dt / 1e12, 'num_consumed_tokens': consumed_tokens,
-                  'largest_seq': max(lens), 'smallest_seq': min(lens), 'data_wait_s': stats[2].item(),
-                  'step_time_s': dt, 'batch_digest': digest,
-                  **({'loss_scale': loss_scale, 'skipped': skipped} if scaler is not None else {}),
-                  **({'host_ms': ht.result()} if ht.on else {}),
+            emit({'step': r['step'], 'loss': loss, 'lr': r['lr'], 'grad_norm': grad_norm,
+                  'tgs': r['tokens'] / dt, 'tflops': r['flops'] / dt / 1e12, 'num_consumed_tokens': consumed_tokens,
+                  'largest_seq': max(r['lens']), 'smallest_seq': min(r['lens']), 'data_wait_s': wait_s,
+                  'step_time_s': dt, 'batch_digest': r['digest'], **r['extra'],
                   'max_mem_gb': torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else 0.0})
-        # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
-        # < 0 never (benchmarks only: the TypeScript config refuses it).
-        every = cfg['checkpoint_every']
-        if every >= 0 and (step == cfg['total_steps'] or (every > 0 and step % every == 0)):
-            ts = {'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
-                  'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
-                  'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
-                  'rng': checkpoint.rng_state(),
-                  **({'grad_scaler': scaler.state_dict()} if scaler is not None else {})}
-            if mode == 'fsdp2':  # each rank writes its shards: nothing is gathered
-                path = os.path.join(cfg['work_dir'], f'iter_{step}.dcp')
-                os.makedirs(cfg['work_dir'], exist_ok=True)
-                dcp.save(path, model, optimizer_of_record(optimizer), cfg['save_optimizer'], dcp.hf_key_map(model_keys, to_hf, mc))
-                if rank == 0:
-                    checkpoint.save_sharded(cfg['work_dir'], step, ts, cfg['save_optimizer'], cfg['max_keep_ckpts'])
+
+    try:
+        while step < cfg['total_steps']:
+            if device.type == 'cuda' and rank == 0 and step + 1 == profile_step:
+                torch.cuda.synchronize()
+            prof = StepProfiler(device.type == 'cuda' and rank == 0 and step + 1 == profile_step, step + 1)
+            prof.__enter__()
+            t0 = time.perf_counter()
+            start_ev = None
+            if device.type == 'cuda':
+                start_ev = torch.cuda.Event(enable_timing=True)
+                start_ev.record()
+            ht.start(annotate=prof.prof is not None)
+            ht.go('data')
+            wait, tokens, loss_sum, flops, lens, digest = 0.0, 0, 0.0, 0.0, [], 0
+            lr = lr_at(step + 1, cfg)
+            for g in optimizer.param_groups:
+                g['lr'] = lr
+            batches = []
+            for _ in range(accum):
+                packs, w = feed.take(micro)
+                wait += w
+                if len(packs) < micro:
+                    break
+                check_token_ids(packs, mc.vocab_size, f'rank {rank}')
+                batches.append(packs)
+            if len(batches) < accum:
+                break  # the feed ended: the sampler has no more data
+            for i, packs in enumerate(batches):
+                b = collate(packs, device, cfg.get('pack_sample_into_one', False))
+                digest = (digest * 1000003 + sum(p.index * 7919 + p.epoch for p in packs)) % (1 << 61)
+                lens.extend(int(x) for x in b['docs'])
+                tokens += b['input_ids'].numel()
+                flops += 6 * flops_params * b['input_ids'].numel() + 6 * mc.hidden_size * mc.num_hidden_layers * float((b['docs'].astype('float64') ** 2).sum())
+                sync = i == len(batches) - 1 or mode not in ('ddp', 'ddp+autocast')
+                if mode == 'fsdp2' and hasattr(model, 'set_requires_gradient_sync'):
+                    model.set_requires_gradient_sync(i == len(batches) - 1)  # reduce-scatter once per step
+                ctx = model.no_sync() if not sync else _null()
+                ht.go('fwd')
+                with ctx:
+                    # Mean over this micro batch's labelled tokens (a pack may have none: prompt-only pieces).
+                    n_lab = (b['target'] != IGNORE_INDEX).sum().clamp(min=1)
+                    with torch.autocast('cuda', dtype=half_dtype(cfg)) if autocast else _null():
+                        loss = model(b['input_ids'], b['position_ids'], b['cu_seqlens'], b['max_seqlen'], target=b['target']) / n_lab
+                    ht.go('bwd')
+                    (loss / accum * (scaler.scale if scaler else 1.0)).backward()
+                ht.go('master')
+                if master is not None:
+                    master.accumulate(first=i == 0)
+                loss_sum += loss.detach()
+                ht.go('data')
+            skipped = False
+            ht.go('clip')
+            if scaler is not None:
+                if step + 1 in inf_steps:
+                    next(p for p in params if p.grad is not None).grad.view(-1)[0] = float('inf')
+                skipped = scaler.unscale_(params, True if world > 1 else None)
+            if skipped:  # an overflow: no update this step (InternLM skips it too); the scale may back off
+                grad_norm = float('inf')
             else:
-                ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
-                path = os.path.join(cfg['work_dir'], f'iter_{step}.pth')
-                if rank == 0:
-                    checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, ts, cfg['max_keep_ckpts'])
-            if rank == 0:
-                emit({'event': 'checkpoint', 'step': step, 'path': path})
+                clip = shard.clip_grad_norm_ if mode == 'fsdp2' else torch.nn.utils.clip_grad_norm_
+                grad_norm = clip(params, cfg['max_norm'] if cfg['max_norm'] > 0 else float('inf'))
+                ht.go('opt')
+                optimizer.step()
+            ht.go('zero')
+            optimizer.zero_grad(set_to_none=True)
+            ht.go('master')
+            if master is not None and not skipped:
+                master.publish()
+            ht.go('scaler')
+            loss_scale = scaler.scale if scaler else None  # the scale this step ran with
+            if scaler is not None:
+                scaler.update(skipped)
+            ht.go('sync')  # the wait for the device: this step's end, or with overlap the previous step's
+            # torch.full launches a fill (torch.tensor(x, device=cuda) would copy from the host and wait for the device)
+            stats = torch.stack([torch.as_tensor(loss_sum, dtype=torch.float64).to(device) / accum,
+                                 torch.full((), float(tokens), dtype=torch.float64, device=device),
+                                 torch.full((), float(wait), dtype=torch.float64, device=device)])
             if world > 1:
-                dist.barrier()
-        if cfg.get('valid_every') and step % cfg['valid_every'] == 0:
-            vl = validate(model, cfg, rank, world, device, autocast)
-            if rank == 0:
-                emit({'event': 'valid', 'step': step, 'valid_loss': vl, 'valid_ppl': math.exp(min(vl, 50))})
-        if crash_after and step == crash_after and rank == world - 1:
-            sys.stderr.write(f'rank {rank}: WEFT_DEBUG_CRASH_AFTER_STEP={crash_after}: exiting on purpose\n')
-            sys.stderr.flush()
-            os._exit(3)
+                dist.all_reduce(stats)
+                stats[0] /= world
+                stats[2] /= world
+            if hasattr(grad_norm, 'full_tensor'):
+                grad_norm = grad_norm.full_tensor()
+            step += 1
+            every = cfg['checkpoint_every']
+            # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
+            # < 0 never (benchmarks only: the TypeScript config refuses it).
+            save_now = every >= 0 and (step == cfg['total_steps'] or (every > 0 and step % every == 0))
+            valid_now = bool(cfg.get('valid_every')) and step % cfg['valid_every'] == 0
+            crash_now = bool(crash_after) and step == crash_after
+            end = StepEnd(stats, grad_norm, device, start_ev, t0,
+                          {'step': step, 'lr': lr, 'tokens': tokens, 'flops': flops, 'lens': lens, 'digest': digest,
+                           'extra': {'loss_scale': loss_scale, 'skipped': skipped} if scaler is not None else {}},
+                          defer=overlap_cpu)
+            pending_now[0] = end
+            if pending is not None:
+                finish(pending)  # the previous step's row: its work is done once this step's is queued behind it
+            pending = end
+            if not (overlap and not prof.active and not (save_now or valid_now or crash_now) and step < cfg['total_steps']):
+                pending.wait()
+            ht.go(None)
+            if ht.on:
+                end.row['extra']['host_ms'] = ht.result()
+            if pending.done:
+                finish(pending)
+                pending = None
+            prof.__exit__(None, None, None)
+            # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
+            # < 0 never (benchmarks only: the TypeScript config refuses it).
+            if save_now:
+                ts = {'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
+                      'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
+                      'micro_batch_size': micro, 'accumulative_counts': accum, 'seed': cfg['seed'],
+                      'rng': checkpoint.rng_state(),
+                      **({'grad_scaler': scaler.state_dict()} if scaler is not None else {})}
+                if mode == 'fsdp2':  # each rank writes its shards: nothing is gathered
+                    path = os.path.join(cfg['work_dir'], f'iter_{step}.dcp')
+                    os.makedirs(cfg['work_dir'], exist_ok=True)
+                    dcp.save(path, model, optimizer_of_record(optimizer), cfg['save_optimizer'], dcp.hf_key_map(model_keys, to_hf, mc))
+                    if rank == 0:
+                        checkpoint.save_sharded(cfg['work_dir'], step, ts, cfg['save_optimizer'], cfg['max_keep_ckpts'])
+                else:
+                    ms, os_ = full_state(model, optimizer, mode, cfg['save_optimizer'], master)
+                    path = os.path.join(cfg['work_dir'], f'iter_{step}.pth')
+                    if rank == 0:
+                        checkpoint.save(cfg['work_dir'], step, to_hf(ms, mc), os_, ts, cfg['max_keep_ckpts'])
+                if rank == 0:
+                    emit({'event': 'checkpoint', 'step': step, 'path': path})
+                if world > 1:
+                    dist.barrier()
+            if valid_now:
+                vl = validate(model, cfg, rank, world, device, autocast)
+                if rank == 0:
+                    emit({'event': 'valid', 'step': step, 'valid_loss': vl, 'valid_ppl': math.exp(min(vl, 50))})
+            if crash_now and rank == world - 1:
+                sys.stderr.write(f'rank {rank}: WEFT_DEBUG_CRASH_AFTER_STEP={crash_after}: exiting on purpose\n')
+                sys.stderr.flush()
+                os._exit(3)
+    except BaseException:
+        if pending is not None:  # a failing step: still report the one before it
+            try:
+                finish(pending)
+            except Exception:
+                pass
+        raise
+    if pending is not None:  # the feed ended after a step that did not wait
+        finish(pending)
     if world > 1:
         dist.barrier()  # everyone is done with the feed and the checkpoints
     if rank == 0:
-        emit({'event': 'end', 'step': step})
+        emit({'event': 'end', 'step': step, **({'late_rows': late_rows} if overlap_cpu else {})})
     # Leave at once: tearing down gloo and the feed threads at interpreter exit can hang
     # (seen with torch 1.13), and there is nothing left to clean up.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+class StepEnd:
+    """A finished step's numbers for its metrics row: loss, tokens and data wait (summed over ranks
+    already) and the gradient norm. On GPU they are copied into pinned host memory behind the step's
+    work and an event is recorded after them, so reading them waits for this step only, not for
+    whatever was queued since; the step time is the device time between the step's start and end
+    events. On CPU everything has happened already."""
+
+    def __init__(self, stats, grad_norm, device, start_ev, t0, row, defer=False):
+        self.row, self.start_ev = row, start_ev
+        self.grad_norm = None if torch.is_tensor(grad_norm) else float(grad_norm)  # inf: a skipped fp16 step
+        vals = stats if self.grad_norm is not None else torch.cat([stats, grad_norm.detach().to(torch.float64).reshape(1).to(stats.device)])
+        if start_ev is not None:
+            self.host = torch.empty(vals.shape, dtype=vals.dtype, pin_memory=True)
+            self.host.copy_(vals, non_blocking=True)
+            self.end_ev = torch.cuda.Event(enable_timing=True)
+            self.end_ev.record()
+            self.done = False
+        else:  # defer: tests of the overlapped bookkeeping on CPU (WEFT_DEBUG_OVERLAP_CPU)
+            self.host, self.end_ev, self.done = vals, None, not defer
+            self.dt = time.perf_counter() - t0
+
+    def wait(self):
+        if not self.done:
+            if self.end_ev is not None:
+                self.end_ev.synchronize()
+                self.dt = self.start_ev.elapsed_time(self.end_ev) / 1e3
+            self.done = True
+
+    def finish(self):
+        """(loss, tokens, data wait, grad norm, step seconds)"""
+        self.wait()
+        v = self.host.tolist()
+        return v[0], int(v[1]), v[2], (v[3] if self.grad_norm is None else self.grad_norm), self.dt
 
 
 class _null:
