@@ -20,14 +20,32 @@ describe('python worker', () => {
       key_map_llama: Record<string, string>;
       key_map_internlm2: null | Record<string, string>;
       clip: { max_norm: string; norm_diff: number; grad_diff: number; scaled: boolean }[];
-      local_step_plain: { local_steps: number; max_diff: number; grads_left: boolean[]; resumed_local_steps: number; resumed_max_diff: number };
+      local_step_plain: {
+        local_steps: number;
+        max_diff: number;
+        grads_left: boolean[];
+        resumed_local_steps: number;
+        resumed_max_diff: number;
+      };
       local_step_sharded: { local_steps: number[]; max_diff: number; others_untouched: boolean };
       unit_blocks: (number | string)[];
-      idle: { window_ms: number; idle_ms: number; gaps: number; by_region: Record<string, number>; top: [string, number][] };
+      idle: {
+        window_ms: number;
+        idle_ms: number;
+        gaps: number;
+        by_region: Record<string, number>;
+        top: [string, number][];
+      };
     };
     // FSDP2's AdamW stepped on local shards equals torch's AdamW on whole tensors, bitwise: the first step is
     // torch's own (it creates the state), later ones local, also after a state-dict round trip
-    expect(r.local_step_plain).toEqual({ local_steps: 2, max_diff: 0, grads_left: [false, false, false], resumed_local_steps: 1, resumed_max_diff: 0 });
+    expect(r.local_step_plain).toEqual({
+      local_steps: 2,
+      max_diff: 0,
+      grads_left: [false, false, false],
+      resumed_local_steps: 1,
+      resumed_max_diff: 0,
+    });
     // two emulated ranks with uneven row shards: their rows together equal AdamW on the whole tensors
     expect(r.local_step_sharded).toEqual({ local_steps: [2, 2], max_diff: 0, others_untouched: true });
     expect(r.unit_blocks.slice(0, 4)).toEqual([4, 1, 3, 0]);
@@ -74,7 +92,13 @@ describe('python worker', () => {
   });
 
   it("rows written one step late (the GPU's overlapped steps) equal rows written at once, in the same order around checkpoints, validations and a feed that ends early", () => {
-    type Run = { code: number; stderr: string; events: [string, number][]; numbers: unknown[][]; late_rows: number | null };
+    type Run = {
+      code: number;
+      stderr: string;
+      events: [string, number][];
+      numbers: unknown[][];
+      late_rows: number | null;
+    };
     const r = JSON.parse(runPython([`${PY_TESTS}check_overlap.py`])) as { at_once: Run; late: Run };
     expect(r.at_once.stderr).toBe('');
     expect(r.late.stderr).toBe('');

@@ -469,8 +469,6 @@ def main(argv=None):
                 finish(pending)
                 pending = None
             prof.__exit__(None, None, None)
-            # checkpoint_every: N > 0 every N steps and at the end; 0 only at the end (config.ts says so);
-            # < 0 never (benchmarks only: the TypeScript config refuses it).
             if save_now:
                 ts = {'step': step, 'consumed_tokens': consumed_tokens, 'world_size': world,
                       'cursor': cursor_after(cfg['dataset_length'], world, step * micro * accum),
