@@ -1,6 +1,5 @@
 import { decodeSignedInto, DEFAULT_TEMPLATE, vocabCheck, type Sample, type StageStats } from '@weft/core';
-import { readInternlmBin } from '@weft/order';
-import { trainableOnly, type Range } from '@weft/pack';
+import { trainableOnly, type Range } from '@weft/pack/units';
 import type { EncoderPool, LineEncoderPool, Tokenizer } from '@weft/tokenize';
 import type { ProcessFormat, ProcessOptions } from './process.ts';
 
@@ -39,6 +38,7 @@ export async function fileSamples(
 ): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
   const onError = opts.onError ?? 'fail';
   if (opts.format === 'internlm') {
+    const { readInternlmBin } = await import('@weft/order');
     const r = readInternlmBin(path, {
       minLength: opts.minLength ?? 0,
       onError,

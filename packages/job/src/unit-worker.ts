@@ -5,7 +5,7 @@
  * the parent through shared counters.
  */
 import { workerTokenizer, type EncodeWorkerInit } from '@weft/tokenize';
-import type { ShardUnit } from '@weft/pack';
+import type { ShardUnit } from '@weft/pack/units';
 import type { ProcessOptions } from './process.ts';
 import { openUnit, writeUnit, type UnitOutput } from './unit.ts';
 

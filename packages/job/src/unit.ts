@@ -12,7 +12,7 @@ import {
   type ShardUnit,
   type StatsRecord,
   type WrittenFile,
-} from '@weft/pack';
+} from '@weft/pack/units';
 import type { ProcessOptions } from './process.ts';
 import { fileSamples, type SharedPools } from './samples.ts';
 
