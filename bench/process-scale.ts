@@ -40,7 +40,7 @@ const weftEnv = Object.fromEntries(
   opt('weft-env', '')
     .split(',')
     .filter(Boolean)
-    .map((kv) => kv.split('=') as [string, string]),
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]),
 );
 
 interface Run {

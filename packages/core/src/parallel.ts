@@ -161,6 +161,14 @@ export class WorkerPool<I, O, A = unknown> {
   }
 
   /**
+   * One item on the least-busy worker. The caller keeps its own order and its own bound on what
+   * is in flight (a scheduler of whole units of work that keeps each worker on one item).
+   */
+  run(x: I): Promise<O> {
+    return this.submit(x);
+  }
+
+  /**
    * Map a stream through the workers; results come out in input order. Several runs may be under
    * way at once (the next input file's while this one's ends): they share the workers, each keeps
    * its own order and window.

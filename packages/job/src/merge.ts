@@ -1,22 +1,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { copyFile, link, mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  checkOutputDir,
-  OUTPUT_MARKER,
-  outputMarkerText,
-  releaseTemp,
-  tempPathFor,
-  writeFileAtomic,
-  type StageStats,
-} from '@weft/core';
-import { ArrowDatasetWriter, fingerprintOf } from '@weft/pack';
-import { datasetInfoJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS, shardName, stateJson } from '@weft/pack';
+import { checkOutputDir, OUTPUT_MARKER } from '@weft/core';
 import { inputDigest, sha256Range } from '@weft/pack';
 import { reusableStats, type PackStats } from '@weft/pack';
 import { mergePackShards, type PackShardMarker } from './pack-shard.ts';
+import { assembleSplit } from './split-assemble.ts';
 import { processBaseConfig, runProcess, type FileStats, type ProcessOptions, type ProcessSummary } from './process.ts';
-import { combineStats, fromStatsRecords } from '@weft/pack';
 import { assignUnits } from '@weft/pack';
 import {
   configHash,
@@ -28,8 +18,6 @@ import {
   type ShardMarker,
   type UnitRecord,
 } from './shard-run.ts';
-
-const COLUMNS = SAMPLE_COLUMNS;
 
 /** Options of {@link mergeShards}. */
 export interface MergeOptions {
@@ -108,18 +96,6 @@ export function completedShards(out: string): ShardMarker[] {
     );
   }
   return markers;
-}
-
-async function linkOrCopy(from: string, to: string): Promise<'linked' | 'copied'> {
-  try {
-    await link(from, to);
-    return 'linked';
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
-    await copyFile(from, to);
-    return 'copied';
-  }
 }
 
 /**
@@ -208,49 +184,15 @@ export async function mergeShards(out: string, options: MergeOptions = {}): Prom
     const config = { ...base, file: rel, sha256: digest };
     const dir = join(samplesDir, String(k));
     if (reusableStats<FileStats>(dir, config)) continue;
-    // The split's counters as one read of the whole file gives them (see process.ts).
-    const all: StageStats[] = combineStats(units.map((u) => fromStatsRecords(u.stats)));
-    const kept = units.reduce((a, u) => a + u.kept, 0);
-    const fs: FileStats = { file: rel, read: 0, kept, skipped: {}, tokens: 0, loss_tokens: 0 };
-    fs.tokens = units.reduce((a, u) => a + u.tokens, 0);
-    fs.loss_tokens = units.reduce((a, u) => a + u.loss_tokens, 0);
-    fs.read = all[0]?.seen ?? fs.kept;
-    for (const s of all) for (const [r, v] of s.rejected) fs.skipped[r] = (fs.skipped[r] ?? 0) + v;
-    const stats = JSON.stringify({ config, stats: fs }, null, 2);
-    const files = units.flatMap((u) => u.arrow.map((f) => ({ ...f, from: join(u.shardDir, u.dir, f.name) })));
-    if (files.length === 0) {
-      // No rows: the one empty Arrow file a single run's writer leaves.
-      await (
-        await ArrowDatasetWriter.create(dir, {
-          columns: COLUMNS,
-          int64Columns: SAMPLE_INT64_COLUMNS,
-          output: { command: opts.command ?? 'process', overwrite: true },
-        })
-      ).finish({ 'weft_stats.json': stats });
-      continue;
-    }
-    const tmp = tempPathFor(dir);
-    await mkdir(tmp);
-    const names = files.map((_, j) => shardName(j, files.length));
-    for (const [j, f] of files.entries())
-      (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
-    await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(COLUMNS, SAMPLE_INT64_COLUMNS));
-    await writeFileAtomic(
-      join(tmp, 'state.json'),
-      stateJson(
-        names,
-        fingerprintOf(
-          files.map((f) => f.sha256),
-          COLUMNS,
-        ),
-      ),
+    const r = await assembleSplit(
+      dir,
+      rel,
+      config,
+      units.map((u) => ({ ...u, from: join(u.shardDir, u.dir) })),
+      opts.command ?? 'process',
     );
-    await writeFileAtomic(join(tmp, 'weft_stats.json'), stats);
-    // Last, as a single run's writer does: the split's own marker.
-    await writeFileAtomic(join(tmp, OUTPUT_MARKER), outputMarkerText({ command: opts.command ?? 'process' }));
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-    releaseTemp(tmp);
+    linked += r.linked;
+    copied += r.copied;
   }
   // The rest is exactly a single run's: every split is found done, then dataset_dict, packing, summary.
   const summary = await runProcess({

@@ -8,28 +8,27 @@ import {
   DEFAULT_PACKED_LENGTH,
   DEFAULT_SEED,
   DEFAULT_TEMPLATE,
-  decodeSignedInto,
   openedInTurn,
   prefetch,
-  vocabCheck,
   type OnError,
   type Prefetched,
   type StageStats,
   type Sample,
 } from '@weft/core';
-import { dataOrder, readDataOrder, readInternlmBin } from '@weft/order';
+import { dataOrder, readDataOrder } from '@weft/order';
 import { arrowSink } from '@weft/pack';
 import { ArrowSource } from '@weft/pack';
 import { datasetDictJson, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
 import { PackedDataset } from '@weft/pack';
 import { prepareProcessOutput } from './process-output.ts';
+import { closePools, fileSamples, isSplittable, type SharedPools } from './samples.ts';
+import { unitSplitJob, writeSplitsInUnits } from './unit-pool.ts';
 import { checkedBinSources } from '@weft/pack';
 import { reusableStats, writePackedDataset, type PackStats } from '@weft/pack';
 import { DEFAULT_SPLIT_BYTES, fileRanges } from '@weft/pack';
 import { RANGE_CUT, rangedSamples, type Range } from '@weft/pack';
 import { fileDigest } from '@weft/pack';
-import { lossTokens, trainableOnly } from '@weft/pack';
-import type { EncoderPool, LineEncoderPool } from '@weft/tokenize';
+import { lossTokens } from '@weft/pack';
 
 /** Input formats of `weft process`: the tokenizer formats, plus `internlm` (already tokenized `.bin` + `.meta`). */
 export type ProcessFormat = 'ftdp' | 'internlm' | 'openai' | 'alpaca' | 'conversation' | 'pretrain';
@@ -60,8 +59,17 @@ export interface ProcessOptions {
   seed?: number;
   /** Drop samples shorter than this before packing (tokenized input: from the meta). */
   minLength?: number;
-  /** Encoder threads; any count gives the same bytes. */
+  /** Worker threads; any count gives the same bytes. */
   workers?: number;
+  /**
+   * How the workers share the job (default `auto`; the bytes are the same either way): `units`
+   * gives each worker whole units — an input file, or a byte range of one larger than `splitBytes`
+   * — to read, tokenize and write; `records` spreads batches of records over the workers and writes
+   * in this thread. `auto` takes units when they keep every worker busy (see unit-pool.ts), and
+   * records for few or very unequal files. Units need line-based input with a PROMPT_TEMPLATE and a
+   * tokenizer that runs in JavaScript; otherwise records are spread. Unset: `$WEFT_PARALLELISM`.
+   */
+  parallelism?: 'auto' | 'units' | 'records';
   onError?: OnError;
   /**
    * The model's vocabulary size: every token id must be below it (a sample with another id is a
@@ -155,13 +163,6 @@ export async function inputFiles(opts: ProcessOptions): Promise<{ root: string; 
   return { root: opts.input, files };
 }
 
-/** Whether an input file can be cut into byte ranges (line-based formats). */
-export async function isSplittable(rel: string, format: ProcessFormat): Promise<boolean> {
-  if (format === 'internlm') return false;
-  const { isLineBased } = await import('@weft/tokenize');
-  return isLineBased(rel, format);
-}
-
 /** The byte ranges `weft process` reads an input file in (one unless it is larger than `splitBytes`). */
 export async function inputRanges(root: string, rel: string, opts: ProcessOptions): Promise<Range[]> {
   const path = join(root, rel);
@@ -171,90 +172,6 @@ export async function inputRanges(root: string, rel: string, opts: ProcessOption
     await isSplittable(rel, opts.format),
     opts.splitBytes ?? DEFAULT_SPLIT_BYTES,
   );
-}
-
-/** Worker pools made on first use and kept for a whole job (the caller closes them with {@link closePools}). */
-export interface SharedPools {
-  pool?: EncoderPool;
-  linePool?: LineEncoderPool;
-}
-
-/** Close the pools of a job (idempotent). */
-export async function closePools(shared: SharedPools): Promise<void> {
-  await Promise.all([shared.pool?.close(), shared.linePool?.close()]);
-}
-
-/**
- * Samples of one input file (or a byte range of it), with the counters of the stages that made them.
- * `shared.pool`: one encoder pool for the whole job (made here on first use; the caller closes it).
- */
-export async function fileSamples(
-  path: string,
-  opts: ProcessOptions,
-  range?: Range & { firstLine?: number },
-  shared: SharedPools = {},
-): Promise<{ samples: AsyncIterable<Sample>; stats: () => StageStats[] }> {
-  const onError = opts.onError ?? 'fail';
-  if (opts.format === 'internlm') {
-    const r = readInternlmBin(path, {
-      minLength: opts.minLength ?? 0,
-      onError,
-      ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
-    });
-    async function* toSamples(): AsyncIterable<Sample> {
-      for await (const { tokens, source } of r) {
-        const input_ids = new Int32Array(tokens.length),
-          labels = new Int32Array(tokens.length);
-        decodeSignedInto(tokens, input_ids, labels); // xtuner's JsonlDataset: a .bin cannot mark token 0 trained (no -0)
-        yield { input_ids, labels, source };
-      }
-    }
-    if (opts.vocabSize === undefined) return { samples: toSamples(), stats: () => [r.stats] };
-    const check = vocabCheck(opts.vocabSize, { onError });
-    return { samples: check(toSamples()), stats: () => [r.stats, check.stats] };
-  }
-  const { loadTokenizer, tokenizeFile, encoderPool, canTokenizeLines, lineEncoderPool, tokenizeLines } =
-    await import('@weft/tokenize');
-  const tokenizer = await loadTokenizer(opts.tokenizer ?? 'default');
-  const workers = opts.workers ?? 0;
-  const template = opts.template ?? DEFAULT_TEMPLATE;
-  // WEFT_PARSE_IN_MAIN=1: the previous layout (stages in this thread, workers only encode), for A/B benchmarks.
-  if (workers > 0 && canTokenizeLines(path, opts.format, template) && process.env.WEFT_PARSE_IN_MAIN !== '1') {
-    // Line-based input: the workers read, parse, template and encode raw batches of lines; this
-    // thread only cuts the batches, orders the results and writes (same samples, counts and errors).
-    shared.linePool ??= lineEncoderPool(tokenizer, {
-      workers,
-      format: opts.format,
-      template,
-      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
-      ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
-    });
-    const s = tokenizeLines(path, { pool: shared.linePool, onError, ...(range ? { range } : {}) });
-    const keep = trainableOnly();
-    const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
-    return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
-  }
-  // One pool for the whole job: each worker loads the tokenizer once, not once per file.
-  if (workers > 0)
-    shared.pool ??= encoderPool(tokenizer, {
-      workers,
-      ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
-    });
-  const s = tokenizeFile(path, {
-    format: opts.format,
-    tokenizer,
-    template: opts.template ?? DEFAULT_TEMPLATE,
-    workers,
-    onError,
-    ...(range ? { range } : {}),
-    ...(opts.maxLength !== undefined ? { maxLength: opts.maxLength } : {}),
-    ...(shared.pool ? { pool: shared.pool } : {}),
-    ...(opts.maxRecordBytes !== undefined ? { maxRecordBytes: opts.maxRecordBytes } : {}),
-  });
-  // xtuner's offline job drops samples left with no trainable token after truncation (before packing).
-  const keep = trainableOnly();
-  const check = vocabCheck(opts.vocabSize ?? tokenizer.vocabSize, { onError });
-  return { samples: check(keep(s)), stats: () => [...s.stats, keep.stats, check.stats] };
 }
 
 /** A file of `weft process` opened for writing: done earlier (`reused`), or its samples already being read. */
@@ -391,49 +308,60 @@ export async function runProcess(opts: ProcessOptions): Promise<ProcessSummary> 
         stats,
       };
     };
+    const addSplit = (rel: string, digest: string, st: FileStats): void => {
+      splitDigests.push(digest);
+      summary.read += st.read;
+      summary.kept += st.kept;
+      summary.tokens += st.tokens;
+      summary.loss_tokens += st.loss_tokens;
+      if (st.kept === 0) summary.empty_splits.push(rel);
+      for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
+    };
+    const workers = opts.workers ?? 0;
+    const unitJob = workers > 0 ? await unitSplitJob(root, files, sizes, opts, workers) : undefined;
     try {
-      let k = 0;
-      for await (const f of openedInTurn(files.length, open, (g) => g.samples?.cancel())) {
-        splitDigests.push(f.digest);
-        let st = f.reused;
-        if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
-        else {
-          const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
-          const before = bytesBefore;
-          await arrowSink(f.samples!, f.dir, {
-            columns: SAMPLE_COLUMNS,
-            int64Columns: SAMPLE_INT64_COLUMNS,
-            maxShardBytes: opts.maxShardBytes,
-            output,
-            onRow: async (s: Sample) => {
-              fs.kept++;
-              fs.tokens += s.input_ids.length;
-              fs.loss_tokens += lossTokens(s.labels);
-              bar.add('samples');
-              bar.add('tok', s.input_ids.length);
-              if (s.source?.offset !== undefined) bar.update(before + s.source.offset);
-              if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-            },
-            extraFiles: () => {
-              const all = f.stats!();
-              fs.read = all[0]?.seen ?? fs.kept;
-              // The encoder's "empty" drops are records too; everything read is kept or counted.
-              mergeRejected(fs.skipped, all);
-              return { 'weft_stats.json': JSON.stringify({ config: f.config, stats: fs }, null, 2) };
-            },
-          });
-          st = fs;
-          bar.update(bytesBefore + sizes[k]!);
-          bar.itemDone();
+      if (unitJob)
+        await writeSplitsInUnits({ ...unitJob, samplesDir, baseConfig, bar }, opts, workers, (k, digest, st) =>
+          addSplit(files[k]!, digest, st),
+        );
+      else {
+        let k = 0;
+        for await (const f of openedInTurn(files.length, open, (g) => g.samples?.cancel())) {
+          let st = f.reused;
+          if (st) bar.reuse({ done: sizes[k]!, counts: { samples: st.kept, tok: st.tokens } });
+          else {
+            const fs: FileStats = { file: f.rel, read: 0, kept: 0, skipped: {}, tokens: 0, loss_tokens: 0 };
+            const before = bytesBefore;
+            await arrowSink(f.samples!, f.dir, {
+              columns: SAMPLE_COLUMNS,
+              int64Columns: SAMPLE_INT64_COLUMNS,
+              maxShardBytes: opts.maxShardBytes,
+              output,
+              onRow: async (s: Sample) => {
+                fs.kept++;
+                fs.tokens += s.input_ids.length;
+                fs.loss_tokens += lossTokens(s.labels);
+                bar.add('samples');
+                bar.add('tok', s.input_ids.length);
+                if (s.source?.offset !== undefined) bar.update(before + s.source.offset);
+                if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
+              },
+              extraFiles: () => {
+                const all = f.stats!();
+                fs.read = all[0]?.seen ?? fs.kept;
+                // The encoder's "empty" drops are records too; everything read is kept or counted.
+                mergeRejected(fs.skipped, all);
+                return { 'weft_stats.json': JSON.stringify({ config: f.config, stats: fs }, null, 2) };
+              },
+            });
+            st = fs;
+            bar.update(bytesBefore + sizes[k]!);
+            bar.itemDone();
+          }
+          bytesBefore += sizes[k]!;
+          addSplit(f.rel, f.digest, st);
+          k++;
         }
-        bytesBefore += sizes[k]!;
-        summary.read += st.read;
-        summary.kept += st.kept;
-        summary.tokens += st.tokens;
-        summary.loss_tokens += st.loss_tokens;
-        if (st.kept === 0) summary.empty_splits.push(f.rel);
-        for (const [r, n] of Object.entries(st.skipped)) summary.skipped[r] = (summary.skipped[r] ?? 0) + n;
-        k++;
       }
     } catch (e) {
       await closePools(shared);

@@ -17,34 +17,15 @@ import {
   writeFileAtomic,
   type Prefetched,
   type Sample,
-  type StageStats,
 } from '@weft/core';
-import { arrowSink } from '@weft/pack';
 import type { WrittenFile } from '@weft/pack';
-import {
-  closePools,
-  fileSamples,
-  inputFiles,
-  isSplittable,
-  PREFETCH_TOKENS,
-  type ProcessOptions,
-  type SharedPools,
-} from './process.ts';
-import { lossTokens } from '@weft/pack';
-import { SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS } from '@weft/pack';
+import { inputFiles, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
+import { closePools, isSplittable, type SharedPools } from './samples.ts';
+import { openUnit, writeUnit, type OpenedUnit } from './unit.ts';
+import { UnitPool, unitsOnWorkers } from './unit-pool.ts';
 import { processSettings } from './process-output.ts';
-import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, unitRange, type ShardSpec, type ShardUnit } from '@weft/pack';
-import { sha256Range } from '@weft/pack';
-import { toStatsRecords, type StatsRecord } from '@weft/pack';
-
-/** A unit of this task opened for writing: its byte range and digest, its samples already being read. */
-interface OpenedUnit {
-  u: ShardUnit;
-  bytes: { start: number; end: number };
-  sha256: string;
-  samples: Prefetched<Sample>;
-  stats: () => StageStats[];
-}
+import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, type ShardSpec, type ShardUnit } from '@weft/pack';
+import type { StatsRecord } from '@weft/pack';
 
 /** The marker file a completed shard leaves in its folder. */
 export const SHARD_MARKER = 'weft_shard.json';
@@ -52,7 +33,7 @@ export const SHARD_MARKER = 'weft_shard.json';
 /** The options of a sharded job that must be equal in every shard (what the config hash covers). */
 export type JobOptions = Omit<
   ProcessOptions,
-  'out' | 'workers' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom' | 'cacheDir'
+  'out' | 'workers' | 'parallelism' | 'progress' | 'digests' | 'overwrite' | 'reusedFrom' | 'cacheDir'
 >;
 
 /** What every task of one job agrees on: the options, the inputs as listed with their sizes, the cut bound. */
@@ -112,6 +93,7 @@ function jobOptions(opts: ProcessOptions): JobOptions {
   const {
     out: _o,
     workers: _w,
+    parallelism: _par,
     progress: _p,
     digests: _d,
     overwrite: _ov,
@@ -222,70 +204,66 @@ export async function runProcessShard(opts: ProcessOptions, shard: ShardSpec): P
     enabled: opts.progress ?? true,
   });
   let bytesBefore = 0;
+  let shown = { samples: 0, tokens: 0 };
+  const showUnits = (pool: UnitPool): void => {
+    const p = pool.progress();
+    bar.add('samples', p.samples - shown.samples);
+    bar.add('tok', p.tokens - shown.tokens);
+    shown = p;
+    bar.update(p.bytes);
+  };
   // One encoder pool for all this task's units (each worker loads the tokenizer once).
   const shared: SharedPools = {};
   const throttle = Number(process.env.WEFT_TEST_THROTTLE_MS ?? 0);
   // Unit k+1 is opened (its digest, its samples read and encoded ahead) while unit k is written.
-  const open = async (k: number): Promise<OpenedUnit> => {
+  const open = async (k: number): Promise<OpenedUnit<Prefetched<Sample>>> => {
     const u = mine[k]!;
-    const path = join(root, config.files[u.file]!);
-    const bytes = await unitRange(path, config.sizes[u.file]!, u);
-    const sha256 = await sha256Range(path, u.ranges === 1 ? undefined : bytes);
-    // Range 0 starts at line 1; a later range's lines are counted from its start (errors say so).
-    const { samples, stats } = await fileSamples(
-      path,
-      opts,
-      u.ranges === 1 ? undefined : { ...bytes, ...(bytes.start === 0 ? { firstLine: 0 } : {}) },
-      shared,
-    );
-    return {
-      u,
-      bytes,
-      sha256,
-      samples: prefetch(samples, { limit: PREFETCH_TOKENS, weigh: (s) => 1 + s.input_ids.length }),
-      stats,
-    };
+    const o = await openUnit(join(root, config.files[u.file]!), config.sizes[u.file]!, u, opts, shared);
+    return { ...o, samples: prefetch(o.samples, { limit: PREFETCH_TOKENS, weigh: (s) => 1 + s.input_ids.length }) };
   };
+  const workers = opts.workers ?? 0;
+  const unitPool = (await unitsOnWorkers(opts, config.files, mine, workers))
+    ? await UnitPool.create(opts, workers)
+    : undefined;
   try {
-    for await (const { u, bytes, sha256, samples, stats } of openedInTurn(mine.length, open, (o) =>
-      o.samples.cancel(),
-    )) {
-      const unitDir = `f${u.file}-r${u.range}`;
-      let kept = 0,
-        tokens = 0,
-        loss = 0;
-      const before = bytesBefore;
-      const res = await arrowSink(samples, join(tmp, unitDir), {
-        columns: SAMPLE_COLUMNS,
-        int64Columns: SAMPLE_INT64_COLUMNS,
-        maxShardBytes: opts.maxShardBytes,
-        onRow: async (s: Sample) => {
-          kept++;
-          tokens += s.input_ids.length;
-          loss += lossTokens(s.labels);
+    if (unitPool) {
+      // Whole units on the worker threads (each reads, tokenizes and writes its own), in order here.
+      const tasks = mine.map((u) => ({
+        path: join(root, config.files[u.file]!),
+        size: config.sizes[u.file]!,
+        unit: u,
+        dir: join(tmp, `f${u.file}-r${u.range}`),
+      }));
+      const timer = setInterval(() => showUnits(unitPool), 200);
+      timer.unref();
+      let k = 0;
+      try {
+        for await (const out of unitPool.write(tasks)) {
+          const u = mine[k++]!;
+          records.push({ ...u, ...out, dir: `f${u.file}-r${u.range}` });
+          showUnits(unitPool);
+          bar.itemDone();
+        }
+      } finally {
+        clearInterval(timer);
+        await unitPool.close();
+      }
+    } else
+      for await (const o of openedInTurn(mine.length, open, (g) => g.samples.cancel())) {
+        const { u, bytes } = o;
+        const unitDir = `f${u.file}-r${u.range}`;
+        const before = bytesBefore;
+        const out = await writeUnit(o, join(tmp, unitDir), opts, async (s) => {
           bar.add('samples');
           bar.add('tok', s.input_ids.length);
           if (s.source?.offset !== undefined) bar.update(before + Math.max(0, s.source.offset - bytes.start));
           if (throttle > 0) await new Promise((r) => setTimeout(r, throttle));
-        },
-      });
-      // An empty range contributes no Arrow file (a single run's writer writes none for it either).
-      if (kept === 0) for (const f of res.files) await rm(join(tmp, unitDir, f.name), { force: true });
-      records.push({
-        ...u,
-        bytes,
-        sha256,
-        kept,
-        tokens,
-        loss_tokens: loss,
-        stats: toStatsRecords(stats()),
-        dir: unitDir,
-        arrow: kept === 0 ? [] : res.files,
-      });
-      bytesBefore += u.end - u.start;
-      bar.update(bytesBefore);
-      bar.itemDone();
-    }
+        });
+        records.push({ ...u, ...out, dir: unitDir });
+        bytesBefore += u.end - u.start;
+        bar.update(bytesBefore);
+        bar.itemDone();
+      }
   } catch (e) {
     bar.done();
     await closePools(shared);

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { OUTPUT_MARKER } from '@weft/core';
 import { writeBinFolderWithNumpy } from '../../pack/test/write-bin.ts';
+import { makeShardInput, SHARD_JOB_ARGS } from './shard-helpers.ts';
 import { tempDir } from '../../../tools/test/temp-dir.ts';
 
 const WEFT = new URL('../../cli/bin/weft.mjs', import.meta.url).pathname;
@@ -33,9 +34,9 @@ function assertNoPartialVisible(dir: string): void {
 }
 
 /** Start `weft process`, SIGKILL it once `ready()` holds, and return whether it was killed mid-job. */
-async function killWhen(args: string[], ready: () => boolean): Promise<boolean> {
+async function killWhen(args: string[], ready: () => boolean, env: NodeJS.ProcessEnv = {}): Promise<boolean> {
   const child = spawn(process.execPath, [WEFT, ...args], {
-    env: { ...process.env, WEFT_TEST_THROTTLE_MS: '15' },
+    env: { ...process.env, WEFT_TEST_THROTTLE_MS: '15', ...env },
     stdio: 'ignore',
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -85,6 +86,34 @@ describe('weft process: SIGKILL mid-job, rerun, identical bytes', () => {
     execFileSync(process.execPath, [WEFT, ...args(out)]);
     // The finished split was reused, not rewritten.
     expect(statSync(join(out, 'samples', '0', 'data-00000-of-00001.arrow')).mtimeMs).toBe(before);
+    expect(tree(out)).toEqual(tree(join(base, 'ref')));
+  });
+
+  it('resumes splits whose units worker threads were writing (ftdp, ranged files)', async () => {
+    const base = tempDir('weft-crash-units-');
+    const input = makeShardInput(join(base, 'in'));
+    const args = (out: string, workers: number) => [
+      'process',
+      input,
+      ...SHARD_JOB_ARGS,
+      '--workers',
+      String(workers),
+      '--quiet',
+      '--out',
+      out,
+    ];
+    execFileSync(process.execPath, [WEFT, ...args(join(base, 'ref'), 0)]);
+    const out = join(base, 'out');
+    // Kill once the first split is linked together, while the workers write later units.
+    const killed = await killWhen(args(out, 2), () => existsSync(join(out, 'samples', '0', 'state.json')), {
+      WEFT_PARALLELISM: 'units',
+    });
+    expect(killed).toBe(true);
+    expect(existsSync(join(out, 'summary.json'))).toBe(false);
+    expect(readdirSync(join(out, 'samples')).some((e) => e.startsWith('.units.tmp-'))).toBe(true);
+    assertNoPartialVisible(out);
+    execFileSync(process.execPath, [WEFT, ...args(out, 2)], { env: { ...process.env, WEFT_PARALLELISM: 'units' } });
+    expect(readdirSync(join(out, 'samples')).filter((e) => e.startsWith('.'))).toEqual([]);
     expect(tree(out)).toEqual(tree(join(base, 'ref')));
   });
 

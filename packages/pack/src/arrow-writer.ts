@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  Field,
-  Int32,
-  Int64,
-  List,
-  makeData,
-  RecordBatch,
-  RecordBatchStreamWriter,
-  Schema,
-  Struct,
-  type Data,
-} from 'apache-arrow';
+import type { Data, Int32, Int64, List, RecordBatch, Schema } from 'apache-arrow';
+import { arrowBuild } from './arrow-lib.ts';
 import { AtomicFile, StagedOutputDir, writeFileAtomic, type OutputDirOptions } from '@weft/core';
 import { datasetInfoJson, huggingfaceSchemaMetadata, shardName, stateJson } from './hf-json.ts';
+
+const {
+  Field,
+  Int32: Int32Type,
+  Int64: Int64Type,
+  List: ListType,
+  makeData,
+  RecordBatch: Batch,
+  RecordBatchStreamWriter,
+  Schema: SchemaClass,
+  Struct,
+} = arrowBuild;
 
 /** Options of {@link ArrowDatasetWriter}. */
 export interface ArrowDatasetWriterOptions {
@@ -40,8 +42,9 @@ export interface ArrowDatasetWriterOptions {
 
 /** The Arrow schema `save_to_disk` gives list-of-int32 (or `int64`) columns (child field `item`, nullable). */
 export function hfSchema(columns: readonly string[], int64: readonly string[] = []): Schema {
-  const list = (c: string) => new List(new Field('item', int64.includes(c) ? new Int64() : new Int32(), true));
-  return new Schema(
+  const list = (c: string) =>
+    new ListType(new Field('item', int64.includes(c) ? new Int64Type() : new Int32Type(), true));
+  return new SchemaClass(
     columns.map((c) => new Field(c, list(c), true)),
     new Map([['huggingface', huggingfaceSchemaMetadata(columns, int64)]]),
   );
@@ -166,12 +169,12 @@ export class ArrowDatasetWriter {
       });
       const type = this.schema.fields[ci]!.type as List<Int32 | Int64>;
       const child = wide
-        ? makeData({ type: new Int64(), length: total, nullCount: 0, data: new BigInt64Array(values.buffer) })
-        : makeData({ type: new Int32(), length: total, nullCount: 0, data: values });
+        ? makeData({ type: new Int64Type(), length: total, nullCount: 0, data: new BigInt64Array(values.buffer) })
+        : makeData({ type: new Int32Type(), length: total, nullCount: 0, data: values });
       return makeData({ type, length: rows.length, nullCount: 0, valueOffsets: offsets, child });
     });
     const struct = makeData({ type: new Struct(this.schema.fields), length: rows.length, nullCount: 0, children });
-    return new RecordBatch(this.schema, struct);
+    return new Batch(this.schema, struct);
   }
 
   private async flushBatch(): Promise<void> {

@@ -65,8 +65,13 @@ const NEEDS_NFC = /[^\0-\u02ff]/; // below U+0300 nothing composes, so NFC is th
 const UNSAFE = new RegExp(`[${NFC_UNSAFE}]`, 'u');
 const SAFE_RUNS = new RegExp(`[^${NFC_UNSAFE}]+`, 'gu');
 const HEAP_FROM = 64; // words longer than this (bytes) merge through a heap, O(n log n)
-const CACHE_MAX = 1 << 18;
-const CACHE_PIECE_MAX = 64; // longer pieces are rare repeats; caching them only churns the cache
+// The piece cache: pieces up to CACHE_PIECE_MAX characters, at most CACHE_MAX of them (cleared
+// when full; HF tokenizers keeps 10 000 words too). Larger bounds cost more than they save: on
+// the 16-core device machine, caching pieces up to 64 characters in up to 262 144 entries (mostly
+// once-seen CJK runs) made 16 encoder threads run at 67% of one thread's speed each; with these
+// bounds they ran at 100%+ and one thread as fast (bench/RESULTS.md, bench/cpu-ceiling.ts).
+const CACHE_MAX = 10_000;
+const CACHE_PIECE_MAX = 16;
 const SHIFT32 = 4294967296;
 
 /**
@@ -233,11 +238,19 @@ export class FastBpe {
     if (this.prefixSpace === 'piece' && p.charCodeAt(0) !== 0x20) p = ` ${p}`;
     let v = this.cache.get(p);
     if (v === undefined) {
-      v = this.word(p);
-      if (p.length <= CACHE_PIECE_MAX) {
-        if (this.cache.size >= CACHE_MAX) this.cache.clear();
-        this.cache.set(p, v);
+      // A long piece is seldom seen twice: merge it straight into the output, keep nothing.
+      if (p.length > CACHE_PIECE_MAX) {
+        const whole = this.wholeWord?.get(p);
+        if (whole !== undefined) return this.push(whole);
+        const len = this.merge(p);
+        if (this.outLen + len > this.out.length) this.grow(this.outLen + len);
+        this.out.set(this.sym.subarray(0, len), this.outLen);
+        this.outLen += len;
+        return;
       }
+      v = this.word(p);
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(p, v);
     }
     if (typeof v === 'number') this.push(v);
     else {
@@ -264,8 +277,13 @@ export class FastBpe {
       const id = this.wholeWord.get(p);
       if (id !== undefined) return id;
     }
+    const len = this.merge(p);
+    return len === 1 ? this.sym[0]! : this.sym.slice(0, len);
+  }
+
+  /** Merge the bytes of `p` into this.sym[0..n), returning n. */
+  private merge(p: string): number {
     const n = this.utf8(p);
-    if (n === 1) return this.byteIds[this.bytes[0]!]!;
     if (this.sym.length < n) {
       const size = n * 2;
       this.sym = new Int32Array(size);
@@ -274,8 +292,8 @@ export class FastBpe {
     }
     const sym = this.sym;
     for (let i = 0; i < n; i++) sym[i] = this.byteIds[this.bytes[i]!]!;
-    const len = n > HEAP_FROM ? this.mergeHeap(n) : this.mergeScan(n);
-    return len === 1 ? sym[0]! : sym.slice(0, len);
+    if (n === 1) return 1;
+    return n > HEAP_FROM ? this.mergeHeap(n) : this.mergeScan(n);
   }
 
   /** Lowest rank first, leftmost on ties, until no pair merges: `tokenizers`' Word::merge_all, by scanning. */

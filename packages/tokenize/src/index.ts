@@ -14,7 +14,13 @@ export { encode, type EncodeOptions } from './encode.ts';
 export { tokenizeFile, type TokenizeFileOptions, type TokenizedStream } from './tokenize-file.ts';
 export { BinWriter, type BinWriterOptions } from './bin-writer.ts';
 export { datasetToBin, internlmDocs, type BinSummary, type DatasetToBinOptions } from './internlm-tokenize.ts';
-export { encoderPool, type EncoderPool } from './encode-worker.ts';
+export {
+  encoderPool,
+  encodeWorkerInit,
+  workerTokenizer,
+  type EncoderPool,
+  type EncodeWorkerInit,
+} from './encode-worker.ts';
 export {
   tokenizeLines,
   lineEncoderPool,
