@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { link, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import {
   checkOutputNotEmpty,
@@ -13,13 +13,13 @@ import {
   type OnError,
 } from '@weft/core';
 import { dataOrder, readDataOrder } from '@weft/order';
-import { fingerprintOf, type WrittenFile } from '@weft/pack';
+import type { WrittenFile } from '@weft/pack';
 import { checkedBinSources } from '@weft/pack';
-import { datasetInfoJson, shardName, stateJson } from '@weft/pack';
 import { PackedDataset } from '@weft/pack';
 import { PACK_COLUMNS, writePackedDataset, type PackStats } from '@weft/pack';
 import { assignUnits, DEFAULT_SPLIT_BYTES, type ShardSpec } from '@weft/pack';
 import { checkStillOurs, claimJobOutput, readMarker, shardDirName, SHARD_MARKER, type JobMarker } from './shard-run.ts';
+import { linkArrowFiles } from './split-assemble.ts';
 
 /** Options of `weft pack` (one run, or one shard of it). */
 export interface PackJobOptions {
@@ -362,28 +362,8 @@ export async function mergePackShards(
     const r = await w.finish();
     files.push({ ...r.files[0]!, from: join(tmp, 'empty', r.files[0]!.name) });
   }
-  const names = files.map((_, j) => shardName(j, files.length));
-  let linked = 0;
-  for (const [j, f] of files.entries()) {
-    try {
-      await link(f.from, join(tmp, names[j]!));
-      linked++;
-    } catch {
-      await copyFile(f.from, join(tmp, names[j]!));
-    }
-  }
-  await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(PACK_COLUMNS));
+  const { names, linked } = await linkArrowFiles(tmp, files, PACK_COLUMNS);
   await writeFileAtomic(join(tmp, 'weft_stats.json'), weftStats);
-  await writeFileAtomic(
-    join(tmp, 'state.json'),
-    stateJson(
-      names,
-      fingerprintOf(
-        files.map((f) => f.sha256),
-        PACK_COLUMNS,
-      ),
-    ),
-  );
   // Into `out` beside shards/: the old state.json goes first and the new one comes last.
   await rm(join(out, 'state.json'), { force: true });
   for (const e of await readdir(out))

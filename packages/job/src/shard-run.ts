@@ -18,14 +18,12 @@ import {
   type Prefetched,
   type Sample,
 } from '@weft/core';
-import type { WrittenFile } from '@weft/pack';
 import { inputFiles, PREFETCH_TOKENS, type ProcessOptions } from './process.ts';
 import { closePools, isSplittable, type SharedPools } from './samples.ts';
-import { openUnit, writeUnit, type OpenedUnit } from './unit.ts';
+import { openUnit, writeUnit, type OpenedUnit, type UnitOutput } from './unit.ts';
 import { UnitPool, unitsOnWorkers } from './unit-pool.ts';
 import { processSettings } from './process-output.ts';
 import { assignUnits, DEFAULT_SPLIT_BYTES, planUnits, type ShardSpec, type ShardUnit } from '@weft/pack';
-import type { StatsRecord } from '@weft/pack';
 
 /** The marker file a completed shard leaves in its folder. */
 export const SHARD_MARKER = 'weft_shard.json';
@@ -45,18 +43,9 @@ export interface ShardConfig {
 }
 
 /** One unit a shard wrote: a file's byte range, its samples' counts, and the Arrow files. */
-export interface UnitRecord extends ShardUnit {
-  /** The real range read (nominal ends moved to line starts). */
-  bytes: { start: number; end: number };
-  /** SHA-256 of the input bytes read. */
-  sha256: string;
-  kept: number;
-  tokens: number;
-  loss_tokens: number;
-  stats: StatsRecord[];
+export interface UnitRecord extends ShardUnit, UnitOutput {
   /** Folder of the unit's Arrow files, relative to the shard folder. */
   dir: string;
-  arrow: WrittenFile[];
 }
 
 /** `<out>/shards/<name>/weft_shard.json`: written last, so a shard folder with it is complete. */

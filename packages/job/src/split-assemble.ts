@@ -48,6 +48,40 @@ export async function linkOrCopy(from: string, to: string): Promise<'linked' | '
 }
 
 /**
+ * Give `files` (Arrow files written elsewhere) their final names `data-0000j-of-0000n.arrow` in
+ * `tmp` by hard links (copies where refused), with the `dataset_info.json` and `state.json` of a
+ * folder of `columns`: the layout `save_to_disk` leaves, for a split or a packed folder made from
+ * shards' files.
+ *
+ * @example
+ * const { names } = await linkArrowFiles(tmp, [{ from: 'shards/s0/f0-r0/data-00000-of-00001.arrow', sha256 }], SAMPLE_COLUMNS);
+ */
+export async function linkArrowFiles(
+  tmp: string,
+  files: readonly { from: string; sha256: string }[],
+  columns: readonly string[],
+  int64Columns: readonly string[] = [],
+): Promise<{ names: string[]; linked: number; copied: number }> {
+  const names = files.map((_, j) => shardName(j, files.length));
+  let linked = 0,
+    copied = 0;
+  for (const [j, f] of files.entries())
+    (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
+  await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(columns, int64Columns));
+  await writeFileAtomic(
+    join(tmp, 'state.json'),
+    stateJson(
+      names,
+      fingerprintOf(
+        files.map((f) => f.sha256),
+        columns,
+      ),
+    ),
+  );
+  return { names, linked, copied };
+}
+
+/**
  * Make the split of input file `rel` at `dir` from its units' Arrow files, in range order, with
  * the `dataset_info.json`, `state.json`, `weft_stats.json` and marker that a single `weft process`
  * run writes: the Arrow files are hard-linked under their final names (no copy), the folder is
@@ -91,20 +125,9 @@ export async function assembleSplit(
   }
   const tmp = tempPathFor(dir);
   await mkdir(tmp);
-  const names = files.map((_, j) => shardName(j, files.length));
-  for (const [j, f] of files.entries())
-    (await linkOrCopy(f.from, join(tmp, names[j]!))) === 'linked' ? linked++ : copied++;
-  await writeFileAtomic(join(tmp, 'dataset_info.json'), datasetInfoJson(SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS));
-  await writeFileAtomic(
-    join(tmp, 'state.json'),
-    stateJson(
-      names,
-      fingerprintOf(
-        files.map((f) => f.sha256),
-        SAMPLE_COLUMNS,
-      ),
-    ),
-  );
+  const r = await linkArrowFiles(tmp, files, SAMPLE_COLUMNS, SAMPLE_INT64_COLUMNS);
+  linked = r.linked;
+  copied = r.copied;
   await writeFileAtomic(join(tmp, 'weft_stats.json'), statsText);
   // Last, as a single run's writer does: the split's own marker.
   await writeFileAtomic(join(tmp, OUTPUT_MARKER), outputMarkerText({ command }));
