@@ -1,8 +1,16 @@
 import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Message, MessageHeader, tableFromIPC, Type, type Int, type Table } from 'apache-arrow';
+import type * as A from 'apache-arrow';
 import { DataError } from '@weft/core';
+
+let lib: typeof A | undefined;
+/** apache-arrow's reading side: loaded by the first {@link ArrowDataset.open}, so commands that never read Arrow start without it. */
+async function loadArrow(): Promise<typeof A> {
+  return (lib ??= await import('apache-arrow'));
+}
+/** The library, once an open has loaded it. */
+const arrow = (): typeof A => lib!;
 
 interface BatchRef {
   shard: number;
@@ -61,7 +69,7 @@ async function readMessageAt(
   offset: number,
   size: number,
   path: string,
-): Promise<{ message: Message; length: number; body: number } | undefined> {
+): Promise<{ message: A.Message; length: number; body: number } | undefined> {
   if (offset + 4 > size) return undefined;
   const pre = Buffer.alloc(8);
   await fh.read(pre, 0, Math.min(8, size - offset), offset);
@@ -80,9 +88,9 @@ async function readMessageAt(
     );
   const meta = Buffer.alloc(metaLen);
   await fh.read(meta, 0, metaLen, offset + prefix);
-  let message: Message;
+  let message: A.Message;
   try {
-    message = Message.decode(meta);
+    message = arrow().Message.decode(meta);
   } catch (e) {
     throw new DataError(
       `corrupt Arrow IPC message: ${(e as Error).message}`,
@@ -101,7 +109,10 @@ async function readMessageAt(
  * batch is uncompressed, has no nulls and only such columns: then one row is two small reads per
  * column instead of decoding the batch (rows read in shuffled order stay cheap).
  */
-function directLayout(message: Message<MessageHeader.RecordBatch>, widths: (4 | 8)[] | undefined): BatchRef['direct'] {
+function directLayout(
+  message: A.Message<A.MessageHeader.RecordBatch>,
+  widths: (4 | 8)[] | undefined,
+): BatchRef['direct'] {
   const h = message.header();
   const ncols = widths?.length ?? 0;
   if (!widths || h.compression || h.nodes.length !== 2 * ncols || h.buffers.length !== 4 * ncols) return undefined;
@@ -114,13 +125,13 @@ function directLayout(message: Message<MessageHeader.RecordBatch>, widths: (4 | 
 }
 
 /** Bytes per value of each column when every column is a list of signed int32 or int64; else undefined. */
-function listIntWidths(fields: { type: { typeId: Type; children: { type: unknown }[] } }[]): (4 | 8)[] | undefined {
+function listIntWidths(fields: { type: { typeId: A.Type; children: { type: unknown }[] } }[]): (4 | 8)[] | undefined {
   const widths: (4 | 8)[] = [];
   for (const f of fields) {
-    const item = f.type.children[0]?.type as Int | undefined;
+    const item = f.type.children[0]?.type as A.Int | undefined;
     if (
-      f.type.typeId !== Type.List ||
-      item?.typeId !== Type.Int ||
+      f.type.typeId !== arrow().Type.List ||
+      item?.typeId !== arrow().Type.Int ||
       !item.isSigned ||
       (item.bitWidth !== 32 && item.bitWidth !== 64)
     )
@@ -142,7 +153,7 @@ function listIntWidths(fields: { type: { typeId: Type; children: { type: unknown
  * for await (const row of ds.rows()) use(row);
  */
 export class ArrowDataset {
-  private cached: { batch: number; table: Table } | undefined;
+  private cached: { batch: number; table: A.Table } | undefined;
 
   private constructor(
     readonly dir: string,
@@ -153,6 +164,7 @@ export class ArrowDataset {
   ) {}
 
   static async open(dir: string): Promise<ArrowDataset> {
+    await loadArrow();
     const statePath = join(dir, 'state.json');
     if (!existsSync(statePath)) {
       const hint = existsSync(join(dir, 'dataset_dict.json'))
@@ -185,16 +197,16 @@ export class ArrowDataset {
       for (;;) {
         const m = await readMessageAt(fh, offset, size, path);
         if (!m) break;
-        if (m.message.headerType === MessageHeader.Schema) {
+        if (m.message.headerType === arrow().MessageHeader.Schema) {
           schemaMessage = Buffer.alloc(m.length);
           await fh.read(schemaMessage, 0, m.length, offset);
           if (k === 0) {
-            const fields = (m.message as Message<MessageHeader.Schema>).header().fields;
+            const fields = (m.message as A.Message<A.MessageHeader.Schema>).header().fields;
             columns = fields.map((x) => x.name);
             widths = listIntWidths(fields);
           }
-        } else if (m.message.headerType === MessageHeader.RecordBatch) {
-          const msg = m.message as Message<MessageHeader.RecordBatch>;
+        } else if (m.message.headerType === arrow().MessageHeader.RecordBatch) {
+          const msg = m.message as A.Message<A.MessageHeader.RecordBatch>;
           const n = msg.header().length;
           batches.push({
             shard: k,
@@ -226,7 +238,7 @@ export class ArrowDataset {
     return new ArrowDataset(dir, columns, shards, batches, rows);
   }
 
-  private async table(b: number): Promise<Table> {
+  private async table(b: number): Promise<A.Table> {
     if (this.cached?.batch === b) return this.cached.table;
     const ref = this.batches[b]!;
     const shard = this.shards[ref.shard]!;
@@ -234,7 +246,7 @@ export class ArrowDataset {
     buf.set(shard.schemaMessage, 0);
     await shard.fh.read(buf, shard.schemaMessage.length, ref.length, ref.offset);
     buf.set(EOS, shard.schemaMessage.length + ref.length);
-    const table = tableFromIPC(buf);
+    const table = arrow().tableFromIPC(buf);
     this.cached = { batch: b, table };
     return table;
   }
