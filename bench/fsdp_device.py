@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from train_gpu import rank_stderrs, read_rows  # this folder is sys.path[0] when run as a script
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(ROOT, 'packages', 'trainer', 'python')
 sys.path.insert(0, WORKER)
@@ -96,17 +98,10 @@ def run_worker(tmp, name, cfg, world, packs=None, first_step=0, resume=None, cra
                 p.kill()
     th = threading.Thread(target=reaper, daemon=True)
     th.start()
-    rows, start = [], None
-    for line in procs[0].stdout:
-        if line.startswith('@weft-metrics '):
-            m = json.loads(line[len('@weft-metrics '):])
-            if m.get('event') == 'start':
-                start = m
-            elif 'loss' in m:
-                rows.append(m)
+    rows, start = read_rows(procs[0].stdout)
     codes = [p.wait() for p in procs]
     th.join()
-    errs = [open(os.path.join(tmp, f'{name}.rank{r}.stderr')).read() for r in range(world)]
+    errs = rank_stderrs(tmp, name, world)
     return rows, codes, start, errs
 
 

@@ -30,6 +30,24 @@ PACK = 8192
 PEAK_BF16 = 989.4e12  # H100/H200 SXM dense bf16
 
 
+def read_rows(stdout):
+    """Rank 0's metrics from its stdout: the step rows, and the start event (or None)."""
+    rows, start = [], None
+    for line in stdout:
+        if line.startswith('@weft-metrics '):
+            m = json.loads(line[len('@weft-metrics '):])
+            if m.get('event') == 'start':
+                start = m
+            elif 'loss' in m:
+                rows.append(m)
+    return rows, start
+
+
+def rank_stderrs(tmp, name, n):
+    """What each of n ranks of run `name` wrote on stderr."""
+    return [open(os.path.join(tmp, f'{name}.rank{r}.stderr')).read() for r in range(n)]
+
+
 def make_packs(n, seed):
     """Packs of PACK tokens filled with documents of log-normal length (median ~500, long tail), the
     last document of a pack cut at the boundary; positions restart per document."""
@@ -108,17 +126,10 @@ def run_weft(args, name, tmp, nproc=1, accum=1, micro=1, compile_='parts', preci
             p.kill()
     timer = threading.Timer(timeout, kill)
     timer.start()
-    rows, start = [], None
-    for line in procs[0].stdout:
-        if line.startswith('@weft-metrics '):
-            m = json.loads(line[len('@weft-metrics '):])
-            if m.get('event') == 'start':
-                start = m
-            elif 'loss' in m:
-                rows.append(m)
+    rows, start = read_rows(procs[0].stdout)
     codes = [p.wait() for p in procs]
     timer.cancel()
-    errs = [open(os.path.join(tmp, f'{name}.rank{r}.stderr')).read() for r in range(nproc)]
+    errs = rank_stderrs(tmp, name, nproc)
     if killed:
         raise RuntimeError(f'{name}: killed after {timeout} s ({len(rows)} steps done)\n' + errs[0][-2000:])
     if any(codes):
